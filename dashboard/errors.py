@@ -1,0 +1,22 @@
+"""The package's one error type for bad input, so callers can catch it and show it plainly."""
+
+from __future__ import annotations
+
+
+class DashboardError(ValueError):
+    """Bad input: the message names the file, column and first offending row or value."""
+
+    def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
+                 row: object | None = None) -> None:
+        parts = []
+        if file is not None:
+            parts.append(f"{file}")
+        if column is not None:
+            parts.append(f"column {column!r}")
+        if row is not None:
+            parts.append(f"row {row}")
+        prefix = ": ".join([", ".join(parts)]) + ": " if parts else ""
+        super().__init__(prefix + message)
+        self.file = file
+        self.column = column
+        self.row = row

@@ -1,0 +1,558 @@
+"""Reading and validating results tables: the one boundary where bad input is caught.
+
+Every check raises :class:`~dashboard.errors.DashboardError` naming the file, the column and
+the first offending row (1-based data row, plus the example id when there is one). Inner
+code trusts what leaves this module: a canonical frame with columns ``id`` (str), ``split``
+(one of :data:`SPLITS`), ``model`` (str), ``label``, ``score`` / ``prediction`` / per-class
+probability columns, ``weight`` (float), category columns (nullable boolean) and previews.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dashboard.errors import DashboardError
+from dashboard.metrics.tally import MISLABELLED
+
+__all__ = [
+    "SPLITS",
+    "SPLIT_ALIASES",
+    "Schema",
+    "load_table",
+    "normalize",
+    "read_file",
+]
+
+SPLITS = ("train", "train_dev", "dev", "test")
+
+
+def _alias_key(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", str(name).strip().lower())
+
+
+SPLIT_ALIASES: dict[str, str] = {
+    **{k: "train" for k in ("train", "training", "trn", "fit")},
+    **{k: "train_dev" for k in ("traindev", "trainingdev", "trainval", "trainvalidation",
+                                "trainingvalidation", "heldouttrain")},
+    **{k: "dev" for k in ("dev", "val", "valid", "validation", "development", "devel")},
+    **{k: "test" for k in ("test", "testing", "tst", "holdout", "heldout")},
+}
+
+MISLABELLED_ALIASES = {"incorrectlylabelled", "incorrectlylabeled", "mislabelled", "mislabeled",
+                       "labelerror", "wronglabel", "badlabel"}
+PREVIEW_NAMES = ("preview", "image", "image_path", "image_url", "img", "thumbnail", "path",
+                 "url", "text", "snippet")
+PROBA_PREFIXES = ("proba_", "prob_", "score_", "p_")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the canonical frame holds: which kind of output, classes, categories, previews."""
+
+    kind: str  # "binary_score", "multiclass_proba" or "prediction"
+    classes: tuple[object, ...]
+    pos_label: object | None
+    categories: tuple[str, ...]
+    previews: tuple[str, ...]
+    proba_columns: dict[object, str] = field(default_factory=dict)
+    has_weight: bool = False
+    probabilities: bool = True
+    source: str = "<frame>"
+    base_dir: Path | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_scores(self) -> bool:
+        return self.kind in ("binary_score", "multiclass_proba")
+
+    @property
+    def multiclass(self) -> bool:
+        return len(self.classes) > 2
+
+
+def read_file(path: str | Path) -> pd.DataFrame:
+    """Read CSV, Parquet or JSON Lines into a frame; unreadable or empty files raise clearly."""
+    p = Path(path)
+    name = str(p)
+    if not p.exists():
+        raise DashboardError("file not found", file=name)
+    if p.is_dir():
+        raise DashboardError("is a directory, not a results file", file=name)
+    if p.stat().st_size == 0:
+        raise DashboardError("the file is empty", file=name)
+    suffixes = [s.lower() for s in p.suffixes]
+    ext = suffixes[-1] if suffixes else ""
+    if ext in (".gz", ".bz2", ".zip", ".xz", ".zst") and len(suffixes) > 1:
+        ext = suffixes[-2]
+    try:
+        if ext in (".parquet", ".pq"):
+            df = pd.read_parquet(p)
+        elif ext in (".jsonl", ".ndjson") or (ext == ".json" and _looks_like_jsonl(p)):
+            df = pd.read_json(p, lines=True, dtype=False)
+        elif ext == ".json":
+            df = pd.read_json(p, dtype=False)
+        elif ext in (".csv", ".tsv", ".txt"):
+            df = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",", dtype={"id": str},
+                             keep_default_na=True)
+        else:
+            raise DashboardError(f"unsupported file type {ext or '(none)'!r}; use .csv, .parquet "
+                                 "or .jsonl", file=name)
+    except DashboardError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DashboardError("the file has no columns or rows", file=name) from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DashboardError(f"could not read the file as {ext[1:]}: {first}", file=name) from None
+    except Exception as exc:  # pyarrow raises its own types for corrupt files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DashboardError(f"could not read the file as {ext[1:]}: {first}", file=name) from None
+    if len(df) == 0:
+        raise DashboardError("the file has a header but no rows", file=name)
+    return df
+
+
+def _looks_like_jsonl(p: Path) -> bool:
+    with p.open("rb") as fh:
+        head = fh.read(2048).lstrip()
+    return head.startswith(b"{") and b"\n{" in head
+
+
+def _row_ref(df: pd.DataFrame, pos: int, id_col: str | None) -> str:
+    """'17 (id "img-3")': 1-based data row, with the example id when known."""
+    ref = f"{pos + 1}"
+    if id_col is not None and id_col in df.columns:
+        ref += f" (id {df[id_col].iloc[pos]!r})"
+    return ref
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _require(df: pd.DataFrame, col: str, source: str, what: str) -> None:
+    if col not in df.columns:
+        present = ", ".join(map(repr, list(df.columns)[:20]))
+        raise DashboardError(f"missing {what} column; the columns are {present}", file=source,
+                             column=col)
+
+
+def _boolish(series: pd.Series) -> pd.Series | None:
+    """The column as nullable boolean if every non-null value reads as a boolean, else None."""
+    if series.dtype == bool or str(series.dtype) == "boolean":
+        return series.astype("boolean")
+    non_null = series.dropna()
+    if non_null.empty:
+        return None
+    if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
+        lowered = non_null.astype(str).str.strip().str.lower()
+        truthy = {"true", "1", "yes", "y", "x", "✓"}
+        falsy = {"false", "0", "no", "n", ""}
+        if not lowered.isin(truthy | falsy).all():
+            return None
+        out = pd.Series(pd.NA, index=series.index, dtype="boolean")
+        out[non_null.index] = lowered.isin(truthy).to_numpy()
+        return out
+    if pd.api.types.is_numeric_dtype(series) and non_null.isin([0, 1]).all():
+        return None  # 0/1 numbers are more likely labels than tags; name them explicitly
+    return None
+
+
+def normalize(
+    df: pd.DataFrame,
+    *,
+    source: str = "<frame>",
+    label: str = "label",
+    score: str | None = "score",
+    prediction: str | None = "prediction",
+    proba: Sequence[str] | Mapping[object, str] | None = None,
+    split: str = "split",
+    model: str | None = "model",
+    id: str | None = "id",  # noqa: A002 - the column is called id
+    weight: str | None = "weight",
+    categories: Sequence[str] | None = None,
+    preview: str | Sequence[str] | None = None,
+    classes: Sequence[object] | None = None,
+    pos_label: object | None = None,
+    probabilities: bool = True,
+    default_split: str | None = None,
+    base_dir: Path | None = None,
+) -> tuple[pd.DataFrame, Schema]:
+    """Validate a results frame and map it to the canonical columns.
+
+    Column arguments name the user's columns; the defaults are the canonical names. A default
+    column that is absent is optional (model, id, weight) or looked for under another kind
+    (score, prediction, per-class probabilities); a column named explicitly must exist.
+    """
+    notes: list[str] = []
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    df = df.reset_index(drop=True)
+    if len(df) == 0:
+        raise DashboardError("the table has no rows", file=source)
+
+    # -- id ------------------------------------------------------------------------------
+    id_col = id if id is not None and id in df.columns else None
+    if id is not None and id != "id" and id_col is None:
+        _require(df, id, source, "id")
+    if id_col is not None:
+        ids = df[id_col]
+        if ids.isna().any():
+            pos = _first(ids.isna().to_numpy())
+            raise DashboardError("missing example id", file=source, column=id_col,
+                                 row=_row_ref(df, pos, None))
+        out["id"] = ids.astype(str).to_numpy()
+    else:
+        out["id"] = pd.RangeIndex(len(df)).astype(str)
+        notes.append("No id column: examples are identified by their row number, so tags "
+                     "follow them only while the file keeps its row order.")
+
+    # -- split ---------------------------------------------------------------------------
+    if split in df.columns:
+        raw = df[split]
+        if raw.isna().any():
+            pos = _first(raw.isna().to_numpy())
+            raise DashboardError("missing split name", file=source, column=split,
+                                 row=_row_ref(df, pos, id_col))
+        uniques = pd.unique(raw.astype(str))
+        mapping: dict[str, str] = {}
+        for value in uniques:
+            canon = SPLIT_ALIASES.get(_alias_key(value))
+            if canon is None:
+                pos = _first((raw.astype(str) == value).to_numpy())
+                raise DashboardError(
+                    f"unknown split {value!r}; expected one of {', '.join(SPLITS)} "
+                    "(or an alias such as train-dev, val, validation)",
+                    file=source, column=split, row=_row_ref(df, pos, id_col))
+            mapping[value] = canon
+            if value != canon:
+                notes.append(f"split {value!r} read as {canon!r}")
+        out["split"] = raw.astype(str).map(mapping).to_numpy()
+    elif default_split is not None:
+        out["split"] = default_split
+        notes.append(f"No split column: every row is treated as {default_split!r}.")
+    else:
+        _require(df, split, source, "split")
+    if not (out["split"] == "dev").any():
+        raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
+                             "them dev, val or validation)", file=source, column=split)
+
+    # -- model ---------------------------------------------------------------------------
+    if model is not None and model in df.columns:
+        m = df[model]
+        if m.isna().any():
+            pos = _first(m.isna().to_numpy())
+            raise DashboardError("missing model name", file=source, column=model,
+                                 row=_row_ref(df, pos, id_col))
+        out["model"] = m.astype(str).to_numpy()
+    else:
+        if model is not None and model != "model":
+            _require(df, model, source, "model")
+        out["model"] = "model"
+
+    # -- duplicated ids within (split, model) -------------------------------------------
+    dup = out.duplicated(["model", "split", "id"]).to_numpy()
+    if dup.any():
+        pos = _first(dup)
+        raise DashboardError(
+            f"id {out['id'].iloc[pos]!r} appears twice in split {out['split'].iloc[pos]!r} "
+            f"for model {out['model'].iloc[pos]!r}", file=source, column=id_col or "id",
+            row=_row_ref(df, pos, id_col))
+
+    # -- label ---------------------------------------------------------------------------
+    _require(df, label, source, "label")
+    y = df[label]
+    if y.isna().any():
+        pos = _first(y.isna().to_numpy())
+        raise DashboardError("missing label", file=source, column=label,
+                             row=_row_ref(df, pos, id_col))
+
+    # -- what the model produced: one score, per-class probabilities, or predictions ----
+    proba_map: dict[object, str] = {}
+    if proba is not None:
+        if isinstance(proba, Mapping):
+            proba_map = dict(proba)
+        else:
+            proba_map = {_class_from_column(c): c for c in proba}
+        for col in proba_map.values():
+            _require(df, col, source, "class-probability")
+    has_score = score is not None and score in df.columns
+    if score is not None and score != "score" and not has_score:
+        _require(df, score, source, "score")
+    has_pred = prediction is not None and prediction in df.columns
+    if prediction is not None and prediction != "prediction" and not has_pred:
+        _require(df, prediction, source, "prediction")
+    if not proba_map and not has_score:
+        proba_map = {_class_from_column(c): c for c in df.columns
+                     if isinstance(c, str) and c.lower().startswith(PROBA_PREFIXES)
+                     and c not in (score, prediction)}
+        if len(proba_map) < 2:
+            proba_map = {}
+    if not (has_score or proba_map or has_pred):
+        raise DashboardError(
+            "no model output found: give a score column (probability of the positive class), "
+            "per-class probability columns (proba_<class>), or a prediction column",
+            file=source, column=score or prediction)
+
+    # labels and classes
+    label_values = pd.unique(y)
+    proba_source_cols = set(proba_map.values())
+    if proba_map:
+        kind = "multiclass_proba"
+        # match class names (from column suffixes) to label values by their text
+        by_text = {str(v): v for v in label_values}
+        resolved: dict[object, str] = {}
+        for cls, col in proba_map.items():
+            resolved[by_text.get(str(cls), cls)] = col
+        proba_map = resolved
+        declared = tuple(classes) if classes is not None else tuple(proba_map)
+    elif has_score:
+        kind = "binary_score"
+        declared = tuple(classes) if classes is not None else None
+    else:
+        kind = "prediction"
+        declared = tuple(classes) if classes is not None else None
+
+    if declared is None:
+        observed = sorted(label_values, key=_sort_key)
+        if kind == "binary_score":
+            if len(observed) > 2:
+                bad = observed[2]
+                pos = _first((y == bad).to_numpy())
+                raise DashboardError(
+                    f"a single score column declares a binary task, but the labels have "
+                    f"{len(observed)} classes ({', '.join(map(repr, observed[:6]))}); give "
+                    "per-class probability columns for a multiclass task",
+                    file=source, column=label, row=_row_ref(df, pos, id_col))
+            declared = _binary_classes(observed, pos_label, source, label)
+        else:
+            declared = tuple(observed)
+    declared_text = {str(c) for c in declared}
+    y_text = y.astype(str)
+    outside = ~y_text.isin(declared_text).to_numpy()
+    if outside.any():
+        pos = _first(outside)
+        raise DashboardError(
+            f"label {y.iloc[pos]!r} is not one of the declared classes "
+            f"({', '.join(map(repr, declared))})", file=source, column=label,
+            row=_row_ref(df, pos, id_col))
+    # canonical labels: the declared class objects, matched by text
+    text_to_class = {str(c): c for c in declared}
+    out["label"] = y_text.map(text_to_class).to_numpy(dtype=object)
+    class_text = [str(c) for c in declared]
+    out["label_code"] = pd.Categorical(y_text, categories=class_text).codes.astype(np.int32)
+
+    if kind == "binary_score":
+        if len(declared) > 2:
+            raise DashboardError(f"a single score column needs two classes, {len(declared)} "
+                                 "were declared", file=source, column=label)
+        if pos_label is None:
+            pos_label = _binary_classes(list(declared), None, source, label)[-1]
+        elif str(pos_label) not in declared_text:
+            raise DashboardError(f"positive class {pos_label!r} is not among the labels "
+                                 f"({', '.join(map(repr, declared))})", file=source, column=label)
+        else:
+            pos_label = text_to_class[str(pos_label)]
+        out["score"] = _numeric(df, score, source, id_col, probabilities)
+    elif kind == "multiclass_proba":
+        for cls, col in proba_map.items():
+            out[f"proba::{cls}"] = _numeric(df, col, source, id_col, probabilities)
+        proba_map = {cls: f"proba::{cls}" for cls in proba_map}
+    if has_pred:
+        p = df[prediction]
+        if p.isna().any() and kind == "prediction":
+            pos = _first(p.isna().to_numpy())
+            raise DashboardError("missing prediction", file=source, column=prediction,
+                                 row=_row_ref(df, pos, id_col))
+        p_text = p.astype(str)
+        bad = (~p_text.isin(declared_text) & p.notna()).to_numpy()
+        if bad.any():
+            pos = _first(bad)
+            raise DashboardError(f"prediction {p.iloc[pos]!r} is not one of the classes "
+                                 f"({', '.join(map(repr, declared))})", file=source,
+                                 column=prediction, row=_row_ref(df, pos, id_col))
+        out["prediction"] = p_text.map(text_to_class).to_numpy(dtype=object)
+        out["prediction_code"] = pd.Categorical(p_text.where(p.notna()),
+                                                categories=class_text).codes.astype(np.int32)
+
+    # -- weight --------------------------------------------------------------------------
+    has_weight = weight is not None and weight in df.columns
+    if weight is not None and weight != "weight" and not has_weight:
+        _require(df, weight, source, "weight")
+    if has_weight:
+        w = _numeric(df, weight, source, id_col, probabilities=False)
+        neg = w < 0
+        if neg.any():
+            pos = _first(neg)
+            raise DashboardError(f"negative weight {w[pos]}; weights are per-example costs >= 0",
+                                 file=source, column=weight, row=_row_ref(df, pos, id_col))
+        out["weight"] = w
+    else:
+        out["weight"] = 1.0
+
+    # -- categories and previews ----------------------------------------------------------
+    used = {c for c in (id_col, split, model, label, score, prediction, weight) if c}
+    used |= proba_source_cols
+    if isinstance(preview, str):
+        previews = [preview]
+    elif preview is not None:
+        previews = list(preview)
+    else:
+        previews = [c for c in df.columns if isinstance(c, str) and c.lower() in PREVIEW_NAMES
+                    and c not in used]
+    for c in previews:
+        _require(df, c, source, "preview")
+        out[c] = df[c].to_numpy(dtype=object)
+    used |= set(previews)
+
+    cat_names: list[str] = []
+    if categories is not None:
+        for c in categories:
+            _require(df, c, source, "category")
+            col = _boolish(df[c])
+            if col is None:
+                bad = df[c].dropna()
+                raise DashboardError(
+                    f"category columns hold True/False on reviewed rows and nothing elsewhere; "
+                    f"found {bad.iloc[0]!r}", file=source, column=c,
+                    row=_row_ref(df, int(bad.index[0]), id_col))
+            cat_names.append(_canonical_category(c))
+            out[cat_names[-1]] = col.to_numpy()
+    else:
+        for c in df.columns:
+            if c in used or not isinstance(c, str):
+                continue
+            col = _boolish(df[c])
+            if col is not None:
+                cat_names.append(_canonical_category(c))
+                out[cat_names[-1]] = col.to_numpy()
+    if MISLABELLED not in cat_names:
+        out[MISLABELLED] = pd.array([pd.NA] * len(out), dtype="boolean")
+        # reviewed rows (any tag given) were judged correctly labelled unless said otherwise
+        if cat_names:
+            reviewed = out[cat_names].notna().any(axis=1).to_numpy()
+            out.loc[reviewed, MISLABELLED] = False
+        cat_names.append(MISLABELLED)
+
+    schema = Schema(
+        kind=kind, classes=tuple(declared), pos_label=pos_label,
+        categories=tuple(cat_names), previews=tuple(previews), proba_columns=proba_map,
+        has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
+        notes=tuple(notes),
+    )
+    out["split"] = pd.Categorical(out["split"], categories=list(SPLITS))
+    return out, schema
+
+
+def _canonical_category(name: str) -> str:
+    return MISLABELLED if _alias_key(name) in MISLABELLED_ALIASES else str(name)
+
+
+def _class_from_column(col: str) -> str:
+    lower = col.lower()
+    for prefix in PROBA_PREFIXES:
+        if lower.startswith(prefix):
+            return col[len(prefix):]
+    return col
+
+
+def _sort_key(v: object) -> tuple[int, object]:
+    if isinstance(v, bool | np.bool_):
+        return (0, int(v))
+    if isinstance(v, int | float | np.integer | np.floating):
+        return (0, float(v))
+    return (1, str(v))
+
+
+def _binary_classes(observed: list[object], pos_label: object | None, source: str,
+                    label: str) -> tuple[object, object]:
+    """(negative, positive) for a binary task: 0/1 and False/True order themselves."""
+    if len(observed) == 2:
+        a, b = observed
+    elif len(observed) == 1:
+        only = observed[0]
+        if isinstance(only, bool | np.bool_):
+            return (False, True)
+        if isinstance(only, int | float | np.integer | np.floating):
+            return (0, 1)
+        if pos_label is not None and str(pos_label) != str(only):
+            return (only, pos_label)
+        return ("negative", only) if pos_label is not None else (only, "<other>")
+    else:
+        return (0, 1)
+    numeric = all(isinstance(v, bool | int | float | np.bool_ | np.integer | np.floating)
+                  for v in (a, b))
+    if numeric:
+        return (a, b)
+    if pos_label is None:
+        raise DashboardError(
+            f"labels are {a!r} and {b!r}: say which is the positive class (pos_label=...)",
+            file=source, column=label)
+    return (b, a) if str(a) == str(pos_label) else (a, b)
+
+
+def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
+             probabilities: bool) -> np.ndarray:
+    """A float column with no NaN (and in [0, 1] where probabilities are declared)."""
+    raw = df[col]
+    if raw.dtype == bool:
+        values = raw.to_numpy(dtype=np.float64)
+    else:
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values)
+    if bad.any():
+        pos = _first(bad)
+        original = raw.iloc[pos]
+        what = "missing (NaN)" if pd.isna(original) else f"not a number: {original!r}"
+        raise DashboardError(f"value is {what}", file=source, column=col,
+                             row=_row_ref(df, pos, id_col))
+    if not np.isfinite(values).all():
+        pos = _first(~np.isfinite(values))
+        raise DashboardError(f"value {values[pos]} is not finite", file=source, column=col,
+                             row=_row_ref(df, pos, id_col))
+    if probabilities:
+        outside = (values < 0.0) | (values > 1.0)
+        if outside.any():
+            pos = _first(outside)
+            raise DashboardError(
+                f"value {values[pos]:g} is outside [0, 1], but scores are declared to be "
+                "probabilities (pass probabilities=False for raw scores such as "
+                "decision_function margins)", file=source, column=col,
+                row=_row_ref(df, pos, id_col))
+    return values
+
+
+def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema]:
+    """Read and validate a results file; errors name the file."""
+    p = Path(path)
+    df = read_file(p)
+    return normalize(df, source=str(p), base_dir=p.resolve().parent, **kwargs)  # type: ignore[arg-type]
+
+
+def read_human_level(value: str | None) -> dict[str, float] | float | None:
+    """Parse a human-level option: a number, a JSON object, or ``name=rate,name=rate``."""
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    if value.startswith("{"):
+        data = json.loads(value)
+        return {str(k): float(v) for k, v in data.items()}
+    if "=" in value:
+        out = {}
+        for part in value.split(","):
+            name, _, rate = part.partition("=")
+            out[name.strip()] = _rate(rate.strip())
+        return out
+    return _rate(value)
+
+
+def _rate(text: str) -> float:
+    if text.endswith("%"):
+        return float(text[:-1]) / 100.0
+    return float(text)

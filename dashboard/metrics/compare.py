@@ -1,0 +1,80 @@
+"""Comparing models: paired significance on the same examples, and satisficing choice."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["McNemar", "choose", "mcnemar_exact", "satisfies"]
+
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+        "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Exact McNemar test: do two models err on the same examples at different rates?"""
+
+    only_a_wrong: int
+    only_b_wrong: int
+    p_value: float
+
+    @property
+    def discordant(self) -> int:
+        return self.only_a_wrong + self.only_b_wrong
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        return self.p_value < alpha
+
+
+def _binom_cdf_half(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), summed in log space (exact for any n)."""
+    if k >= n:
+        return 1.0
+    logs = np.array([math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                     for i in range(k + 1)]) - n * math.log(2.0)
+    m = logs.max()
+    return float(math.exp(m) * np.exp(logs - m).sum())
+
+
+def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
+    """Two-sided exact McNemar test on paired per-example correctness of models A and B."""
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired arrays differ in length: {a.size} vs {b.size}")
+    only_a = int(np.count_nonzero(~a & b))  # A wrong, B right
+    only_b = int(np.count_nonzero(a & ~b))
+    n = only_a + only_b
+    p = 1.0 if n == 0 else min(1.0, 2.0 * _binom_cdf_half(min(only_a, only_b), n))
+    return McNemar(only_a_wrong=only_a, only_b_wrong=only_b, p_value=p)
+
+
+def satisfies(row: Mapping[str, float], constraints: Mapping[str, tuple[str, float]]) -> bool:
+    """Whether one candidate meets every ``metric: (operator, bound)`` constraint."""
+    for metric, (op, bound) in constraints.items():
+        if op not in _OPS:
+            raise ValueError(f"operator {op!r} is not one of {', '.join(_OPS)}")
+        if metric not in row:
+            raise ValueError(f"constraint names {metric!r}, which this candidate lacks")
+        if not _OPS[op](float(row[metric]), float(bound)):
+            return False
+    return True
+
+
+def choose(candidates: Sequence[Mapping[str, float]], optimize: str,
+           constraints: Mapping[str, tuple[str, float]] | None = None, *,
+           maximize: bool = True) -> int | None:
+    """Index of the candidate that optimises one metric among those satisfying the others."""
+    best, best_value = None, -math.inf
+    for i, row in enumerate(candidates):
+        if not satisfies(row, constraints or {}):
+            continue
+        value = float(row[optimize]) if maximize else -float(row[optimize])
+        if value > best_value:
+            best, best_value = i, value
+    return best

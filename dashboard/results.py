@@ -1,0 +1,646 @@
+"""The results model: one ``HasTraits`` object over the evaluation table that every widget binds to.
+
+It holds the shared state (threshold, model, positive class, human-level reference, weighting,
+review tags) as traits and caches derived tables keyed only by what they depend on: moving the
+threshold never rebuilds a curve, it costs a binary search per split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import traitlets as t
+
+from dashboard.errors import DashboardError
+from dashboard.io import SPLITS, Schema, load_table, normalize
+from dashboard.metrics.compare import McNemar, choose, mcnemar_exact, satisfies
+from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve, best_threshold
+from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
+from dashboard.metrics.intervals import effective_n, resolution, wilson_interval
+from dashboard.metrics.multiclass import ClassF1, multiclass_f1
+from dashboard.metrics.tally import (
+    MISLABELLED,
+    LabelNoise,
+    label_noise,
+    label_noise_blocks_choice,
+    tally_table,
+)
+
+__all__ = ["Results"]
+
+
+class Results(t.HasTraits):
+    """Evaluation results of one or more models, and the state every view shares.
+
+    Build with :meth:`from_file`, :meth:`from_frame`, :meth:`from_predictions` or
+    :meth:`from_estimator`. Set ``threshold``, ``model``, ``positive_class``,
+    ``human_reference`` or ``weighted`` and every observer (every widget) follows.
+    """
+
+    threshold = t.Float(0.5, help="rows scoring >= threshold are predicted positive")
+    model = t.Unicode(help="the model whose results are shown")
+    positive_class = t.Any(help="the class treated as positive (one-vs-rest when multiclass)")
+    human_reference = t.Unicode(help="name of the human-level reference the gaps start from")
+    weighted = t.Bool(False, help="use per-example weights in error rates and curves")
+    tags = t.Instance(pd.DataFrame, help="review tags: index example key, one column per "
+                      "category, nullable boolean; replaced, never mutated")
+    comments = t.Dict(help="review comments by example key; replaced, never mutated")
+
+    def __init__(self, frame: pd.DataFrame, schema: Schema, *,
+                 human_level: HumanLevel | float | Mapping[str, float] | None = None,
+                 threshold: float | None = None, name: str | None = None,
+                 metadata: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self._frame = frame
+        self.schema = schema
+        self.human_level = HumanLevel.coerce(human_level)
+        self.name = name or (Path(schema.source).name if schema.source != "<frame>" else
+                             "results")
+        #: per-model facts the user gives (running time in ms, size...), for satisficing
+        self.metadata = {str(k): dict(v) for k, v in (metadata or {}).items()}
+        self._cache: dict[tuple, Any] = {}
+        self.curve_builds = 0  # how many curves were built: tests use it to prove caching
+        self._index = {k: np.asarray(v) for k, v in
+                       frame.groupby(["model", "split"], observed=True, sort=False).indices.items()}
+        models = tuple(pd.unique(frame["model"]))
+        self._models = models
+        if "key" not in frame.columns:
+            self._frame = frame = self._with_keys(frame)
+        default_threshold = 0.5 if schema.probabilities else 0.0
+        super().__init__(
+            model=models[0],
+            positive_class=(schema.pos_label if schema.kind == "binary_score" else
+                            schema.classes[-1] if schema.classes else None),
+            human_reference=self.human_level.bayes_name,
+            threshold=default_threshold if threshold is None else float(threshold),
+            tags=self._initial_tags(frame, schema),
+            comments={},
+        )
+
+    # -- constructors ----------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | Path, *, human_level: Any = None,
+                  threshold: float | None = None, metadata: Any = None,
+                  **columns: Any) -> Results:
+        """Load a CSV, Parquet or JSON Lines results file (see :meth:`from_frame` for columns)."""
+        frame, schema = load_table(path, **columns)
+        return cls(frame, schema, human_level=human_level, threshold=threshold,
+                   name=Path(path).name, metadata=metadata)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, label: str = "label", score: str | None = "score",
+                   split: str = "split", model: str | None = "model", id: str | None = "id",  # noqa: A002
+                   human_level: Any = None, threshold: float | None = None,
+                   name: str | None = None, metadata: Any = None,
+                   **columns: Any) -> Results:
+        """Build from a frame, one row per example (and per model in a long table).
+
+        Keyword arguments name the columns: ``label``, ``score`` (probability of the positive
+        class), ``prediction``, ``proba`` (per-class probability columns), ``split``,
+        ``model``, ``id``, ``weight``, ``categories`` (boolean review tags), ``preview``.
+        """
+        frame, schema = normalize(df, label=label, score=score, split=split, model=model, id=id,
+                                  **columns)
+        return cls(frame, schema, human_level=human_level, threshold=threshold, name=name,
+                   metadata=metadata)
+
+    @classmethod
+    def from_predictions(cls, y_true: Sequence[Any] | np.ndarray, y_score: Any = None, *,
+                         y_pred: Any = None, split: Any = None, model: Any = None,
+                         sample_weight: Any = None, ids: Any = None, pos_label: Any = None,
+                         human_level: Any = None, threshold: float | None = None,
+                         probabilities: bool = True) -> Results:
+        """Build from arrays, like scikit-learn's ``from_predictions`` (split defaults to dev).
+
+        ``y_score`` is a 1-d array of positive-class scores or a 2-d array of per-class
+        probabilities (columns in sorted class order, as ``predict_proba`` gives them).
+        """
+        y = np.asarray(y_true)
+        data: dict[str, Any] = {"label": y}
+        kwargs: dict[str, Any] = {"probabilities": probabilities, "pos_label": pos_label}
+        if y_score is not None:
+            s = np.asarray(y_score, dtype=np.float64)
+            if s.ndim == 2 and s.shape[1] > 2:
+                classes = np.unique(y)
+                if len(classes) != s.shape[1]:
+                    raise DashboardError(f"y_score has {s.shape[1]} columns but y_true has "
+                                         f"{len(classes)} classes", column="y_score")
+                cols = {c: f"proba_{c}" for c in classes}
+                for j, c in enumerate(classes):
+                    data[cols[c]] = s[:, j]
+                kwargs["proba"] = {c: col for c, col in cols.items()}
+                kwargs["score"] = None
+            else:
+                data["score"] = s[:, 1] if s.ndim == 2 else s
+        if y_pred is not None:
+            data["prediction"] = np.asarray(y_pred)
+        if sample_weight is not None:
+            data["weight"] = np.asarray(sample_weight, dtype=np.float64)
+        if split is not None:
+            data["split"] = np.broadcast_to(np.asarray(split, dtype=object), y.shape)
+        if model is not None:
+            data["model"] = np.broadcast_to(np.asarray(model, dtype=object), y.shape)
+        if ids is not None:
+            data["id"] = np.asarray(ids)
+        frame, schema = normalize(pd.DataFrame(data), source="<arrays>",
+                                  default_split="dev", **kwargs)
+        return cls(frame, schema, human_level=human_level, threshold=threshold, name="arrays")
+
+    @classmethod
+    def from_estimator(cls, estimator: Any, splits: Mapping[str, tuple[Any, Any]], *,
+                       human_level: Any = None, threshold: float | None = None,
+                       pos_label: Any = None) -> Results:
+        """Score a fitted estimator (or a dict of name → estimator) on each split's ``(X, y)``.
+
+        Uses ``predict_proba`` when the estimator has it, else ``decision_function`` (raw
+        scores, default threshold 0), else ``predict``. Never refits.
+        """
+        estimators = estimator if isinstance(estimator, Mapping) else {
+            type(estimator).__name__: estimator}
+        frames = []
+        probabilities = True
+        for name, est in estimators.items():
+            for split_name, (X, y) in splits.items():
+                y = np.asarray(y)
+                part: dict[str, Any] = {"id": np.arange(len(y)).astype(str), "split": split_name,
+                                        "model": str(name), "label": y}
+                if hasattr(est, "predict_proba"):
+                    proba = np.asarray(est.predict_proba(X))
+                    classes = list(est.classes_)
+                    if proba.shape[1] == 2:
+                        pos = classes[1] if pos_label is None else pos_label
+                        part["score"] = proba[:, classes.index(pos)]
+                    else:
+                        for j, c in enumerate(classes):
+                            part[f"proba_{c}"] = proba[:, j]
+                elif hasattr(est, "decision_function"):
+                    part["score"] = np.asarray(est.decision_function(X), dtype=np.float64)
+                    probabilities = False
+                else:
+                    part["prediction"] = np.asarray(est.predict(X))
+                frames.append(pd.DataFrame(part))
+        df = pd.concat(frames, ignore_index=True)
+        frame, schema = normalize(df, source="<estimator>", pos_label=pos_label,
+                                  probabilities=probabilities)
+        return cls(frame, schema, human_level=human_level, threshold=threshold,
+                   name="estimator")
+
+    # -- validation of shared state ---------------------------------------------------------
+    @t.validate("model")
+    def _valid_model(self, proposal: t.Bunch) -> str:
+        if proposal.value not in self._models:
+            raise t.TraitError(f"unknown model {proposal.value!r}; the results hold "
+                               f"{', '.join(map(repr, self._models))}")
+        return proposal.value
+
+    @t.validate("human_reference")
+    def _valid_reference(self, proposal: t.Bunch) -> str:
+        if proposal.value not in self.human_level.names:
+            raise t.TraitError(f"unknown human-level reference {proposal.value!r}; choose one of "
+                               f"{', '.join(map(repr, self.human_level.names))}")
+        return proposal.value
+
+    @t.validate("positive_class")
+    def _valid_positive(self, proposal: t.Bunch) -> Any:
+        value = proposal.value
+        by_text = {str(c): c for c in self.schema.classes}
+        if str(value) not in by_text:
+            raise t.TraitError(f"unknown class {value!r}; the classes are "
+                               f"{', '.join(map(repr, self.schema.classes))}")
+        cls_value = by_text[str(value)]
+        if self.schema.kind == "binary_score" and str(cls_value) != str(self.schema.pos_label):
+            raise t.TraitError("a single score column scores one class; the positive class "
+                               f"is {self.schema.pos_label!r}")
+        return cls_value
+
+    @t.validate("threshold")
+    def _valid_threshold(self, proposal: t.Bunch) -> float:
+        value = float(proposal.value)
+        if not np.isfinite(value):
+            raise t.TraitError(f"threshold must be a finite number, got {value}")
+        if self.schema.probabilities and not 0.0 <= value <= 1.0:
+            raise t.TraitError(f"threshold {value} is outside [0, 1] for probability scores")
+        return value
+
+    @t.validate("weighted")
+    def _valid_weighted(self, proposal: t.Bunch) -> bool:
+        if proposal.value and not self.schema.has_weight:
+            raise t.TraitError("these results have no weight column")
+        return bool(proposal.value)
+
+    # -- facts about the table --------------------------------------------------------------
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The canonical table (read it, don't mutate it)."""
+        return self._frame
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self._models
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """Splits present in the table, in walk order."""
+        present = set(self._frame["split"].dropna().unique())
+        return tuple(s for s in SPLITS if s in present)
+
+    @property
+    def classes(self) -> tuple[Any, ...]:
+        return self.schema.classes
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(self.tags.columns)
+
+    @property
+    def has_scores(self) -> bool:
+        return self.schema.has_scores
+
+    @property
+    def human_error(self) -> float:
+        """The selected human-level reference (by default the Bayes proxy)."""
+        return self.human_level[self.human_reference]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the dataset: a hash of its example keys and splits (not of scores)."""
+        if "fingerprint" not in self._cache:
+            keys = self._frame[["key", "split"]].drop_duplicates().sort_values(["split", "key"])
+            h = hashlib.sha256()
+            for split, group in keys.groupby("split", observed=True, sort=True):
+                h.update(str(split).encode())
+                h.update("\x1f".join(group["key"].tolist()).encode())
+            self._cache["fingerprint"] = h.hexdigest()[:16]
+        return self._cache["fingerprint"]
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """Range a threshold slider should cover: [0, 1] for probabilities, else the scores'."""
+        if self.schema.probabilities or not self.has_scores:
+            return (0.0, 1.0)
+        if "score_range" not in self._cache:
+            cols = (["score"] if self.schema.kind == "binary_score"
+                    else list(self.schema.proba_columns.values()))
+            values = self._frame[cols].to_numpy()
+            self._cache["score_range"] = (float(values.min()), float(values.max()))
+        return self._cache["score_range"]
+
+    def rows(self, split: str, model: str | None = None) -> pd.DataFrame:
+        """The rows of one split for one model (default: the current model)."""
+        return self._frame.iloc[self._positions(split, model)]
+
+    def split_sizes(self, model: str | None = None) -> dict[str, int]:
+        model = model or self.model
+        return {s: len(self._index.get((model, s), ())) for s in self.splits}
+
+    def _positions(self, split: str, model: str | None) -> np.ndarray:
+        model = model or self.model
+        if split not in SPLITS:
+            raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return self._index.get((model, split), np.empty(0, dtype=np.int64))
+
+    # -- curves (cached per model, split, class and weighting; never per threshold) --------
+    def curve(self, split: str = "dev", model: str | None = None, *,
+              positive_class: Any = None, weighted: bool | None = None) -> ThresholdCurve:
+        """Precision, recall, F1 and counts at every distinct threshold of one split."""
+        model = model or self.model
+        pos = self.positive_class if positive_class is None else positive_class
+        weighted = self.weighted if weighted is None else weighted
+        idx = self._positions(split, model)
+        if idx.size == 0:
+            raise DashboardError(f"split {split!r} has no rows for model {model!r}",
+                                 file=self.schema.source, column="split")
+        curve = self._curve(split, model, pos, weighted)
+        if curve.positives == 0 or curve.negatives == 0:
+            only = "negative" if curve.positives == 0 else "positive"
+            raise DashboardError(
+                f"every {split} example of model {model!r} is {only} for class {pos!r}: "
+                "precision and recall need both classes", file=self.schema.source,
+                column="label")
+        return curve
+
+    def _curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
+        """The cached curve, built on first use (one sort of the split's scores)."""
+        key = ("curve", model, split, str(pos), weighted)
+        curve = self._cache.get(key)
+        if curve is None:
+            if not self.has_scores:
+                raise DashboardError("these results hold hard predictions only: a threshold "
+                                     "curve needs a score column or per-class probabilities",
+                                     file=self.schema.source)
+            idx = self._positions(split, model)
+            is_pos = self._frame["label_code"].to_numpy()[idx] == self._code(pos)
+            scores = self._score_array(pos)[idx]
+            w = self._frame["weight"].to_numpy()[idx] if weighted else None
+            curve = ThresholdCurve.from_predictions(is_pos, scores, sample_weight=w,
+                                                    pos_label=True)
+            self.curve_builds += 1
+            self._cache[key] = curve
+        return curve
+
+    def _code(self, cls: Any) -> int:
+        """Integer code of a class (its position in ``schema.classes``)."""
+        return [str(c) for c in self.schema.classes].index(str(cls))
+
+    def _score_array(self, pos: Any) -> np.ndarray:
+        if self.schema.kind == "binary_score":
+            return self._frame["score"].to_numpy()
+        return self._frame[self.schema.proba_columns[pos]].to_numpy()
+
+    def operating_point(self, split: str = "dev", threshold: float | None = None,
+                        model: str | None = None) -> OperatingPoint:
+        """Confusion matrix and rates at the current (or given) threshold, in O(log n)."""
+        return self.curve(split, model).at(self.threshold if threshold is None else threshold)
+
+    def best_threshold(self, split: str = "dev", optimize: str = "f1",
+                       constraints: Mapping[str, tuple[str, float]] | None = None, *,
+                       beta: float = 1.0, model: str | None = None) -> BestThreshold | None:
+        """The best distinct threshold under constraints (``None`` if none satisfies them)."""
+        return best_threshold(self.curve(split, model), optimize, constraints, beta=beta)
+
+    # -- per-row correctness ------------------------------------------------------------------
+    def correct(self, split: str = "dev", model: str | None = None,
+                threshold: float | None = None) -> np.ndarray:
+        """Whether each row of the split is classified correctly (binary: at the threshold)."""
+        idx = self._positions(split, model)
+        return self._correct_at(idx, self.threshold if threshold is None else threshold)
+
+    def predicted(self, split: str = "dev", model: str | None = None,
+                  threshold: float | None = None) -> np.ndarray:
+        """Predicted class per row of the split (binary: at the threshold; else argmax)."""
+        idx = self._positions(split, model)
+        codes = self._predicted_codes(idx, self.threshold if threshold is None else threshold)
+        return np.asarray(self.schema.classes, dtype=object)[codes]
+
+    def _predicted_codes(self, idx: np.ndarray, threshold: float) -> np.ndarray:
+        kind = self.schema.kind
+        if kind == "binary_score":
+            neg, pos = (self._code(c) for c in self.schema.classes)
+            return np.where(self._frame["score"].to_numpy()[idx] >= threshold, pos, neg)
+        if kind == "multiclass_proba":
+            classes = list(self.schema.proba_columns)
+            mat = self._frame[[self.schema.proba_columns[c] for c in classes]].to_numpy()[idx]
+            return np.asarray([self._code(c) for c in classes])[np.argmax(mat, axis=1)]
+        return self._frame["prediction_code"].to_numpy()[idx]
+
+    def _correct_at(self, idx: np.ndarray, threshold: float) -> np.ndarray:
+        return self._predicted_codes(idx, threshold) == self._frame["label_code"].to_numpy()[idx]
+
+    def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
+        """Per-class, macro and micro F1 of the predicted classes (argmax when multiclass)."""
+        model = model or self.model
+        key = ("class_f1", model, split, None if self.schema.kind != "binary_score"
+               else self.threshold)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            y = self._frame["label_code"].to_numpy()[idx]
+            codes = self._predicted_codes(idx, self.threshold)
+            self._cache_put(key, multiclass_f1(y, codes, self.schema.classes), "class_f1")
+        return self._cache[key]
+
+    # -- error rates and gaps ----------------------------------------------------------------
+    def error_rates(self, model: str | None = None, *, threshold: float | None = None,
+                    weighted: bool | None = None) -> pd.DataFrame:
+        """Error per split with its Wilson 95% interval, at the current threshold.
+
+        Columns: n (rows), errors (misclassified rows, or their weight when weighted),
+        error, ci_low, ci_high, n_effective (Kish's effective size when weighted).
+        """
+        model = model or self.model
+        thr = self.threshold if threshold is None else float(threshold)
+        weighted = self.weighted if weighted is None else weighted
+        threshold_free = self.schema.kind != "binary_score"
+        key = ("errors", model, None if threshold_free else thr, weighted)
+        if key in self._cache:
+            return self._cache[key]
+        rows = []
+        for split in self.splits:
+            idx = self._positions(split, model)
+            if idx.size == 0:
+                continue
+            w = self._frame["weight"].to_numpy()[idx] if weighted else None
+            if self.schema.kind == "binary_score":
+                pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
+                errors, total = pt.fp + pt.fn, pt.n
+            else:
+                wrong = ~self._correct_at(idx, thr)
+                errors = float(np.sum(w[wrong])) if w is not None else float(wrong.sum())
+                total = float(np.sum(w)) if w is not None else float(idx.size)
+            n_eff = effective_n(w) if w is not None else float(idx.size)
+            error = errors / total if total > 0 else np.nan
+            lo, hi = wilson_interval(error * n_eff, n_eff)
+            rows.append({"split": split, "n": int(idx.size), "errors": errors, "error": error,
+                         "ci_low": lo, "ci_high": hi, "n_effective": n_eff})
+        table = pd.DataFrame(rows).set_index("split")
+        self._cache_put(key, table, limit_kind="errors")
+        return table
+
+    def gaps(self, model: str | None = None, *, reference: str | None = None,
+             weighted: bool | None = None) -> GapReport:
+        """The waterfall's gaps, focus and tactics at the current threshold and reference."""
+        table = self.error_rates(model, weighted=weighted)
+        human = self.human_level[reference or self.human_reference]
+        err = table["error"].to_dict()
+        report = decompose_gaps(human, err.get("train"), err.get("train_dev"), err.get("dev"),
+                                err.get("test"), n=table["n_effective"].to_dict())
+        return report
+
+    # -- review tags and the tally --------------------------------------------------------------
+    @staticmethod
+    def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
+        """Add the example key: the id, or split/id when ids repeat across splits."""
+        per_example = frame[["id", "split"]].drop_duplicates()
+        unique = not per_example["id"].duplicated().any()
+        keys = frame["id"] if unique else frame["split"].astype(str) + "/" + frame["id"]
+        return frame.assign(key=keys.to_numpy())
+
+    @staticmethod
+    def _initial_tags(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+        """Tags given in the file: first non-empty value per example across models."""
+        cats = list(schema.categories)
+        sub = frame[["key", *cats]]
+        reviewed = sub[cats].notna().any(axis=1)
+        sub = sub[reviewed.to_numpy()]
+        tags = sub.groupby("key", sort=False)[cats].first() if len(sub) else \
+            pd.DataFrame(columns=cats, index=pd.Index([], name="key"), dtype="boolean")
+        return tags.astype("boolean")
+
+    def review_rows(self, split: str = "dev", model: str | None = None, *,
+                    misclassified_only: bool = True) -> pd.DataFrame:
+        """Rows of the split with prediction and correctness at the current threshold."""
+        idx = self._positions(split, model)
+        rows = self._frame.iloc[idx].copy()
+        rows["predicted"] = self.predicted(split, model)
+        rows["correct"] = self._correct_at(idx, self.threshold)
+        if misclassified_only:
+            rows = rows[~rows["correct"].to_numpy()]
+        return rows
+
+    def reviewed_tags(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
+        """Tags of the reviewed examples that are misclassified now (the tally's rows)."""
+        wrong = self.review_rows(split, model)
+        keys = wrong["key"]
+        tags = self.tags
+        present = tags.index.intersection(pd.Index(keys))
+        reviewed = tags.loc[present]
+        return reviewed[reviewed.notna().any(axis=1).to_numpy()]
+
+    def tally(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
+        """Per category: count, share of reviewed misclassified rows, and ceiling error.
+
+        The table's ``attrs`` carry ``reviewed``, ``split_error`` and the label-noise
+        analysis (``label_noise``).
+        """
+        model = model or self.model
+        tags = self.reviewed_tags(split, model)
+        err = float(self.error_rates(model).loc[split, "error"])
+        table = tally_table(tags, err)
+        table.attrs.update({"reviewed": len(tags), "split_error": err, "split": split,
+                            "model": model, "label_noise": self.label_noise(split, model)})
+        return table
+
+    def label_noise(self, split: str = "dev", model: str | None = None) -> LabelNoise:
+        """How much of the split's error is due to incorrect labels (DOMAIN.md section 2)."""
+        model = model or self.model
+        tags = self.reviewed_tags(split, model)
+        err = float(self.error_rates(model).loc[split, "error"])
+        share = (float(tags[MISLABELLED].fillna(False).astype(bool).mean())
+                 if len(tags) and MISLABELLED in tags.columns else 0.0)
+        return label_noise(err, share)
+
+    def label_noise_warning(self, split: str = "dev") -> str | None:
+        """Warn when the two best models differ by less than the error due to labels."""
+        if len(self.models) < 2:
+            return None
+        errs = sorted((float(self.error_rates(m).loc[split, "error"]), m) for m in self.models)
+        noise = self.label_noise(split, errs[0][1]).due_to_labels
+        return label_noise_blocks_choice(errs[0][0], errs[1][0], noise)
+
+    def set_tag(self, key: str, category: str, value: bool | None) -> None:
+        """Tick (True), untick (False) or clear (None) one category of one example."""
+        tags = self.tags
+        if category not in tags.columns:
+            raise DashboardError(f"unknown category {category!r}; add it first")
+        key = str(key)
+        if key not in set(self._frame["key"]):
+            raise DashboardError(f"unknown example {key!r}")
+        new = tags.copy()
+        if key not in new.index:
+            row = pd.DataFrame([[pd.NA] * len(new.columns)], columns=new.columns,
+                               index=pd.Index([key], name=new.index.name), dtype="boolean")
+            new = pd.concat([new, row]).astype("boolean")
+        # a reviewed example is reviewed for every category: unknown values become False
+        new.loc[key] = new.loc[key].fillna(False)
+        new.loc[key, category] = pd.NA if value is None else bool(value)
+        self.tags = new
+
+    def add_category(self, name: str) -> None:
+        """Add a category while reviewing; examples already reviewed get False."""
+        name = str(name).strip()
+        if not name:
+            raise DashboardError("a category needs a name")
+        if name in self.tags.columns:
+            return
+        new = self.tags.copy()
+        new[name] = pd.array([False] * len(new), dtype="boolean")
+        self.tags = new
+
+    def rename_category(self, old: str, new_name: str) -> None:
+        new_name = str(new_name).strip()
+        if old == MISLABELLED:
+            raise DashboardError(f"{MISLABELLED!r} is always present and cannot be renamed")
+        if old not in self.tags.columns:
+            raise DashboardError(f"unknown category {old!r}")
+        if not new_name or new_name in self.tags.columns:
+            raise DashboardError(f"cannot rename {old!r} to {new_name!r}: empty or taken")
+        self.tags = self.tags.rename(columns={old: new_name})
+
+    def remove_category(self, name: str) -> None:
+        if name == MISLABELLED:
+            raise DashboardError(f"{MISLABELLED!r} is always present and cannot be removed")
+        if name in self.tags.columns:
+            self.tags = self.tags.drop(columns=[name])
+
+    def set_comment(self, key: str, text: str) -> None:
+        self.comments = {**self.comments, str(key): str(text)}
+
+    # -- comparing models ---------------------------------------------------------------------
+    def mcnemar(self, model_a: str, model_b: str, split: str = "dev") -> McNemar:
+        """Exact McNemar test of two models on the same examples of a split."""
+        rows_a = self.rows(split, model_a)
+        rows_b = self.rows(split, model_b)
+        ca = pd.Series(self.correct(split, model_a), index=rows_a["key"].to_numpy())
+        cb = pd.Series(self.correct(split, model_b), index=rows_b["key"].to_numpy())
+        common = ca.index.intersection(cb.index)
+        if len(common) == 0:
+            raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} examples")
+        return mcnemar_exact(ca.loc[common].to_numpy(), cb.loc[common].to_numpy())
+
+    def compare_models(self, split: str = "dev", optimize: str = "f1",
+                       constraints: Mapping[str, tuple[str, float]] | None = None, *,
+                       metadata: Mapping[str, Mapping[str, float]] | None = None,
+                       beta: float = 1.0) -> pd.DataFrame:
+        """Each model's best operating point under one objective and constraints.
+
+        Constraints on per-model ``metadata`` (e.g. running time in ms) filter models; the
+        others pick each model's threshold. The table's ``attrs`` name the ``chosen`` model,
+        the McNemar test between the top two and the split's ``resolution``.
+        """
+        metadata = self.metadata if metadata is None else metadata
+        constraints = dict(constraints or {})
+        meta_keys = {k for m in metadata.values() for k in m}
+        meta_c = {k: v for k, v in constraints.items() if k in meta_keys}
+        curve_c = {k: v for k, v in constraints.items() if k not in meta_keys}
+        rows = []
+        for m in self.models:
+            row: dict[str, Any] = {"model": m, **metadata.get(m, {})}
+            if self.has_scores:
+                best = self.best_threshold(split, optimize, curve_c, beta=beta, model=m)
+                if best is not None:
+                    row.update({"threshold": best.threshold, "value": best.value,
+                                "precision": best.precision, "recall": best.recall,
+                                "f1": best.f1, "accuracy": best.accuracy,
+                                "error": 1 - best.accuracy})
+                row["feasible"] = best is not None
+            else:
+                err = float(self.error_rates(m).loc[split, "error"])
+                row.update({"value": 1 - err, "accuracy": 1 - err, "error": err,
+                            "feasible": True})
+            rows.append(row)
+        table = pd.DataFrame(rows).set_index("model")
+        candidates = [dict(r, feasible=1.0) for r in table.reset_index().to_dict("records")
+                      if r["feasible"]]
+        chosen_i = choose(candidates, "value", meta_c) if candidates else None
+        chosen = candidates[chosen_i]["model"] if chosen_i is not None else None
+        table.attrs["chosen"] = chosen
+        ok = [r for r in candidates if _meets(r, meta_c)]
+        ok.sort(key=lambda r: -r["value"])
+        if len(ok) >= 2:
+            a, b = ok[0]["model"], ok[1]["model"]
+            table.attrs["mcnemar"] = (a, b, self.mcnemar(a, b, split))
+        n = len(self._positions(split, None))
+        err = float(self.error_rates().loc[split, "error"])
+        table.attrs["resolution"] = resolution(err, n)
+        return table
+
+    # -- cache management ------------------------------------------------------------------------
+    def _cache_put(self, key: tuple, value: Any, limit_kind: str, limit: int = 64) -> None:
+        """Store a derived table; per-threshold tables are bounded so slider sweeps can't grow
+        memory without limit."""
+        same = [k for k in self._cache if k[0] == limit_kind]
+        if len(same) >= limit:
+            del self._cache[same[0]]
+        self._cache[key] = value
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
+        return (f"<Results {self.name!r}: models {list(self.models)}, {sizes}, "
+                f"threshold={self.threshold:g}>")
+
+
+def _meets(row: Mapping[str, Any], constraints: Mapping[str, tuple[str, float]]) -> bool:
+    return satisfies(row, constraints)
