@@ -129,8 +129,19 @@ def _row_ref(df: pd.DataFrame, pos: int, id_col: str | None) -> str:
     """'17 (id "img-3")': 1-based data row, with the example id when known."""
     ref = f"{pos + 1}"
     if id_col is not None and id_col in df.columns:
-        ref += f" (id {df[id_col].iloc[pos]!r})"
+        ref += f" (id {_show(df[id_col].iloc[pos])})"
     return ref
+
+
+def _show(value: object) -> str:
+    """repr of a value as the user wrote it (numpy scalars shown as plain Python values)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _shows(values: Sequence[object]) -> str:
+    return ", ".join(_show(v) for v in values)
 
 
 def _first(mask: np.ndarray) -> int:
@@ -139,7 +150,7 @@ def _first(mask: np.ndarray) -> int:
 
 def _require(df: pd.DataFrame, col: str, source: str, what: str) -> None:
     if col not in df.columns:
-        present = ", ".join(map(repr, list(df.columns)[:20]))
+        present = _shows(list(df.columns)[:20])
         raise DashboardError(f"missing {what} column; the columns are {present}", file=source,
                              column=col)
 
@@ -227,16 +238,16 @@ def normalize(
             if canon is None:
                 pos = _first((raw.astype(str) == value).to_numpy())
                 raise DashboardError(
-                    f"unknown split {value!r}; expected one of {', '.join(SPLITS)} "
+                    f"unknown split {_show(value)}; expected one of {', '.join(SPLITS)} "
                     "(or an alias such as train-dev, val, validation)",
                     file=source, column=split, row=_row_ref(df, pos, id_col))
             mapping[value] = canon
             if value != canon:
-                notes.append(f"split {value!r} read as {canon!r}")
+                notes.append(f"split {_show(value)} read as {_show(canon)}")
         out["split"] = raw.astype(str).map(mapping).to_numpy()
     elif default_split is not None:
         out["split"] = default_split
-        notes.append(f"No split column: every row is treated as {default_split!r}.")
+        notes.append(f"No split column: every row is treated as {_show(default_split)}.")
     else:
         _require(df, split, source, "split")
     if not (out["split"] == "dev").any():
@@ -327,7 +338,7 @@ def normalize(
                 pos = _first((y == bad).to_numpy())
                 raise DashboardError(
                     f"a single score column declares a binary task, but the labels have "
-                    f"{len(observed)} classes ({', '.join(map(repr, observed[:6]))}); give "
+                    f"{len(observed)} classes ({_shows(observed[:6])}); give "
                     "per-class probability columns for a multiclass task",
                     file=source, column=label, row=_row_ref(df, pos, id_col))
             declared = _binary_classes(observed, pos_label, source, label)
@@ -339,8 +350,8 @@ def normalize(
     if outside.any():
         pos = _first(outside)
         raise DashboardError(
-            f"label {y.iloc[pos]!r} is not one of the declared classes "
-            f"({', '.join(map(repr, declared))})", file=source, column=label,
+            f"label {_show(y.iloc[pos])} is not one of the declared classes "
+            f"({_shows(declared)})", file=source, column=label,
             row=_row_ref(df, pos, id_col))
     # canonical labels: the declared class objects, matched by text
     text_to_class = {str(c): c for c in declared}
@@ -355,8 +366,8 @@ def normalize(
         if pos_label is None:
             pos_label = _binary_classes(list(declared), None, source, label)[-1]
         elif str(pos_label) not in declared_text:
-            raise DashboardError(f"positive class {pos_label!r} is not among the labels "
-                                 f"({', '.join(map(repr, declared))})", file=source, column=label)
+            raise DashboardError(f"positive class {_show(pos_label)} is not among the labels "
+                                 f"({_shows(declared)})", file=source, column=label)
         else:
             pos_label = text_to_class[str(pos_label)]
         out["score"] = _numeric(df, score, source, id_col, probabilities)
@@ -374,8 +385,8 @@ def normalize(
         bad = (~p_text.isin(declared_text) & p.notna()).to_numpy()
         if bad.any():
             pos = _first(bad)
-            raise DashboardError(f"prediction {p.iloc[pos]!r} is not one of the classes "
-                                 f"({', '.join(map(repr, declared))})", file=source,
+            raise DashboardError(f"prediction {_show(p.iloc[pos])} is not one of the classes "
+                                 f"({_shows(declared)})", file=source,
                                  column=prediction, row=_row_ref(df, pos, id_col))
         out["prediction"] = p_text.map(text_to_class).to_numpy(dtype=object)
         out["prediction_code"] = pd.Categorical(p_text.where(p.notna()),
@@ -420,7 +431,7 @@ def normalize(
                 bad = df[c].dropna()
                 raise DashboardError(
                     f"category columns hold True/False on reviewed rows and nothing elsewhere; "
-                    f"found {bad.iloc[0]!r}", file=source, column=c,
+                    f"found {_show(bad.iloc[0])}", file=source, column=c,
                     row=_row_ref(df, int(bad.index[0]), id_col))
             cat_names.append(_canonical_category(c))
             out[cat_names[-1]] = col.to_numpy()
@@ -492,7 +503,8 @@ def _binary_classes(observed: list[object], pos_label: object | None, source: st
         return (a, b)
     if pos_label is None:
         raise DashboardError(
-            f"labels are {a!r} and {b!r}: say which is the positive class (pos_label=...)",
+            f"labels are {_show(a)} and {_show(b)}: say which is the positive class "
+            "(pos_label=...)",
             file=source, column=label)
     return (b, a) if str(a) == str(pos_label) else (a, b)
 
@@ -509,7 +521,7 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
     if bad.any():
         pos = _first(bad)
         original = raw.iloc[pos]
-        what = "missing (NaN)" if pd.isna(original) else f"not a number: {original!r}"
+        what = "missing (NaN)" if pd.isna(original) else f"not a number: {_show(original)}"
         raise DashboardError(f"value is {what}", file=source, column=col,
                              row=_row_ref(df, pos, id_col))
     if not np.isfinite(values).all():

@@ -1,0 +1,182 @@
+"""One test per kind of bad input: one DashboardError naming the file, column and row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import DashboardError, Results
+
+
+def good_frame(n: int = 8) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": [f"ex{i}" for i in range(n)],
+        "split": ["train", "train", "dev", "dev", "dev", "dev", "test", "test"][:n],
+        "label": [0, 1] * (n // 2),
+        "score": np.linspace(0.1, 0.9, n).round(2),
+    })
+
+
+def write_csv(tmp_path: Path, df: pd.DataFrame, name: str = "results.csv") -> Path:
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def load_error(path: Path, **kwargs: object) -> str:
+    with pytest.raises(DashboardError) as info:
+        Results.from_file(path, **kwargs)
+    message = str(info.value)
+    assert str(path) in message  # every message names the file
+    assert "Traceback" not in message
+    return message
+
+
+def test_good_frame_loads(tmp_path: Path) -> None:
+    r = Results.from_file(write_csv(tmp_path, good_frame()))
+    assert r.splits == ("train", "dev", "test")
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    msg = load_error(write_csv(tmp_path, good_frame().drop(columns=["label"])))
+    assert "column 'label'" in msg and "missing label column" in msg and "'score'" in msg
+
+
+def test_explicitly_named_column_must_exist(tmp_path: Path) -> None:
+    msg = load_error(write_csv(tmp_path, good_frame()), score="prob")
+    assert "column 'prob'" in msg and "missing score column" in msg
+
+
+def test_nan_score(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[3, "score"] = np.nan
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'score'" in msg and "row 4 (id 'ex3')" in msg and "NaN" in msg
+
+
+def test_non_numeric_score(tmp_path: Path) -> None:
+    df = good_frame().astype({"score": object})
+    df.loc[5, "score"] = "high"
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'score'" in msg and "row 6 (id 'ex5')" in msg and "'high'" in msg
+
+
+def test_score_outside_unit_interval(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[2, "score"] = 1.7
+    path = write_csv(tmp_path, df)
+    msg = load_error(path)
+    assert "column 'score'" in msg and "row 3 (id 'ex2')" in msg and "outside [0, 1]" in msg
+    # raw scores are fine when declared as such
+    r = Results.from_file(path, probabilities=False)
+    assert r.threshold == 0.0
+
+
+def test_unknown_split(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[6, "split"] = "holdout-2"
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'split'" in msg and "row 7 (id 'ex6')" in msg and "'holdout-2'" in msg
+
+
+def test_split_aliases_are_reported(tmp_path: Path) -> None:
+    df = good_frame()
+    df["split"] = ["training", "Train-Dev", "val", "validation", "dev", "dev", "test", "test"]
+    r = Results.from_file(write_csv(tmp_path, df))
+    assert r.splits == ("train", "train_dev", "dev", "test")
+    assert "split 'val' read as 'dev'" in r.schema.notes
+    assert "split 'Train-Dev' read as 'train_dev'" in r.schema.notes
+
+
+def test_duplicated_id_within_split_and_model(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[4, "id"] = "ex3"
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'id'" in msg and "row 5 (id 'ex3')" in msg and "appears twice" in msg
+    # the same id in two models of a long table is fine
+    long = pd.concat([good_frame().assign(model="A"), good_frame().assign(model="B")])
+    assert Results.from_frame(long).models == ("A", "B")
+
+
+def test_empty_dev_split(tmp_path: Path) -> None:
+    df = good_frame()
+    df["split"] = ["train"] * 4 + ["test"] * 4
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'split'" in msg and "dev split is empty" in msg
+
+
+def test_single_class_dev_split_when_a_curve_is_asked(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[df["split"] == "dev", "label"] = 1
+    r = Results.from_file(write_csv(tmp_path, df))
+    assert r.error_rates().loc["dev", "n"] == 4  # everything but the curve still works
+    with pytest.raises(DashboardError) as info:
+        r.curve("dev")
+    msg = str(info.value)
+    assert "results.csv" in msg and "column 'label'" in msg and "every dev example" in msg
+
+
+def test_more_labels_than_declared_classes(tmp_path: Path) -> None:
+    df = good_frame()
+    df.loc[5, "label"] = 2
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'label'" in msg and "row 6 (id 'ex5')" in msg and "3 classes" in msg
+    msg = load_error(write_csv(tmp_path, df, "declared.csv"), classes=[0, 1])
+    assert "label 2 is not one of the declared classes" in msg
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert "the file is empty" in load_error(path)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("id,split,label,score\n")
+    assert "header but no rows" in load_error(header_only)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"this is not parquet at all")
+    assert "could not read the file as parquet" in load_error(path)
+    missing = tmp_path / "nope.csv"
+    assert "file not found" in load_error(missing)
+    odd = tmp_path / "results.xlsx"
+    odd.write_text("x")
+    assert "unsupported file type" in load_error(odd)
+
+
+def test_missing_label_value(tmp_path: Path) -> None:
+    df = good_frame().astype({"label": object})
+    df.loc[1, "label"] = None
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'label'" in msg and "row 2 (id 'ex1')" in msg and "missing label" in msg
+
+
+def test_negative_weight(tmp_path: Path) -> None:
+    df = good_frame().assign(weight=1.0)
+    df.loc[7, "weight"] = -2
+    msg = load_error(write_csv(tmp_path, df))
+    assert "column 'weight'" in msg and "row 8 (id 'ex7')" in msg and "negative weight" in msg
+
+
+def test_string_labels_need_a_positive_class(tmp_path: Path) -> None:
+    df = good_frame().assign(label=["cat", "not cat"] * 4)
+    path = write_csv(tmp_path, df)
+    msg = load_error(path)
+    assert "pos_label" in msg and "column 'label'" in msg
+    r = Results.from_file(path, pos_label="cat")
+    assert r.schema.pos_label == "cat"
+    assert r.curve("dev").positives == 2
+
+
+def test_jsonl_and_parquet_round_trip(tmp_path: Path) -> None:
+    df = good_frame()
+    jl = tmp_path / "r.jsonl"
+    df.to_json(jl, orient="records", lines=True)
+    pq = tmp_path / "r.parquet"
+    df.to_parquet(pq)
+    a, b = Results.from_file(jl), Results.from_file(pq)
+    pd.testing.assert_frame_equal(a.error_rates(), b.error_rates())
