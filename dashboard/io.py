@@ -144,6 +144,32 @@ def _shows(values: Sequence[object]) -> str:
     return ", ".join(_show(v) for v in values)
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the equivalent Python value."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _categories(values: Sequence[object]) -> pd.Index:
+    """An index of class values usable as Categorical categories (object when mixed)."""
+    return pd.Index(list(values), dtype=object)
+
+
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes per row (-1 where missing) and the distinct values as text (object array).
+
+    Values whose text is equal (1 and "1") share a code. Only distinct values are turned
+    into strings, so a column of few values costs one hash pass, not a str() per row.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = np.array(list(map(str, pd.Index(uniques).tolist())), dtype=object)
+    mixed = pd.Index(uniques).dtype == object
+    if not mixed or len(set(texts.tolist())) == texts.size:
+        return codes.astype(np.int64), texts
+    merge, merged = pd.factorize(pd.Series(texts, dtype=object))
+    return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1).astype(np.int64),
+            np.asarray(merged, dtype=object))
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -209,80 +235,83 @@ def normalize(
         raise DashboardError("the table has no rows", file=source)
 
     # -- id ------------------------------------------------------------------------------
+    # every text-like column is factorized once; only its distinct values become strings
     id_col = id if id is not None and id in df.columns else None
     if id is not None and id != "id" and id_col is None:
         _require(df, id, source, "id")
     if id_col is not None:
-        ids = df[id_col]
-        if ids.isna().any():
-            pos = _first(ids.isna().to_numpy())
+        id_codes, id_texts = _text_codes(df[id_col])
+        if (id_codes < 0).any():
             raise DashboardError("missing example id", file=source, column=id_col,
-                                 row=_row_ref(df, pos, None))
-        out["id"] = ids.astype(str).to_numpy()
+                                 row=_row_ref(df, _first(id_codes < 0), None))
     else:
-        out["id"] = pd.RangeIndex(len(df)).astype(str)
+        id_codes = np.arange(len(df), dtype=np.int64)
+        id_texts = np.array([str(i) for i in range(len(df))], dtype=object)
         notes.append("No id column: examples are identified by their row number, so tags "
                      "follow them only while the file keeps its row order.")
+    out["id"] = pd.Series(id_texts[id_codes], dtype=object)
+    out["id_code"] = id_codes
 
     # -- split ---------------------------------------------------------------------------
     if split in df.columns:
         raw = df[split]
-        if raw.isna().any():
-            pos = _first(raw.isna().to_numpy())
+        codes, texts = _text_codes(raw)
+        if (codes < 0).any():
             raise DashboardError("missing split name", file=source, column=split,
-                                 row=_row_ref(df, pos, id_col))
-        uniques = pd.unique(raw.astype(str))
-        mapping: dict[str, str] = {}
-        for value in uniques:
+                                 row=_row_ref(df, _first(codes < 0), id_col))
+        lut = np.empty(len(texts), dtype=np.int8)
+        for i, value in enumerate(texts):
             canon = SPLIT_ALIASES.get(_alias_key(value))
             if canon is None:
-                pos = _first((raw.astype(str) == value).to_numpy())
                 raise DashboardError(
                     f"unknown split {_show(value)}; expected one of {', '.join(SPLITS)} "
                     "(or an alias such as train-dev, val, validation)",
-                    file=source, column=split, row=_row_ref(df, pos, id_col))
-            mapping[value] = canon
+                    file=source, column=split, row=_row_ref(df, _first(codes == i), id_col))
+            lut[i] = SPLITS.index(canon)
             if value != canon:
                 notes.append(f"split {_show(value)} read as {_show(canon)}")
-        out["split"] = raw.astype(str).map(mapping).to_numpy()
+        split_codes = lut[codes]
     elif default_split is not None:
-        out["split"] = default_split
+        split_codes = np.full(len(df), SPLITS.index(default_split), dtype=np.int8)
         notes.append(f"No split column: every row is treated as {_show(default_split)}.")
     else:
         _require(df, split, source, "split")
-    if not (out["split"] == "dev").any():
+    out["split"] = pd.Categorical.from_codes(split_codes, categories=list(SPLITS))
+    if not (split_codes == SPLITS.index("dev")).any():
         raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
                              "them dev, val or validation)", file=source, column=split)
 
     # -- model ---------------------------------------------------------------------------
     if model is not None and model in df.columns:
-        m = df[model]
-        if m.isna().any():
-            pos = _first(m.isna().to_numpy())
+        model_codes, model_texts = _text_codes(df[model])
+        if (model_codes < 0).any():
             raise DashboardError("missing model name", file=source, column=model,
-                                 row=_row_ref(df, pos, id_col))
-        out["model"] = m.astype(str).to_numpy()
+                                 row=_row_ref(df, _first(model_codes < 0), id_col))
     else:
         if model is not None and model != "model":
             _require(df, model, source, "model")
-        out["model"] = "model"
+        model_codes = np.zeros(len(df), dtype=np.int64)
+        model_texts = np.array(["model"], dtype=object)
+    out["model"] = pd.Categorical.from_codes(model_codes, categories=pd.Index(model_texts))
 
-    # -- duplicated ids within (split, model) -------------------------------------------
-    dup = out.duplicated(["model", "split", "id"]).to_numpy()
-    if dup.any():
-        pos = _first(dup)
+    # -- duplicated ids within (split, model): one int64 key, one sort ---------------------
+    combined = ((model_codes.astype(np.int64) * len(SPLITS) + split_codes) * len(id_texts)
+                + id_codes)
+    ordered = np.sort(combined)
+    if (ordered[1:] == ordered[:-1]).any():
+        pos = _first(pd.Series(combined).duplicated().to_numpy())
         raise DashboardError(
-            f"id {out['id'].iloc[pos]!r} appears twice in split {out['split'].iloc[pos]!r} "
-            f"for model {out['model'].iloc[pos]!r}", file=source, column=id_col or "id",
-            row=_row_ref(df, pos, id_col))
+            f"id {_show(out['id'].iloc[pos])} appears twice in split "
+            f"{_show(out['split'].iloc[pos])} for model {_show(out['model'].iloc[pos])}",
+            file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
 
     # -- label ---------------------------------------------------------------------------
     _require(df, label, source, "label")
     y = df[label]
-    if y.isna().any():
-        pos = _first(y.isna().to_numpy())
+    y_codes, y_uniques = pd.factorize(y, use_na_sentinel=True)
+    if (y_codes < 0).any():
         raise DashboardError("missing label", file=source, column=label,
-                             row=_row_ref(df, pos, id_col))
+                             row=_row_ref(df, _first(y_codes < 0), id_col))
 
     # -- what the model produced: one score, per-class probabilities, or predictions ----
     proba_map: dict[object, str] = {}
@@ -312,7 +341,7 @@ def normalize(
             file=source, column=score or prediction)
 
     # labels and classes
-    label_values = pd.unique(y)
+    label_values = [_plain(v) for v in y_uniques]
     proba_source_cols = set(proba_map.values())
     if proba_map:
         kind = "multiclass_proba"
@@ -335,7 +364,7 @@ def normalize(
         if kind == "binary_score":
             if len(observed) > 2:
                 bad = observed[2]
-                pos = _first((y == bad).to_numpy())
+                pos = _first(y_codes == label_values.index(bad))
                 raise DashboardError(
                     f"a single score column declares a binary task, but the labels have "
                     f"{len(observed)} classes ({_shows(observed[:6])}); give "
@@ -345,19 +374,20 @@ def normalize(
         else:
             declared = tuple(observed)
     declared_text = {str(c) for c in declared}
-    y_text = y.astype(str)
-    outside = ~y_text.isin(declared_text).to_numpy()
-    if outside.any():
-        pos = _first(outside)
+    class_text = [str(c) for c in declared]
+    text_to_class = {str(c): c for c in declared}
+    # labels are matched to the declared classes by their text (1, "1" and 1.0 alike)
+    lut = np.array([class_text.index(str(v)) if str(v) in declared_text else -1
+                    for v in label_values], dtype=np.int32)
+    label_code = lut[y_codes]
+    if (label_code < 0).any():
+        pos = _first(label_code < 0)
         raise DashboardError(
             f"label {_show(y.iloc[pos])} is not one of the declared classes "
             f"({_shows(declared)})", file=source, column=label,
             row=_row_ref(df, pos, id_col))
-    # canonical labels: the declared class objects, matched by text
-    text_to_class = {str(c): c for c in declared}
-    out["label"] = y_text.map(text_to_class).to_numpy(dtype=object)
-    class_text = [str(c) for c in declared]
-    out["label_code"] = pd.Categorical(y_text, categories=class_text).codes.astype(np.int32)
+    out["label"] = pd.Categorical.from_codes(label_code, categories=_categories(declared))
+    out["label_code"] = label_code
 
     if kind == "binary_score":
         if len(declared) > 2:
@@ -377,20 +407,21 @@ def normalize(
         proba_map = {cls: f"proba::{cls}" for cls in proba_map}
     if has_pred:
         p = df[prediction]
-        if p.isna().any() and kind == "prediction":
-            pos = _first(p.isna().to_numpy())
+        p_codes, p_uniques = pd.factorize(p, use_na_sentinel=True)
+        if (p_codes < 0).any() and kind == "prediction":
             raise DashboardError("missing prediction", file=source, column=prediction,
-                                 row=_row_ref(df, pos, id_col))
-        p_text = p.astype(str)
-        bad = (~p_text.isin(declared_text) & p.notna()).to_numpy()
-        if bad.any():
-            pos = _first(bad)
+                                 row=_row_ref(df, _first(p_codes < 0), id_col))
+        p_lut = np.array([class_text.index(str(_plain(v))) if str(_plain(v)) in declared_text
+                          else -2 for v in p_uniques] + [-1], dtype=np.int32)
+        pred_code = p_lut[p_codes]  # code -1 (missing) indexes the trailing -1
+        if (pred_code == -2).any():
+            pos = _first(pred_code == -2)
             raise DashboardError(f"prediction {_show(p.iloc[pos])} is not one of the classes "
                                  f"({_shows(declared)})", file=source,
                                  column=prediction, row=_row_ref(df, pos, id_col))
-        out["prediction"] = p_text.map(text_to_class).to_numpy(dtype=object)
-        out["prediction_code"] = pd.Categorical(p_text.where(p.notna()),
-                                                categories=class_text).codes.astype(np.int32)
+        out["prediction"] = pd.Categorical.from_codes(pred_code,
+                                                      categories=_categories(declared))
+        out["prediction_code"] = pred_code
 
     # -- weight --------------------------------------------------------------------------
     has_weight = weight is not None and weight in df.columns
@@ -444,7 +475,8 @@ def normalize(
                 cat_names.append(_canonical_category(c))
                 out[cat_names[-1]] = col.to_numpy()
     if MISLABELLED not in cat_names:
-        out[MISLABELLED] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool),
+                                                   np.ones(len(out), dtype=bool))
         # reviewed rows (any tag given) were judged correctly labelled unless said otherwise
         if cat_names:
             reviewed = out[cat_names].notna().any(axis=1).to_numpy()
@@ -457,7 +489,6 @@ def normalize(
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )
-    out["split"] = pd.Categorical(out["split"], categories=list(SPLITS))
     return out, schema
 
 

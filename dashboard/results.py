@@ -267,15 +267,24 @@ class Results(t.HasTraits):
 
     @property
     def fingerprint(self) -> str:
-        """Identity of the dataset: a hash of its example keys and splits (not of scores)."""
+        """Identity of the dataset: a hash of its example keys per split (not of scores).
+
+        Independent of row order and of the models, so tags follow examples across reloads.
+        """
         if "fingerprint" not in self._cache:
-            keys = self._frame[["key", "split"]].drop_duplicates().sort_values(["split", "key"])
             h = hashlib.sha256()
-            for split, group in keys.groupby("split", observed=True, sort=True):
-                h.update(str(split).encode())
-                h.update("\x1f".join(group["key"].tolist()).encode())
+            for split in self.splits:
+                keys = self._frame["key"].to_numpy()[self._frame["split"].to_numpy() == split]
+                h.update(split.encode() + b"\x1e")
+                h.update("\x1f".join(sorted(set(keys.tolist()))).encode())
             self._cache["fingerprint"] = h.hexdigest()[:16]
         return self._cache["fingerprint"]
+
+    def has_key(self, key: str) -> bool:
+        """Whether an example key exists in these results."""
+        if "key_set" not in self._cache:
+            self._cache["key_set"] = frozenset(self._frame["key"].tolist())
+        return str(key) in self._cache["key_set"]
 
     @property
     def score_range(self) -> tuple[float, float]:
@@ -452,11 +461,20 @@ class Results(t.HasTraits):
     # -- review tags and the tally --------------------------------------------------------------
     @staticmethod
     def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
-        """Add the example key: the id, or split/id when ids repeat across splits."""
-        per_example = frame[["id", "split"]].drop_duplicates()
-        unique = not per_example["id"].duplicated().any()
-        keys = frame["id"] if unique else frame["split"].astype(str) + "/" + frame["id"]
-        return frame.assign(key=keys.to_numpy())
+        """Add the example key: the id, or split/id when ids repeat across splits.
+
+        Decided on integer codes; only distinct (split, id) pairs become strings.
+        """
+        id_codes = frame["id_code"].to_numpy()
+        pair = id_codes * len(SPLITS) + frame["split"].cat.codes.to_numpy()
+        if _count_unique(pair) == _count_unique(id_codes):
+            return frame.assign(key=frame["id"])
+        codes, uniques = pd.factorize(pair)
+        id_text = pd.Series(frame["id"].to_numpy(), index=id_codes)
+        id_text = id_text[~id_text.index.duplicated()]
+        texts = np.array([f"{SPLITS[p % len(SPLITS)]}/{id_text[p // len(SPLITS)]}"
+                          for p in uniques.tolist()], dtype=object)
+        return frame.assign(key=pd.Series(texts[codes], dtype=object, index=frame.index))
 
     @staticmethod
     def _initial_tags(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -526,7 +544,7 @@ class Results(t.HasTraits):
         if category not in tags.columns:
             raise DashboardError(f"unknown category {category!r}; add it first")
         key = str(key)
-        if key not in set(self._frame["key"]):
+        if not self.has_key(key):
             raise DashboardError(f"unknown example {key!r}")
         new = tags.copy()
         if key not in new.index:
@@ -640,6 +658,14 @@ class Results(t.HasTraits):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<Results {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}>")
+
+
+def _count_unique(values: np.ndarray) -> int:
+    """Number of distinct integers, by one sort (faster here than numpy's hash unique)."""
+    if values.size == 0:
+        return 0
+    ordered = np.sort(values)
+    return int(1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
 def _meets(row: Mapping[str, Any], constraints: Mapping[str, tuple[str, float]]) -> bool:
