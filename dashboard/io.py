@@ -599,3 +599,21 @@ def _rate(text: str) -> float:
     if text.endswith("%"):
         return float(text[:-1]) / 100.0
     return float(text)
+
+
+def read_sidecar(path: str | Path) -> dict[str, object]:
+    """Metadata beside a results file: ``<name>.json`` or a ``demo.json`` that names it.
+
+    Holds optional ``title``, ``human_level`` and per-model ``models`` facts (running time...).
+    """
+    p = Path(path)
+    for candidate in (p.with_suffix(".json"), p.parent / "demo.json"):
+        if candidate == p or not candidate.exists():
+            continue
+        try:
+            data = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("results", p.name) == p.name:
+            return data
+    return {}

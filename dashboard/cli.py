@@ -1,0 +1,110 @@
+"""``python -m dashboard``: serve the dashboard with Voilà, or regenerate the demo data.
+
+Composition only: it validates the results file (so a bad file gets one clear message, not a
+traceback from inside a kernel), then hands it to :mod:`dashboard.serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+from dashboard.errors import DashboardError
+from dashboard.io import read_human_level, read_sidecar
+
+DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+
+def _validate(path: Path, human_level: Any) -> Any:
+    """Load once in this process so errors surface here, in plain words."""
+    from dashboard.results import Results
+
+    return Results.from_file(path, human_level=human_level)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dashboard import serve
+
+    path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
+    meta = read_sidecar(path)
+    human_level = read_human_level(args.human_level) if args.human_level else \
+        meta.get("human_level")
+    if isinstance(human_level, float):
+        human_level = {"human level": human_level}
+    started = time.perf_counter()
+    results = _validate(path, human_level)
+    print(f"Loaded {path} ({len(results.frame):,} rows, models {', '.join(results.models)}) "
+          f"in {time.perf_counter() - started:.1f} s")
+    store = Path(args.store) if args.store else path.with_suffix(".annotations.sqlite")
+    running = serve.launch_dashboard(
+        path, host=args.host, port=args.port, token=args.token, human_level=human_level,
+        store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
+        timeout=args.timeout,
+    )
+    print(f"Dashboard for {path.name} at {running.url}")
+    if not serve.is_loopback(args.host):
+        print("It is reachable from other machines; the token in the URL is required.")
+    print(f"Annotations are saved in {store}. Press Ctrl+C to stop.", flush=True)
+    if not args.no_browser:
+        webbrowser.open(running.url)
+    try:
+        while running.proc.poll() is None:
+            time.sleep(0.5)
+        print(f"Voilà exited with code {running.proc.returncode}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Stopping…")
+        return 0
+    finally:
+        running.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dashboard.demo import write_demo
+
+    path = write_demo(Path(args.directory) if args.directory else DEMO_DIR)
+    print(f"Wrote the demo results to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")
+    s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results (default: demo)")
+    s.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on; anything but loopback requires a token")
+    s.add_argument("--token", default=None, help="access token (generated when --host is set)")
+    s.add_argument("--human-level", default=None,
+                   help="human-level error: 0.01, 1%%, 'person=3%%,experts=0.5%%' or JSON")
+    s.add_argument("--store", default=None,
+                   help="annotation SQLite file (default: next to the results file)")
+    s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.add_argument("--preheat", action="store_true",
+                   help="keep one kernel ready so the first page opens faster (~130 MB)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="regenerate the bundled demo data (seeded)")
+    d.add_argument("directory", nargs="?", help="where to write it (default: the package's)")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input prints one line and exits with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
