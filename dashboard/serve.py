@@ -1,0 +1,595 @@
+"""Start, probe and stop the Voila server that shows the dashboard.
+
+The launcher hands the results file to the notebook through environment
+variables (``ENV_*`` below); the notebook (``notebooks/dashboard.ipynb``) is
+one cell that calls :func:`dashboard.app.app_from_environment`.
+
+Security model, checked against voila 0.5 / jupyter_server 2 sources:
+
+* the browser cannot run code: Voila's kernel manager only lets comm, kernel
+  info and shutdown messages through its websocket (``allowed_message_types``
+  in ``voila/app.py``, enforced in
+  ``jupyter_server/services/kernels/connection/channels.py``), so an
+  ``execute_request`` from the page is dropped;
+* no file is served: the server root is a temporary directory holding only
+  the notebook, and ``/voila/files/`` (the only file route in notebook mode)
+  has an allow-list that matches nothing and a deny-list that matches
+  everything;
+* a host that is not loopback requires a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_FILE = "DASHBOARD_FILE"
+"""Absolute path of the results file the dashboard opens."""
+ENV_HUMAN_LEVEL = "DASHBOARD_HUMAN_LEVEL"
+"""Optional JSON object ``{name: error rate}`` of human-level references."""
+ENV_STORE = "DASHBOARD_STORE"
+"""Optional path of the annotation SQLite store."""
+ENV_DATASET_NAME = "DASHBOARD_DATASET_NAME"
+"""Display name of the data set (defaults to the file's name)."""
+
+NOTEBOOK_NAME = "dashboard.ipynb"
+NOTEBOOK_TITLE = "ML diagnosis dashboard"
+NOTEBOOK_CELL_SOURCE = (
+    "from dashboard.app import app_from_environment\n"
+    "\n"
+    "app_from_environment()"
+)
+"""The one code cell of the Voila entry point (single source of truth)."""
+
+TEMPLATE_NAME = "mldash"
+TEMPLATE_ROOT = Path(__file__).resolve().parent / "templates"
+"""Jupyter data directory holding ``nbconvert/templates/mldash``; put first on JUPYTER_PATH."""
+
+REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK_NAME
+"""The notebook in a source checkout; absent from wheel installs."""
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+HEALTH_PATH = "voila/static/voila.js"
+FILE_ALLOW_NOTHING = "(?!)"
+"""A regular expression that matches no path: ``/voila/files/`` serves nothing."""
+
+CULL_IDLE_TIMEOUT_S = 15 * 60
+"""A kernel whose page is closed is shut down after this many idle seconds."""
+CULL_INTERVAL_S = 60
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface.
+
+    Parameters
+    ----------
+    host : str
+        Host name or IP address the server binds to.
+
+    Returns
+    -------
+    bool
+        True for ``localhost`` and 127.0.0.0/8 or ``::1``; False otherwise
+        (including ``0.0.0.0`` and ``""``, which bind every interface).
+    """
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(host: str, port: int) -> str:
+    """URL of a server bound to ``host``, as seen from this machine.
+
+    Parameters
+    ----------
+    host : str
+        Bound interface; the wildcards ``0.0.0.0``/``""`` and ``::`` map to
+        the loopback address of their family.
+    port : int
+        Port.
+
+    Returns
+    -------
+    str
+        ``http://host:port/``.
+    """
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{int(port)}/"
+
+
+def find_free_port(host: str = "127.0.0.1") -> int:
+    """Ask the OS for a TCP port that is free right now on ``host``.
+
+    Parameters
+    ----------
+    host : str
+        Interface to probe.
+
+    Returns
+    -------
+    int
+        A port number; another process may still take it before Voila binds,
+        in which case Voila exits (``port_retries=0``) instead of moving.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def build_notebook() -> dict:
+    """Return the Voila entry-point notebook as a notebook-format 4 dict.
+
+    Returns
+    -------
+    dict
+        A one-cell notebook running :data:`NOTEBOOK_CELL_SOURCE`.
+    """
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "dashboard",
+                "metadata": {},
+                "outputs": [],
+                "source": NOTEBOOK_CELL_SOURCE.splitlines(keepends=True),
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+            "title": NOTEBOOK_TITLE,
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def write_notebook(path: Path) -> Path:
+    """Write :func:`build_notebook` to ``path`` as JSON.
+
+    Parameters
+    ----------
+    path : Path
+        Destination ``.ipynb`` file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path.write_text(json.dumps(build_notebook(), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def prepare_root_dir(root_dir: Path) -> Path:
+    """Put the entry-point notebook, and nothing else, into ``root_dir``.
+
+    Copies ``notebooks/dashboard.ipynb`` from a source checkout when there is
+    one, else writes the same notebook from code.
+
+    Parameters
+    ----------
+    root_dir : Path
+        An existing, preferably empty and private, directory to serve.
+
+    Returns
+    -------
+    Path
+        Path of the notebook inside ``root_dir``.
+    """
+    target = Path(root_dir) / NOTEBOOK_NAME
+    if REPO_NOTEBOOK.is_file():
+        shutil.copyfile(REPO_NOTEBOOK, target)
+    else:
+        write_notebook(target)
+    return target
+
+
+def dashboard_env(
+    file: Path,
+    *,
+    human_level: Mapping[str, float] | None = None,
+    store: Path | None = None,
+    dataset_name: str | None = None,
+) -> dict[str, str]:
+    """Environment variables that tell the notebook what to show.
+
+    Parameters
+    ----------
+    file : Path
+        Results file; made absolute.
+    human_level : Mapping[str, float], optional
+        Human-level error rates by name, passed as JSON.
+    store : Path, optional
+        Annotation SQLite store; made absolute.
+    dataset_name : str, optional
+        Display name; defaults to the file's name.
+
+    Returns
+    -------
+    dict[str, str]
+        Only the ``DASHBOARD_*`` variables.
+    """
+    file = Path(file).resolve()
+    env = {ENV_FILE: str(file), ENV_DATASET_NAME: dataset_name or file.name}
+    if human_level is not None:
+        env[ENV_HUMAN_LEVEL] = json.dumps({str(k): float(v) for k, v in human_level.items()})
+    if store is not None:
+        env[ENV_STORE] = str(Path(store).resolve())
+    return env
+
+
+def voila_argv(
+    notebook: Path,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    token: str | None,
+    root_dir: Path,
+    preheat: bool = False,
+    theme: str = "light",
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+) -> list[str]:
+    """Command line that serves ``notebook`` with Voila.
+
+    Parameters
+    ----------
+    notebook : Path
+        The entry-point notebook, inside ``root_dir``.
+    port : int
+        TCP port; Voila exits rather than pick another one.
+    host : str
+        Interface to bind.
+    token : str or None
+        Access token. Required (non-empty) when ``host`` is not loopback; on
+        loopback, ``None`` means no token.
+    root_dir : Path
+        Directory Voila serves; should hold only the notebook.
+    preheat : bool
+        Keep one kernel that already ran the notebook ready for the next page
+        (~130 MB more memory, about half the time to first draw).
+    theme : str
+        ``"light"`` or ``"dark"``.
+    cull_idle_timeout : int
+        Seconds after which an idle kernel without a page is shut down.
+
+    Returns
+    -------
+    list[str]
+        ``[sys.executable, "-m", "voila", ...]``.
+
+    Raises
+    ------
+    ValueError
+        If ``host`` is not loopback and ``token`` is empty, or the notebook is
+        not inside ``root_dir``.
+    """
+    notebook = Path(notebook).resolve()
+    root_dir = Path(root_dir).resolve()
+    if not notebook.is_relative_to(root_dir):
+        raise ValueError(f"notebook {notebook} is not inside root_dir {root_dir}")
+    if not is_loopback(host) and not token:
+        raise ValueError(
+            f"host {host!r} is not loopback: a token is required "
+            "(use make_token() or serve on 127.0.0.1)"
+        )
+    argv = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={int(port)}",
+        "--Voila.port_retries=0",
+        f"--Voila.ip={host}",
+        f"--Voila.root_dir={root_dir}",
+        f"--template={TEMPLATE_NAME}",
+        f"--theme={theme}",
+        # the URL query (?template=, ?theme=) must not switch to a template that
+        # loads from a CDN or shows code
+        "--VoilaConfiguration.allow_template_override=NO",
+        "--VoilaConfiguration.allow_theme_override=NO",
+        "--VoilaConfiguration.strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+        # /voila/files/ serves nothing: nothing is allowed, everything denied
+        # (one --X=item per list item: traitlets 5 deprecates --X=[...])
+        f"--VoilaConfiguration.file_allowlist={FILE_ALLOW_NOTHING}",
+        "--VoilaConfiguration.file_denylist=.*",
+        f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+    ]
+    if token:
+        argv.append(f"--Voila.token={token}")
+    if preheat:
+        argv += ["--preheat_kernel=True", "--pool_size=1"]
+    return argv
+
+
+def make_token() -> str:
+    """Return a fresh random access token (``secrets.token_urlsafe(32)``)."""
+    return secrets.token_urlsafe(32)
+
+
+def resolve_token(host: str, token: str | None) -> str | None:
+    """The token a server on ``host`` uses.
+
+    Parameters
+    ----------
+    host : str
+        Interface the server binds.
+    token : str or None
+        Token asked for.
+
+    Returns
+    -------
+    str or None
+        ``token`` (``None``: no token) on loopback hosts; elsewhere ``token``
+        or, when it is empty, a new one from :func:`make_token`.
+    """
+    if is_loopback(host):
+        return token or None
+    return token or make_token()
+
+
+def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for the Voila process and, through it, its kernels.
+
+    Puts :data:`TEMPLATE_ROOT` first on ``JUPYTER_PATH`` (Voila 0.5 has no
+    command-line option for template search paths; it searches the Jupyter
+    data path), and this package's parent directory on ``PYTHONPATH`` when it
+    is a source checkout, so the kernel imports the same ``dashboard``.
+
+    Parameters
+    ----------
+    extra : Mapping[str, str], optional
+        Variables to add, e.g. from :func:`dashboard_env`.
+
+    Returns
+    -------
+    dict[str, str]
+        A copy of ``os.environ`` with the additions.
+    """
+    env = dict(os.environ)
+    env.update(extra or {})
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH", "")) if p
+    )
+    package_parent = str(Path(__file__).resolve().parents[1])
+    site_dirs = {str(Path(p).resolve()) for p in site.getsitepackages()}
+    if package_parent not in site_dirs:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_parent, env.get("PYTHONPATH", "")) if p
+        )
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start_voila(
+    notebook: Path,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    root_dir: Path,
+    env: Mapping[str, str] | None = None,
+    preheat: bool = False,
+    log_path: Path | None = None,
+) -> subprocess.Popen:
+    """Start Voila on ``notebook`` in the background.
+
+    Parameters
+    ----------
+    notebook, port, host, token, root_dir, preheat
+        As in :func:`voila_argv`.
+    env : Mapping[str, str], optional
+        Extra environment (the ``DASHBOARD_*`` variables).
+    log_path : Path, optional
+        File that receives Voila's output; by default it is discarded.
+
+    Returns
+    -------
+    subprocess.Popen
+        The server process, in its own process group.
+    """
+    argv = voila_argv(
+        notebook, port=port, host=host, token=token, root_dir=root_dir, preheat=preheat
+    )
+    out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            argv,
+            env=voila_process_env(env),
+            cwd=str(root_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        if log_path is not None:
+            out.close()
+
+
+def wait_until_up(
+    base_url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None
+) -> None:
+    """Poll ``/voila/static/voila.js`` until the server answers.
+
+    The notebook page itself is not probed: every load starts a kernel.
+
+    Parameters
+    ----------
+    base_url : str
+        ``http://host:port/``.
+    timeout : float
+        Seconds to wait.
+    proc : subprocess.Popen, optional
+        The server process; if it exits, stop waiting at once.
+
+    Raises
+    ------
+    RuntimeError
+        If the process exits first.
+    TimeoutError
+        If the server does not answer within ``timeout``.
+    """
+    url = base_url.rstrip("/") + "/" + HEALTH_PATH
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"Voila exited with code {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Voila did not answer {url} within {timeout} s")
+        time.sleep(0.1)
+
+
+def stop_voila(proc: subprocess.Popen, timeout: float = 10.0) -> int | None:
+    """Stop the server: SIGTERM (Voila then shuts its kernels down), then kill.
+
+    Parameters
+    ----------
+    proc : subprocess.Popen
+        Process from :func:`start_voila`.
+    timeout : float
+        Seconds to wait after SIGTERM before killing its process group.
+
+    Returns
+    -------
+    int or None
+        The exit code.
+    """
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=timeout)
+
+
+@dataclass
+class RunningDashboard:
+    """A started dashboard server; stop it with :meth:`stop` or a ``with`` block."""
+
+    proc: subprocess.Popen
+    base_url: str
+    token: str | None
+    root_dir: Path
+    _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """URL to open, with the token when there is one."""
+        return self.base_url + (f"?token={self.token}" if self.token else "")
+
+    def stop(self) -> None:
+        """Stop the server and remove its temporary root directory."""
+        stop_voila(self.proc)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> RunningDashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def launch_dashboard(
+    file: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    token: str | None = None,
+    human_level: Mapping[str, float] | None = None,
+    store: Path | None = None,
+    dataset_name: str | None = None,
+    preheat: bool = False,
+    timeout: float = 60.0,
+    log_path: Path | None = None,
+) -> RunningDashboard:
+    """Serve the dashboard for one results file and wait until it answers.
+
+    Makes a private temporary root directory holding only the notebook.
+
+    Parameters
+    ----------
+    file : Path
+        Results file to show.
+    host : str
+        Interface to bind; a token is generated when it is not loopback and
+        none is given.
+    port : int, optional
+        Port; a free one by default.
+    token : str, optional
+        Access token; by default none on loopback, a generated one elsewhere.
+    human_level, store, dataset_name
+        As in :func:`dashboard_env`.
+    preheat : bool
+        As in :func:`voila_argv`.
+    timeout : float
+        Seconds to wait for the server.
+    log_path : Path, optional
+        Where Voila's output goes.
+
+    Returns
+    -------
+    RunningDashboard
+        The running server.
+    """
+    token = resolve_token(host, token)
+    tmp = tempfile.TemporaryDirectory(prefix="mldash-")
+    root_dir = Path(tmp.name)
+    notebook = prepare_root_dir(root_dir)
+    port = port or find_free_port(host or "0.0.0.0")
+    env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name)
+    try:
+        proc = start_voila(
+            notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
+            preheat=preheat, log_path=log_path,
+        )
+    except BaseException:
+        tmp.cleanup()
+        raise
+    running = RunningDashboard(proc, base_url(host, port), token, root_dir, tmp)
+    try:
+        wait_until_up(running.base_url, timeout=timeout, proc=proc)
+    except BaseException:
+        running.stop()
+        raise
+    return running
