@@ -39,11 +39,11 @@ def main() -> None:
         for ties, scores in (("distinct", rng.random(n)),
                              ("3 dec.", np.round(rng.random(n), 3))):
             t_sort = best_of(lambda s=scores: np.sort(s), args.repeat)
-            t_curve = best_of(lambda s=scores: ThresholdCurve.from_predictions(y, s),
+            t_curve = best_of(lambda s=scores, y=y: ThresholdCurve.from_predictions(y, s),
                               args.repeat)
             line = f"{n:>11,} {ties:>9} {t_sort:>10.3f} {t_curve:>9.3f} {t_curve / t_sort:>6.2f}"
             if args.sklearn:
-                t_sk = best_of(lambda s=scores: precision_recall_curve(y, s), 1)
+                t_sk = best_of(lambda s=scores, y=y: precision_recall_curve(y, s), 1)
                 line += f"  {t_sk:>9.3f}  {t_sk / t_curve:>8.2f}"
             print(line, flush=True)
 
