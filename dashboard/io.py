@@ -181,8 +181,11 @@ def _require(df: pd.DataFrame, col: str, source: str, what: str) -> None:
                              column=col)
 
 
-def _boolish(series: pd.Series) -> pd.Series | None:
-    """The column as nullable boolean if every non-null value reads as a boolean, else None."""
+def boolish(series: pd.Series) -> pd.Series | None:
+    """The column as nullable boolean if every non-null value reads as a boolean, else None.
+
+    Used for review-tag columns in results files and in imported tag CSVs.
+    """
     if series.dtype == bool or str(series.dtype) == "boolean":
         return series.astype("boolean")
     non_null = series.dropna()
@@ -457,22 +460,22 @@ def normalize(
     if categories is not None:
         for c in categories:
             _require(df, c, source, "category")
-            col = _boolish(df[c])
+            col = boolish(df[c])
             if col is None:
                 bad = df[c].dropna()
                 raise DashboardError(
                     f"category columns hold True/False on reviewed rows and nothing elsewhere; "
                     f"found {_show(bad.iloc[0])}", file=source, column=c,
                     row=_row_ref(df, int(bad.index[0]), id_col))
-            cat_names.append(_canonical_category(c))
+            cat_names.append(canonical_category(c))
             out[cat_names[-1]] = col.to_numpy()
     else:
         for c in df.columns:
             if c in used or not isinstance(c, str):
                 continue
-            col = _boolish(df[c])
+            col = boolish(df[c])
             if col is not None:
-                cat_names.append(_canonical_category(c))
+                cat_names.append(canonical_category(c))
                 out[cat_names[-1]] = col.to_numpy()
     if MISLABELLED not in cat_names:
         out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool),
@@ -492,7 +495,8 @@ def normalize(
     return out, schema
 
 
-def _canonical_category(name: str) -> str:
+def canonical_category(name: str) -> str:
+    """A category's name, with the spellings of "incorrectly labelled" unified."""
     return MISLABELLED if _alias_key(name) in MISLABELLED_ALIASES else str(name)
 
 

@@ -487,24 +487,45 @@ class Results(t.HasTraits):
             pd.DataFrame(columns=cats, index=pd.Index([], name="key"), dtype="boolean")
         return tags.astype("boolean")
 
+    @property
+    def file_tags(self) -> pd.DataFrame:
+        """The review tags given as boolean columns in the results file (the base layer)."""
+        if "file_tags" not in self._cache:
+            self._cache["file_tags"] = self._initial_tags(self._frame, self.schema)
+        return self._cache["file_tags"]
+
+    def _correct_cached(self, split: str, model: str) -> np.ndarray:
+        """Correctness per row of a split at the current threshold, kept for repeated use."""
+        key = ("correct", model, split, self.threshold if self.schema.kind == "binary_score"
+               else None)
+        if key not in self._cache:
+            mask = self._correct_at(self._positions(split, model), self.threshold)
+            mask.setflags(write=False)
+            self._cache_put(key, mask, "correct")
+        return self._cache[key]
+
     def review_rows(self, split: str = "dev", model: str | None = None, *,
                     misclassified_only: bool = True) -> pd.DataFrame:
         """Rows of the split with prediction and correctness at the current threshold."""
+        model = model or self.model
         idx = self._positions(split, model)
-        rows = self._frame.iloc[idx].copy()
-        rows["predicted"] = self.predicted(split, model)
-        rows["correct"] = self._correct_at(idx, self.threshold)
+        correct = self._correct_cached(split, model)
         if misclassified_only:
-            rows = rows[~rows["correct"].to_numpy()]
+            idx = idx[~correct]
+            correct = correct[~correct]
+        rows = self._frame.iloc[idx].copy()
+        codes = self._predicted_codes(idx, self.threshold)
+        rows["predicted"] = np.asarray(self.schema.classes, dtype=object)[codes]
+        rows["correct"] = correct
         return rows
 
     def reviewed_tags(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
         """Tags of the reviewed examples that are misclassified now (the tally's rows)."""
-        wrong = self.review_rows(split, model)
-        keys = wrong["key"]
+        model = model or self.model
+        idx = self._positions(split, model)
+        wrong_keys = self._frame["key"].to_numpy()[idx[~self._correct_cached(split, model)]]
         tags = self.tags
-        present = tags.index.intersection(pd.Index(keys))
-        reviewed = tags.loc[present]
+        reviewed = tags[tags.index.isin(wrong_keys)]
         return reviewed[reviewed.notna().any(axis=1).to_numpy()]
 
     def tally(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
@@ -518,17 +539,20 @@ class Results(t.HasTraits):
         err = float(self.error_rates(model).loc[split, "error"])
         table = tally_table(tags, err)
         table.attrs.update({"reviewed": len(tags), "split_error": err, "split": split,
-                            "model": model, "label_noise": self.label_noise(split, model)})
+                            "model": model, "label_noise": self._label_noise(tags, err)})
         return table
 
     def label_noise(self, split: str = "dev", model: str | None = None) -> LabelNoise:
         """How much of the split's error is due to incorrect labels (DOMAIN.md section 2)."""
         model = model or self.model
-        tags = self.reviewed_tags(split, model)
         err = float(self.error_rates(model).loc[split, "error"])
+        return self._label_noise(self.reviewed_tags(split, model), err)
+
+    @staticmethod
+    def _label_noise(tags: pd.DataFrame, error: float) -> LabelNoise:
         share = (float(tags[MISLABELLED].fillna(False).astype(bool).mean())
                  if len(tags) and MISLABELLED in tags.columns else 0.0)
-        return label_noise(err, share)
+        return label_noise(error, share)
 
     def label_noise_warning(self, split: str = "dev") -> str | None:
         """Warn when the two best models differ by less than the error due to labels."""
@@ -555,6 +579,12 @@ class Results(t.HasTraits):
         new.loc[key] = new.loc[key].fillna(False)
         new.loc[key, category] = pd.NA if value is None else bool(value)
         self.tags = new
+
+    def clear_review(self, key: str) -> None:
+        """Forget that an example was reviewed (all its tags become unknown)."""
+        key = str(key)
+        if key in self.tags.index:
+            self.tags = self.tags.drop(index=key)
 
     def add_category(self, name: str) -> None:
         """Add a category while reviewing; examples already reviewed get False."""

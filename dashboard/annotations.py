@@ -1,0 +1,834 @@
+"""The annotation store: every review tick and comment, kept safe in an embedded SQLite file.
+
+One file can serve several datasets and several writers at once (several kernels on one Voilà
+server). The design choices, and why:
+
+* **Durable on return.** Each ``set_*`` call is one ``BEGIN IMMEDIATE`` … ``COMMIT``
+  transaction in WAL mode with ``synchronous=FULL``; it returns only after the commit, so an
+  edit the UI shows as saved survives a killed kernel.
+* **No lost update.** Writers take SQLite's write lock in turn (``busy_timeout`` makes the
+  others wait instead of failing); each edit touches one (example, category) cell, so two
+  people ticking different boxes of one row never overwrite each other. Two edits of the same
+  cell: the last committed wins, and both stay in the append-only ``edits`` log.
+* **Nothing is deleted.** An untick is a new value and a new log row; a removed category is
+  hidden, its tags kept, and adding the name again restores it.
+* **Tags follow examples.** The dataset identity is :attr:`Results.fingerprint` (a hash of
+  the example ids and splits), and example ids are the Results ``key`` column, so tags survive
+  threshold moves and reloads and never leak to another dataset.
+
+:func:`sync_results` merges the store into a :class:`~dashboard.results.Results` (tags given
+in the results file are the base, store edits win) and :class:`ReviewSession` applies edits
+store-first, then to the model; the tally grid uses both, and so can scripts.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.errors import DashboardError
+from dashboard.io import boolish, canonical_category
+from dashboard.metrics.tally import MISLABELLED
+
+if TYPE_CHECKING:
+    from dashboard.results import Results
+
+__all__ = [
+    "DEFAULT_STORE_NAME",
+    "SCHEMA_VERSION",
+    "AnnotationStore",
+    "Edit",
+    "ReviewSession",
+    "SyncResult",
+    "default_author",
+    "default_store_path",
+    "file_tags",
+    "sync_results",
+]
+
+#: version of the tables below; a store written by a newer version is refused, not misread
+SCHEMA_VERSION = 1
+#: file name of the default store, in the folder of the results file
+DEFAULT_STORE_NAME = "annotations.sqlite"
+#: position of "incorrectly labelled": after every category the reviewer adds
+_MISLABELLED_POSITION = 1_000_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS categories (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    name TEXT NOT NULL,
+    origin TEXT,                 -- the results-file column it came from, if any
+    position INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    removed_at TEXT,
+    removed_by TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS categories_active_name
+    ON categories(dataset, name) WHERE removed_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS categories_origin
+    ON categories(dataset, origin) WHERE origin IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tags (
+    dataset TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    value INTEGER,               -- 1 ticked, 0 not ticked, NULL cleared
+    author TEXT NOT NULL,
+    at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (dataset, example_id, category_id)
+);
+CREATE TABLE IF NOT EXISTS comments (
+    dataset TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL,
+    at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (dataset, example_id)
+);
+CREATE TABLE IF NOT EXISTS edits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    action TEXT NOT NULL,        -- tag, comment, add_category, restore_category, ...
+    example_id TEXT,
+    category_id INTEGER,
+    category TEXT,
+    old TEXT,
+    new TEXT
+);
+CREATE INDEX IF NOT EXISTS edits_example ON edits(dataset, example_id);
+"""
+
+#: CSV columns that describe an example instead of tagging it (the grid's export has them)
+_NOT_TAGS = frozenset({"label", "prediction", "predicted", "score", "correct", "split", "model",
+                       "weight", "author", "at"})
+
+_LOG_COLUMNS = ["seq", "at", "author", "action", "example_id", "category", "old", "new"]
+
+
+def default_author() -> str:
+    """The author recorded with each edit unless one is given: ``$USER``, else "reviewer"."""
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "reviewer"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _tag_value(value: Any) -> int | None:
+    """A tag value as stored: 1, 0 or None (cleared); anything else is refused."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)) or value in (0, 1):
+        return int(bool(value))
+    raise DashboardError(f"a tag is True, False or None, got {value!r}")
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One committed edit: what changed, who changed it when, and what it replaced."""
+
+    seq: int
+    dataset: str
+    action: str
+    example_id: str | None
+    category: str | None
+    old: Any
+    new: Any
+    author: str
+    at: str
+    version: int = 1
+    previous_author: str | None = None
+    previous_at: str | None = None
+
+
+class AnnotationStore:
+    """Review tags, comments and categories of datasets, in one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file (created if missing); an existing folder means
+        ``folder / "annotations.sqlite"``. ``":memory:"`` gives a private, volatile store.
+    dataset : str
+        The dataset's identity, normally :attr:`Results.fingerprint`. Every read and write of
+        this object is limited to it.
+    author : str, optional
+        Recorded with every edit (default :func:`default_author`); may be changed later.
+    timeout : float
+        Seconds a writer waits for another writer's transaction before giving up.
+
+    Examples
+    --------
+    >>> store = AnnotationStore(":memory:", dataset="demo")
+    >>> store.add_category("blurry")
+    'blurry'
+    >>> store.set_tag("img-1", "blurry", True).new
+    True
+    >>> store.tags().columns.tolist()
+    ['example_id', 'blurry', 'incorrectly labelled']
+    """
+
+    def __init__(self, path: str | Path, *, dataset: str, author: str | None = None,
+                 timeout: float = 30.0) -> None:
+        dataset = str(dataset).strip()
+        if not dataset:
+            raise DashboardError("an annotation store needs a dataset identity")
+        if str(path) != ":memory:":
+            p = Path(path).expanduser()
+            if p.is_dir():
+                p = p / DEFAULT_STORE_NAME
+            if not p.parent.is_dir():
+                raise DashboardError("the folder of the annotation store does not exist",
+                                     file=str(p))
+            path = p.resolve()
+        self.path = path
+        self.dataset = dataset
+        self.author = author or default_author()
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._depth = 0
+        self._writing = False
+        self._init_schema()
+
+    # -- connection and transactions -------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection; reopened in a forked child (a connection must not be shared)."""
+        if self._conn is None or self._pid != os.getpid():
+            try:
+                conn = sqlite3.connect(str(self.path), timeout=self.timeout,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal" and str(self.path) != ":memory:":
+                    raise DashboardError(f"could not switch the store to WAL mode ({mode})",
+                                         file=str(self.path))
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.DatabaseError as exc:
+                raise DashboardError(f"cannot open the annotation store: {exc}",
+                                     file=str(self.path)) from None
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction: ``BEGIN IMMEDIATE`` for writes (the write lock up front, so two
+        writers never deadlock upgrading a read), a plain snapshot for reads. A read inside
+        another transaction of this object joins it."""
+        with self._lock:
+            conn = self._connection()
+            if self._depth:
+                if write and not self._writing:
+                    raise RuntimeError("a write cannot nest inside a read transaction")
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise DashboardError(f"the annotation store is busy or unavailable ({exc}); "
+                                     "nothing was saved, try again", file=str(self.path)) from None
+            self._depth, self._writing = 1, write
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise DashboardError(f"could not save to the annotation store ({exc}); "
+                                         "nothing was saved, try again",
+                                         file=str(self.path)) from None
+            finally:
+                self._depth, self._writing = 0, False
+
+    def _init_schema(self) -> None:
+        with self._transaction(write=True) as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise DashboardError(f"the store has schema version {row[0]}, newer than this "
+                                     f"dashboard's {SCHEMA_VERSION}: upgrade the dashboard",
+                                     file=str(self.path))
+            self._ensure_category(conn, MISLABELLED, origin=MISLABELLED,
+                                  position=_MISLABELLED_POSITION)
+
+    def close(self) -> None:
+        """Close the connection (the store reopens it on the next call)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> AnnotationStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AnnotationStore {str(self.path)!r} dataset={self.dataset!r}>"
+
+    # -- categories --------------------------------------------------------------------------
+    def _active(self, conn: sqlite3.Connection) -> list[tuple[int, str, str | None]]:
+        return conn.execute(
+            "SELECT id, name, origin FROM categories WHERE dataset = ? AND removed_at IS NULL "
+            "ORDER BY position, id", (self.dataset,)).fetchall()
+
+    def _category_id(self, conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute("SELECT id FROM categories WHERE dataset = ? AND name = ? AND "
+                           "removed_at IS NULL", (self.dataset, name)).fetchone()
+        if row is None:
+            raise DashboardError(f"unknown category {name!r}; add it first")
+        return int(row[0])
+
+    def _log(self, conn: sqlite3.Connection, at: str, action: str, *,
+             example_id: str | None = None, category_id: int | None = None,
+             category: str | None = None, old: str | None = None, new: str | None = None) -> int:
+        cur = conn.execute(
+            "INSERT INTO edits(dataset, at, author, action, example_id, category_id, category, "
+            "old, new) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.dataset, at, self.author, action, example_id, category_id, category, old, new))
+        return int(cur.lastrowid)
+
+    def _ensure_category(self, conn: sqlite3.Connection, name: str, *,
+                         origin: str | None = None,
+                         position: int | None = None) -> tuple[str, bool]:
+        """Add (or restore) a category inside a transaction: its canonical name, and whether it
+        was a removed one brought back (with its tags)."""
+        name = canonical_category(str(name).strip())
+        if not name:
+            raise DashboardError("a category needs a name")
+        if conn.execute("SELECT 1 FROM categories WHERE dataset = ? AND name = ? AND "
+                        "removed_at IS NULL", (self.dataset, name)).fetchone():
+            return name, False
+        at = _now()
+        removed = conn.execute(
+            "SELECT id FROM categories WHERE dataset = ? AND name = ? AND removed_at IS NOT NULL "
+            "ORDER BY removed_at DESC, id DESC LIMIT 1", (self.dataset, name)).fetchone()
+        if removed is not None:  # nothing is lost: adding a removed name brings it back
+            conn.execute("UPDATE categories SET removed_at = NULL, removed_by = NULL WHERE id = ?",
+                         (removed[0],))
+            self._log(conn, at, "restore_category", category_id=removed[0], category=name,
+                      new=name)
+            return name, True
+        if position is None:
+            row = conn.execute("SELECT MAX(position) FROM categories WHERE dataset = ? AND "
+                               "position < ?", (self.dataset, _MISLABELLED_POSITION)).fetchone()
+            position = 0 if row[0] is None else int(row[0]) + 1
+        cur = conn.execute(
+            "INSERT INTO categories(dataset, name, origin, position, created_at, created_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (self.dataset, name, origin, position, at, self.author))
+        self._log(conn, at, "add_category", category_id=cur.lastrowid, category=name, new=name)
+        return name, False
+
+    def categories(self) -> tuple[str, ...]:
+        """The active categories, in the order they were added ("incorrectly labelled" last)."""
+        with self._transaction(write=False) as conn:
+            return tuple(name for _, name, _ in self._active(conn))
+
+    def add_category(self, name: str) -> str:
+        """Add a category (or restore a removed one with its tags); returns the name used."""
+        return self._add_category(name)[0]
+
+    def _add_category(self, name: str) -> tuple[str, bool]:
+        with self._transaction(write=True) as conn:
+            return self._ensure_category(conn, name)
+
+    def rename_category(self, old: str, new: str) -> str:
+        """Rename a category; its tags keep their values. Returns the new name."""
+        new = canonical_category(str(new).strip())
+        if old == MISLABELLED:
+            raise DashboardError(f"{MISLABELLED!r} is always present and cannot be renamed")
+        with self._transaction(write=True) as conn:
+            cid = self._category_id(conn, old)
+            if not new or conn.execute(
+                    "SELECT 1 FROM categories WHERE dataset = ? AND name = ? AND removed_at IS "
+                    "NULL", (self.dataset, new)).fetchone():
+                raise DashboardError(f"cannot rename {old!r} to {new!r}: empty or taken")
+            conn.execute("UPDATE categories SET name = ? WHERE id = ?", (new, cid))
+            self._log(conn, _now(), "rename_category", category_id=cid, category=new, old=old,
+                      new=new)
+        return new
+
+    def remove_category(self, name: str) -> None:
+        """Hide a category; its tags are kept and come back if the name is added again."""
+        if name == MISLABELLED:
+            raise DashboardError(f"{MISLABELLED!r} is always present and cannot be removed")
+        with self._transaction(write=True) as conn:
+            cid = self._category_id(conn, name)
+            at = _now()
+            conn.execute("UPDATE categories SET removed_at = ?, removed_by = ? WHERE id = ?",
+                         (at, self.author, cid))
+            self._log(conn, at, "remove_category", category_id=cid, category=name, old=name)
+
+    def adopt_categories(self, columns: Sequence[str]) -> dict[str, str | None]:
+        """Map category columns of a results file to the store's categories.
+
+        A column the store has never seen becomes a category (remembering the column as its
+        origin); a column whose category was renamed maps to the new name; one whose category
+        was removed maps to None. One transaction.
+        """
+        out: dict[str, str | None] = {}
+        with self._transaction(write=True) as conn:
+            for column in columns:
+                row = conn.execute("SELECT name, removed_at FROM categories WHERE dataset = ? "
+                                   "AND origin = ?", (self.dataset, column)).fetchone()
+                if row is None:
+                    taken = conn.execute("SELECT 1 FROM categories WHERE dataset = ? AND name = "
+                                         "? AND removed_at IS NULL",
+                                         (self.dataset, column)).fetchone()
+                    if taken:  # a reviewer added this name before the file brought it
+                        conn.execute("UPDATE categories SET origin = ? WHERE dataset = ? AND "
+                                     "name = ? AND removed_at IS NULL",
+                                     (column, self.dataset, column))
+                        out[column] = column
+                    else:
+                        out[column] = self._ensure_category(conn, column, origin=column)[0]
+                else:
+                    out[column] = None if row[1] is not None else row[0]
+        return out
+
+    # -- writes --------------------------------------------------------------------------------
+    def _write_tag(self, conn: sqlite3.Connection, example_id: str, category: str,
+                   value: int | None, at: str) -> Edit:
+        cid = self._category_id(conn, category)
+        prev = conn.execute("SELECT value, author, at, version FROM tags WHERE dataset = ? AND "
+                            "example_id = ? AND category_id = ?",
+                            (self.dataset, example_id, cid)).fetchone()
+        version = 1 if prev is None else int(prev[3]) + 1
+        conn.execute(
+            "INSERT INTO tags(dataset, example_id, category_id, value, author, at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset, example_id, category_id) DO UPDATE "
+            "SET value = excluded.value, author = excluded.author, at = excluded.at, "
+            "version = excluded.version",
+            (self.dataset, example_id, cid, value, self.author, at, version))
+        old = None if prev is None else prev[0]
+        seq = self._log(conn, at, "tag", example_id=example_id, category_id=cid,
+                        category=category, old=_text(old), new=_text(value))
+        return Edit(seq=seq, dataset=self.dataset, action="tag", example_id=example_id,
+                    category=category, old=None if old is None else bool(old),
+                    new=None if value is None else bool(value), author=self.author, at=at,
+                    version=version, previous_author=None if prev is None else prev[1],
+                    previous_at=None if prev is None else prev[2])
+
+    def _write_comment(self, conn: sqlite3.Connection, example_id: str, text: str,
+                       at: str) -> Edit:
+        prev = conn.execute("SELECT text, author, at, version FROM comments WHERE dataset = ? "
+                            "AND example_id = ?", (self.dataset, example_id)).fetchone()
+        version = 1 if prev is None else int(prev[3]) + 1
+        conn.execute(
+            "INSERT INTO comments(dataset, example_id, text, author, at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dataset, example_id) DO UPDATE SET "
+            "text = excluded.text, author = excluded.author, at = excluded.at, "
+            "version = excluded.version",
+            (self.dataset, example_id, text, self.author, at, version))
+        seq = self._log(conn, at, "comment", example_id=example_id,
+                        old=None if prev is None else prev[0], new=text)
+        return Edit(seq=seq, dataset=self.dataset, action="comment", example_id=example_id,
+                    category=None, old=None if prev is None else prev[0], new=text,
+                    author=self.author, at=at, version=version,
+                    previous_author=None if prev is None else prev[1],
+                    previous_at=None if prev is None else prev[2])
+
+    @staticmethod
+    def _example(example_id: Any) -> str:
+        key = str(example_id)
+        if not key:
+            raise DashboardError("an example id must not be empty")
+        return key
+
+    def set_tag(self, example_id: str, category: str, value: bool | None) -> Edit:
+        """Tick (True), untick (False) or clear (None) one category of one example.
+
+        Returns after the edit is committed to disk.
+        """
+        key, stored = self._example(example_id), _tag_value(value)
+        with self._transaction(write=True) as conn:
+            return self._write_tag(conn, key, category, stored, _now())
+
+    def set_tags(self, example_id: str, values: Mapping[str, bool | None]) -> list[Edit]:
+        """Several categories of one example in one transaction (all saved or none)."""
+        key = self._example(example_id)
+        stored = {c: _tag_value(v) for c, v in values.items()}
+        at = _now()
+        with self._transaction(write=True) as conn:
+            return [self._write_tag(conn, key, c, v, at) for c, v in stored.items()]
+
+    def set_comment(self, example_id: str, text: str) -> Edit:
+        """Set (or with "" clear) the comment of one example; returns after the commit."""
+        key = self._example(example_id)
+        with self._transaction(write=True) as conn:
+            return self._write_comment(conn, key, str(text), _now())
+
+    # -- reads -----------------------------------------------------------------------------------
+    def tag_records(self) -> pd.DataFrame:
+        """Every stored tag of the active categories, cleared ones (value NA) included.
+
+        Columns: example_id, category, value (nullable boolean), author, at, version.
+        """
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT t.example_id, c.name, t.value, t.author, t.at, t.version FROM tags t "
+                "JOIN categories c ON c.id = t.category_id WHERE t.dataset = ? AND "
+                "c.removed_at IS NULL ORDER BY t.example_id, c.position, c.id",
+                (self.dataset,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["example_id", "category", "value", "author", "at",
+                                            "version"])
+        frame["value"] = _tag_array(frame["value"])
+        return frame
+
+    def tags(self) -> pd.DataFrame:
+        """One row per reviewed example: ``example_id``, then one column per category.
+
+        Values are nullable booleans; a reviewed example (one with any value) reads False for
+        the categories never ticked, and examples whose tags were all cleared are left out.
+        """
+        with self._transaction(write=False) as conn:
+            cats = [name for _, name, _ in self._active(conn)]
+            rows = conn.execute(
+                "SELECT t.example_id, c.name, t.value FROM tags t JOIN categories c ON "
+                "c.id = t.category_id WHERE t.dataset = ? AND c.removed_at IS NULL",
+                (self.dataset,)).fetchall()
+        return _wide(pd.DataFrame(rows, columns=["example_id", "category", "value"]), cats)
+
+    def comments(self) -> dict[str, str]:
+        """Non-empty comments by example id."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute("SELECT example_id, text FROM comments WHERE dataset = ? AND "
+                                "text != '' ORDER BY example_id", (self.dataset,)).fetchall()
+        return dict(rows)
+
+    def comment_records(self) -> pd.DataFrame:
+        """Every comment with its author, time and version (cleared ones as "")."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute("SELECT example_id, text, author, at, version FROM comments "
+                                "WHERE dataset = ? ORDER BY example_id",
+                                (self.dataset,)).fetchall()
+        return pd.DataFrame(rows, columns=["example_id", "text", "author", "at", "version"])
+
+    def history(self, example_id: str | None = None) -> pd.DataFrame:
+        """The append-only edit log (oldest first), optionally for one example."""
+        sql = f"SELECT {', '.join(_LOG_COLUMNS)} FROM edits WHERE dataset = ?"
+        args: tuple[Any, ...] = (self.dataset,)
+        if example_id is not None:
+            sql += " AND example_id = ?"
+            args += (str(example_id),)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(sql + " ORDER BY seq", args).fetchall()
+        # object columns, so a missing value reads None (pandas' str dtype would make it NaN)
+        return pd.DataFrame({c: pd.Series([r[i] for r in rows], dtype=np.int64 if c == "seq"
+                                          else object) for i, c in enumerate(_LOG_COLUMNS)})
+
+    # -- CSV -------------------------------------------------------------------------------------
+    def export_csv(self, path: str | Path) -> Path:
+        """Write the tags and comments as CSV: example_id, one column per category, comment."""
+        with self._transaction(write=False):  # one snapshot for both reads
+            tags, comments = self.tags(), self.comments()
+        ids = sorted(set(tags["example_id"]) | set(comments))
+        out = tags.set_index("example_id").reindex(ids)
+        out.insert(len(out.columns), "comment", [comments.get(i, "") for i in ids])
+        out.index.name = "example_id"
+        target = Path(path)
+        out.to_csv(target)
+        return target
+
+    def import_csv(self, path: str | Path | IO[bytes], *, id_column: str | None = None) -> int:
+        """Read tags (boolean columns) and comments (a ``comment`` column) from a CSV file
+        (a path or a binary file object, e.g. an upload).
+
+        The id column is ``id_column``, else ``example_id``, ``key`` or ``id``, else the first
+        column. Columns that describe the example rather than tag it (label, prediction, score,
+        correct, split, model, weight: what the grid's export adds) are ignored. Categories
+        missing from the store are added; empty cells are skipped, and so are values equal to
+        the stored ones. One transaction: all or nothing. Returns the number of edits written.
+        """
+        source = str(path) if isinstance(path, (str, Path)) else getattr(path, "name", "<csv>")
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError) as exc:
+            raise DashboardError(f"could not read the tags CSV: {exc}", file=source) from None
+        if df.empty:
+            return 0
+        if id_column is None:
+            id_column = next((c for c in ("example_id", "key", "id") if c in df.columns),
+                             df.columns[0])
+        if id_column not in df.columns:
+            raise DashboardError("missing id column", file=source, column=id_column)
+        if df[id_column].isna().any():
+            raise DashboardError("missing example id", file=source, column=id_column,
+                                 row=int(np.flatnonzero(df[id_column].isna())[0]) + 1)
+        comment_col = next((c for c in df.columns if str(c).strip().lower() in
+                            ("comment", "comments")), None)
+        columns: dict[str, pd.Series] = {}
+        for c in df.columns:
+            if (c in (id_column, comment_col) or str(c).strip().lower() in _NOT_TAGS
+                    or df[c].isna().all()):
+                continue
+            parsed = boolish(df[c])
+            if parsed is None:
+                bad = df[c].dropna()
+                raise DashboardError("tag columns hold True/False (or yes/no, 1/0, x) or nothing; "
+                                     f"found {bad.iloc[0]!r}", file=source, column=str(c),
+                                     row=int(bad.index[0]) + 1)
+            columns[str(c)] = parsed
+        ids = df[id_column].astype(str).to_numpy()
+        written = 0
+        at = _now()
+        with self._transaction(write=True) as conn:
+            current = {(e, c): v for e, c, v in conn.execute(
+                "SELECT t.example_id, c.name, t.value FROM tags t JOIN categories c ON "
+                "c.id = t.category_id WHERE t.dataset = ? AND c.removed_at IS NULL",
+                (self.dataset,))}
+            for column, values in columns.items():
+                name = self._ensure_category(conn, column)[0]
+                for key, value in zip(ids, values, strict=True):
+                    if value is pd.NA:
+                        continue
+                    stored = int(bool(value))
+                    if current.get((key, name), -1) != stored:
+                        self._write_tag(conn, key, name, stored, at)
+                        written += 1
+            if comment_col is not None:
+                existing = dict(conn.execute("SELECT example_id, text FROM comments WHERE "
+                                             "dataset = ?", (self.dataset,)).fetchall())
+                for key, text in zip(ids, df[comment_col], strict=True):
+                    if isinstance(text, str) and existing.get(key) != text:
+                        self._write_comment(conn, key, text, at)
+                        written += 1
+        return written
+
+
+def _tag_array(values: pd.Series) -> pd.arrays.BooleanArray:
+    """Stored values (1, 0, None; NaN once pandas has seen a None) as nullable booleans."""
+    return pd.array([None if pd.isna(v) else bool(v) for v in values], dtype="boolean")
+
+
+def _wide(records: pd.DataFrame, categories: Sequence[str]) -> pd.DataFrame:
+    """Long (example_id, category, value) records as the wide ``tags()`` frame."""
+    cats = list(categories)
+    if records.empty:
+        empty = pd.DataFrame({c: pd.array([], dtype="boolean") for c in cats})
+        empty.insert(0, "example_id", pd.Series([], dtype=object))
+        return empty
+    long = records.assign(value=_tag_array(records["value"]))
+    wide = long.pivot(index="example_id", columns="category", values="value")
+    wide = wide.reindex(columns=cats).astype("boolean")
+    wide = wide[wide.notna().any(axis=1).to_numpy()].fillna(False).sort_index()
+    wide.columns.name = None
+    return wide.rename_axis("example_id").reset_index()
+
+
+# -- binding a store to a Results model -----------------------------------------------------------
+def default_store_path(results: Results) -> Path:
+    """Where the store lives by default: ``annotations.sqlite`` beside the results file.
+
+    Results built from a frame or arrays have no file: the current folder is used.
+    """
+    folder = results.schema.base_dir if results.schema.base_dir is not None else Path.cwd()
+    return Path(folder) / DEFAULT_STORE_NAME
+
+
+def _open_store(results: Results, store: AnnotationStore | str | Path | None,
+                author: str | None) -> AnnotationStore:
+    if store is None:
+        store = default_store_path(results)
+    if not isinstance(store, AnnotationStore):
+        return AnnotationStore(store, dataset=results.fingerprint, author=author)
+    if store.dataset != results.fingerprint:
+        raise DashboardError(f"the annotation store is bound to dataset {store.dataset!r} but "
+                             f"these results are dataset {results.fingerprint!r}: tags of one "
+                             "dataset never go to another", file=str(store.path))
+    if author:
+        store.author = author
+    return store
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :func:`sync_results` loaded: reviewed examples, comments, ids the results lack."""
+
+    reviewed: int
+    comments: int
+    unknown_ids: tuple[str, ...]
+
+
+def file_tags(results: Results) -> pd.DataFrame:
+    """The review tags given in the results file (the base that store edits override)."""
+    # Results has no public accessor for them: they are its initial tags
+    return results.file_tags
+
+
+def sync_results(results: Results, store: AnnotationStore, *, base: pd.DataFrame | None = None,
+                 keys: Collection[str] | None = None) -> SyncResult:
+    """Load the store into ``results.tags`` and ``results.comments`` (replacing them).
+
+    The tags given in the results file are the base; the store's categories decide the
+    columns (renamed file columns follow their new name, removed ones disappear), and every
+    stored edit, a cleared value included, wins over the file. A reviewed example reads False
+    in the categories nobody ticked. Ids the results do not hold are left out and reported.
+    ``base`` (:func:`file_tags`) and ``keys`` (the results' example keys, a set) may be given
+    to save recomputing them on every refresh.
+    """
+    if store.dataset != results.fingerprint:
+        raise DashboardError(f"store dataset {store.dataset!r} is not these results' "
+                             f"{results.fingerprint!r}", file=str(store.path))
+    base = file_tags(results) if base is None else base
+    known = keys if keys is not None else frozenset(results.frame["key"].astype(str))
+    mapping = store.adopt_categories(list(base.columns))
+    base = base[[c for c in base.columns if mapping.get(c)]]
+    base = base.rename(columns={c: mapping[c] for c in base.columns})
+    records = store.tag_records()
+    cats = list(store.categories())
+    ids = records["example_id"].tolist()
+    is_known = np.fromiter((k in known for k in ids), dtype=bool, count=len(ids))
+    unknown = sorted({k for k, ok in zip(ids, is_known, strict=True) if not ok})
+    records = records[is_known]
+    base_keys = base.index.astype(str)
+    rows = base_keys.append(pd.Index(pd.unique(records["example_id"]))).unique()
+    merged = base.set_axis(base_keys).reindex(index=rows, columns=cats).astype("boolean")
+    for category, group in records.groupby("category", sort=False):
+        merged.loc[group["example_id"].to_numpy(), category] = group["value"].array
+    merged = merged[merged.notna().any(axis=1).to_numpy()].fillna(False)
+    merged.index.name = "key"
+    merged.columns.name = None
+    current = results.tags
+    if not (merged.index.equals(current.index) and list(merged.columns) ==
+            list(current.columns) and merged.equals(current)):
+        results.tags = merged
+    comments = {k: v for k, v in store.comments().items() if k in known}
+    if comments != results.comments:
+        results.comments = comments
+    return SyncResult(reviewed=len(merged), comments=len(comments), unknown_ids=tuple(unknown))
+
+
+class ReviewSession:
+    """Review edits applied to the store first (durably), then to the Results model.
+
+    Parameters
+    ----------
+    results : Results
+        The model whose ``tags`` and ``comments`` follow the store.
+    store : AnnotationStore, str, Path or None
+        A store for ``results.fingerprint``, or a path for one (default
+        :func:`default_store_path`).
+    author : str, optional
+        Recorded with each edit.
+
+    Every method validates its input against the results, writes to the store (returning only
+    after the commit) and only then updates ``results``: the model never shows an edit the
+    store does not have.
+    """
+
+    def __init__(self, results: Results, store: AnnotationStore | str | Path | None = None, *,
+                 author: str | None = None) -> None:
+        self.results = results
+        self.store = _open_store(results, store, author)
+        self._keys = frozenset(results.frame["key"].astype(str))
+        self._base = file_tags(results)
+        self.last_sync = self.sync()
+
+    def sync(self) -> SyncResult:
+        """Reload the store (others' edits included) into the results."""
+        self.last_sync = sync_results(self.results, self.store, base=self._base,
+                                      keys=self._keys)
+        return self.last_sync
+
+    def _check(self, key: str, category: str | None = None) -> str:
+        key = str(key)
+        if key not in self._keys:
+            raise DashboardError(f"unknown example {key!r}")
+        if category is not None and category not in self.results.categories:
+            raise DashboardError(f"unknown category {category!r}; add it first")
+        return key
+
+    def set_tag(self, key: str, category: str, value: bool | None) -> Edit:
+        """Tick, untick or clear one box: store (durable), then results."""
+        key = self._check(key, category)
+        edit = self.store.set_tag(key, category, value)
+        self.results.set_tag(key, category, value)
+        return edit
+
+    def is_reviewed(self, key: str) -> bool:
+        tags = self.results.tags
+        return bool(key in tags.index and tags.loc[key].notna().any())
+
+    def set_reviewed(self, key: str, reviewed: bool) -> list[Edit]:
+        """Mark an example reviewed with nothing ticked, or clear its whole review.
+
+        A reviewed example counts in the tally's denominator even when no category applies.
+        """
+        key = self._check(key)
+        if bool(reviewed) == self.is_reviewed(key):
+            return []
+        if reviewed:
+            edits = self.store.set_tags(key, {MISLABELLED: False})
+            self.results.set_tag(key, MISLABELLED, False)
+            return edits
+        edits = self.store.set_tags(key, {c: None for c in self.results.categories})
+        self.results.clear_review(key)
+        return edits
+
+    def set_comment(self, key: str, text: str) -> Edit:
+        """Set an example's comment: store (durable), then results."""
+        key = self._check(key)
+        edit = self.store.set_comment(key, text)
+        if text:
+            self.results.set_comment(key, text)
+        elif key in self.results.comments:
+            self.results.comments = {k: v for k, v in self.results.comments.items() if k != key}
+        return edit
+
+    def add_category(self, name: str) -> str:
+        """Add a category (a removed one comes back with its tags); returns the name used."""
+        name, restored = self.store._add_category(name)
+        if restored:
+            self.sync()
+        elif name in self.results.categories:
+            return name
+        else:
+            self.results.add_category(name)
+        return name
+
+    def rename_category(self, old: str, new: str) -> str:
+        new = self.store.rename_category(old, new)
+        self.results.rename_category(old, new)
+        return new
+
+    def remove_category(self, name: str) -> None:
+        self.store.remove_category(name)
+        self.results.remove_category(name)

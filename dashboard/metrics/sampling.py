@@ -1,0 +1,167 @@
+"""Which examples a reviewer sees, and in what order: the error-analysis sample.
+
+Pure functions of example keys (and of tags and scores for sorting and filtering). The sample
+is a seeded permutation of the sorted keys, so the same (keys, size, seed) gives the same rows
+after a reload, whatever order the file listed them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FILTERS",
+    "SORTS",
+    "arrange_rows",
+    "review_order",
+    "review_sample",
+    "sample_review_rows",
+]
+
+#: row filters the grid offers; the last two need a category
+FILTERS = ("all", "reviewed", "unreviewed", "ticked", "not ticked")
+#: row orders the grid offers; "category" (ticked first) needs a category
+SORTS = ("sample", "score", "id", "category")
+
+
+def review_order(keys: Sequence[str] | np.ndarray, seed: int = 0) -> np.ndarray:
+    """The distinct keys in a seeded random order that does not depend on the input order.
+
+    The keys are sorted first, then shuffled with ``numpy.random.default_rng(seed)``.
+    """
+    distinct = np.unique(np.asarray(keys, dtype=object).astype(str))
+    if distinct.size == 0:
+        return distinct.astype(object)
+    perm = np.random.default_rng(seed).permutation(distinct.size)
+    return distinct[perm].astype(object)
+
+
+def review_sample(keys: Sequence[str] | np.ndarray, size: int = 100, seed: int = 0,
+                  reviewed: Collection[str] = ()) -> np.ndarray:
+    """A reproducible review sample of ``keys``, already-reviewed keys included first.
+
+    Every reviewed key among ``keys`` is in the sample (so prior work is always shown, even
+    when there are more reviewed keys than ``size``); the remaining places go to the first
+    unreviewed keys of :func:`review_order`. The result keeps the seeded order, so reviewing a
+    row of the sample (which moves it from unreviewed to reviewed) leaves the sample and its
+    order unchanged after a reload.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        Candidate example keys (e.g. the misclassified dev examples).
+    size : int
+        Wanted sample size; the sample is smaller when there are fewer keys.
+    seed : int
+        Seed of the permutation.
+    reviewed : collection of str
+        Keys already reviewed (tags in the file or the store).
+
+    Returns
+    -------
+    numpy.ndarray
+        The sampled keys (object array of str), in the seeded order.
+    """
+    if size < 0:
+        raise ValueError(f"sample size must be >= 0, got {size}")
+    order = review_order(keys, seed)
+    if order.size == 0:
+        return order
+    prior = {str(k) for k in reviewed}
+    done = np.fromiter((k in prior for k in order), dtype=bool, count=order.size)
+    free = max(int(size) - int(done.sum()), 0)
+    take = done | ((np.cumsum(~done) <= free) & ~done)
+    return order[take]
+
+
+def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool] | np.ndarray,
+                       *, size: int = 100, seed: int = 0, reviewed: Collection[str] = (),
+                       include_correct: bool = False) -> np.ndarray:
+    """Positions into ``keys`` of the review sample: misclassified rows, then correct ones.
+
+    The misclassified rows are :func:`review_sample` of the keys whose ``correct`` is False.
+    With ``include_correct``, a second sample of the same size and seed is drawn from the
+    correctly classified rows and appended, so a reviewer can look for label errors the model
+    got "right" too.
+    """
+    k = np.asarray(keys, dtype=object).astype(str)
+    ok = np.asarray(correct, dtype=bool)
+    if k.shape != ok.shape:
+        raise ValueError("keys and correct must have the same length")
+    position = pd.Series(np.arange(k.size), index=pd.Index(k))
+    position = position[~position.index.duplicated()]
+    chosen = [review_sample(k[~ok], size, seed, reviewed)]
+    if include_correct:
+        chosen.append(review_sample(k[ok], size, seed, reviewed))
+    picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=object)
+    return position.loc[picked].to_numpy(dtype=np.int64)
+
+
+def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
+                 filter_by: str = "all", sort_by: str = "sample", category: str | None = None,
+                 scores: Sequence[float] | np.ndarray | None = None,
+                 descending: bool = False) -> np.ndarray:
+    """Positions of the rows to show, filtered and sorted; ties keep the sample order.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        The sample's keys, in sample order.
+    tags : DataFrame
+        Review tags indexed by key (one nullable-boolean column per category); a key absent
+        or with every value missing is unreviewed.
+    filter_by : {"all", "reviewed", "unreviewed", "ticked", "not ticked"}
+        "ticked" / "not ticked" keep the rows where ``category`` is / is not ticked.
+    sort_by : {"sample", "score", "id", "category"}
+        "category" puts the rows with ``category`` ticked first.
+    category : str, optional
+        The category for the "ticked", "not ticked" filters and the "category" sort.
+    scores : sequence of float, optional
+        Per-row scores, needed for ``sort_by="score"``.
+    descending : bool
+        Reverse the sort (not the tie order).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer positions into ``keys``.
+    """
+    if filter_by not in FILTERS:
+        raise ValueError(f"unknown filter {filter_by!r}; choose one of {', '.join(FILTERS)}")
+    if sort_by not in SORTS:
+        raise ValueError(f"unknown sort {sort_by!r}; choose one of {', '.join(SORTS)}")
+    k = np.asarray(keys, dtype=object).astype(str)
+    needs_category = filter_by in ("ticked", "not ticked") or sort_by == "category"
+    if needs_category and (category is None or category not in tags.columns):
+        raise ValueError(f"filter {filter_by!r} / sort {sort_by!r} needs a known category, "
+                         f"got {category!r}")
+    aligned = tags.reindex(pd.Index(k))
+    reviewed = aligned.notna().any(axis=1).to_numpy(dtype=bool)
+    ticked = (aligned[category].fillna(False).to_numpy(dtype=bool) if category is not None
+              and category in tags.columns else np.zeros(k.size, dtype=bool))
+    keep = {
+        "all": np.ones(k.size, dtype=bool),
+        "reviewed": reviewed,
+        "unreviewed": ~reviewed,
+        "ticked": ticked,
+        "not ticked": ~ticked,
+    }[filter_by]
+    pos = np.flatnonzero(keep)
+    if sort_by == "sample":
+        return pos[::-1] if descending else pos
+    if sort_by == "score":
+        if scores is None:
+            raise ValueError("sorting by score needs the scores")
+        sort_key = np.asarray(scores, dtype=np.float64)[pos]
+        sort_key = np.where(np.isnan(sort_key), np.inf, -sort_key if descending else sort_key)
+        return pos[np.argsort(sort_key, kind="stable")]  # missing scores last either way
+    elif sort_by == "id":
+        sort_key = pd.factorize(k[pos], sort=True)[0]
+    else:  # category: ticked first
+        sort_key = (~ticked[pos]).astype(np.int8)
+    if descending:
+        sort_key = -sort_key if sort_by != "category" else 1 - sort_key
+    return pos[np.argsort(sort_key, kind="stable")]

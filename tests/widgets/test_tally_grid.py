@@ -1,0 +1,395 @@
+"""The tally grid driven from Python: tick, untick, categories, comments, paging, safety."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import AnnotationStore, DashboardError, Results, TallyGrid
+from dashboard.metrics.tally import MISLABELLED
+from dashboard.widgets.format import pct
+from dashboard.widgets.tally_grid import preview_content
+
+XSS = "<img src=x onerror=alert(1)><script>alert('x')</script> & \"quotes\""
+
+
+@pytest.fixture(scope="module")
+def demo_results(demo_path: Path) -> Results:
+    return Results.from_file(demo_path)
+
+
+@pytest.fixture()
+def demo(demo_path: Path) -> Results:
+    return Results.from_file(demo_path)
+
+
+@pytest.fixture()
+def grid(demo: Results, tmp_path: Path) -> TallyGrid:
+    return TallyGrid(demo, store=tmp_path / "tags.sqlite", author="tester")
+
+
+def _walk(widget: widgets.Widget) -> Iterator[widgets.Widget]:
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def _shares(grid: TallyGrid) -> dict[str, str]:
+    return {c: re.sub(r"<[^>]+>", "", cell.value) for c, cell in grid._share_cells.items()}
+
+
+def _big(n_wrong: int = 3000, n: int = 20000) -> Results:
+    label = np.tile([1, 0], n // 2)
+    right = np.where(label == 1, 0.8, 0.2)
+    score = np.where(np.arange(n) < n_wrong, 1 - right, right)
+    return Results.from_frame(pd.DataFrame({"id": [f"r{i:05d}" for i in range(n)],
+                                            "split": "dev", "label": label, "score": score}))
+
+
+# -- building and the footer -----------------------------------------------------------------
+def test_builds_sample_reviewed_first_with_footer_from_tally(grid: TallyGrid,
+                                                            demo: Results) -> None:
+    reviewed = set(demo.tags.index)
+    assert len(reviewed) == 100
+    assert set(grid.rows()["key"]) == reviewed  # size 100: the prior work fills it
+    assert len(grid.visible_keys) == 25
+    tally = demo.tally("dev")
+    assert _shares(grid) == {c: pct(tally.loc[c, "share"], 0) for c in demo.categories}
+    for c in demo.categories:
+        assert pct(tally.loc[c, "ceiling_error"], 2) in grid._ceiling_cells[c].value
+    assert "8.52%" in grid._panel.value and "not the priority" in grid._panel.value
+    header = [html.unescape(re.sub(r"<[^>]+>", "", w.value)) for w in grid._table.children[:12]
+              if isinstance(w, widgets.HTML)]
+    for c in demo.categories:
+        assert c in header
+
+
+def test_sample_size_and_seed_are_reproducible(demo: Results, tmp_path: Path) -> None:
+    a = TallyGrid(demo, tmp_path / "a.sqlite", sample_size=150, seed=7)
+    b = TallyGrid(Results.from_file(demo.schema.source), tmp_path / "b.sqlite",
+                  sample_size=150, seed=7)
+    assert a.rows()["key"].tolist() == b.rows()["key"].tolist()
+    assert len(a.rows()) == 150 and set(demo.tags.index) <= set(a.rows()["key"])
+    a.seed = 8
+    assert a.rows()["key"].tolist() != b.rows()["key"].tolist()
+    assert set(demo.tags.index) <= set(a.rows()["key"])
+
+
+def test_tick_untick_updates_footer_store_and_results(grid: TallyGrid, demo: Results) -> None:
+    key = grid.visible_keys[0]
+    view = grid.row_view(key)
+    assert view is not None
+    category = next(c for c, box in view.boxes.items() if not box.value)
+    before = int(demo.tally("dev").loc[category, "count"])
+    view.boxes[category].value = True
+    assert bool(demo.tags.loc[key, category])
+    assert grid.store.tags().set_index("example_id").loc[key, category]
+    assert _shares(grid)[category] == pct((before + 1) / 100, 0)
+    assert "saved ✓" in view.status.value and grid.last_error is None
+    view.boxes[category].value = False
+    assert not demo.tags.loc[key, category]
+    assert _shares(grid)[category] == pct(before / 100, 0)
+    log = grid.store.history(key)
+    assert log["new"].tolist()[-2:] == ["true", "false"]
+    assert set(log["author"]) == {"tester"}
+
+
+def test_mark_reviewed_counts_in_denominator(demo: Results, tmp_path: Path) -> None:
+    grid = TallyGrid(demo, tmp_path / "s.sqlite", sample_size=120)
+    key = next(k for k in grid.rows()["key"] if k not in demo.tags.index)
+    grid.filter_by = "unreviewed"
+    view = grid.row_view(key)
+    assert view is not None and view.reviewed.value is False
+    view.reviewed.value = True
+    assert demo.tally("dev").attrs["reviewed"] == 101
+    assert "101 reviewed" in grid._share_lead[1].value
+    view.reviewed.value = False
+    assert demo.tally("dev").attrs["reviewed"] == 100
+
+
+def test_add_rename_remove_category(grid: TallyGrid, demo: Results) -> None:
+    grid._new_category.value = "instagram filter"
+    grid._add_button.click()
+    assert demo.categories[-1] == "instagram filter"
+    assert "instagram filter" in grid.store.categories()
+    view = grid.row_view(grid.visible_keys[0])
+    assert view is not None and "instagram filter" in view.boxes
+    assert _shares(grid)["instagram filter"] == "0%"
+    view.boxes["instagram filter"].value = True
+    assert _shares(grid)["instagram filter"] == "1%"
+    grid._category_pick.value = "instagram filter"
+    grid._rename_to.value = "insta"
+    grid._rename_button.click()
+    assert "insta" in demo.categories and "instagram filter" not in demo.categories
+    assert grid.row_view(view.key).boxes["insta"].value is True  # the tick is kept
+    assert _shares(grid)["insta"] == "1%"
+    grid._category_pick.value = MISLABELLED
+    grid._remove_button.click()
+    assert MISLABELLED in demo.categories and "always present" in grid._status.value
+    grid._category_pick.value = "insta"
+    grid._remove_button.click()
+    assert "insta" not in demo.categories and "insta" not in grid._share_cells
+    assert grid.last_error is None
+    grid._new_category.value = "insta"
+    grid._add_button.click()  # restored with its tick
+    assert bool(demo.tags.loc[view.key, "insta"])
+
+
+def test_comment_is_saved_and_never_markup(grid: TallyGrid, demo: Results) -> None:
+    key = grid.visible_keys[1]
+    view = grid.row_view(key)
+    assert view is not None
+    view.comment.value = XSS
+    assert demo.comments[key] == XSS
+    assert grid.store.comments()[key] == XSS
+    assert isinstance(view.comment, widgets.Text)  # shown as text by a non-HTML widget
+    grid._export_button.click()
+    grid.page = 2
+    grid.page = 1
+    assert grid.row_view(key).comment.value == XSS
+    for w in _walk(grid):
+        if isinstance(w, widgets.HTML):
+            assert "<script" not in w.value and "<img src=x" not in w.value, w.value
+            assert "onerror=alert" not in w.value or "&lt;img" in w.value
+    frame = grid.grid_frame().set_index("example_id")
+    assert frame.loc[key, "comment"] == XSS
+
+
+def test_store_failure_reverts_the_box_and_shows_the_error(grid: TallyGrid, demo: Results,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    key = grid.visible_keys[0]
+    view = grid.row_view(key)
+    category = next(c for c, box in view.boxes.items() if not box.value)
+    tags_before = demo.tags
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise DashboardError("database is locked <b>")
+
+    monkeypatch.setattr(grid.store, "set_tag", broken)
+    view.boxes[category].value = True
+    assert view.boxes[category].value is False
+    assert demo.tags is tags_before
+    assert "not saved" in view.status.value and "&lt;b&gt;" in view.status.value
+    assert "database is locked" in grid._status.value
+
+
+def test_pages_of_a_1000_row_sample_reuse_the_row_widgets(tmp_path: Path) -> None:
+    r = _big()
+    grid = TallyGrid(r, tmp_path / "s.sqlite", sample_size=1000)
+    assert len(grid.rows()) == 1000 and grid._page_box.max == 40
+    boxes = [id(b) for b in _walk(grid) if isinstance(b, widgets.Checkbox)]
+    first = grid.visible_keys
+    grid._next_button.click()
+    assert grid.page == 2 and grid.visible_keys != first
+    assert grid.visible_keys == grid.rows()["key"].tolist()[25:50]
+    assert [id(b) for b in _walk(grid) if isinstance(b, widgets.Checkbox)] == boxes
+    key = grid.visible_keys[3]
+    grid.row_view(key).boxes[MISLABELLED].value = True
+    grid.page = 40
+    assert len(grid.visible_keys) == 25 and grid._next_button.disabled
+    grid.page = 2
+    assert grid.row_view(key).boxes[MISLABELLED].value is True
+    assert "saved ✓" in grid.row_view(key).status.value
+
+
+def test_last_page_shows_only_its_rows(tmp_path: Path) -> None:
+    grid = TallyGrid(_big(n_wrong=60), tmp_path / "s.sqlite")
+    grid.page = 3
+    assert len(grid.visible_keys) == 10
+    cells_per_row = len(grid._views[0].cells(grid._with_preview))
+    assert len(grid._table.children) == cells_per_row * (10 + 3)  # header, rows, 2 footers
+
+
+def test_correct_rows_are_marked_and_left_out_of_the_tally(grid: TallyGrid,
+                                                            demo: Results) -> None:
+    grid.include_correct = True
+    rows = grid.rows()
+    assert len(rows) == 200 and rows["correct"].sum() == 100
+    assert rows["correct"].iloc[100:].all()
+    grid.page = 5  # rows 101-125: correct ones
+    key = grid.visible_keys[0]
+    view = grid.row_view(key)
+    assert "correct" in view.ident.value
+    before = _shares(grid)
+    view.boxes[MISLABELLED].value = True
+    assert bool(demo.tags.loc[key, MISLABELLED])
+    assert _shares(grid) == before
+    assert demo.tally("dev").attrs["reviewed"] == 100
+    assert "excluded" in grid._note.value
+
+
+def test_threshold_and_model_moves_follow(grid: TallyGrid, demo: Results) -> None:
+    error_before = grid._ceiling_lead[1].value
+    demo.threshold = 0.3
+    wrong = set(demo.review_rows("dev")["key"].astype(str))
+    assert set(grid.rows()["key"]) <= wrong
+    assert grid._ceiling_lead[1].value != error_before
+    demo.model = "B"
+    wrong_b = set(demo.review_rows("dev", "B")["key"].astype(str))
+    assert set(grid.rows()["key"]) <= wrong_b
+    assert "model <b>B</b>" in grid._summary.value
+
+
+def test_refresh_shows_another_kernels_edits(grid: TallyGrid, demo: Results) -> None:
+    other = AnnotationStore(grid.store.path, dataset=demo.fingerprint, author="someone else")
+    key = grid.visible_keys[0]
+    view = grid.row_view(key)
+    category = next(c for c, box in view.boxes.items() if not box.value)
+    other.set_tag(key, category, True)
+    other.add_category("zoo")
+    other.set_comment(key, "rainy day at zoo")
+    assert view.boxes[category].value is False  # not before a refresh
+    grid._refresh_button.click()
+    assert view.boxes[category].value is True
+    assert "zoo" in demo.categories and "zoo" in view.boxes
+    assert view.comment.value == "rainy day at zoo"
+    assert "refreshed" in grid._status.value
+
+
+def test_sort_and_filter(grid: TallyGrid, demo: Results) -> None:
+    grid.sort_category = "blurry"
+    grid.filter_by = "ticked"
+    keys = grid.rows()["key"]
+    assert len(keys) == int(demo.tally("dev").loc["blurry", "count"])
+    assert demo.tags.loc[keys, "blurry"].all()
+    grid.filter_by = "all"
+    grid.sort_by = "score"
+    scores = grid.rows()["score"].to_numpy()
+    assert (np.diff(scores) >= 0).all()
+    grid.descending = True
+    assert (np.diff(grid.rows()["score"].to_numpy()) <= 0).all()
+    grid.sort_by = "category"
+    assert not demo.tags.loc[grid.rows()["key"].iloc[0], "blurry"]  # descending: ticked last
+    grid.descending = False
+    top = grid.rows()["key"].iloc[0]
+    assert bool(demo.tags.loc[top, "blurry"])
+    assert "of 100" in grid._page_label.value
+
+
+def test_export_csv(grid: TallyGrid, demo: Results, tmp_path: Path) -> None:
+    grid._export_button.click()
+    path = grid.last_export
+    assert path is not None and path.parent == tmp_path and path.exists()
+    table = pd.read_csv(path)
+    assert list(table.columns[:5]) == ["example_id", "label", "prediction", "score", "correct"]
+    assert list(table.columns[5:]) == [*demo.categories, "comment"]
+    assert len(table) == 100
+    again = AnnotationStore(tmp_path / "other.sqlite", dataset=demo.fingerprint)
+    again.import_csv(path)  # the grid's export is a tags CSV too: no bogus categories
+    assert set(again.categories()) == set(demo.categories)
+    assert again.tags().set_index("example_id").sort_index().equals(
+        demo.tags.loc[table["example_id"]].sort_index().rename_axis("example_id")
+        .reindex(columns=list(again.categories())))
+    link = grid._export_link.value
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", link).group(1)
+    assert base64.b64decode(data) == path.read_bytes()
+
+
+def test_previews_are_safe(demo: Results, tmp_path: Path) -> None:
+    base = demo.schema.base_dir
+    kind, (data, fmt) = preview_content("images/cat_01.png", base)
+    assert kind == "image" and fmt == "png" and data.startswith(b"\x89PNG")
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"\x89PNG secret")
+    for path in ("../../../../etc/passwd.png", str(outside), "images/../../results.py.png"):
+        kind, content = preview_content(path, base)
+        assert kind == "html" and "outside" in content
+    kind, content = preview_content("https://example.com/a.png?x=<b>", base)
+    assert kind == "html" and "<img" not in content and "&lt;b&gt;" in content
+    assert "<a href=" in content
+    kind, content = preview_content("javascript:alert(1)//.png", base)
+    assert "href" not in content
+    kind, content = preview_content(XSS * 10, base)
+    assert kind == "html" and "<script" not in content and "…" in content
+    assert preview_content(None, base) == ("html", "")
+
+
+def test_grid_with_text_previews_escapes_them(tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": [f"t{i}" for i in range(20)], "split": "dev",
+                       "label": [0, 1] * 10, "score": [0.9, 0.1] * 10,
+                       "text": [XSS] * 20})
+    r = Results.from_frame(df, preview="text")
+    grid = TallyGrid(r, tmp_path / "s.sqlite")
+    view = grid.row_view(grid.visible_keys[0])
+    assert view.preview.children == (view.preview_text,)
+    assert "<script" not in view.preview_text.value
+    assert "&lt;script&gt;" in view.preview_text.value
+
+
+def test_label_noise_warning_with_two_models(tmp_path: Path) -> None:
+    n = 1000
+    label = np.tile([1, 0], n // 2)
+    right = np.where(label == 1, 0.9, 0.1)
+    frames = []
+    for model, wrong in (("A", 21), ("B", 19)):
+        score = np.where(np.arange(n) < wrong, 1 - right, right)
+        mis = pd.Series(pd.NA, index=range(n), dtype="boolean")
+        mis.iloc[:19] = False
+        mis.iloc[:6] = True
+        frames.append(pd.DataFrame({"id": [f"x{i}" for i in range(n)], "split": "dev",
+                                    "model": model, "label": label, "score": score,
+                                    MISLABELLED: mis}))
+    r = Results.from_frame(pd.concat(frames), categories=[MISLABELLED])
+    r.model = "B"
+    grid = TallyGrid(r, tmp_path / "s.sqlite")
+    assert "mldash-label-warning" in grid._panel.value
+    assert "cannot choose" in grid._panel.value
+    assert "worth fixing" in grid._panel.value
+
+
+def test_wrong_store_dataset_is_refused(demo: Results, tmp_path: Path) -> None:
+    with pytest.raises(DashboardError, match="never go to another"):
+        TallyGrid(demo, store=AnnotationStore(tmp_path / "s.sqlite", dataset="other"))
+
+
+def test_controls_are_keyboard_reachable(grid: TallyGrid) -> None:
+    view = grid.row_view(grid.visible_keys[0])
+    for w in (*view.boxes.values(), view.reviewed, view.comment, grid._next_button,
+              grid._add_button):
+        assert not w.disabled and w.tabbable is not False
+    assert all(b.tooltip for b in view.boxes.values())  # says which box it is
+
+
+def test_same_process_on_test_split(grid: TallyGrid, demo: Results) -> None:
+    grid._split_pick.value = "test"
+    assert grid.split == "test"
+    wrong = set(demo.review_rows("test")["key"].astype(str))
+    assert set(grid.rows()["key"]) <= wrong and len(grid.rows()) == 100
+    assert "<b>test</b>" in grid._summary.value
+    assert "Overall test error" in grid._panel.value
+    view = grid.row_view(grid.visible_keys[0])
+    view.boxes["blurry"].value = True
+    table = demo.tally("test")
+    assert table.attrs["reviewed"] == 1
+    assert _shares(grid)["blurry"] == "100%"
+
+
+def test_import_tags_from_an_upload(grid: TallyGrid, demo: Results) -> None:
+    key = grid.visible_keys[2]
+    content = f"example_id,zoo,comment\n{key},yes,<b>uploaded</b>\n".encode()
+    grid._import_upload.value = ({"name": "tags.csv", "type": "text/csv", "size": len(content),
+                                  "content": memoryview(content),
+                                  "last_modified": datetime.now(timezone.utc)},)
+    assert grid.last_error is None, grid.last_error
+    assert "zoo" in demo.categories and bool(demo.tags.loc[key, "zoo"])
+    assert grid.row_view(key).comment.value == "<b>uploaded</b>"
+    assert "imported 2 edits" in grid._status.value
+    assert grid._import_upload.value == ()
+
+
+def test_close_stops_following_the_results(demo: Results, tmp_path: Path) -> None:
+    grid = TallyGrid(demo, tmp_path / "s.sqlite")
+    summary = grid._summary.value
+    grid.close()
+    demo.threshold = 0.2  # no error, no update: the closed grid no longer observes
+    assert grid._summary.value == summary
