@@ -1,25 +1,54 @@
-"""Entry point of the served notebook: build the dashboard widget from the environment.
+"""Entry point of the served notebook: build the dashboard from the environment.
 
 The launcher (:mod:`dashboard.serve`) sets the ``DASHBOARD_*`` variables; the
 notebook's only cell is ``app_from_environment()``.
 
-The body is a placeholder (title, one bar, one slider) that exercises the
-serving and browser-test harness; it will be replaced by the real dashboard
-built from the results file. The function name and the environment contract
-stay.
+Composition only: the results file is loaded into :class:`~dashboard.results.Results`, shown
+by :class:`~dashboard.widgets.dashboard.Dashboard`, and a "Download report" bar offers the
+self-contained report of :mod:`dashboard.report` as a data-URI link. Bad input shows one
+escaped message, never a traceback.
+
+Loading in Voilà: Voilà (without progressive rendering) sends a cell's outputs only when the
+cell has finished, and its template shows "Loading results…" until then, so a widget shown
+early inside the cell is never seen. On a live Voilà page (``VOILA_PREHEAT=False``) the cell
+therefore returns at once a light :class:`DeferredApp` reading "Loading <file>…"; the heavy
+imports, the file and the views are loaded when the page has drawn it (the frontend reports
+the view through the widget's ``_view_count``), with the message naming each step. Elsewhere
+(JupyterLab, nbclient, a preheated Voilà kernel) everything is built before returning.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_HUMAN_LEVEL, ENV_STORE
+
+if TYPE_CHECKING:
+    from dashboard.results import Results
+    from dashboard.widgets.dashboard import Dashboard
+
+ENV_VOILA_PREHEAT = "VOILA_PREHEAT"
+"""Set by Voilà in its kernels: ``"False"`` for a page's own kernel, ``"True"`` when preheated."""
+
+_SPINNER_STYLE = """<style>
+.mldash-loading { display: flex; align-items: center; gap: 12px; padding: 24px 8px;
+                  font-size: 15px; }
+.mldash-loading-spinner { width: 22px; height: 22px; border-radius: 50%;
+                          border: 3px solid rgba(128,128,128,.3); border-top-color: #2563eb;
+                          animation: mldash-loading-spin .9s linear infinite; }
+@keyframes mldash-loading-spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .mldash-loading-spinner { animation-duration: 3s; } }
+</style>"""
 
 
 def message_widget(title: str, detail: str) -> widgets.HTML:
@@ -39,69 +68,266 @@ def message_widget(title: str, detail: str) -> widgets.HTML:
     """
     box = widgets.HTML(
         f"<div role='alert' style='padding:12px 16px;border-left:4px solid #c62828;"
-        f"background:#fdecea'><b>{html.escape(title)}</b><br>{html.escape(detail)}</div>"
+        f"background:#fdecea;color:#1f2937'><b>{html.escape(title)}</b><br>"
+        f"{html.escape(detail)}</div>"
     )
     box.add_class("mldash-message")
     return box
 
 
-def _parse_human_level(raw: str | None) -> dict[str, float]:
+def loading_html(text: str) -> str:
+    """Markup of the loading line: a CSS spinner and the escaped ``text``."""
+    return (f"{_SPINNER_STYLE}<div class='mldash-loading' role='status' aria-live='polite'>"
+            f"<div class='mldash-loading-spinner' aria-hidden='true'></div>"
+            f"<span class='mldash-loading-text'>{html.escape(text)}</span></div>")
+
+
+def _parse_human_level(raw: str | None) -> dict[str, float] | None:
     if not raw:
-        return {}
+        return None
     value = json.loads(raw)
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object {name: error rate}")
     return {str(k): float(v) for k, v in value.items()}
 
 
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as fh:
-        return max(sum(1 for _ in fh) - 1, 0)
+def _size(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size / 1e6:.1f} MB"
+    except OSError:
+        return "size unknown"
 
 
-def _placeholder(path: Path, name: str, human_level: dict[str, float]) -> widgets.Widget:
-    import plotly.graph_objects as go
-
-    rows = _count_rows(path)
-    title = widgets.HTML(
-        f"<h2 class='mldash-title'>{html.escape(name)}</h2>"
-        f"<p class='mldash-subtitle'>{html.escape(str(path))}: {rows} rows</p>"
-    )
-    slider = widgets.IntSlider(value=3, min=0, max=10, description="Value")
-    fig = go.FigureWidget(
-        data=[go.Bar(x=["value"], y=[slider.value], text=[str(slider.value)],
-                     textposition="outside", cliponaxis=False)],
-        layout=go.Layout(height=320, width=480, margin=dict(l=40, r=20, t=30, b=30),
-                         yaxis=dict(range=[0, 11]), title=dict(text="Placeholder")),
-    )
-
-    def on_change(change: dict) -> None:
-        with fig.batch_update():
-            fig.data[0].y = [change["new"]]
-            fig.data[0].text = [str(change["new"])]
-
-    slider.observe(on_change, names="value")
-    children: list[widgets.Widget] = [title, slider, fig]
-    if human_level:
-        refs = ", ".join(f"{k}: {v:.3g}" for k, v in human_level.items())
-        children.insert(1, widgets.HTML(f"<p>Human level: {html.escape(refs)}</p>"))
-    box = widgets.VBox(children)
-    box.add_class("mldash-app")
-    return box
+def report_filename(title: str) -> str:
+    """File name offered for the report: a lower-case slug of ``title`` + ``-diagnosis.html``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "results"
+    return f"{slug}-diagnosis.html"
 
 
-def app_from_environment(environ: Mapping[str, str] | None = None) -> widgets.Widget:
+class DashboardApp(widgets.VBox):
+    """The served page: a "Download report" bar above the :class:`Dashboard`.
+
+    Parameters
+    ----------
+    results : Results
+        The shared model.
+    store : str or Path, optional
+        Annotation SQLite store (default: beside the results file).
+    title : str, optional
+        Display name of the data set.
+    """
+
+    def __init__(self, results: Results, *, store: str | Path | None = None,
+                 title: str | None = None, **kwargs: Any) -> None:
+        from dashboard.widgets.dashboard import Dashboard
+
+        self.results = results
+        self.title = title or results.name
+        self.dashboard: Dashboard = Dashboard(
+            results, store=None if store is None else str(store), title=self.title)
+        self.report_button = widgets.Button(
+            description="Download report", icon="download",
+            tooltip="Build a self-contained HTML diagnosis of the current view (opens offline)",
+            layout=widgets.Layout(width="auto"))
+        self.report_button.add_class("mldash-report-button")
+        self.report_link = widgets.HTML()
+        self.report_link.add_class("mldash-report-link")
+        self.report_status = widgets.HTML()
+        self.report_status.add_class("mldash-report-status")
+        self.report_bytes = 0
+        bar = widgets.HBox([self.report_button, self.report_link, self.report_status],
+                           layout=widgets.Layout(align_items="center", gap="12px",
+                                                 justify_content="flex-end", width="100%"))
+        bar.add_class("mldash-report-bar")
+        super().__init__([bar, self.dashboard], **kwargs)
+        self.add_class("mldash-app")
+        self.report_button.on_click(self._on_report_click)
+        results.observe(self._on_results_change,
+                        names=["threshold", "model", "positive_class", "human_reference",
+                               "weighted", "tags"])
+
+    def _on_report_click(self, _button: widgets.Button | None = None) -> None:
+        self.build_report()
+
+    def _on_results_change(self, change: dict) -> None:
+        # a report describes the state it was built in: drop a link that no longer matches
+        if self.report_link.value:
+            self.report_link.value = ""
+            self.report_bytes = 0
+            self.report_status.value = ("<span style='opacity:.75'>The view changed: download "
+                                        "the report again for the new state.</span>")
+
+    def build_report(self) -> str:
+        """Build the report of the current state and offer it as a download link.
+
+        Returns
+        -------
+        str
+            The report's HTML ("" when building failed; the status line says why).
+        """
+        from dashboard.report import build_report
+
+        self.report_button.disabled = True
+        self.report_link.value = ""
+        self.report_status.value = "Building the report…"
+        try:
+            started = time.perf_counter()
+            text = build_report(self.results, title=self.title)
+            data = text.encode("utf-8")
+            self.report_bytes = len(data)
+            name = report_filename(self.title)
+            href = "data:text/html;charset=utf-8;base64," + base64.b64encode(data).decode("ascii")
+            self.report_link.value = (
+                f"<a href='{href}' download='{html.escape(name, quote=True)}' "
+                f"class='mldash-report-download'>Save {html.escape(name)}</a>")
+            r = self.results
+            state = f"model {r.model}" + (f", threshold {r.threshold:.3g}" if r.has_scores
+                                          else "")
+            self.report_status.value = html.escape(
+                f"Report of {state}: {len(data) / 1e6:.1f} MB, built in "
+                f"{time.perf_counter() - started:.1f} s.")
+            return text
+        except Exception as exc:  # noqa: BLE001 - shown in the page, not the kernel log
+            self.report_bytes = 0
+            self.report_status.value = (f"<span style='color:#dc2626'>Could not build the "
+                                        f"report: {html.escape(str(exc))}</span>")
+            return ""
+        finally:
+            self.report_button.disabled = False
+
+
+def load_results(path: Path, human_level: Mapping[str, float] | float | None = None) -> Results:
+    """Read the results file with the per-model facts of its sidecar (``read_sidecar``).
+
+    Parameters
+    ----------
+    path : Path
+        Results file.
+    human_level : mapping or float, optional
+        Human-level references; by default the sidecar's.
+
+    Returns
+    -------
+    Results
+        The model.
+    """
+    from dashboard.io import read_sidecar
+    from dashboard.results import Results
+
+    meta = read_sidecar(path)
+    if human_level is None:
+        human_level = meta.get("human_level")  # type: ignore[assignment]
+    return Results.from_file(path, human_level=human_level, metadata=meta.get("models"))
+
+
+def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
+              store: str | Path | None = None, title: str | None = None,
+              progress: Callable[[str], None] | None = None) -> widgets.Widget:
+    """Load ``path`` and compose the page; a message widget when the input cannot be used.
+
+    Parameters
+    ----------
+    path : Path
+        Results file.
+    human_level : mapping, optional
+        Human-level references (default: the sidecar's).
+    store : str or Path, optional
+        Annotation store.
+    title : str, optional
+        Display name.
+    progress : callable, optional
+        Called with a sentence before each slow step.
+
+    Returns
+    -------
+    ipywidgets.Widget
+        A :class:`DashboardApp`, or a ``mldash-message`` HTML widget.
+    """
+    from dashboard.errors import DashboardError
+
+    say = progress or (lambda _text: None)
+    try:
+        say(f"Reading {path.name} ({_size(path)})…")
+        results = load_results(path, human_level)
+        say(f"Building the views for {len(results.frame):,} rows…")
+        return DashboardApp(results, store=store, title=title)
+    except DashboardError as exc:
+        return message_widget(f"Cannot use the results file {path}.", str(exc))
+    except OSError as exc:
+        return message_widget(f"Cannot open the results file {path}.", exc.strerror or str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, not a traceback
+        return message_widget(f"Cannot show the results file {path}.",
+                              f"{type(exc).__name__}: {exc}")
+
+
+class DeferredApp(widgets.VBox):
+    """A "Loading <file>…" line that becomes the dashboard once the page has drawn it.
+
+    Parameters
+    ----------
+    build : callable
+        Builds the page; receives a ``progress(text)`` callback that updates the line.
+    text : str
+        The first loading sentence.
+
+    Notes
+    -----
+    The frontend counts this widget's views in ``_view_count`` (an ipywidgets trait that is
+    tracked once set to 0); the first view triggers :meth:`load`, which runs in the kernel's
+    handler of that message, after the page has its widget state. Call :meth:`load` directly
+    where no frontend draws the widget.
+    """
+
+    def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget], text: str,
+                 **kwargs: Any) -> None:
+        self._build = build
+        self.loading = widgets.HTML(loading_html(text))
+        self.loading.add_class("mldash-loading-line")
+        self.content: widgets.Widget | None = None
+        super().__init__([self.loading], **kwargs)
+        self.add_class("mldash-deferred")
+        self.observe(self._on_view_count_change, names="_view_count")
+        self._view_count = 0
+
+    def _on_view_count_change(self, change: dict) -> None:
+        if (change["new"] or 0) > 0 and self.content is None:
+            self.load()
+
+    def _progress(self, text: str) -> None:
+        value = loading_html(text)
+        if self.loading.value != value:
+            self.loading.value = value
+
+    def load(self) -> widgets.Widget:
+        """Build the page now (once) and show it in place of the loading line."""
+        if self.content is None:
+            try:
+                self.content = self._build(self._progress)
+            except Exception as exc:  # noqa: BLE001 - the page shows a message
+                self.content = message_widget("Cannot show the dashboard.",
+                                              f"{type(exc).__name__}: {exc}")
+            self.children = (self.content,)
+            self._view_count = None  # stop counting views
+        return self.content
+
+
+def app_from_environment(environ: Mapping[str, str] | None = None, *,
+                         defer: bool | None = None) -> widgets.Widget:
     """Build the dashboard for the file named by ``DASHBOARD_FILE``.
 
     Parameters
     ----------
     environ : Mapping[str, str], optional
         Variables to read; ``os.environ`` by default.
+    defer : bool, optional
+        Return a :class:`DeferredApp` that loads once the page shows it; by default only in
+        a live Voilà page (``VOILA_PREHEAT`` is ``"False"``).
 
     Returns
     -------
     ipywidgets.Widget
-        The dashboard, or a message widget when the input cannot be used.
+        The dashboard (:class:`DashboardApp` or :class:`DeferredApp`), or a message widget
+        when the input cannot be used.
     """
     env = os.environ if environ is None else environ
     raw_file = env.get(ENV_FILE, "")
@@ -111,15 +337,20 @@ def app_from_environment(environ: Mapping[str, str] | None = None) -> widgets.Wi
             f"Start the dashboard with the ml-dashboard command, which sets {ENV_FILE}.",
         )
     path = Path(raw_file)
-    name = env.get(ENV_DATASET_NAME) or path.name
+    title = env.get(ENV_DATASET_NAME) or path.name
     try:
         human_level = _parse_human_level(env.get(ENV_HUMAN_LEVEL))
     except (ValueError, TypeError) as exc:
         return message_widget(f"Bad {ENV_HUMAN_LEVEL} value.", str(exc))
-    _store = env.get(ENV_STORE)  # used by the real dashboard (annotations)
-    try:
-        return _placeholder(path, name, human_level)
-    except OSError as exc:
-        return message_widget(
-            f"Cannot open the results file {path}.", exc.strerror or str(exc)
-        )
+    store = env.get(ENV_STORE) or None
+    if not path.is_file():
+        return message_widget(f"Cannot open the results file {path}.",
+                              "No such file." if not path.exists() else "It is not a file.")
+    if defer is None:
+        defer = env.get(ENV_VOILA_PREHEAT) == "False"
+    if not defer:
+        return build_app(path, human_level=human_level, store=store, title=title)
+    return DeferredApp(
+        lambda progress: build_app(path, human_level=human_level, store=store, title=title,
+                                   progress=progress),
+        f"Loading {path.name} ({_size(path)})…")

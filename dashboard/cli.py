@@ -63,6 +63,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         running.stop()
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dashboard.report import write_report
+    from dashboard.results import Results
+
+    path = Path(args.file)
+    meta = read_sidecar(path)
+    human_level = read_human_level(args.human_level) if args.human_level else \
+        meta.get("human_level")
+    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"))
+    if args.model:
+        results.model = args.model
+    if args.threshold is not None:
+        results.threshold = args.threshold
+    out = write_report(results, args.output, title=meta.get("title") or path.name,
+                       png_dir=args.png)
+    print(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB; opens offline)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dashboard.demo import write_demo
 
@@ -91,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
     s.set_defaults(func=cmd_serve)
 
+    rp = sub.add_parser("report", help="write a self-contained HTML diagnosis")
+    rp.add_argument("file", help="CSV, Parquet or JSON Lines results")
+    rp.add_argument("-o", "--output", default="diagnosis.html", help="HTML file to write")
+    rp.add_argument("--human-level", default=None, help="as for serve")
+    rp.add_argument("--model", default=None, help="model to report (default: the first)")
+    rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
+    rp.add_argument("--png", default=None, metavar="DIR",
+                    help="also write one PNG per figure into DIR (needs Chromium)")
+    rp.set_defaults(func=cmd_report)
+
     d = sub.add_parser("demo", help="regenerate the bundled demo data (seeded)")
     d.add_argument("directory", nargs="?", help="where to write it (default: the package's)")
     d.set_defaults(func=cmd_demo)
@@ -105,6 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     except DashboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

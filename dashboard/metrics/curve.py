@@ -248,9 +248,13 @@ class ThresholdCurve:
 
     # -- one operating point -----------------------------------------------------------------
     def index_at(self, threshold: float) -> int:
-        """How many distinct scores are >= threshold (0 means nothing is predicted positive)."""
-        # thresholds are decreasing; search the negated (increasing) array
-        return int(np.searchsorted(-self.thresholds, -float(threshold), side="right"))
+        """How many distinct scores are >= threshold (0 means nothing is predicted positive).
+
+        A binary search on the reversed *view* of the decreasing thresholds: no copy, so a
+        slider move costs O(log n) whatever the split's size.
+        """
+        ascending = self.thresholds[::-1]
+        return int(ascending.size - np.searchsorted(ascending, float(threshold), side="left"))
 
     def at(self, threshold: float, beta: float = 1.0) -> OperatingPoint:
         """The operating point at any threshold, by binary search: O(log n)."""

@@ -8,12 +8,12 @@ split on a threshold move: series are read from a curve's cumulative counts at a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from dashboard.metrics.compare import McNemar, mcnemar_exact, satisfies
-from dashboard.metrics.curve import OperatingPoint, ThresholdCurve
+from dashboard.metrics.curve import ThresholdCurve
 
 __all__ = [
     "ISO_LEVELS",
@@ -26,8 +26,6 @@ __all__ = [
     "iso_fbeta_curve",
     "iso_fbeta_lines",
     "paired_mcnemar",
-    "point_at",
-    "rows_at_or_above",
     "split_constraints",
     "unmet_constraints",
 ]
@@ -46,29 +44,6 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 # -- the operating point at a threshold, in O(log n) -----------------------------------------------
-def rows_at_or_above(thresholds: np.ndarray, threshold: float) -> int:
-    """How many of a curve's distinct scores (decreasing) are ``>= threshold``.
-
-    A binary search on the reversed *view* of the array: no copy, so the cost is O(log n)
-    whatever the size of the split (negating the array first would be a pass over it).
-    """
-    ascending = np.asarray(thresholds)[::-1]
-    return int(ascending.size - np.searchsorted(ascending, float(threshold), side="left"))
-
-
-def point_at(curve: ThresholdCurve, threshold: float, beta: float = 1.0) -> OperatingPoint:
-    """The operating point of ``curve`` at any threshold; equal to ``curve.at(threshold, beta)``
-    but a true binary search (what a slider move costs)."""
-    k = rows_at_or_above(curve.thresholds, threshold)
-    if k:
-        return replace(curve.point(k - 1, beta), threshold=float(threshold))
-    neg, total = curve.negatives, curve.positives + curve.negatives
-    return OperatingPoint(threshold=float(threshold), tp=0.0, fp=0.0, fn=curve.positives,
-                          tn=neg, precision=0.0, recall=0.0, f1=0.0, fbeta=0.0,
-                          beta=float(beta), accuracy=neg / total if total else 0.0,
-                          specificity=1.0 if neg else 0.0, queue_rate=0.0)
-
-
 # -- iso-F contours ------------------------------------------------------------------------------
 def iso_fbeta_curve(level: float, beta: float = 1.0,
                     n_points: int = 100) -> tuple[np.ndarray, np.ndarray]:

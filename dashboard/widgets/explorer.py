@@ -35,7 +35,6 @@ from dashboard.metrics.isof1 import (
     curve_series,
     iso_fbeta_lines,
     paired_mcnemar,
-    point_at,
     split_constraints,
     unmet_constraints,
 )
@@ -542,9 +541,9 @@ class ThresholdExplorer(widgets.VBox):
             return
         thr = self.results.threshold
         beta = self.beta
-        pt = point_at(self.curve, thr, beta)
+        pt = self.curve.at(thr, beta)
         self.point = pt
-        self.overlay_point = (point_at(self.overlay_curve, thr, beta)
+        self.overlay_point = (self.overlay_curve.at(thr, beta)
                               if self.overlay_curve is not None else None)
         cm = confusion_rates(pt.tp, pt.fp, pt.fn, pt.tn)
         self.confusion = cm

@@ -21,8 +21,6 @@ from dashboard.metrics.isof1 import (
     iso_fbeta_curve,
     iso_fbeta_lines,
     paired_mcnemar,
-    point_at,
-    rows_at_or_above,
     split_constraints,
     unmet_constraints,
 )
@@ -45,22 +43,21 @@ def scored(draw: st.DrawFn) -> tuple:
 # -- the operating point at a threshold ----------------------------------------------------------
 @settings(max_examples=200, deadline=None)
 @given(scored(), st.floats(-0.5, 1.5, allow_nan=False), st.sampled_from([0.5, 1.0, 2.0]))
-def test_point_at_equals_curve_at_and_sklearn(data: tuple, threshold: float, beta: float) -> None:
+def test_curve_at_equals_sklearn(data: tuple, threshold: float, beta: float) -> None:
     y, s, w = data
     curve = ThresholdCurve.from_predictions(y, s, sample_weight=w)
     for thr in (threshold, *np.unique(s).tolist()):
-        assert point_at(curve, thr, beta) == curve.at(thr, beta)
-        assert rows_at_or_above(curve.thresholds, thr) == int((np.unique(s) >= thr).sum())
-    pt = point_at(curve, threshold, beta)
+        assert curve.index_at(thr) == int((np.unique(s) >= thr).sum())
+    pt = curve.at(threshold, beta)
     ref = confusion_matrix(y, (s >= threshold).astype(int), labels=[0, 1], sample_weight=w)
     np.testing.assert_allclose([[pt.tn, pt.fp], [pt.fn, pt.tp]], ref, atol=1e-9)
 
 
-def test_point_at_does_not_copy_the_curve() -> None:
+def test_curve_at_does_not_copy_the_curve() -> None:
     curve = ThresholdCurve.from_predictions(np.r_[np.zeros(500_000), np.ones(500_000)],
                                             np.linspace(0, 1, 1_000_000))
     tracemalloc.start()
-    point_at(curve, 0.3)
+    curve.at(0.3)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 100_000  # a binary search, not a negated copy of 8 MB
