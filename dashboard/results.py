@@ -18,7 +18,13 @@ import traitlets as t
 
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, Schema, load_table, normalize
-from dashboard.metrics.compare import McNemar, choose, mcnemar_exact, satisfies
+from dashboard.metrics.compare import (
+    McNemar,
+    binary_correct,
+    paired_mcnemar,
+    split_constraints,
+    unmet_constraints,
+)
 from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve, best_threshold
 from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
 from dashboard.metrics.intervals import effective_n, resolution, wilson_interval
@@ -617,32 +623,54 @@ class Results(t.HasTraits):
         self.comments = {**self.comments, str(key): str(text)}
 
     # -- comparing models ---------------------------------------------------------------------
-    def mcnemar(self, model_a: str, model_b: str, split: str = "dev") -> McNemar:
-        """Exact McNemar test of two models on the same examples of a split."""
-        rows_a = self.rows(split, model_a)
-        rows_b = self.rows(split, model_b)
-        ca = pd.Series(self.correct(split, model_a), index=rows_a["key"].to_numpy())
-        cb = pd.Series(self.correct(split, model_b), index=rows_b["key"].to_numpy())
-        common = ca.index.intersection(cb.index)
-        if len(common) == 0:
-            raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} examples")
-        return mcnemar_exact(ca.loc[common].to_numpy(), cb.loc[common].to_numpy())
+    def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,
+                thresholds: tuple[float, float] | None = None) -> McNemar:
+        """Exact McNemar test of two models on the examples of a split they share.
+
+        By default both are judged at the shared threshold; ``thresholds`` gives each model
+        its own (one-vs-rest on the positive class when multiclass).
+        """
+        ta, tb = thresholds if thresholds is not None else (self.threshold, self.threshold)
+        pairs = []
+        for m, thr in ((model_a, ta), (model_b, tb)):
+            correct = (self.correct_one_vs_rest(split, m, float(thr)) if thresholds is not None
+                       else self.correct(split, m))
+            pairs += [self._frame["key"].to_numpy()[self._positions(split, m)], correct]
+        try:
+            return paired_mcnemar(*pairs)
+        except ValueError:
+            raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
+                                 "examples") from None
+
+    def correct_one_vs_rest(self, split: str, model: str, threshold: float) -> np.ndarray:
+        """Per-row correctness for the positive class at a model's own threshold.
+
+        Binary: the usual correctness at ``threshold``; multiclass: one-vs-rest on
+        ``positive_class``; hard predictions: the predictions as they are.
+        """
+        if not self.has_scores or not np.isfinite(threshold):
+            return self.correct(split, model)
+        idx = self._positions(split, model)
+        is_pos = self._frame["label_code"].to_numpy()[idx] == self._code(self.positive_class)
+        return binary_correct(is_pos, self._score_array(self.positive_class)[idx], threshold)
 
     def compare_models(self, split: str = "dev", optimize: str = "f1",
                        constraints: Mapping[str, tuple[str, float]] | None = None, *,
                        metadata: Mapping[str, Mapping[str, float]] | None = None,
                        beta: float = 1.0) -> pd.DataFrame:
-        """Each model's best operating point under one objective and constraints.
+        """Each model's best operating point under one objective and the same constraints.
 
-        Constraints on per-model ``metadata`` (e.g. running time in ms) filter models; the
-        others pick each model's threshold. The table's ``attrs`` name the ``chosen`` model,
-        the McNemar test between the top two and the split's ``resolution``.
+        Constraints on per-model ``metadata`` (e.g. running time in ms) admit or exclude a
+        whole model; the others pick each model's threshold. ``error``, ``fp`` and ``fn`` are
+        minimised. With hard predictions only, the objective is accuracy (or error). The
+        table's ``attrs``: ``chosen`` (best admissible model), ``ranked`` (admissible models,
+        best first), ``mcnemar`` ``(a, b, McNemar)`` between the top two, each at its own
+        threshold, and ``resolution``, the smallest error difference this split can see at the
+        chosen model's error.
         """
         metadata = self.metadata if metadata is None else metadata
-        constraints = dict(constraints or {})
-        meta_keys = {k for m in metadata.values() for k in m}
-        meta_c = {k: v for k, v in constraints.items() if k in meta_keys}
-        curve_c = {k: v for k, v in constraints.items() if k not in meta_keys}
+        curve_c, meta_c = split_constraints(dict(constraints or {}), metadata)
+        minimize = optimize in ("error", "fp", "fn")
         rows = []
         for m in self.models:
             row: dict[str, Any] = {"model": m, **metadata.get(m, {})}
@@ -656,23 +684,27 @@ class Results(t.HasTraits):
                 row["feasible"] = best is not None
             else:
                 err = float(self.error_rates(m).loc[split, "error"])
-                row.update({"value": 1 - err, "accuracy": 1 - err, "error": err,
+                row.update({"threshold": float("nan"), "accuracy": 1 - err, "error": err,
+                            "value": err if optimize == "error" else 1 - err,
                             "feasible": True})
+            row["unmet"] = ", ".join(unmet_constraints(metadata.get(m, {}), meta_c))
+            row["admissible"] = bool(row["feasible"]) and not row["unmet"]
             rows.append(row)
         table = pd.DataFrame(rows).set_index("model")
-        candidates = [dict(r, feasible=1.0) for r in table.reset_index().to_dict("records")
-                      if r["feasible"]]
-        chosen_i = choose(candidates, "value", meta_c) if candidates else None
-        chosen = candidates[chosen_i]["model"] if chosen_i is not None else None
-        table.attrs["chosen"] = chosen
-        ok = [r for r in candidates if _meets(r, meta_c)]
-        ok.sort(key=lambda r: -r["value"])
-        if len(ok) >= 2:
-            a, b = ok[0]["model"], ok[1]["model"]
-            table.attrs["mcnemar"] = (a, b, self.mcnemar(a, b, split))
-        n = len(self._positions(split, None))
-        err = float(self.error_rates().loc[split, "error"])
-        table.attrs["resolution"] = resolution(err, n)
+        if not self.has_scores:
+            minimize = optimize == "error"
+        ranked = sorted((m for m in table.index if table.loc[m, "admissible"]),
+                        key=lambda m: float(table.loc[m, "value"]) * (1 if minimize else -1))
+        table.attrs.update({"chosen": ranked[0] if ranked else None, "ranked": ranked,
+                            "optimize": optimize, "minimize": minimize})
+        if len(ranked) >= 2:
+            a, b = ranked[:2]
+            thresholds = (float(table.loc[a, "threshold"]), float(table.loc[b, "threshold"]))
+            table.attrs["mcnemar"] = (a, b, self.mcnemar(a, b, split, thresholds=thresholds))
+        if ranked:
+            top = ranked[0]
+            table.attrs["resolution"] = resolution(float(table.loc[top, "error"]),
+                                                   len(self._positions(split, top)))
         return table
 
     # -- cache management ------------------------------------------------------------------------
@@ -696,7 +728,3 @@ def _count_unique(values: np.ndarray) -> int:
         return 0
     ordered = np.sort(values)
     return int(1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
-
-
-def _meets(row: Mapping[str, Any], constraints: Mapping[str, tuple[str, float]]) -> bool:
-    return satisfies(row, constraints)

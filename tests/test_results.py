@@ -186,3 +186,24 @@ def test_fingerprint_depends_on_ids_not_scores() -> None:
     b = Results.from_frame(df.assign(score=df["score"][::-1].to_numpy()))
     c = Results.from_frame(df.assign(id=df["id"] + 1000))
     assert a.fingerprint == b.fingerprint != c.fingerprint
+
+
+def test_compare_models_minimises_error_and_tests_at_each_best_threshold(
+        demo_path: Path, demo_meta: dict) -> None:
+    r = Results.from_file(demo_path, human_level=demo_meta["human_level"],
+                          metadata=demo_meta["models"])
+    by_error = r.compare_models("dev", "error")
+    errors = by_error["error"].to_dict()
+    assert by_error.attrs["chosen"] == min(errors, key=errors.get)  # the lower error wins
+    by_acc = r.compare_models("dev", "accuracy")
+    assert by_acc.attrs["chosen"] == by_error.attrs["chosen"]
+    # McNemar compares each model at its own best threshold, not at the shared one
+    a, b, test = by_error.attrs["mcnemar"]
+    ta, tb = by_error.loc[a, "threshold"], by_error.loc[b, "threshold"]
+    assert test == r.mcnemar(a, b, "dev", thresholds=(ta, tb))
+    r.threshold = 0.05
+    assert r.compare_models("dev", "error").attrs["mcnemar"][2] == test
+    # metadata constraints exclude whole models
+    slow = r.compare_models("dev", "f1", {"running_time_ms": ("<=", 90)})
+    assert slow.attrs["ranked"] == ["A"] and "mcnemar" not in slow.attrs
+    assert slow.loc["B", "unmet"] == "running_time_ms"

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["McNemar", "choose", "mcnemar_exact", "satisfies"]
+__all__ = [
+    "McNemar", "binary_correct", "choose", "mcnemar_exact", "paired_mcnemar", "satisfies",
+    "split_constraints", "unmet_constraints",
+]
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
         "==": operator.eq}
@@ -78,3 +81,50 @@ def choose(candidates: Sequence[Mapping[str, float]], optimize: str,
         if value > best_value:
             best, best_value = i, value
     return best
+
+
+# -- comparing models on the same examples ---------------------------------------------------------
+def binary_correct(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each row is classified correctly when ``score >= threshold`` means positive."""
+    return (np.asarray(scores, dtype=np.float64) >= threshold) == np.asarray(is_positive,
+                                                                             dtype=bool)
+
+
+def paired_mcnemar(keys_a: np.ndarray, correct_a: np.ndarray, keys_b: np.ndarray,
+                   correct_b: np.ndarray) -> McNemar:
+    """Exact McNemar test of two models on the examples they share, matched by key.
+
+    Each model may list its rows in any order; only keys present for both count.
+    """
+    ka, kb = np.asarray(keys_a), np.asarray(keys_b)
+    common, ia, ib = np.intersect1d(ka, kb, assume_unique=False, return_indices=True)
+    if common.size == 0:
+        raise ValueError("the two models share no examples")
+    return mcnemar_exact(np.asarray(correct_a, dtype=bool)[ia],
+                         np.asarray(correct_b, dtype=bool)[ib])
+
+
+# -- constraints on curve metrics and on per-model metadata ----------------------------------------
+
+
+def split_constraints(constraints: Mapping[str, tuple[str, float]],
+                      metadata: Mapping[str, Mapping[str, float]],
+                      ) -> tuple[dict[str, tuple[str, float]], dict[str, tuple[str, float]]]:
+    """Separate constraints on curve metrics (they pick a threshold) from constraints on
+    per-model metadata such as running time (they admit or exclude a whole model)."""
+    meta_keys = {k for row in metadata.values() for k in row}
+    curve_c = {k: v for k, v in constraints.items() if k not in meta_keys}
+    meta_c = {k: v for k, v in constraints.items() if k in meta_keys}
+    return curve_c, meta_c
+
+
+def unmet_constraints(row: Mapping[str, float],
+                      constraints: Mapping[str, tuple[str, float]]) -> tuple[str, ...]:
+    """Names of the constraints one model's metadata fails (a missing value fails)."""
+    failed = []
+    for name, spec in constraints.items():
+        value = row.get(name)
+        if value is None or not np.isfinite(float(value)) or not satisfies({name: value},
+                                                                            {name: spec}):
+            failed.append(name)
+    return tuple(failed)

@@ -7,12 +7,10 @@ split on a threshold move: series are read from a curve's cumulative counts at a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from dashboard.metrics.compare import McNemar, mcnemar_exact, satisfies
 from dashboard.metrics.curve import ThresholdCurve
 
 __all__ = [
@@ -20,14 +18,10 @@ __all__ = [
     "ConfusionRates",
     "CurveSeries",
     "IsoLines",
-    "binary_correct",
     "confusion_rates",
     "curve_series",
     "iso_fbeta_curve",
     "iso_fbeta_lines",
-    "paired_mcnemar",
-    "split_constraints",
-    "unmet_constraints",
 ]
 
 #: F levels drawn as contours on the precision-recall plane
@@ -43,7 +37,6 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-# -- the operating point at a threshold, in O(log n) -----------------------------------------------
 # -- iso-F contours ------------------------------------------------------------------------------
 def iso_fbeta_curve(level: float, beta: float = 1.0,
                     n_points: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -171,51 +164,3 @@ def curve_series(curve: ThresholdCurve, indices: np.ndarray | None = None,
                        recall=recall, f1=f1, fbeta=fbeta,
                        queue_rate=_div(tp + fp, np.full_like(tp, total)),
                        accuracy=_div(tp + tn, np.full_like(tp, total)), beta=float(beta))
-
-
-# -- comparing models on the same examples ---------------------------------------------------------
-def binary_correct(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Whether each row is classified correctly when ``score >= threshold`` means positive."""
-    return (np.asarray(scores, dtype=np.float64) >= threshold) == np.asarray(is_positive,
-                                                                             dtype=bool)
-
-
-def paired_mcnemar(keys_a: np.ndarray, correct_a: np.ndarray, keys_b: np.ndarray,
-                   correct_b: np.ndarray) -> McNemar:
-    """Exact McNemar test of two models on the examples they share, matched by key.
-
-    Each model may list its rows in any order; only keys present for both count.
-    """
-    ka, kb = np.asarray(keys_a), np.asarray(keys_b)
-    common, ia, ib = np.intersect1d(ka, kb, assume_unique=False, return_indices=True)
-    if common.size == 0:
-        raise ValueError("the two models share no examples")
-    return mcnemar_exact(np.asarray(correct_a, dtype=bool)[ia],
-                         np.asarray(correct_b, dtype=bool)[ib])
-
-
-# -- constraints on curve metrics and on per-model metadata ----------------------------------------
-Constraint = tuple[str, float]
-
-
-def split_constraints(constraints: Mapping[str, Constraint],
-                      metadata: Mapping[str, Mapping[str, float]],
-                      ) -> tuple[dict[str, Constraint], dict[str, Constraint]]:
-    """Separate constraints on curve metrics (they pick a threshold) from constraints on
-    per-model metadata such as running time (they admit or exclude a whole model)."""
-    meta_keys = {k for row in metadata.values() for k in row}
-    curve_c = {k: v for k, v in constraints.items() if k not in meta_keys}
-    meta_c = {k: v for k, v in constraints.items() if k in meta_keys}
-    return curve_c, meta_c
-
-
-def unmet_constraints(row: Mapping[str, float],
-                      constraints: Mapping[str, Constraint]) -> tuple[str, ...]:
-    """Names of the constraints one model's metadata fails (a missing value fails)."""
-    failed = []
-    for name, spec in constraints.items():
-        value = row.get(name)
-        if value is None or not np.isfinite(float(value)) or not satisfies({name: value},
-                                                                            {name: spec}):
-            failed.append(name)
-    return tuple(failed)

@@ -18,26 +18,15 @@ from copy import deepcopy
 from typing import Any, TypeVar
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import traitlets as t
 from plotly.serializers import custom_serializers
 from plotly.subplots import make_subplots
 
-from dashboard.metrics.compare import McNemar
+from dashboard.metrics.compare import McNemar, split_constraints, unmet_constraints
 from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve
-from dashboard.metrics.intervals import resolution
-from dashboard.metrics.isof1 import (
-    ConfusionRates,
-    binary_correct,
-    confusion_rates,
-    curve_series,
-    iso_fbeta_lines,
-    paired_mcnemar,
-    split_constraints,
-    unmet_constraints,
-)
+from dashboard.metrics.isof1 import ConfusionRates, confusion_rates, curve_series, iso_fbeta_lines
 from dashboard.results import Results
 from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
 
@@ -596,44 +585,12 @@ class ThresholdExplorer(widgets.VBox):
         if key not in self._compare_cache:
             table = r.compare_models(self.split, self.optimize, self.constraints,
                                      metadata=self.metadata, beta=self.beta)
-            mc, res = self._significance(table)
-            self._compare_cache[key] = (table, mc, res)
+            self._compare_cache[key] = (table, table.attrs.get("mcnemar"),
+                                        table.attrs.get("resolution"))
         self.comparison, self.mcnemar, self.resolution = self._compare_cache[key]
         chosen = self.comparison.attrs.get("chosen")
         self._use_chosen.disabled = chosen is None
         self._compare_html.value = self._compare_text()
-
-    def _significance(self, table: pd.DataFrame) -> tuple[tuple[str, str, McNemar] | None,
-                                                          float | None]:
-        """McNemar between the top two admissible models, each at its own best threshold, and
-        the split's resolution at the chosen model's error."""
-        r = self.results
-        _, meta_c = split_constraints(self.constraints, self.metadata)
-        ranked = [m for m in table.index if bool(table.loc[m, "feasible"])
-                  and not unmet_constraints(self.metadata.get(m, {}), meta_c)]
-        ranked.sort(key=lambda m: -float(table.loc[m, "value"]))
-        res = None
-        if ranked:
-            top = ranked[0]
-            res = resolution(float(table.loc[top, "error"]), len(r.rows(self.split, top)))
-        if len(ranked) < 2:
-            return None, res
-        a, b = ranked[:2]
-        ka, ca = self._correctness(a, table.loc[a].get("threshold"))
-        kb, cb = self._correctness(b, table.loc[b].get("threshold"))
-        return (a, b, paired_mcnemar(ka, ca, kb, cb)), res
-
-    def _correctness(self, model: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """Keys and per-row correctness of one model at its own threshold (one-vs-rest)."""
-        r = self.results
-        rows = r.rows(self.split, model)
-        keys = rows["key"].to_numpy()
-        if not self.has_curves or threshold is None or not math.isfinite(threshold):
-            return keys, r.correct(self.split, model)
-        pos = r.positive_class
-        column = "score" if r.schema.kind == "binary_score" else r.schema.proba_columns[pos]
-        is_pos = rows["label"].astype(str).to_numpy() == str(pos)
-        return keys, binary_correct(is_pos, rows[column].to_numpy(), float(threshold))
 
     @_guarded
     def _refresh_classes(self) -> None:

@@ -13,16 +13,18 @@ from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_curve
 
 from dashboard.metrics import ThresholdCurve, mcnemar_exact
+from dashboard.metrics.compare import (
+    binary_correct,
+    paired_mcnemar,
+    split_constraints,
+    unmet_constraints,
+)
 from dashboard.metrics.isof1 import (
     ISO_LEVELS,
-    binary_correct,
     confusion_rates,
     curve_series,
     iso_fbeta_curve,
     iso_fbeta_lines,
-    paired_mcnemar,
-    split_constraints,
-    unmet_constraints,
 )
 
 
