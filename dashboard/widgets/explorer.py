@@ -14,20 +14,19 @@ import functools
 import html
 import math
 from collections.abc import Callable, Mapping
-from copy import deepcopy
 from typing import Any, TypeVar
 
 import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 import traitlets as t
-from plotly.serializers import custom_serializers
 from plotly.subplots import make_subplots
 
 from dashboard.metrics.compare import McNemar, split_constraints, unmet_constraints
 from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve
 from dashboard.metrics.isof1 import ConfusionRates, confusion_rates, curve_series, iso_fbeta_lines
 from dashboard.results import Results
+from dashboard.widgets.figure import LiveFigure
 from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
 
 __all__ = ["ThresholdExplorer"]
@@ -56,43 +55,6 @@ def _guarded(method: _F) -> _F:
             self._show_error(exc)
             return None
     return wrapper  # type: ignore[return-value]
-
-
-class _LiveFigure(go.FigureWidget):
-    """A FigureWidget whose full state is the figure as it is now.
-
-    ``FigureWidget`` sends later edits as restyle messages and refreshes its synced
-    ``_widget_data``/``_widget_layout`` only when displayed on its own. A view created later
-    (the figure inside a box, a page that connects after the notebook ran, as under Voilà)
-    asks the kernel for the state and would get the figure as it was built: stale traces.
-    Serving the current data and layout here closes that gap without sending anything more.
-
-    The browser reports every restyle back as ``_js2py_*`` messages (``traceDeltas`` is
-    ~18 kB for this figure); ipywidgets 8 would echo each one back to the browser. They are
-    messages, not state another view needs, so they are not echoed.
-    """
-
-    _js2py_traceDeltas = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                      **custom_serializers)
-    _js2py_layoutDelta = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                      **custom_serializers)
-    _js2py_restyle = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                  **custom_serializers)
-    _js2py_relayout = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                   **custom_serializers)
-    _js2py_update = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                 **custom_serializers)
-    _js2py_pointsCallback = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                         **custom_serializers)
-
-    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
-        keys = ({key} if isinstance(key, str) else set(key)) if key is not None else None
-        if hasattr(self, "_data") and hasattr(self, "_layout_obj"):
-            if keys is None or "_widget_data" in keys:
-                self._trait_values["_widget_data"] = deepcopy(self._data)
-            if keys is None or "_widget_layout" in keys:
-                self._trait_values["_widget_layout"] = deepcopy(self._layout_obj._props)
-        return super().get_state(key, drop_defaults)
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -401,7 +363,7 @@ class ThresholdExplorer(widgets.VBox):
         fig.update_yaxes(autorange="reversed", showgrid=False, row=1, col=3)
         for ann in fig.layout.annotations:
             ann.font = dict(size=13)
-        self.figure = _LiveFigure(fig)
+        self.figure = LiveFigure(fig)
         self.traces = {name: self.figure.data[i] for i, (name, _, _) in enumerate(specs)}
         if not self.has_curves:
             self.figure.layout.height = 10

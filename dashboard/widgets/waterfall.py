@@ -14,7 +14,6 @@ import html
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ from dashboard.metrics.formulation import (
 from dashboard.metrics.gaps import GAP_LABELS, GapReport
 from dashboard.results import Results
 from dashboard.widgets import theme
+from dashboard.widgets.figure import LiveFigure
 from dashboard.widgets.format import count, pct, pp
 
 __all__ = ["GapWaterfall", "TRACE_NAMES"]
@@ -157,7 +157,7 @@ class GapWaterfall(widgets.VBox):
 
         self.headline = widgets.HTML()
         self.headline.add_class("mldash-waterfall-headline")
-        self.figure = go.FigureWidget(data=self._initial_traces(),
+        self.figure = LiveFigure(data=self._initial_traces(),
                                       layout=self._initial_layout(height))
         self.tactics = widgets.HTML()
         self.tactics.add_class("mldash-waterfall-tactics")
@@ -450,7 +450,6 @@ class GapWaterfall(widgets.VBox):
                                 traces["compare gaps"], traces["compare labels"], None,
                                 label_model=other.model, faded=True)
             self._draw_axes(main, other, xs)
-        _keep_state_current(self.figure)
         self._write_text(main, other)
 
     def _draw_walk(self, view: _View, xs: dict[str, float], shift: float, width: float,
@@ -737,17 +736,3 @@ def _rgba(color: str, alpha: float) -> str:
 def _short(name: str, limit: int = 12) -> str:
     """A model name short enough to sit above a half-width bar."""
     return name if len(name) <= limit else name[:limit - 1] + "…"
-
-
-def _keep_state_current(fig: go.FigureWidget) -> None:
-    """Make the state a frontend reads when it connects match the figure as it is now.
-
-    plotly's ``FigureWidget`` sends edits as ``_py2js_*`` messages and refreshes its synced
-    ``_widget_data`` / ``_widget_layout`` only in ``_repr_mimebundle_``, i.e. when the figure
-    itself is displayed. A figure inside a container that is edited after it is built would
-    be drawn from its construction state by any page that connects later (Voilà fetches the
-    widget state after the notebook ran): empty or stale bars. Views already open got the
-    edits from ``batch_update``, so the state is stored without sending it again.
-    """
-    fig._trait_values["_widget_data"] = deepcopy(fig._data)
-    fig._trait_values["_widget_layout"] = deepcopy(fig._layout_obj._props)
