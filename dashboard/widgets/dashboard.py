@@ -1,0 +1,147 @@
+"""``Dashboard(results)``: the three views around a header, all bound to one Results model."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets as t
+
+from dashboard.annotations import AnnotationStore
+from dashboard.errors import DashboardError
+from dashboard.results import Results
+from dashboard.widgets.explorer import ThresholdExplorer
+from dashboard.widgets.tally_grid import TallyGrid
+from dashboard.widgets.theme import COLORS, FONT
+from dashboard.widgets.waterfall import GapWaterfall
+
+VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
+
+#: page-level styles: the header, and presentation mode (large type, one view at a time)
+STYLE = f"""
+<style>
+.mldash {{ font-family: {FONT}; }}
+.mldash-header {{ padding: 4px 0 8px 0; border-bottom: 1px solid rgba(128,128,128,.3); }}
+.mldash-title {{ font-size: 20px; font-weight: 600; margin: 0; }}
+.mldash-facts {{ font-size: 13px; opacity: .8; margin: 2px 0 6px 0; }}
+.mldash-diagnosis {{ font-size: 17px; font-weight: 600; color: {COLORS["dev"]}; margin: 0; }}
+.mldash-present .mldash-title {{ font-size: 30px; }}
+.mldash-present .mldash-facts {{ font-size: 20px; }}
+.mldash-present .mldash-diagnosis {{ font-size: 34px; line-height: 1.25; }}
+.mldash-present .widget-label, .mldash-present .widget-html-content,
+.mldash-present .widget-readout, .mldash-present button,
+.mldash-present select {{ font-size: 18px !important; }}
+.mldash-present .js-plotly-plot text {{ font-size: 16px !important; }}
+</style>
+"""
+
+
+class Dashboard(widgets.VBox):
+    """The waterfall, the tally grid and the threshold explorer, sharing one Results.
+
+    Move the threshold in the explorer and the waterfall and the grid follow, because all
+    three observe the same model; the header restates the shared state in words.
+    """
+
+    presenting = t.Bool(False, help="presentation mode: large type, one view at a time")
+
+    def __init__(self, results: Results, *, store: AnnotationStore | str | None = None,
+                 title: str | None = None, **kwargs: Any) -> None:
+        self.results = results
+        self._title = title or results.name
+        self.waterfall = GapWaterfall(results)
+        self.tally_grid = TallyGrid(results, store=store)
+        self.explorer = ThresholdExplorer(results)
+        self.views = (self.waterfall, self.tally_grid, self.explorer)
+
+        self.header = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.header.add_class("mldash-header")
+        self.status = widgets.HTML()
+        self.present_button = widgets.ToggleButton(
+            value=False, description="Present", icon="desktop",
+            tooltip="Presentation mode: large type, the diagnosis first, one view at a time",
+            layout=widgets.Layout(width="auto"))
+        self.present_button.observe(self._on_present_button_change, names="value")
+        self.view_picker = widgets.ToggleButtons(options=VIEWS, value=VIEWS[0],
+                                                 layout=widgets.Layout(display="none"))
+        self.view_picker.observe(self._on_view_change, names="value")
+        self.tabs = widgets.Tab(children=list(self.views))
+        for i, name in enumerate(VIEWS):
+            self.tabs.set_title(i, name)
+        self.stage = widgets.Box([self.views[0]], layout=widgets.Layout(display="none"))
+        top = widgets.HBox([self.header, self.present_button],
+                           layout=widgets.Layout(align_items="flex-start", width="100%"))
+        super().__init__([widgets.HTML(STYLE), top, self.status, self.view_picker, self.tabs,
+                          self.stage], **kwargs)
+        self.add_class("mldash")
+        results.observe(self._on_results_change,
+                        names=["threshold", "model", "human_reference", "weighted",
+                               "positive_class"])
+        self._render_header()
+
+    # -- the header ---------------------------------------------------------------------------
+    def _on_results_change(self, change: dict) -> None:
+        self._render_header()
+
+    def _render_header(self) -> None:
+        r = self.results
+        try:
+            sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
+            report = r.gaps()
+            facts = [f"model <b>{html.escape(str(r.model))}</b>",
+                     f"threshold <b>{r.threshold:.3g}</b>" if r.has_scores else None,
+                     f"human level <b>{html.escape(r.human_reference)}</b> "
+                     f"({r.human_error:.1%})", f"rows: {html.escape(sizes)}"]
+            if r.weighted:
+                facts.append("weighted error")
+            self.header.value = (
+                f'<p class="mldash-title">{html.escape(self._title)}</p>'
+                f'<p class="mldash-facts">{" · ".join(f for f in facts if f)}</p>'
+                f'<p class="mldash-diagnosis">{html.escape(report.headline)}</p>')
+            self.status.value = ""
+        except DashboardError as exc:
+            self.status.value = f'<span style="color:#dc2626">{html.escape(str(exc))}</span>'
+
+    @property
+    def diagnosis(self) -> str:
+        """The one-sentence diagnosis the header shows."""
+        return self.results.gaps().headline
+
+    # -- presentation mode -----------------------------------------------------------------------
+    def _on_present_button_change(self, change: dict) -> None:
+        if self.presenting != change["new"]:
+            self.presenting = change["new"]
+
+    @t.observe("presenting")
+    def _on_presenting_change(self, change: dict) -> None:
+        on = change["new"]
+        if self.present_button.value != on:
+            self.present_button.value = on
+        if on:
+            self.add_class("mldash-present")
+            self.view_picker.value = VIEWS[self.tabs.selected_index or 0]
+            self._show_view(self.view_picker.value)
+            self.tabs.children = ()  # each view lives in one container at a time
+            self.tabs.layout.display = "none"
+            self.view_picker.layout.display = ""
+            self.stage.layout.display = ""
+        else:
+            self.remove_class("mldash-present")
+            self.stage.children = ()
+            self.tabs.children = list(self.views)
+            for i, name in enumerate(VIEWS):
+                self.tabs.set_title(i, name)
+            self.tabs.selected_index = VIEWS.index(self.view_picker.value)
+            self.tabs.layout.display = ""
+            self.view_picker.layout.display = "none"
+            self.stage.layout.display = "none"
+
+    def _on_view_change(self, change: dict) -> None:
+        if self.presenting:
+            self._show_view(change["new"])
+
+    def _show_view(self, name: str) -> None:
+        view = self.views[VIEWS.index(name)]
+        if self.stage.children != (view,):
+            self.stage.children = (view,)
