@@ -7,7 +7,9 @@ traceback from inside a kernel), then hands it to :mod:`dashboard.serve`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 import webbrowser
 from pathlib import Path
@@ -17,6 +19,17 @@ from dashboard.errors import DashboardError
 from dashboard.io import read_human_level, read_sidecar
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+
+def default_store(results_file: Path, *, demo: bool) -> Path:
+    """Where review tags go: beside the results file, or in the user's data folder for the
+    bundled demo (the package folder may be read-only and must stay clean)."""
+    if not demo:
+        return results_file.with_suffix(".annotations.sqlite")
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = base / "ml-diagnosis-dashboard"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "demo.annotations.sqlite"
 
 
 def _validate(path: Path, human_level: Any) -> Any:
@@ -39,16 +52,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     results = _validate(path, human_level)
     print(f"Loaded {path} ({len(results.frame):,} rows, models {', '.join(results.models)}) "
           f"in {time.perf_counter() - started:.1f} s")
-    store = Path(args.store) if args.store else path.with_suffix(".annotations.sqlite")
-    running = serve.launch_dashboard(
-        path, host=args.host, port=args.port, token=args.token, human_level=human_level,
-        store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
-        timeout=args.timeout,
-    )
+    store = Path(args.store) if args.store else default_store(path, demo=not args.file)
+    log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
+    try:
+        running = serve.launch_dashboard(
+            path, host=args.host, port=args.port, token=args.token, human_level=human_level,
+            store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
+            timeout=args.timeout, log_path=log_path,
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
+            else []
+        raise RuntimeError("\n".join([f"{exc}; Voilà's last lines ({log_path}):", *tail])) \
+            from None
     print(f"Dashboard for {path.name} at {running.url}")
     if not serve.is_loopback(args.host):
         print("It is reachable from other machines; the token in the URL is required.")
-    print(f"Annotations are saved in {store}. Press Ctrl+C to stop.", flush=True)
+    print(f"Annotations are saved in {store}; Voilà's log is {log_path}. "
+          "Press Ctrl+C to stop.", flush=True)
     if not args.no_browser:
         webbrowser.open(running.url)
     try:
