@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
 from dashboard.metrics.gaps import GAP_LABELS
 from dashboard.results import Results
 from dashboard.widgets.explorer import ThresholdExplorer
+from dashboard.widgets.format import pct, pp
 from dashboard.widgets.theme import FONT
 from dashboard.widgets.waterfall import GapWaterfall
 
@@ -43,14 +43,6 @@ th:first-child, td:first-child {{ text-align: left; }}
   .note {{ color: #d1d5db; }}
 }}
 """
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "—" if x is None or pd.isna(x) else f"{100 * x:.{digits}f}%"
-
-
-def _pp(x: float | None) -> str:
-    return "—" if x is None or pd.isna(x) else f"{100 * x:+.1f} pp"
 
 
 def _figure(widget_figure: Any) -> go.Figure:
@@ -84,7 +76,7 @@ def build_report(results: Results, *, title: str | None = None,
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="facts">Model {html.escape(str(r.model))}'
              + (f" · threshold {r.threshold:.3g}" if r.has_scores else "")
-             + f" · human level: {html.escape(r.human_reference)} ({_pct(r.human_error)})"
+             + f" · human level: {html.escape(r.human_reference)} ({pct(r.human_error)})"
              + (" · weighted error" if r.weighted else "") + f" · generated {when}</p>",
              f'<p class="headline">{html.escape(report.headline)}</p>']
     for gap in report.focus:
@@ -95,15 +87,15 @@ def build_report(results: Results, *, title: str | None = None,
     parts.append("<h2>Where the error comes from</h2>")
     parts.append(pio.to_html(figs["waterfall"], include_plotlyjs=True, full_html=False,
                              div_id="waterfall", config={"displaylogo": False}))
-    rows = [[html.escape(s), f"{int(row.n):,}", _pct(row.error),
-             f"{_pct(row.ci_low)} – {_pct(row.ci_high)}"] for s, row in errors.iterrows()]
+    rows = [[html.escape(s), f"{int(row.n):,}", pct(row.error),
+             f"{pct(row.ci_low)} – {pct(row.ci_high)}"] for s, row in errors.iterrows()]
     parts.append(_table(rows, ["split", "examples", "error", "95% interval"]))
     gap_rows = []
     for gap, value in report.gaps().items():
         if value is None:
             continue
         sig = report.significant.get(gap)
-        gap_rows.append([html.escape(GAP_LABELS[gap]), _pp(value),
+        gap_rows.append([html.escape(GAP_LABELS[gap]), pp(value),
                          "yes" if sig else ("no" if sig is not None else "—")])
     parts.append(_table(gap_rows, ["gap", "size", "significant (95%)"]))
 
@@ -112,10 +104,10 @@ def build_report(results: Results, *, title: str | None = None,
         tally = r.tally("dev")
         reviewed = tally.attrs["reviewed"]
         if reviewed:
-            rows = [[html.escape(str(cat)), str(int(t["count"])), _pct(t["share"], 0),
-                     _pct(t["ceiling_error"])] for cat, t in tally.iterrows()]
+            rows = [[html.escape(str(cat)), str(int(t["count"])), pct(t["share"], 0),
+                     pct(t["ceiling_error"])] for cat, t in tally.iterrows()]
             parts.append(f"<p class='note'>{reviewed} misclassified dev examples reviewed; "
-                         f"dev error {_pct(tally.attrs['split_error'])}. The ceiling is the "
+                         f"dev error {pct(tally.attrs['split_error'])}. The ceiling is the "
                          "dev error if that category were fixed completely.</p>")
             parts.append(_table(rows, ["category", "count", "% of total", "ceiling"]))
             parts.append(f"<p class='note'>{html.escape(tally.attrs['label_noise'].verdict)}"
@@ -135,16 +127,16 @@ def build_report(results: Results, *, title: str | None = None,
              ["actual negative", f"{pt.fp:,.0f}", f"{pt.tn:,.0f}"]],
             ["dev, threshold " + f"{r.threshold:.3g}", "predicted positive",
              "predicted negative"]))
-        parts.append(f"<p class='note'>precision {_pct(pt.precision)} · recall "
-                     f"{_pct(pt.recall)} · F1 {_pct(pt.f1)} · share flagged "
-                     f"{_pct(pt.queue_rate)}</p>")
+        parts.append(f"<p class='note'>precision {pct(pt.precision)} · recall "
+                     f"{pct(pt.recall)} · F1 {pct(pt.f1)} · share flagged "
+                     f"{pct(pt.queue_rate)}</p>")
         if "explorer" in figs:
             parts.append(pio.to_html(figs["explorer"], include_plotlyjs=False, full_html=False,
                                      div_id="explorer", config={"displaylogo": False}))
         if len(r.models) > 1:
             table = r.compare_models("dev", "f1")
             rows = [[html.escape(str(m)), f"{row.get('threshold', float('nan')):.3g}",
-                     _pct(row.get("f1")), _pct(row.get("precision")), _pct(row.get("recall"))]
+                     pct(row.get("f1")), pct(row.get("precision")), pct(row.get("recall"))]
                     for m, row in table.iterrows()]
             parts.append(_table(rows, ["model", "best-F1 threshold", "F1", "precision",
                                        "recall"]))
@@ -154,7 +146,7 @@ def build_report(results: Results, *, title: str | None = None,
                 parts.append(f"<p class='note'>{html.escape(a)} vs {html.escape(b)} on the "
                              f"same dev examples: McNemar p = {test.p_value:.3g} ({verdict}); "
                              f"this dev set resolves differences of about "
-                             f"{_pct(table.attrs['resolution'])}.</p>")
+                             f"{pct(table.attrs['resolution'])}.</p>")
     body = "\n".join(parts)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"

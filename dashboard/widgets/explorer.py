@@ -27,6 +27,7 @@ from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurv
 from dashboard.metrics.isof1 import ConfusionRates, confusion_rates, curve_series, iso_fbeta_lines
 from dashboard.results import Results
 from dashboard.widgets.figure import LiveFigure
+from dashboard.widgets.format import pct
 from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
 
 __all__ = ["ThresholdExplorer"]
@@ -55,10 +56,6 @@ def _guarded(method: _F) -> _F:
             self._show_error(exc)
             return None
     return wrapper  # type: ignore[return-value]
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
 def _num(x: float) -> str:
@@ -503,7 +500,7 @@ class ThresholdExplorer(widgets.VBox):
             values.append(pt.fbeta)
         labels = (("TN", "FP"), ("FN", "TP"))
         text = [[f"{labels[i][j]} <b>{_num(cm.counts[i, j])}</b><br>"
-                 f"{_pct(cm.row_rates[i, j])} of row" for j in range(2)] for i in range(2)]
+                 f"{pct(cm.row_rates[i, j])} of row" for j in range(2)] for i in range(2)]
         tr = self.traces
         # only what marks the threshold moves: a 2-point line, a few markers, 4 cells
         with self.figure.batch_update():
@@ -563,11 +560,11 @@ class ThresholdExplorer(widgets.VBox):
         cf = r.class_f1(self.split)
         rows, styles = [], []
         for i, c in enumerate(cf.classes):
-            rows.append([html.escape(str(c)), _pct(cf.precision[i]), _pct(cf.recall[i]),
-                         _pct(cf.f1[i]), f"{cf.support[i]:,}"])
+            rows.append([html.escape(str(c)), pct(cf.precision[i]), pct(cf.recall[i]),
+                         pct(cf.f1[i]), f"{cf.support[i]:,}"])
             styles.append("cur" if str(c) == str(r.positive_class) else "")
         caption = (f"All classes, argmax prediction on {html.escape(self.split)}: "
-                   f"macro F1 <b>{_pct(cf.macro_f1)}</b> · micro F1 <b>{_pct(cf.micro_f1)}</b>")
+                   f"macro F1 <b>{pct(cf.macro_f1)}</b> · micro F1 <b>{pct(cf.micro_f1)}</b>")
         self._classes_html.value = _table(["class", "precision", "recall", "F1", "support"],
                                           rows, row_classes=styles, caption=caption)
 
@@ -591,11 +588,11 @@ class ThresholdExplorer(widgets.VBox):
         for split, p in ((self.split, pt), (self.overlay, self.overlay_point)):
             if p is None:
                 continue
-            row = [f"<b>{html.escape(split)}</b>", _thr(p.threshold), _pct(p.precision),
-                   _pct(p.recall), f"<b>{_pct(p.f1)}</b>"]
+            row = [f"<b>{html.escape(split)}</b>", _thr(p.threshold), pct(p.precision),
+                   pct(p.recall), f"<b>{pct(p.f1)}</b>"]
             if beta != 1.0:
-                row.append(_pct(p.fbeta))
-            row += [_pct(p.accuracy), _pct(p.queue_rate), f"{_num(p.tp + p.fp)} of {_num(p.n)}"]
+                row.append(pct(p.fbeta))
+            row += [pct(p.accuracy), pct(p.queue_rate), f"{_num(p.tp + p.fp)} of {_num(p.n)}"]
             rows.append(row)
         neg, pos = self._class_names()
         what = (f"class {html.escape(pos)} vs rest" if self.multiclass
@@ -628,9 +625,9 @@ class ThresholdExplorer(widgets.VBox):
             else:
                 parts.append(
                     f"Model {model}: best threshold <b>{_thr(b.threshold)}</b> → "
-                    f"{html.escape(goal)} <b>{_pct(b.value)}</b> (precision "
-                    f"{_pct(b.precision)}, recall {_pct(b.recall)}, queue rate "
-                    f"{_pct(b.queue_rate)}); {b.feasible:,} of {b.candidates:,} thresholds meet "
+                    f"{html.escape(goal)} <b>{pct(b.value)}</b> (precision "
+                    f"{pct(b.precision)}, recall {pct(b.recall)}, queue rate "
+                    f"{pct(b.queue_rate)}); {b.feasible:,} of {b.candidates:,} thresholds meet "
                     "the constraints.")
         if unmet:
             facts = ", ".join(f"{html.escape(k)} = {self.metadata.get(r.model, {}).get(k, '?')}"
@@ -680,7 +677,7 @@ class ThresholdExplorer(widgets.VBox):
             if self.has_curves:
                 cells.append(_thr(row_t["threshold"]) if feasible else "–")
             for c in metric_cols:
-                cells.append(_pct(float(row_t[c])) if feasible else "–")
+                cells.append(pct(float(row_t[c])) if feasible else "–")
             why = ("no threshold meets the constraints" if not feasible
                    else "fails " + ", ".join(unmet) if unmet else "yes")
             cells.append(html.escape(why))
@@ -699,7 +696,7 @@ class ThresholdExplorer(widgets.VBox):
     def _significance_text(self) -> str:
         split = html.escape(self.split)
         res = self.resolution
-        res_text = (f"This {split} set's resolution is <b>±{_pct(res, 2)}</b> of error: the "
+        res_text = (f"This {split} set's resolution is <b>±{pct(res, 2)}</b> of error: the "
                     "smallest difference between two models it can detect (95%)."
                     if res is not None and math.isfinite(res) else "")
         if self.mcnemar is None:
@@ -717,7 +714,7 @@ class ThresholdExplorer(widgets.VBox):
                 f"the same {split} examples: {html.escape(a)} alone wrong on "
                 f"{mc.only_a_wrong:,}, {html.escape(b)} alone wrong on {mc.only_b_wrong:,}; "
                 f"exact McNemar p = {mc.p_value:.3g}, {verdict} at 5%. Error difference "
-                f"{_pct(diff, 2)}. {res_text}{below}</p>")
+                f"{pct(diff, 2)}. {res_text}{below}</p>")
 
     # -- errors -----------------------------------------------------------------------------------
     def _show_error(self, exc: BaseException) -> None:

@@ -26,7 +26,8 @@ from sklearn.metrics import (
 )
 
 from dashboard import Results
-from dashboard.widgets.explorer import MAX_POINTS, ThresholdExplorer, _pct
+from dashboard.widgets.explorer import MAX_POINTS, ThresholdExplorer
+from dashboard.widgets.format import pct as _pct
 
 MOVING = {"threshold_line", "markers", "pr_point", "confusion"}
 
