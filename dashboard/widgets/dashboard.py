@@ -61,9 +61,10 @@ class Dashboard(widgets.VBox):
         self.present_button = widgets.ToggleButton(
             value=False, description="Present", icon="desktop",
             tooltip="Presentation mode: large type, the diagnosis first, one view at a time",
-            layout=widgets.Layout(width="auto"))
+            layout=widgets.Layout(width="auto", min_width="112px", flex="0 0 auto"))
         self.present_button.observe(self._on_present_button_change, names="value")
         self.view_picker = widgets.ToggleButtons(options=VIEWS, value=VIEWS[0],
+                                                 style={"button_width": "auto"},
                                                  layout=widgets.Layout(display="none"))
         self.view_picker.observe(self._on_view_change, names="value")
         self.tabs = widgets.Tab(children=list(self.views))

@@ -44,6 +44,11 @@ class LiveFigure(go.FigureWidget):
     _js2py_pointsCallback = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
                                                          **custom_serializers)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # plotly.js re-fits the figure to its container whenever the window resizes
+        self._config = {**self._config, "responsive": True, "displaylogo": False}
+
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
         keys = ({key} if isinstance(key, str) else set(key)) if key is not None else None
         if hasattr(self, "_data") and hasattr(self, "_layout_obj"):
