@@ -1,7 +1,9 @@
-"""Real-browser tests of the serving infrastructure, on the placeholder app.
+"""Real-browser tests of the serving infrastructure, on a small harness notebook.
 
-The dashboard's entry point (``notebooks/dashboard.ipynb``) is served by
-:mod:`dashboard.serve` with ``DASHBOARD_FILE`` pointing at a small CSV.
+:mod:`dashboard.serve` serves a notebook of the tests' own (a title, a slider and one plotly
+bar, reading ``DASHBOARD_FILE`` like the real entry point) so that these tests check the
+launcher, the template and Voila's security settings independently of the dashboard's views;
+``tests/browser/test_app.py`` tests the real app.
 """
 
 from __future__ import annotations
@@ -36,11 +38,56 @@ def results_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+HARNESS_CELL = """\
+import html, os
+from pathlib import Path
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+def harness_app():
+    path = Path(os.environ["DASHBOARD_FILE"])
+    name = os.environ.get("DASHBOARD_DATASET_NAME", path.name)
+    rows = sum(1 for _ in path.open()) - 1
+    title = widgets.HTML(f"<h2 class='mldash-title'>{html.escape(name)}</h2>"
+                         f"<p class='mldash-subtitle'>{html.escape(str(path))}: {rows} rows</p>")
+    slider = widgets.IntSlider(value=3, min=0, max=10, description="Value")
+    fig = go.FigureWidget(
+        data=[go.Bar(x=["value"], y=[3], text=["3"], textposition="outside",
+                     cliponaxis=False)],
+        layout=go.Layout(height=320, width=480, yaxis=dict(range=[0, 11])))
+    def on_change(change):
+        with fig.batch_update():
+            fig.data[0].y = [change["new"]]
+            fig.data[0].text = [str(change["new"])]
+    slider.observe(on_change, names="value")
+    return widgets.VBox([title, slider, fig])
+
+harness_app()
+"""
+
+
 @pytest.fixture(scope="module")
-def server(module_voila_server: StartServer, results_csv: Path) -> VoilaServer:
+def harness_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harness notebook: one code cell, titled like the real entry point."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(HARNESS_CELL)]
+    nb.metadata["title"] = "ML diagnosis dashboard"
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                 "name": "python3"}
+    path = tmp_path_factory.mktemp("harness") / "dashboard.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(module_voila_server: StartServer, results_csv: Path,
+           harness_notebook: Path) -> VoilaServer:
     """One loopback server for the module: no token."""
     return module_voila_server(
-        {ENV_FILE: str(results_csv), ENV_DATASET_NAME: "Small <test> set"}
+        {ENV_FILE: str(results_csv), ENV_DATASET_NAME: "Small <test> set"},
+        notebook=harness_notebook,
     )
 
 
@@ -86,7 +133,7 @@ def test_page_renders_title_and_figure(server, page_guard, screenshot, results_c
     expect(loading).to_have_count(0)
     expect(page.locator("#rendered_cells")).to_be_visible()
     # the notebook's code and prompts are not in the page
-    assert "app_from_environment" not in page.content()
+    assert "harness_app" not in page.content()
     expect(page.locator(".jp-InputPrompt:visible, .jp-OutputPrompt:visible")).to_have_count(0)
     assert page.title() == "ML diagnosis dashboard"
     screenshot(page, "rendered")
@@ -244,8 +291,9 @@ def test_execute_request_from_the_page_is_dropped(server, page_guard, tmp_path: 
 
 
 def test_non_loopback_host_requires_the_token(voila_server, results_csv: Path, page_guard,
-                                              screenshot) -> None:
-    srv = voila_server({ENV_FILE: str(results_csv)}, host="0.0.0.0")
+                                              screenshot, harness_notebook: Path) -> None:
+    srv = voila_server({ENV_FILE: str(results_csv)}, host="0.0.0.0",
+                       notebook=harness_notebook)
     assert srv.token and len(srv.token) >= 32
     assert srv.base_url.startswith("http://127.0.0.1:")
 
