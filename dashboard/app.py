@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,13 +131,13 @@ class DashboardApp(widgets.VBox):
             tooltip="Build a self-contained HTML diagnosis of the current view (opens offline)",
             layout=widgets.Layout(width="auto"))
         self.report_button.add_class("mldash-report-button")
-        self.report_link = widgets.HTML()
+        self.report_link = widgets.HTML(layout=widgets.Layout(margin="0 12px"))
         self.report_link.add_class("mldash-report-link")
         self.report_status = widgets.HTML()
         self.report_status.add_class("mldash-report-status")
         self.report_bytes = 0
-        bar = widgets.HBox([self.report_button, self.report_link, self.report_status],
-                           layout=widgets.Layout(align_items="center", gap="12px",
+        bar = widgets.HBox([self.report_status, self.report_link, self.report_button],
+                           layout=widgets.Layout(align_items="center",
                                                  justify_content="flex-end", width="100%"))
         bar.add_class("mldash-report-bar")
         super().__init__([bar, self.dashboard], **kwargs)
@@ -179,13 +180,15 @@ class DashboardApp(widgets.VBox):
             href = "data:text/html;charset=utf-8;base64," + base64.b64encode(data).decode("ascii")
             self.report_link.value = (
                 f"<a href='{href}' download='{html.escape(name, quote=True)}' "
-                f"class='mldash-report-download'>Save {html.escape(name)}</a>")
+                "class='mldash-report-download' style='color:#2563eb;font-weight:600;"
+                f"text-decoration:underline'>Save {html.escape(name)}</a>")
             r = self.results
             state = f"model {r.model}" + (f", threshold {r.threshold:.3g}" if r.has_scores
                                           else "")
-            self.report_status.value = html.escape(
-                f"Report of {state}: {len(data) / 1e6:.1f} MB, built in "
-                f"{time.perf_counter() - started:.1f} s.")
+            self.report_status.value = (
+                "<span style='opacity:.75'>" + html.escape(
+                    f"Report of {state}: {len(data) / 1e6:.1f} MB, built in "
+                    f"{time.perf_counter() - started:.1f} s.") + "</span>")
             return text
         except Exception as exc:  # noqa: BLE001 - shown in the page, not the kernel log
             self.report_bytes = 0
@@ -249,15 +252,21 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
     try:
         say(f"Reading {path.name} ({_size(path)})…")
         results = load_results(path, human_level)
-        say(f"Building the views for {len(results.frame):,} rows…")
-        return DashboardApp(results, store=store, title=title)
     except DashboardError as exc:
         return message_widget(f"Cannot use the results file {path}.", str(exc))
     except OSError as exc:
         return message_widget(f"Cannot open the results file {path}.", exc.strerror or str(exc))
     except Exception as exc:  # noqa: BLE001 - the page shows a message, not a traceback
-        return message_widget(f"Cannot show the results file {path}.",
+        return message_widget(f"Cannot read the results file {path}.",
                               f"{type(exc).__name__}: {exc}")
+    try:
+        say(f"Building the views of {path.name} ({len(results.frame):,} rows)…")
+        return DashboardApp(results, store=store, title=title)
+    except (DashboardError, OSError) as exc:
+        where = f" with the annotation store {store}" if store else ""
+        return message_widget(f"Cannot show {path.name}{where}.", str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, not a traceback
+        return message_widget(f"Cannot show {path.name}.", f"{type(exc).__name__}: {exc}")
 
 
 class DeferredApp(widgets.VBox):
@@ -303,12 +312,46 @@ class DeferredApp(widgets.VBox):
         if self.content is None:
             try:
                 self.content = self._build(self._progress)
+                resync_figures(self.content)
             except Exception as exc:  # noqa: BLE001 - the page shows a message
                 self.content = message_widget("Cannot show the dashboard.",
                                               f"{type(exc).__name__}: {exc}")
             self.children = (self.content,)
             self._view_count = None  # stop counting views
         return self.content
+
+
+def _figures(root: widgets.Widget) -> list[Any]:
+    """The plotly figure widgets in the tree under ``root`` (each once)."""
+    from plotly.basewidget import BaseFigureWidget
+
+    found: dict[int, Any] = {}
+    stack = [root]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, BaseFigureWidget):
+            found.setdefault(id(w), w)
+        stack.extend(getattr(w, "children", ()) or ())
+    return list(found.values())
+
+
+def resync_figures(root: widgets.Widget) -> None:
+    """Send each figure's current data and layout as its state, before any view is drawn.
+
+    A figure built while the page is connected (the deferred load) reaches the browser as its
+    construction-time state followed by edit messages, which plotly's model applies to its
+    copy of the data before any view exists; in plotly 7 that copy comes out wrong (trace
+    names lost: the legend reads "trace 0"). Sending the current figure once, as plotly's own
+    ``_repr_mimebundle_`` does for a figure displayed on its own, gives the views the figure
+    as it is.
+    """
+    for fig in _figures(root):
+        if type(fig).get_state is widgets.Widget.get_state:
+            with fig.hold_sync():  # a plain FigureWidget: refresh the synced copies
+                fig._widget_layout = deepcopy(fig._layout_obj._props)
+                fig._widget_data = deepcopy(fig._data)
+        else:  # its get_state serves the current figure (dashboard.widgets.figure.LiveFigure)
+            fig.send_state(["_widget_data", "_widget_layout"])
 
 
 def app_from_environment(environ: Mapping[str, str] | None = None, *,

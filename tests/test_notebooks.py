@@ -1,0 +1,137 @@
+"""The notebooks run from top to bottom in a fresh python3 kernel (nbclient), without errors.
+
+* ``notebooks/tour.ipynb`` trains a model, prints the gaps and shows ``Dashboard(r)``;
+* ``notebooks/dashboard.ipynb`` (Voilà's entry point) builds the dashboard for the file named
+  by ``DASHBOARD_FILE``: here a copy of the demo data.
+
+Both run in a temporary folder, so the annotation store they create never lands in the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_STORE
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+DEMO = REPO / "dashboard" / "data" / "demo"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+TOUR_BUDGET_S = 120.0
+
+
+def run_notebook(path: Path, cwd: Path, env: dict[str, str] | None = None,
+                 timeout: int = 120) -> tuple[nbformat.NotebookNode, float]:
+    """Execute ``path`` in a python3 kernel started in ``cwd``; return it and the seconds taken.
+
+    The kernel gets this checkout first on ``PYTHONPATH``, so it imports the same package.
+    """
+    nb = nbformat.read(path, as_version=4)
+    kernel_env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_",
+                                                                          "VOILA_"))}
+    kernel_env.update(env or {})
+    kernel_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), kernel_env.get("PYTHONPATH", "")) if p)
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                            resources={"metadata": {"path": str(cwd)}})
+    started = time.monotonic()
+    client.execute(env=kernel_env)
+    return nb, time.monotonic() - started
+
+
+def outputs(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """Every output of every code cell."""
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def text_of(output: dict[str, Any]) -> str:
+    """The text an output shows: stream text or its text/plain representation."""
+    if output["output_type"] == "stream":
+        return output["text"]
+    return str(output.get("data", {}).get("text/plain", ""))
+
+
+def widget_states(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The widget models nbclient saved in the notebook's metadata."""
+    return nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+
+
+def test_tour_runs_and_prints_the_gaps(tmp_path: Path) -> None:
+    nb, seconds = run_notebook(NOTEBOOKS / "tour.ipynb", tmp_path)
+    assert seconds < TOUR_BUDGET_S
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    assert not [o for o in outs if o.get("name") == "stderr" and "Error" in o["text"]]
+    printed = "\n".join(text_of(o) for o in outs if o["output_type"] == "stream")
+    # print(r.gaps()): the headline and one line per gap
+    assert "Focus on data mismatch" in printed
+    for gap in ("avoidable bias", "variance", "data mismatch", "dev overfitting"):
+        assert gap in printed
+    views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1
+    assert text_of(views[0]).startswith("Dashboard(")
+    model_id = views[0]["data"][WIDGET_VIEW]["model_id"]
+    assert model_id in widget_states(nb)
+    # the notebook is thin: no function or class is defined in it
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "def " not in code and "class " not in code
+    # the store of the Dashboard(r) cell went to the kernel's folder
+    assert (tmp_path / "annotations.sqlite").exists()
+
+
+def test_dashboard_notebook_builds_the_demo(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DEMO, data)
+    store = tmp_path / "store" / "annotations.sqlite"
+    store.parent.mkdir()
+    nb, _seconds = run_notebook(NOTEBOOKS / "dashboard.ipynb", tmp_path, env={
+        ENV_FILE: str(data / "cat_results.parquet"),
+        ENV_STORE: str(store),
+        ENV_DATASET_NAME: "Cat detector <demo>",
+    })
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1
+    # built at once outside Voilà: the page itself, not a message or a loading line
+    assert text_of(views[0]).startswith("DashboardApp(")
+    assert views[0]["data"][WIDGET_VIEW]["model_id"] in widget_states(nb)
+    html_values = json.dumps([s["state"].get("value", "") for s in widget_states(nb).values()
+                              if s.get("model_name") == "HTMLModel"])
+    assert "Focus on data mismatch" in html_values
+    assert "Cat detector &lt;demo&gt;" in html_values
+    assert "mldash-message" not in html_values
+    assert store.exists()
+    assert not (data / "annotations.sqlite").exists()
+
+
+def test_dashboard_notebook_names_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label,score,split\na,1,0.9,dev\nb,0,,dev\n")
+    nb, _seconds = run_notebook(NOTEBOOKS / "dashboard.ipynb", tmp_path,
+                                env={ENV_FILE: str(bad)})
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1
+    state = widget_states(nb)[views[0]["data"][WIDGET_VIEW]["model_id"]]["state"]
+    assert "mldash-message" in state["_dom_classes"]
+    assert "score" in state["value"] and "bad.csv" in state["value"]
+
+
+@pytest.mark.parametrize("name", ["tour.ipynb", "dashboard.ipynb"])
+def test_notebooks_are_stored_without_outputs(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert nb.metadata["kernelspec"]["name"] == "python3"
