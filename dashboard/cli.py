@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +20,10 @@ from dashboard.errors import DashboardError
 from dashboard.io import read_human_level, read_sidecar
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def default_store(results_file: Path, *, demo: bool) -> Path:
@@ -53,6 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Loaded {path} ({len(results.frame):,} rows, models {', '.join(results.models)}) "
           f"in {time.perf_counter() - started:.1f} s")
     store = Path(args.store) if args.store else default_store(path, demo=not args.file)
+    if not store.parent.is_dir():
+        raise DashboardError(f"the folder of the annotation store does not exist: {store.parent}")
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(
@@ -72,6 +79,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
           "Press Ctrl+C to stop.", flush=True)
     if not args.no_browser:
         webbrowser.open(running.url)
+    # Voilà runs in its own session: stop it on SIGTERM/SIGHUP too, not only on Ctrl+C
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         while running.proc.poll() is None:
             time.sleep(0.5)

@@ -70,7 +70,8 @@ class Dashboard(widgets.VBox):
         self.tabs = widgets.Tab(children=list(self.views))
         for i, name in enumerate(VIEWS):
             self.tabs.set_title(i, name)
-        self.stage = widgets.Box([self.views[0]], layout=widgets.Layout(display="none"))
+        # filled only while presenting: a view shown in two containers is drawn twice
+        self.stage = widgets.Box([], layout=widgets.Layout(display="none"))
         top = widgets.HBox([self.header, self.present_button],
                            layout=widgets.Layout(align_items="flex-start", width="100%"))
         super().__init__([widgets.HTML(STYLE), top, self.status, self.view_picker, self.tabs,

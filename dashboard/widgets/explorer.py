@@ -895,7 +895,13 @@ class ThresholdExplorer(widgets.VBox):
     def _on_slider_value_change(self, change: dict) -> None:
         if self._syncing:
             return
+        # the browser sends a step with binary float noise (0.5740000000000001): drop the
+        # noise so the threshold is the one the page shows (a deliberate value is kept)
         value = float(change["new"])
+        step = float(self._slider.step) or 1e-3
+        snapped = round(value, max(0, -math.floor(math.log10(step)) + 1))
+        if abs(snapped - value) <= 1e-12 * abs(value):
+            value = snapped
         if value != self.results.threshold:
             self.results.threshold = value
 

@@ -581,7 +581,7 @@ class GapWaterfall(widgets.VBox):
             ctx.append(f"model {html.escape(main.model)}"
                        + (f" vs {html.escape(other.model)} (lighter)" if other else ""))
         if r.schema.kind == "binary_score":
-            ctx.append(f"threshold {r.threshold:.2f}")
+            ctx.append(f"threshold {r.threshold:.3g}")
         ref = r.human_reference
         ctx.append(f"{html.escape(ref)} {pct(r.human_error)}" if ref.startswith("human level")
                    else f"human level: {html.escape(ref)} ({pct(r.human_error)})")
