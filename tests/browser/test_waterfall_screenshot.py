@@ -125,7 +125,7 @@ def test_waterfall_renders_and_follows_the_threshold(server, page_guard, screens
     assert svg_texts(page) != before_text
     after_d = [page.locator(BAR).nth(i).get_attribute("d") for i in range(9)]
     assert after_d != before_d  # the geometry moved, not only the text
-    expect(page.locator(".js-plotly-plot .gtitle")).to_contain_text("threshold 0.30")
+    expect(page.locator(".js-plotly-plot .gtitle")).to_contain_text("threshold 0.3")
     screenshot(page, "waterfall-threshold-0.30")
 
     # side by side: the second model's bars appear beside the first
