@@ -252,7 +252,7 @@ def test_threshold_change_updates_bars_and_headline_in_place() -> None:
         assert levels(w)[split] == pytest.approx(table.loc[split, "error"], abs=TOL)
     assert gap_bars(w)["variance"][1] == pytest.approx(0.10, abs=TOL)
     assert headline_gaps(w) == {"variance"}
-    assert "threshold 0.30" in w.figure.layout.title.text
+    assert "threshold 0.3 " in w.figure.layout.title.text
 
     r.threshold = 0.5
     assert headline_gaps(w) == {"avoidable_bias"}
@@ -268,7 +268,7 @@ def test_state_read_by_a_late_frontend_is_current() -> None:
     data = {t["name"]: t for t in state["_widget_data"]}
     assert list(data["levels"]["y"]) == pytest.approx(list(w.trace("levels").y))
     assert data["levels"]["y"][2] == pytest.approx(0.10, abs=TOL)
-    assert "threshold 0.30" in state["_widget_layout"]["title"]["text"]
+    assert "threshold 0.3 " in state["_widget_layout"]["title"]["text"]
 
 
 def test_figure_updates_are_batched() -> None:
