@@ -1,22 +1,20 @@
-"""Shared fixtures: the golden cases of DOMAIN.md, read from the shared scenarios file."""
+"""Shared fixtures: the golden cases of DOMAIN.md, kept as the project's own test data."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = Path(os.environ.get(
-    "DASHBOARD_SCENARIOS", ROOT.parent / "shared" / "scenarios" / "course_examples.json"))
+SCENARIOS = ROOT / "tests" / "data" / "course_examples.json"
 DEMO_DIR = ROOT / "dashboard" / "data" / "demo"
 
 
 @pytest.fixture(scope="session")
 def course() -> dict:
-    """The golden cases; CI has shared/ beside the checkout, so a missing file is a failure."""
+    """The golden cases (a copy of DOMAIN.md's scenarios file); a missing file is a failure."""
     assert SCENARIOS.exists(), f"golden cases not found at {SCENARIOS}"
     return json.loads(SCENARIOS.read_text())
 

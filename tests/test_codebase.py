@@ -29,3 +29,19 @@ def test_layers_contract_is_kept() -> None:
 def test_ruff_clean() -> None:
     result = run(sys.executable, "-m", "ruff", "check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nothing_reads_outside_the_repository() -> None:
+    """A clone stands alone: no test, script or notebook names ../shared or a machine folder."""
+    offenders = []
+    for folder in ("tests", "dashboard", "benchmarks", "notebooks", ".ci"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in {".py", ".ipynb", ".json", ".toml", ""} or not path.is_file():
+                continue
+            if path == Path(__file__):
+                continue
+            text = path.read_text(errors="replace")
+            for needle in ("../shared", '"shared" /', "/work/"):
+                if needle in text:
+                    offenders.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert not offenders, offenders

@@ -1,9 +1,8 @@
-"""Every golden case of DOMAIN.md, read from shared/scenarios/course_examples.json."""
+"""Every golden case of DOMAIN.md, read from tests/data/course_examples.json."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,8 @@ from dashboard.metrics import (
 )
 from dashboard.metrics.curve import _point
 
-SCENARIOS = Path(os.environ.get("DASHBOARD_SCENARIOS", Path(__file__).resolve().parents[3]
-                                / "shared" / "scenarios" / "course_examples.json"))
-# CI runs with shared/ beside the checkout: a missing file must fail, not skip silently
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "course_examples.json"
+# the project's own copy of DOMAIN.md's golden cases: a missing file fails, never skips
 CASES = json.loads(SCENARIOS.read_text())
 
 

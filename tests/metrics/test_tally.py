@@ -1,6 +1,6 @@
 """The tally end to end: DOMAIN.md section 2 through Results (and the store), and the sample.
 
-The golden numbers come from shared/scenarios/course_examples.json ("tally", "ceiling",
+The golden numbers come from tests/data/course_examples.json ("tally", "ceiling",
 "mislabelled"); they exercise dashboard/metrics/tally.py through ``Results.tally`` and
 ``Results.label_noise`` on frames with exact error counts.
 """

@@ -16,16 +16,12 @@ from dashboard.widgets import theme
 from dashboard.widgets.format import pct, pp
 from dashboard.widgets.waterfall import TRACE_NAMES, GapWaterfall
 
-SCENARIOS = Path("/work/shared/scenarios/course_examples.json")
-if not SCENARIOS.exists():  # a checkout without the shared folder: the repo copy, if any
-    SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "course_examples.json"
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "course_examples.json"
 SPLITS = ("train", "train_dev", "dev", "test")
 TOL = 1e-9
 
 
 def golden_cases() -> list[dict]:
-    if not SCENARIOS.exists():
-        return []
     return json.loads(SCENARIOS.read_text())["gaps"]
 
 
