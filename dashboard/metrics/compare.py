@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dashboard.errors import DashboardError
+from dashboard.metrics.curve import flag
+
 __all__ = [
     "McNemar", "binary_correct", "choose", "mcnemar_exact", "paired_mcnemar", "satisfies",
     "split_constraints", "unmet_constraints",
@@ -49,7 +52,7 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape:
-        raise ValueError(f"paired arrays differ in length: {a.size} vs {b.size}")
+        raise DashboardError(f"paired arrays differ in length: {a.size} vs {b.size}")
     only_a = int(np.count_nonzero(~a & b))  # A wrong, B right
     only_b = int(np.count_nonzero(a & ~b))
     n = only_a + only_b
@@ -61,9 +64,9 @@ def satisfies(row: Mapping[str, float], constraints: Mapping[str, tuple[str, flo
     """Whether one candidate meets every ``metric: (operator, bound)`` constraint."""
     for metric, (op, bound) in constraints.items():
         if op not in _OPS:
-            raise ValueError(f"operator {op!r} is not one of {', '.join(_OPS)}")
+            raise DashboardError(f"operator {op!r} is not one of {', '.join(_OPS)}")
         if metric not in row:
-            raise ValueError(f"constraint names {metric!r}, which this candidate lacks")
+            raise DashboardError(f"constraint names {metric!r}, which this candidate lacks")
         if not _OPS[op](float(row[metric]), float(bound)):
             return False
     return True
@@ -86,8 +89,7 @@ def choose(candidates: Sequence[Mapping[str, float]], optimize: str,
 # -- comparing models on the same examples ---------------------------------------------------------
 def binary_correct(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Whether each row is classified correctly when ``score >= threshold`` means positive."""
-    return (np.asarray(scores, dtype=np.float64) >= threshold) == np.asarray(is_positive,
-                                                                             dtype=bool)
+    return flag(scores, threshold) == np.asarray(is_positive, dtype=bool)
 
 
 def paired_mcnemar(keys_a: np.ndarray, correct_a: np.ndarray, keys_b: np.ndarray,
@@ -99,7 +101,7 @@ def paired_mcnemar(keys_a: np.ndarray, correct_a: np.ndarray, keys_b: np.ndarray
     ka, kb = np.asarray(keys_a), np.asarray(keys_b)
     common, ia, ib = np.intersect1d(ka, kb, assume_unique=False, return_indices=True)
     if common.size == 0:
-        raise ValueError("the two models share no examples")
+        raise DashboardError("the two models share no examples")
     return mcnemar_exact(np.asarray(correct_a, dtype=bool)[ia],
                          np.asarray(correct_b, dtype=bool)[ib])
 

@@ -9,11 +9,16 @@ iff ``score >= threshold`` (scikit-learn's convention).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from dashboard.errors import DashboardError
+
+_FLOAT64 = np.dtype(np.float64)
 
 __all__ = [
     "METRICS",
@@ -21,7 +26,12 @@ __all__ = [
     "OperatingPoint",
     "ThresholdCurve",
     "best_threshold",
+    "cast_threshold",
+    "flag",
+    "point_from_predictions",
     "score_counts",
+    "score_dtype",
+    "unmet",
 ]
 
 #: metrics that :func:`best_threshold` can optimise or constrain
@@ -37,6 +47,43 @@ _OPS = {
 }
 
 
+def score_dtype(scores: np.ndarray) -> np.dtype:
+    """The float type thresholds are compared in: the scores' own (float16/32), else float64.
+
+    NumPy compares a float32 array with a Python float in float32 (NEP 50), and so does a
+    user's ``scores >= 0.7``; comparing in float64 instead would call a float32 score 0.7
+    negative at a typed threshold 0.7.
+    """
+    dtype = np.asarray(scores).dtype
+    return dtype if dtype in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def cast_threshold(threshold: float, dtype: np.dtype = _FLOAT64) -> float:
+    """A threshold rounded to the scores' float type, as NumPy compares them (as a float64)."""
+    value = float(threshold)
+    if math.isnan(value):
+        raise DashboardError("threshold is NaN; give a number")
+    if dtype == np.float64:
+        return value
+    with np.errstate(over="ignore"):
+        return float(np.asarray(value, dtype=np.float64).astype(dtype))
+
+
+def flag(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows predicted positive, ``scores >= threshold``, compared in the scores' own dtype."""
+    scores = np.asarray(scores)
+    if scores.dtype.kind != "f":
+        return scores >= cast_threshold(threshold)
+    return scores >= scores.dtype.type(cast_threshold(threshold, score_dtype(scores)))
+
+
+def _check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not beta > 0 or math.isinf(beta):
+        raise DashboardError(f"beta must be a positive finite number, got {beta}")
+    return beta
+
+
 def score_counts(y_true: np.ndarray, y_score: np.ndarray, sample_weight: np.ndarray | None = None,
                  pos_label: object = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sufficient statistics of a binary scoring: per distinct score, positive and negative weight.
@@ -48,12 +95,12 @@ def score_counts(y_true: np.ndarray, y_score: np.ndarray, sample_weight: np.ndar
     y_score = np.asarray(y_score, dtype=np.float64).ravel()
     is_pos = np.asarray(y_true).ravel() == pos_label
     if y_score.shape != is_pos.shape:
-        raise ValueError(f"y_true has {is_pos.size} rows but y_score has {y_score.size}")
+        raise DashboardError(f"y_true has {is_pos.size} rows but y_score has {y_score.size}")
     if y_score.size == 0:
         empty = np.empty(0, dtype=np.float64)
         return empty, empty.copy(), empty.copy()
     if not np.isfinite(y_score).all():
-        raise ValueError("scores must be finite numbers (no NaN or inf)")
+        raise DashboardError("scores must be finite numbers (no NaN or inf)")
     if sample_weight is None:
         scores, total = _runs(np.sort(y_score))
         pos_scores, pos_counts = _runs(np.sort(y_score[is_pos]))
@@ -97,9 +144,19 @@ def _safe_div(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     return out
 
 
-def _fbeta(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarray:
-    b2 = beta * beta
-    return _safe_div((1 + b2) * precision * recall, b2 * precision + recall)
+def _fbeta(tp: np.ndarray | float, fp: np.ndarray | float, fn: np.ndarray | float,
+           beta: float) -> np.ndarray:
+    """F-beta from the counts, (1+b²)tp / ((1+b²)tp + b²fn + fp): exact ties stay ties.
+
+    Computing it from rounded precision and recall makes equal F1 values differ in the last
+    bit, and then the documented tie rule (highest threshold) picks the wrong threshold.
+    """
+    b2 = _check_beta(beta) ** 2
+    if b2 == 1.0:
+        return _safe_div(2.0 * np.asarray(tp, dtype=np.float64),
+                         2.0 * np.asarray(tp, dtype=np.float64) + fn + fp)
+    return _safe_div((1 + b2) * np.asarray(tp, dtype=np.float64),
+                     (1 + b2) * np.asarray(tp, dtype=np.float64) + b2 * fn + fp)
 
 
 @dataclass(frozen=True)
@@ -132,7 +189,7 @@ class OperatingPoint:
     def get(self, metric: str) -> float:
         """The value of a metric by name (one of :data:`METRICS`)."""
         if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+            raise DashboardError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
         return float(getattr(self, metric))
 
 
@@ -150,10 +207,17 @@ class ThresholdCurve:
     fps: np.ndarray
     positives: float
     negatives: float
+    dtype: np.dtype = _FLOAT64
 
     @classmethod
-    def from_counts(cls, scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> ThresholdCurve:
-        """Build from per-distinct-score counts (any order; equal scores are merged)."""
+    def from_counts(cls, scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, *,
+                    dtype: np.dtype | None = None) -> ThresholdCurve:
+        """Build from per-distinct-score counts (any order; equal scores are merged).
+
+        ``dtype`` is the scores' own float type (float16/32/64): a threshold is rounded to it
+        before comparing, as NumPy does. By default it is the dtype of ``scores``.
+        """
+        dtype = score_dtype(scores) if dtype is None else np.dtype(dtype)
         scores = np.asarray(scores, dtype=np.float64)
         pos = np.asarray(pos, dtype=np.float64)
         neg = np.asarray(neg, dtype=np.float64)
@@ -168,14 +232,15 @@ class ThresholdCurve:
         for a in (s, tps, fps):
             a.setflags(write=False)
         return cls(s, tps, fps, float(tps[-1]) if tps.size else 0.0,
-                   float(fps[-1]) if fps.size else 0.0)
+                   float(fps[-1]) if fps.size else 0.0, dtype)
 
     @classmethod
     def from_predictions(cls, y_true: np.ndarray, y_score: np.ndarray, *,
                          sample_weight: np.ndarray | None = None,
                          pos_label: object = 1) -> ThresholdCurve:
         """Build from labels and scores, like ``sklearn.metrics.precision_recall_curve``."""
-        return cls.from_counts(*score_counts(y_true, y_score, sample_weight, pos_label))
+        return cls.from_counts(*score_counts(y_true, y_score, sample_weight, pos_label),
+                               dtype=score_dtype(y_score))
 
     # -- arrays over the distinct thresholds -------------------------------------------------
     def __len__(self) -> int:
@@ -203,7 +268,7 @@ class ThresholdCurve:
 
     def fbeta(self, beta: float = 1.0) -> np.ndarray:
         """F-beta at every threshold: recall weighted beta times as much as precision."""
-        return _fbeta(self.precision, self.recall, beta)
+        return _fbeta(self.tps, self.fps, self.fns, beta)
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -231,7 +296,7 @@ class ThresholdCurve:
             "tn": lambda: self.tns,
         }
         if name not in arrays:
-            raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+            raise DashboardError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
         return arrays[name]()
 
     def to_frame(self, beta: float = 1.0) -> pd.DataFrame:
@@ -254,10 +319,14 @@ class ThresholdCurve:
         slider move costs O(log n) whatever the split's size.
         """
         ascending = self.thresholds[::-1]
-        return int(ascending.size - np.searchsorted(ascending, float(threshold), side="left"))
+        value = cast_threshold(threshold, self.dtype)
+        return int(ascending.size - np.searchsorted(ascending, value, side="left"))
 
     def at(self, threshold: float, beta: float = 1.0) -> OperatingPoint:
-        """The operating point at any threshold, by binary search: O(log n)."""
+        """The operating point at any threshold, by binary search: O(log n).
+
+        The threshold is compared in the scores' own dtype (see :func:`score_dtype`).
+        """
         k = self.index_at(threshold)
         tp = float(self.tps[k - 1]) if k else 0.0
         fp = float(self.fps[k - 1]) if k else 0.0
@@ -285,8 +354,8 @@ def _point(threshold: float, tp: float, fp: float, positives: float, negatives: 
     return OperatingPoint(
         threshold=threshold, tp=tp, fp=fp, fn=fn, tn=tn,
         precision=precision, recall=recall,
-        f1=float(_fbeta(np.float64(precision), np.float64(recall), 1.0)),
-        fbeta=float(_fbeta(np.float64(precision), np.float64(recall), beta)), beta=float(beta),
+        f1=float(_fbeta(tp, fp, fn, 1.0)),
+        fbeta=float(_fbeta(tp, fp, fn, beta)), beta=float(beta),
         accuracy=float(_safe_div(tp + tn, total)),
         specificity=float(_safe_div(tn, negatives)),
         queue_rate=float(_safe_div(tp + fp, total)),
@@ -302,18 +371,61 @@ def _parse_constraints(
     out = []
     for metric, spec in (constraints or {}).items():
         if metric not in METRICS:
-            raise ValueError(f"unknown constraint metric {metric!r}; "
+            raise DashboardError(f"unknown constraint metric {metric!r}; "
                              f"choose one of {', '.join(METRICS)}")
         try:
             op, bound = spec
         except (TypeError, ValueError):
-            raise ValueError(f"constraint on {metric!r} must be (operator, bound), "
+            raise DashboardError(f"constraint on {metric!r} must be (operator, bound), "
                              f"e.g. ('>=', 0.9); got {spec!r}") from None
         if op not in _OPS:
-            raise ValueError(f"constraint on {metric!r}: operator {op!r} is not one of "
+            raise DashboardError(f"constraint on {metric!r}: operator {op!r} is not one of "
                              f"{', '.join(_OPS)}")
-        out.append((metric, op, float(bound)))
+        try:
+            value = float(bound)
+        except (TypeError, ValueError):
+            raise DashboardError(f"constraint on {metric!r}: bound {bound!r} is not a number"
+                                 ) from None
+        if math.isnan(value):
+            raise DashboardError(f"constraint on {metric!r}: the bound is NaN; give a number")
+        out.append((metric, op, value))
     return out
+
+
+def _meets(values: np.ndarray | float, op: str, bound: float) -> np.ndarray:
+    """``values op bound`` with a relative tolerance, so 0.9 as a bound matches 9/10 computed."""
+    values = np.asarray(values, dtype=np.float64)
+    tol = 1e-12 * max(1.0, abs(bound))
+    if op in (">=", ">"):
+        return _OPS[op](values + (tol if op == ">=" else -tol), bound)
+    if op in ("<=", "<"):
+        return _OPS[op](values - (tol if op == "<=" else -tol), bound)
+    return np.abs(values - bound) <= tol
+
+
+def unmet(point: OperatingPoint | Mapping[str, float],
+          constraints: Mapping[str, Constraint] | None) -> tuple[str, ...]:
+    """Names of the metric constraints one operating point fails (same rule as
+    :func:`best_threshold`); a point given as a mapping may override metrics (e.g. a
+    multiclass accuracy)."""
+    failed = []
+    for metric, op, bound in _parse_constraints(constraints):
+        value = (point[metric] if isinstance(point, Mapping) else point.get(metric))
+        if value is None or not bool(_meets(float(value), op, bound)):
+            failed.append(metric)
+    return tuple(failed)
+
+
+def point_from_predictions(y_true: np.ndarray, y_pred: np.ndarray, *,
+                           sample_weight: np.ndarray | None = None,
+                           beta: float = 1.0) -> OperatingPoint:
+    """The operating point of hard binary predictions (booleans: is positive), like
+    ``sklearn.metrics.confusion_matrix``; its threshold is NaN."""
+    t = np.asarray(y_true, dtype=bool)
+    pr = np.asarray(y_pred, dtype=bool)
+    w = np.ones(t.size) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    tp, fp = float(w[t & pr].sum()), float(w[~t & pr].sum())
+    return _point(math.nan, tp, fp, float(w[t].sum()), float(w[~t].sum()), _check_beta(beta))
 
 
 @dataclass(frozen=True)
@@ -331,31 +443,27 @@ class BestThreshold(OperatingPoint):
 def best_threshold(curve: ThresholdCurve, optimize: str = "f1",
                    constraints: Mapping[str, Constraint] | None = None, *,
                    beta: float = 1.0, maximize: bool | None = None) -> BestThreshold | None:
-    """The distinct threshold that maximises ``optimize`` among those meeting every constraint.
+    """The threshold that maximises ``optimize`` among those meeting every constraint.
 
-    Constraints map a metric to ``(operator, bound)``, e.g. ``{"recall": (">=", 0.9)}``.
-    Ties go to the highest threshold (fewest rows flagged). Metrics named ``error``, ``fp`` and
-    ``fn`` are minimised unless ``maximize`` says otherwise. Returns ``None`` when no threshold
-    meets the constraints.
+    The candidates are every distinct score and one threshold above the highest score (flag
+    nothing), so "best accuracy" is never worse than the trivial classifier; the lowest score
+    already flags everything. Constraints map a metric to ``(operator, bound)``, e.g.
+    ``{"recall": (">=", 0.9)}``. Ties go to the highest threshold (fewest rows flagged).
+    Metrics named ``error``, ``fp`` and ``fn`` are minimised unless ``maximize`` says
+    otherwise. Returns ``None`` when no threshold meets the constraints.
     """
     if optimize not in METRICS:
-        raise ValueError(f"unknown metric {optimize!r}; choose one of {', '.join(METRICS)}")
+        raise DashboardError(f"unknown metric {optimize!r}; choose one of {', '.join(METRICS)}")
+    beta = _check_beta(beta)
     parsed = _parse_constraints(constraints)
     if len(curve) == 0:
         return None
+    curve = _with_nothing_flagged(curve)
     if maximize is None:
         maximize = optimize not in ("error", "fp", "fn")
     ok = np.ones(len(curve), dtype=bool)
     for metric, op, bound in parsed:
-        # compare with a relative tolerance so 0.9 written as a bound matches 9/10 computed
-        values = curve.metric(metric, beta)
-        tol = 1e-12 * max(1.0, abs(bound))
-        if op in (">=", ">"):
-            ok &= _OPS[op](values + (tol if op == ">=" else -tol), bound)
-        elif op in ("<=", "<"):
-            ok &= _OPS[op](values - (tol if op == "<=" else -tol), bound)
-        else:
-            ok &= np.abs(values - bound) <= tol
+        ok &= _meets(curve.metric(metric, beta), op, bound)
     feasible = int(ok.sum())
     if feasible == 0:
         return None
@@ -365,3 +473,18 @@ def best_threshold(curve: ThresholdCurve, optimize: str = "f1",
     point = curve.point(i, beta)
     return BestThreshold(**vars(point), optimize=optimize, value=float(values[i]),
                          feasible=feasible, candidates=len(curve), constraints=tuple(parsed))
+
+
+def above(score: float, dtype: np.dtype = _FLOAT64) -> float:
+    """The smallest threshold, in the scores' dtype, above ``score``: it flags nothing."""
+    t = np.dtype(dtype).type
+    return float(np.nextafter(t(score), t(np.inf)))
+
+
+def _with_nothing_flagged(curve: ThresholdCurve) -> ThresholdCurve:
+    """The curve with a first row for a threshold above every score (nothing flagged)."""
+    zero = np.zeros(1)
+    return ThresholdCurve(np.concatenate([[above(curve.thresholds[0], curve.dtype)],
+                                          curve.thresholds]),
+                          np.concatenate([zero, curve.tps]), np.concatenate([zero, curve.fps]),
+                          curve.positives, curve.negatives, curve.dtype)

@@ -6,6 +6,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from dashboard.errors import DashboardError
 from dashboard.metrics.intervals import gap_interval
 
 __all__ = [
@@ -63,11 +66,25 @@ FOCUS_RATIO = 0.75
 _EPS = 1e-9
 
 
+def _rate(name: object, value: object) -> float:
+    """One human-level error as a fraction in [0, 1]; anything else is one clear error."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise DashboardError(f"human-level error {str(name)!r} must be a number in [0, 1] "
+                             f"(e.g. 0.03 for 3%), got {value!r}")
+    rate = float(value)
+    if not (0.0 <= rate <= 1.0):
+        hint = f" (did you mean {rate / 100:g}, i.e. {rate:g}%?)" if 1 < rate <= 100 else ""
+        raise DashboardError(f"human-level error {str(name)!r} = {rate:g} is not a rate in "
+                             f"[0, 1]{hint}")
+    return rate
+
+
 @dataclass(frozen=True)
 class HumanLevel:
     """Named human-level error references; the lowest is the proxy for Bayes error."""
 
     references: tuple[tuple[str, float], ...]
+    given: bool = True
 
     @classmethod
     def coerce(cls, value: HumanLevel | float | Mapping[str, float] | None) -> HumanLevel:
@@ -75,16 +92,13 @@ class HumanLevel:
         if isinstance(value, HumanLevel):
             return value
         if value is None:
-            return cls((("human level (not given: 0)", 0.0),))
+            return cls((("human level (not given: 0)", 0.0),), given=False)
         if isinstance(value, Mapping):
-            items = tuple((str(k), float(v)) for k, v in value.items())
+            items = tuple((str(k), _rate(k, v)) for k, v in value.items())
         else:
-            items = (("human level", float(value)),)
+            items = (("human level", _rate("human level", value)),)
         if not items:
-            raise ValueError("human_level mapping is empty")
-        for name, rate in items:
-            if not (0.0 <= rate <= 1.0) or math.isnan(rate):
-                raise ValueError(f"human-level error {name!r} = {rate} is not a rate in [0, 1]")
+            raise DashboardError("human_level mapping is empty")
         return cls(tuple(sorted(items, key=lambda kv: kv[1])))
 
     @property
@@ -129,6 +143,8 @@ class GapReport:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     significant: dict[str, bool] = field(default_factory=dict)
     steps: dict[str, tuple[str, str]] = field(default_factory=dict)
+    human_given: bool = True
+    undecided: str = ""
 
     def gaps(self) -> dict[str, float | None]:
         return {name: getattr(self, name) for name in GAP_NAMES}
@@ -136,11 +152,25 @@ class GapReport:
     @property
     def headline(self) -> str:
         """One sentence naming the focus gap(s) with their sizes."""
+        if self.undecided:
+            return self.undecided
         if not self.focus:
-            return "No positive gap to focus on: the model is at human level on every split given."
-        parts = [f"{GAP_LABELS[g]} ({_pp(getattr(self, g))})" for g in self.focus]
+            measured = [g for g in GAP_NAMES if getattr(self, g) is not None]
+            if not measured:
+                return ("No gap can be measured from these splits: add train (and train_dev) "
+                        "results beside dev.")
+            return ("No positive gap to focus on: each split's error is at or below the one "
+                    "before it in the walk.")
+        parts = [f"{GAP_LABELS[g]} ({self._size(g)})" for g in self.focus]
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return f"Focus on {joined}."
+
+    def _size(self, gap: str) -> str:
+        """A gap's size; avoidable bias without a human level is an upper bound."""
+        value = _pp(getattr(self, gap))
+        if gap == "avoidable_bias" and not self.human_given:
+            return f"at most {value}: no human level given"
+        return value
 
     @property
     def diagnosis(self) -> str:
@@ -171,17 +201,30 @@ def _pp(rate: float | None) -> str:
 def decompose_gaps(human: float, train: float | None = None, train_dev: float | None = None,
                    dev: float | None = None, test: float | None = None, *,
                    n: Mapping[str, float] | None = None,
-                   focus_ratio: float = FOCUS_RATIO) -> GapReport:
+                   focus_ratio: float = FOCUS_RATIO, human_given: bool = True) -> GapReport:
     """Split the walk from human level to test error into named gaps (DOMAIN.md section 1).
 
     Without ``train_dev`` the variance is ``dev - train`` and data mismatch cannot be
-    separated from it (a note says so). The focus is every positive gap that is at least
-    ``focus_ratio`` of the largest. ``n`` maps split names to sample sizes, for intervals.
+    separated from it (a note says so). ``n`` maps split names to sample sizes: each gap then
+    gets Newcombe's 95% interval and the focus is chosen only among gaps whose interval
+    excludes zero (every positive gap at least ``focus_ratio`` of the largest such gap); when
+    none does, the report says the data cannot tell yet and names the split that is too
+    small. Without ``n`` the gaps are taken as exact (the golden cases). A split whose error
+    is NaN (no rows, or zero total weight) counts as missing. ``human_given=False`` marks
+    avoidable bias as an upper bound.
     """
-    errors = {"human": human, "train": train, "train_dev": train_dev, "dev": dev, "test": test}
+    errors: dict[str, float | None] = {"human": float(human)}
+    notes: list[str] = []
+    for name, value in (("train", train), ("train_dev", train_dev), ("dev", dev),
+                        ("test", test)):
+        if value is not None and math.isnan(float(value)):
+            notes.append(f"The {name} split has no rows or zero total weight: its error is "
+                         "undefined and it is left out.")
+            value = None
+        errors[name] = None if value is None else float(value)
+    train, train_dev, dev, test = (errors[k] for k in ("train", "train_dev", "dev", "test"))
     sizes: dict[str, float | None] = {"human": None, **{k: (n or {}).get(k) for k in
                                                           ("train", "train_dev", "dev", "test")}}
-    notes: list[str] = []
     gaps: dict[str, float | None] = dict.fromkeys(GAP_NAMES)
     steps: dict[str, tuple[str, str]] = {}
 
@@ -206,6 +249,11 @@ def decompose_gaps(human: float, train: float | None = None, train_dev: float | 
         notes.append("No dev split: data mismatch and dev-set overfitting cannot be measured.")
     if test is None and dev is not None:
         notes.append("No test split: dev-set overfitting cannot be measured.")
+    if not human_given and train is not None:
+        notes.append("No human level was given: avoidable bias is measured from 0% error, so "
+                     "it is an upper bound. Give a human-level reference (the error of a "
+                     "person or a team on these examples) to separate it from unavoidable "
+                     "error.")
 
     intervals: dict[str, tuple[float, float]] = {}
     significant: dict[str, bool] = {}
@@ -217,7 +265,7 @@ def decompose_gaps(human: float, train: float | None = None, train_dev: float | 
         intervals[name] = ci
         significant[name] = not (ci[0] <= 0.0 <= ci[1])
 
-    # negative gaps are information: say what they mean
+    # negative gaps are information: say what they mean, when the data shows them
     explain = {
         "avoidable_bias": "Train error is below human level: the human reference may be too "
                           "pessimistic, or the model overfits the training set.",
@@ -229,18 +277,41 @@ def decompose_gaps(human: float, train: float | None = None, train_dev: float | 
                            "the difference is noise.",
     }
     for name, value in gaps.items():
-        if value is not None and value < -_EPS:
+        if value is not None and value < -_EPS and significant.get(name, True):
             notes.append(f"{GAP_LABELS[name].capitalize()} is negative ({_pp(value)}). "
                          + explain[name])
 
     positive = {k: v for k, v in gaps.items() if v is not None and v > _EPS}
+    eligible = {k: v for k, v in positive.items() if significant.get(k, True)}
     focus: tuple[str, ...] = ()
-    if positive:
-        top = max(positive.values())
+    undecided = ""
+    if eligible:
+        top = max(eligible.values())
         focus = tuple(k for k in GAP_NAMES
-                      if k in positive and positive[k] >= focus_ratio * top - _EPS)
+                      if k in eligible and eligible[k] >= focus_ratio * top - _EPS)
+        quiet = [GAP_LABELS[k] for k in positive if k not in eligible]
+        if quiet:
+            notes.append(f"Not significant at 95%, so not a focus: {', '.join(quiet)}.")
+    elif positive:
+        undecided = _undecided(positive, intervals, steps, sizes)
     return GapReport(
         human=float(human), train=train, train_dev=train_dev, dev=dev, test=test,
         **gaps, focus=focus, tactics={g: TACTICS[g] for g in focus}, notes=tuple(notes),
-        intervals=intervals, significant=significant, steps=steps,
+        intervals=intervals, significant=significant, steps=steps, human_given=human_given,
+        undecided=undecided,
     )
+
+
+def _undecided(positive: Mapping[str, float], intervals: Mapping[str, tuple[float, float]],
+               steps: Mapping[str, tuple[str, str]],
+               sizes: Mapping[str, float | None]) -> str:
+    """The headline when no positive gap is significant: which gap, and which split is small."""
+    top = max(positive, key=lambda k: positive[k])
+    lo, hi = intervals[top]
+    measured = [s for s in steps[top] if sizes.get(s) is not None]
+    small = min(measured, key=lambda s: float(sizes[s] or 0))
+    size = float(sizes[small] or 0)
+    return (f"The data cannot yet tell the gaps apart: the largest, {GAP_LABELS[top]} "
+            f"({_pp(positive[top])}, 95%: {_pp(lo)} to {_pp(hi)}), is within noise. The "
+            f"{small} split ({size:,.0f} examples) is too small to show it: a larger one, or "
+            "more splits, would.")

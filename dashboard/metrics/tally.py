@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dashboard.metrics.intervals import effective_n, wilson_interval
+
 __all__ = [
     "MISLABELLED",
     "LabelNoise",
@@ -28,28 +30,56 @@ def ceiling_error(dev_error: float, share: float) -> float:
     return dev_error * (1.0 - share)
 
 
-def tally_table(tags: pd.DataFrame, dev_error: float) -> pd.DataFrame:
-    """Per category: ticked rows, share of reviewed rows and ceiling error.
+def tally_table(tags: pd.DataFrame, dev_error: float,
+                weights: np.ndarray | pd.Series | None = None) -> pd.DataFrame:
+    """Per category: ticked rows, share of reviewed rows, its 95% interval and the ceiling.
 
     ``tags`` has one row per reviewed example and one boolean column per category (missing
     values count as not ticked). Categories are not exclusive, so shares need not sum to 1.
+    The share is a sample estimate: ``share_low``/``share_high`` are its Wilson 95% bounds and
+    ``ceiling_low``/``ceiling_high`` the range of ``E·(1 − s)`` that follows. With
+    ``weights`` (one per reviewed row, aligned with ``tags``) the share is the weighted share,
+    so that it is measured the same way as a weighted ``dev_error``; its interval then uses
+    Kish's effective size.
     """
     reviewed = len(tags)
-    counts = {c: int(np.count_nonzero(tags[c].fillna(False).to_numpy(dtype=bool)))
-              for c in tags.columns}
-    out = pd.DataFrame({
-        "count": pd.Series(counts, dtype="int64"),
-    }, index=pd.Index(list(tags.columns), name="category"))
+    w = (np.ones(reviewed) if weights is None
+         else np.asarray(weights, dtype=np.float64).reshape(-1))
+    if w.size != reviewed:
+        raise ValueError(f"tally_table: {w.size} weights for {reviewed} reviewed rows")
+    total = float(w.sum())
+    n_eff = effective_n(w) if weights is not None else float(reviewed)
+    counts, shares, lows, highs = {}, {}, {}, {}
+    for c in tags.columns:
+        ticked = tags[c].fillna(False).to_numpy(dtype=bool)
+        counts[c] = int(np.count_nonzero(ticked))
+        share = float(w[ticked].sum()) / total if total > 0 else np.nan
+        shares[c] = share
+        lows[c], highs[c] = (wilson_interval(share * n_eff, n_eff) if total > 0
+                             else (np.nan, np.nan))
+    index = pd.Index(list(tags.columns), name="category")
+    out = pd.DataFrame({"count": pd.Series(counts, index=index, dtype="int64")}, index=index)
     out["reviewed"] = reviewed
-    out["share"] = out["count"] / reviewed if reviewed else np.nan
+    out["share"] = pd.Series(shares, index=index, dtype="float64")
+    out["share_low"] = pd.Series(lows, index=index, dtype="float64")
+    out["share_high"] = pd.Series(highs, index=index, dtype="float64")
     out["ceiling_error"] = dev_error * (1.0 - out["share"])
+    out["ceiling_low"] = dev_error * (1.0 - out["share_high"])
+    out["ceiling_high"] = dev_error * (1.0 - out["share_low"])
     out["max_improvement"] = dev_error - out["ceiling_error"]
+    out.attrs["weighted"] = weights is not None
     return out
 
 
 @dataclass(frozen=True)
 class LabelNoise:
-    """How much of the dev error is due to incorrect labels, and whether fixing them matters."""
+    """How much of the dev error is due to incorrect labels, and whether fixing them matters.
+
+    ``worth_fixing`` is the point estimate (labels cause at least 20% of the errors).
+    When ``reviewed`` is known the verdict says only what the sample shows: "worth fixing"
+    when even the share's lower 95% bound reaches 20%, "not the priority" when its upper
+    bound stays below, otherwise that more rows must be reviewed.
+    """
 
     dev_error: float
     mislabelled_share: float
@@ -57,27 +87,63 @@ class LabelNoise:
     other_causes: float
     share_of_errors: float
     worth_fixing: bool
+    reviewed: int | None = None
+    share_low: float = float("nan")
+    share_high: float = float("nan")
+    worth_fixing_share: float = WORTH_FIXING_SHARE
+
+    @property
+    def decided(self) -> bool:
+        """Whether the reviewed sample is enough to say worth fixing or not."""
+        if self.reviewed is None:
+            return True
+        if self.reviewed == 0:
+            return False
+        return (self.share_low >= self.worth_fixing_share
+                or self.share_high < self.worth_fixing_share)
 
     @property
     def verdict(self) -> str:
+        if self.reviewed == 0:
+            return ("No misclassified example has been reviewed yet: tick \"incorrectly "
+                    "labelled\" while reviewing to see how much of the error labels cause.")
         pct = f"{self.share_of_errors:.0%}"
+        ci = (f" (95%: {self.share_low:.0%}–{self.share_high:.0%}, from {self.reviewed} "
+              "reviewed)" if self.reviewed is not None else "")
+        if not self.decided:
+            return (f"Incorrect labels cause about {pct} of the dev errors{ci}: too few rows "
+                    "reviewed to tell whether fixing labels is worth it; review more.")
         if self.worth_fixing:
-            return (f"Incorrect labels cause {pct} of the dev errors "
+            return (f"Incorrect labels cause {pct} of the dev errors{ci} "
                     f"({self.due_to_labels:.1%} of {self.dev_error:.1%}): worth fixing. Correct "
                     "dev and test alike, and consider reviewing examples the model got right.")
-        return (f"Incorrect labels cause only {pct} of the dev errors "
+        return (f"Incorrect labels cause only {pct} of the dev errors{ci} "
                 f"({self.due_to_labels:.1%} of {self.dev_error:.1%}); other causes account for "
                 f"{self.other_causes:.1%}: fixing labels is not the priority.")
 
 
 def label_noise(dev_error: float, mislabelled_share: float,
-                worth_fixing_share: float = WORTH_FIXING_SHARE) -> LabelNoise:
-    """Split dev error into the part due to incorrect labels and the part due to other causes."""
+                worth_fixing_share: float = WORTH_FIXING_SHARE, *,
+                reviewed: int | None = None, share_interval: tuple[float, float] | None = None,
+                ) -> LabelNoise:
+    """Split dev error into the part due to incorrect labels and the part due to other causes.
+
+    ``reviewed`` (and optionally the share's ``share_interval``, e.g. weighted) let the
+    verdict say only what the reviewed sample can show.
+    """
     due = dev_error * mislabelled_share
     share = due / dev_error if dev_error > 0 else 0.0
+    lo, hi = (float("nan"), float("nan"))
+    if reviewed:
+        lo, hi = share_interval or wilson_interval(mislabelled_share * reviewed, reviewed)
+    decided_worth = share >= worth_fixing_share
+    if reviewed is not None and reviewed > 0 and dev_error > 0:
+        decided_worth = lo >= worth_fixing_share
     return LabelNoise(dev_error=dev_error, mislabelled_share=mislabelled_share,
                       due_to_labels=due, other_causes=dev_error - due, share_of_errors=share,
-                      worth_fixing=share >= worth_fixing_share)
+                      worth_fixing=decided_worth if reviewed else share >= worth_fixing_share,
+                      reviewed=reviewed, share_low=lo, share_high=hi,
+                      worth_fixing_share=worth_fixing_share)
 
 
 def label_noise_blocks_choice(error_a: float, error_b: float, due_to_labels: float) -> str | None:
