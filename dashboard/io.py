@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.errors import DashboardError
+from dashboard.metrics.gaps import HumanLevel
 from dashboard.metrics.tally import MISLABELLED
 
 __all__ = [
@@ -170,6 +171,41 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(merged, dtype=object))
 
 
+def class_index(classes: Sequence[object], value: object) -> int | None:
+    """Position of ``value`` among ``classes``, matched as a user means it.
+
+    By value first (``1``, ``1.0`` and ``True`` are one class, as in NumPy and scikit-learn),
+    then by text (a column suffix ``"1"`` names class ``1``), then a numeric text by its number
+    (``"1"`` names class ``1.0``). ``None`` when nothing matches.
+    """
+    value = _plain(value)
+    plain = [_plain(c) for c in classes]
+    if _is_number(value):
+        for i, c in enumerate(plain):
+            if _is_number(c) and float(c) == float(value):
+                return i
+    for i, c in enumerate(plain):
+        if not _is_number(c) and not _is_number(value) and c == value:
+            return i
+    text = str(value)
+    for i, c in enumerate(plain):
+        if str(c) == text:
+            return i
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        for i, c in enumerate(plain):
+            if _is_number(c) and float(c) == number:
+                return i
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating)
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -236,6 +272,13 @@ def normalize(
     df = df.reset_index(drop=True)
     if len(df) == 0:
         raise DashboardError("the table has no rows", file=source)
+    # scikit-learn's names, when the canonical ones are absent and the defaults are in use
+    label, score, prediction, weight = (
+        _sklearn_name(df, given, default, names, notes) for given, default, names in (
+            (label, "label", ("y_true", "y", "target")),
+            (score, "score", ("y_score", "y_proba", "y_prob", "probability")),
+            (prediction, "prediction", ("y_pred", "pred", "predicted")),
+            (weight, "weight", ("sample_weight",))))
 
     # -- id ------------------------------------------------------------------------------
     # every text-like column is factorized once; only its distinct values become strings
@@ -332,11 +375,9 @@ def normalize(
     if prediction is not None and prediction != "prediction" and not has_pred:
         _require(df, prediction, source, "prediction")
     if not proba_map and not has_score:
-        proba_map = {_class_from_column(c): c for c in df.columns
-                     if isinstance(c, str) and c.lower().startswith(PROBA_PREFIXES)
-                     and c not in (score, prediction)}
-        if len(proba_map) < 2:
-            proba_map = {}
+        proba_map = _guess_proba_columns(df, [_plain(v) for v in y_uniques],
+                                         (score, prediction, label, split, model, id, weight),
+                                         source, probabilities, notes)
     if not (has_score or proba_map or has_pred):
         raise DashboardError(
             "no model output found: give a score column (probability of the positive class), "
@@ -349,10 +390,10 @@ def normalize(
     if proba_map:
         kind = "multiclass_proba"
         # match class names (from column suffixes) to label values by their text
-        by_text = {str(v): v for v in label_values}
         resolved: dict[object, str] = {}
         for cls, col in proba_map.items():
-            resolved[by_text.get(str(cls), cls)] = col
+            i = class_index(label_values, cls)
+            resolved[label_values[i] if i is not None else cls] = col
         proba_map = resolved
         declared = tuple(classes) if classes is not None else tuple(proba_map)
     elif has_score:
@@ -376,12 +417,8 @@ def normalize(
             declared = _binary_classes(observed, pos_label, source, label)
         else:
             declared = tuple(observed)
-    declared_text = {str(c) for c in declared}
-    class_text = [str(c) for c in declared]
-    text_to_class = {str(c): c for c in declared}
-    # labels are matched to the declared classes by their text (1, "1" and 1.0 alike)
-    lut = np.array([class_text.index(str(v)) if str(v) in declared_text else -1
-                    for v in label_values], dtype=np.int32)
+    # labels are matched to the declared classes by value, then text (1, 1.0, True, "1")
+    lut = np.array([_or(class_index(declared, v), -1) for v in label_values], dtype=np.int32)
     label_code = lut[y_codes]
     if (label_code < 0).any():
         pos = _first(label_code < 0)
@@ -398,11 +435,11 @@ def normalize(
                                  "were declared", file=source, column=label)
         if pos_label is None:
             pos_label = _binary_classes(list(declared), None, source, label)[-1]
-        elif str(pos_label) not in declared_text:
+        elif class_index(declared, pos_label) is None:
             raise DashboardError(f"positive class {_show(pos_label)} is not among the labels "
                                  f"({_shows(declared)})", file=source, column=label)
         else:
-            pos_label = text_to_class[str(pos_label)]
+            pos_label = declared[class_index(declared, pos_label)]
         out["score"] = _numeric(df, score, source, id_col, probabilities)
     elif kind == "multiclass_proba":
         for cls, col in proba_map.items():
@@ -414,8 +451,8 @@ def normalize(
         if (p_codes < 0).any() and kind == "prediction":
             raise DashboardError("missing prediction", file=source, column=prediction,
                                  row=_row_ref(df, _first(p_codes < 0), id_col))
-        p_lut = np.array([class_text.index(str(_plain(v))) if str(_plain(v)) in declared_text
-                          else -2 for v in p_uniques] + [-1], dtype=np.int32)
+        p_lut = np.array([_or(class_index(declared, v), -2) for v in p_uniques] + [-1],
+                         dtype=np.int32)
         pred_code = p_lut[p_codes]  # code -1 (missing) indexes the trailing -1
         if (pred_code == -2).any():
             pos = _first(pred_code == -2)
@@ -495,9 +532,51 @@ def normalize(
     return out, schema
 
 
+def _sklearn_name(df: pd.DataFrame, given: str | None, default: str,
+                  names: Sequence[str], notes: list[str]) -> str | None:
+    """The column to use for a role: the given name, or a scikit-learn name when the default
+    is absent (``y_true``, ``y_score``, ``y_pred``, ``sample_weight``)."""
+    if given != default or default in df.columns:
+        return given
+    for name in names:
+        if name in df.columns:
+            notes.append(f"column {name!r} read as {default!r}")
+            return name
+    return given
+
+
 def canonical_category(name: str) -> str:
     """A category's name, with the spellings of "incorrectly labelled" unified."""
     return MISLABELLED if _alias_key(name) in MISLABELLED_ALIASES else str(name)
+
+
+def _guess_proba_columns(df: pd.DataFrame, labels: list[object], taken: Sequence[object],
+                         source: str, probabilities: bool, notes: list[str],
+                         ) -> dict[object, str]:
+    """Per-class probability columns found by prefix, accepted only for classes in the labels.
+
+    A prefixed column whose class is not a label (``p_value`` beside ``proba_0..2``) is left
+    out when the others sum to 1 on every row, so it cannot be a class; otherwise the file is
+    ambiguous and refused, naming the column.
+    """
+    found = {c: _class_from_column(c) for c in df.columns
+             if isinstance(c, str) and c.lower().startswith(PROBA_PREFIXES) and c not in taken}
+    matched = {c: cls for c, cls in found.items() if class_index(labels, cls) is not None}
+    stray = [c for c in found if c not in matched]
+    if len(matched) < 2:
+        return {}
+    if stray:
+        values = df[list(matched)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        sums = values.sum(axis=1)
+        if not (probabilities and np.all(np.abs(sums - 1.0) <= 1e-3)):
+            raise DashboardError(
+                f"column {stray[0]!r} looks like a class-probability column, but class "
+                f"{found[stray[0]]!r} is not among the labels ({_shows(labels[:8])}); name the "
+                "probability columns explicitly (proba=[...]) or rename it",
+                file=source, column=stray[0])
+        notes.append(f"column{'s' if len(stray) > 1 else ''} {_shows(stray)} ignored: not a "
+                     "class among the labels, and the class probabilities sum to 1 without it")
+    return {cls: c for c, cls in matched.items()}
 
 
 def _class_from_column(col: str) -> str:
@@ -506,6 +585,10 @@ def _class_from_column(col: str) -> str:
         if lower.startswith(prefix):
             return col[len(prefix):]
     return col
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _sort_key(v: object) -> tuple[int, object]:
@@ -522,13 +605,21 @@ def _binary_classes(observed: list[object], pos_label: object | None, source: st
     if len(observed) == 2:
         a, b = observed
     elif len(observed) == 1:
+        # one class present (a tiny or one-sided split): the other is implied, in its type
         only = observed[0]
         if isinstance(only, bool | np.bool_):
             return (False, True)
-        if isinstance(only, int | float | np.integer | np.floating):
-            return (0, 1)
-        if pos_label is not None and str(pos_label) != str(only):
-            return (only, pos_label)
+        if pos_label is not None and class_index([only], pos_label) is None:
+            other = _plain(pos_label)
+            if _is_number(only) and _is_number(other):
+                other = type(only)(other)
+            return tuple(sorted((only, other), key=_sort_key))  # type: ignore[return-value]
+        if _is_number(only):
+            kind = type(only)
+            if float(only) in (0.0, 1.0):
+                return (kind(0), kind(1))
+            if float(only) == -1.0:
+                return (kind(-1), kind(1))
         return ("negative", only) if pos_label is not None else (only, "<other>")
     else:
         return (0, 1)
@@ -550,6 +641,9 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
     raw = df[col]
     if raw.dtype == bool:
         values = raw.to_numpy(dtype=np.float64)
+    elif raw.dtype in (np.float16, np.float32):
+        # the user's own float type: thresholds are compared in it, as NumPy does
+        values = raw.to_numpy()
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values)
@@ -583,41 +677,104 @@ def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema
 
 
 def read_human_level(value: str | None) -> dict[str, float] | float | None:
-    """Parse a human-level option: a number, a JSON object, or ``name=rate,name=rate``."""
-    if value is None or value == "":
+    """Parse a human-level option: a rate (``0.03`` or ``3%``), a JSON object, or
+    ``name=rate,name=rate``. Anything else is one :class:`DashboardError` saying what to write.
+    """
+    if value is None or str(value).strip() == "":
         return None
-    value = value.strip()
+    value = str(value).strip()
+    option = "--human-level"
     if value.startswith("{"):
-        data = json.loads(value)
-        return {str(k): float(v) for k, v in data.items()}
-    if "=" in value:
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            raise DashboardError(f"{option}: not valid JSON ({exc.msg}); write e.g. "
+                                 "'{\"typical person\": 0.03}'") from None
+        if not isinstance(data, dict):
+            raise DashboardError(f"{option}: expected a JSON object of name: rate")
+        out: dict[str, float] | float = {str(k): v for k, v in data.items()}
+    elif "=" in value:
         out = {}
         for part in value.split(","):
             name, _, rate = part.partition("=")
-            out[name.strip()] = _rate(rate.strip())
-        return out
-    return _rate(value)
+            if not name.strip():
+                raise DashboardError(f"{option}: {part!r} has no name; write name=rate, "
+                                     "e.g. 'typical person=3%'")
+            out[name.strip()] = _rate(rate.strip(), option)
+    else:
+        out = _rate(value, option)
+    _check_human_level(out, option)
+    return out
 
 
-def _rate(text: str) -> float:
-    if text.endswith("%"):
-        return float(text[:-1]) / 100.0
-    return float(text)
+def _check_human_level(value: object, where: str) -> None:
+    """Validate a human level as the results model will, naming where it came from."""
+    try:
+        HumanLevel.coerce(value)  # type: ignore[arg-type]
+    except DashboardError as exc:
+        raise DashboardError(f"{where}: {exc}") from None
+
+
+def _rate(text: str, option: str = "--human-level") -> float:
+    raw = text
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1].strip()
+    try:
+        rate = float(text)
+    except ValueError:
+        raise DashboardError(f"{option}: {raw!r} is not a rate; write e.g. 0.03 or 3%") from None
+    return rate / 100.0 if percent else rate
 
 
 def read_sidecar(path: str | Path) -> dict[str, object]:
     """Metadata beside a results file: ``<name>.json`` or a ``demo.json`` that names it.
 
-    Holds optional ``title``, ``human_level`` and per-model ``models`` facts (running time...).
+    Holds optional ``title`` (text), ``human_level`` (a rate or name: rate) and per-model
+    ``models`` facts (``{"A": {"running_time_ms": 80}}``). A sidecar that cannot be read, is
+    not a JSON object, or holds a bad field is refused, naming the file and the field.
     """
     p = Path(path)
     for candidate in (p.with_suffix(".json"), p.parent / "demo.json"):
         if candidate == p or not candidate.exists():
             continue
+        name = str(candidate)
         try:
-            data = json.loads(candidate.read_text())
-        except (OSError, ValueError):
+            text = candidate.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DashboardError(f"the sidecar cannot be read: {exc}", file=name) from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DashboardError(f"the sidecar is not valid JSON: {exc}", file=name) from None
+        if not isinstance(data, dict):
+            raise DashboardError(f"the sidecar holds a JSON {type(data).__name__}; expected an "
+                                 "object with title, human_level and models", file=name)
+        if data.get("results", p.name) != p.name:
             continue
-        if isinstance(data, dict) and data.get("results", p.name) == p.name:
-            return data
+        _check_sidecar(data, name)
+        return data
     return {}
+
+
+def _check_sidecar(data: Mapping[str, object], name: str) -> None:
+    """The sidecar's fields have the types the dashboard uses, or one clear error."""
+    title = data.get("title")
+    if title is not None and not isinstance(title, str):
+        raise DashboardError(f"title must be text, got {title!r}", file=name, column="title")
+    if data.get("human_level") is not None:
+        _check_human_level(data["human_level"], f"{name}: human_level")
+    models = data.get("models")
+    if models is None:
+        return
+    if not isinstance(models, dict):
+        raise DashboardError("models must be an object of model name: facts", file=name,
+                             column="models")
+    for model, facts in models.items():
+        if not isinstance(facts, dict):
+            raise DashboardError(f"models[{model!r}] must be an object of fact: number",
+                                 file=name, column="models")
+        for fact, v in facts.items():
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise DashboardError(f"models[{model!r}][{fact!r}] must be a number, got {v!r}",
+                                     file=name, column="models")
