@@ -17,7 +17,7 @@ import pandas as pd
 import traitlets as t
 
 from dashboard.errors import DashboardError
-from dashboard.io import SPLITS, Schema, load_table, normalize
+from dashboard.io import SPLITS, Schema, class_index, load_table, normalize
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
@@ -25,7 +25,16 @@ from dashboard.metrics.compare import (
     split_constraints,
     unmet_constraints,
 )
-from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve, best_threshold
+from dashboard.metrics.curve import (
+    BestThreshold,
+    OperatingPoint,
+    ThresholdCurve,
+    above,
+    best_threshold,
+    flag,
+    point_from_predictions,
+    unmet,
+)
 from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
 from dashboard.metrics.intervals import effective_n, resolution, wilson_interval
 from dashboard.metrics.multiclass import ClassF1, multiclass_f1
@@ -37,7 +46,11 @@ from dashboard.metrics.tally import (
     tally_table,
 )
 
-__all__ = ["Results"]
+__all__ = ["Results", "StateError"]
+
+
+class StateError(DashboardError, t.TraitError):
+    """A shared-state value refused at the boundary: a trait error and a DashboardError."""
 
 
 class Results(t.HasTraits):
@@ -60,7 +73,8 @@ class Results(t.HasTraits):
     def __init__(self, frame: pd.DataFrame, schema: Schema, *,
                  human_level: HumanLevel | float | Mapping[str, float] | None = None,
                  threshold: float | None = None, name: str | None = None,
-                 metadata: Mapping[str, Mapping[str, float]] | None = None) -> None:
+                 metadata: Mapping[str, Mapping[str, float]] | None = None,
+                 margin_models: Sequence[str] = ()) -> None:
         self._frame = frame
         self.schema = schema
         self.human_level = HumanLevel.coerce(human_level)
@@ -74,9 +88,16 @@ class Results(t.HasTraits):
                        frame.groupby(["model", "split"], observed=True, sort=False).indices.items()}
         models = tuple(pd.unique(frame["model"]))
         self._models = models
+        self._splits = tuple(s for s in SPLITS if any((m, s) in self._index for m in models))
+        # a model's scores are probabilities (threshold 0.5) or margins (threshold 0); models
+        # on the same scale share the threshold, each scale keeps its own
+        self._margin_models = (frozenset(map(str, margin_models)) if margin_models else
+                               frozenset() if schema.probabilities else
+                               frozenset(map(str, models)))
+        self._scale_thresholds = {"probability": 0.5, "margin": 0.0}
         if "key" not in frame.columns:
             self._frame = frame = self._with_keys(frame)
-        default_threshold = 0.5 if schema.probabilities else 0.0
+        default_threshold = self._scale_thresholds[self.scale(models[0])]
         super().__init__(
             model=models[0],
             positive_class=(schema.pos_label if schema.kind == "binary_score" else
@@ -93,6 +114,8 @@ class Results(t.HasTraits):
                   threshold: float | None = None, metadata: Any = None,
                   **columns: Any) -> Results:
         """Load a CSV, Parquet or JSON Lines results file (see :meth:`from_frame` for columns)."""
+        if not isinstance(path, str | Path) or not str(path):
+            raise DashboardError(f"from_file needs the path of a results file, got {path!r}")
         frame, schema = load_table(path, **columns)
         return cls(frame, schema, human_level=human_level, threshold=threshold,
                    name=Path(path).name, metadata=metadata)
@@ -126,10 +149,35 @@ class Results(t.HasTraits):
         probabilities (columns in sorted class order, as ``predict_proba`` gives them).
         """
         y = np.asarray(y_true)
+        if y.ndim != 1:
+            raise DashboardError(f"y_true must be one-dimensional, got shape {y.shape}",
+                                 column="y_true")
+        for arg, value in (("y_score", y_score), ("y_pred", y_pred), ("sample_weight",
+                           sample_weight), ("ids", ids)):
+            if value is not None and len(value) != len(y):
+                raise DashboardError(f"{arg} has {len(value)} rows but y_true has {len(y)}",
+                                     column=arg)
+        for arg, value in (("split", split), ("model", model)):
+            if value is not None and np.ndim(value) and len(value) != len(y):
+                raise DashboardError(f"{arg} has {len(value)} rows but y_true has {len(y)}",
+                                     column=arg)
         data: dict[str, Any] = {"label": y}
         kwargs: dict[str, Any] = {"probabilities": probabilities, "pos_label": pos_label}
         if y_score is not None:
-            s = np.asarray(y_score, dtype=np.float64)
+            s = np.asarray(y_score)
+            if s.dtype.kind != "f":
+                s = s.astype(np.float64)
+            if s.ndim == 2 and s.shape[1] == 2:
+                # predict_proba's columns are the sorted classes: take the positive class's
+                classes = [v.item() if isinstance(v, np.generic) else v for v in np.unique(y)]
+                if len(classes) == 2 and pos_label is not None:
+                    j = class_index(classes, pos_label)
+                    if j is None:
+                        raise DashboardError(f"positive class {pos_label!r} is not among the "
+                                             f"labels {classes}", column="y_true")
+                    s = s[:, j]
+                else:
+                    s = s[:, 1]
             if s.ndim == 2 and s.shape[1] > 2:
                 classes = np.unique(y)
                 if len(classes) != s.shape[1]:
@@ -140,8 +188,11 @@ class Results(t.HasTraits):
                     data[cols[c]] = s[:, j]
                 kwargs["proba"] = {c: col for c, col in cols.items()}
                 kwargs["score"] = None
+            elif s.ndim == 2:
+                raise DashboardError(f"y_score has {s.shape[1]} column(s); give one score per "
+                                     "row or one column per class", column="y_score")
             else:
-                data["score"] = s[:, 1] if s.ndim == 2 else s
+                data["score"] = s
         if y_pred is not None:
             data["prediction"] = np.asarray(y_pred)
         if sample_weight is not None:
@@ -168,58 +219,53 @@ class Results(t.HasTraits):
         estimators = estimator if isinstance(estimator, Mapping) else {
             type(estimator).__name__: estimator}
         frames = []
-        probabilities = True
+        kinds: dict[str, str] = {}
         for name, est in estimators.items():
             for split_name, (X, y) in splits.items():
                 y = np.asarray(y)
                 part: dict[str, Any] = {"id": np.arange(len(y)).astype(str), "split": split_name,
                                         "model": str(name), "label": y}
-                if hasattr(est, "predict_proba"):
-                    proba = np.asarray(est.predict_proba(X))
-                    classes = list(est.classes_)
-                    if proba.shape[1] == 2:
-                        pos = classes[1] if pos_label is None else pos_label
-                        part["score"] = proba[:, classes.index(pos)]
-                    else:
-                        for j, c in enumerate(classes):
-                            part[f"proba_{c}"] = proba[:, j]
-                elif hasattr(est, "decision_function"):
-                    part["score"] = np.asarray(est.decision_function(X), dtype=np.float64)
-                    probabilities = False
-                else:
-                    part["prediction"] = np.asarray(est.predict(X))
+                kind = _score_estimator(est, X, part, pos_label)
+                kinds[str(name)] = kind
                 frames.append(pd.DataFrame(part))
+        if len(set(kinds.values()) - {"probability", "margin"}) and len(set(kinds.values())) > 1:
+            raise DashboardError(
+                "some estimators give scores and others only predict(): score them apart, or "
+                "give each a predict_proba or decision_function (models: "
+                + ", ".join(f"{m} {k}" for m, k in kinds.items()) + ")")
         df = pd.concat(frames, ignore_index=True)
+        margins = [m for m, k in kinds.items() if k == "margin"]
         frame, schema = normalize(df, source="<estimator>", pos_label=pos_label,
-                                  probabilities=probabilities)
+                                  probabilities=not margins)
         return cls(frame, schema, human_level=human_level, threshold=threshold,
-                   name="estimator")
+                   name="estimator", margin_models=margins)
 
     # -- validation of shared state ---------------------------------------------------------
     @t.validate("model")
     def _valid_model(self, proposal: t.Bunch) -> str:
         if proposal.value not in self._models:
-            raise t.TraitError(f"unknown model {proposal.value!r}; the results hold "
+            raise StateError(f"unknown model {proposal.value!r}; the results hold "
                                f"{', '.join(map(repr, self._models))}")
         return proposal.value
 
     @t.validate("human_reference")
     def _valid_reference(self, proposal: t.Bunch) -> str:
         if proposal.value not in self.human_level.names:
-            raise t.TraitError(f"unknown human-level reference {proposal.value!r}; choose one of "
+            raise StateError(f"unknown human-level reference {proposal.value!r}; choose one of "
                                f"{', '.join(map(repr, self.human_level.names))}")
         return proposal.value
 
     @t.validate("positive_class")
     def _valid_positive(self, proposal: t.Bunch) -> Any:
         value = proposal.value
-        by_text = {str(c): c for c in self.schema.classes}
-        if str(value) not in by_text:
-            raise t.TraitError(f"unknown class {value!r}; the classes are "
+        i = class_index(self.schema.classes, value)
+        if i is None:
+            raise StateError(f"unknown class {value!r}; the classes are "
                                f"{', '.join(map(repr, self.schema.classes))}")
-        cls_value = by_text[str(value)]
-        if self.schema.kind == "binary_score" and str(cls_value) != str(self.schema.pos_label):
-            raise t.TraitError("a single score column scores one class; the positive class "
+        cls_value = self.schema.classes[i]
+        if self.schema.kind == "binary_score" and cls_value is not self.schema.pos_label and \
+                self._code(cls_value) != self._code(self.schema.pos_label):
+            raise StateError("a single score column scores one class; the positive class "
                                f"is {self.schema.pos_label!r}")
         return cls_value
 
@@ -227,15 +273,57 @@ class Results(t.HasTraits):
     def _valid_threshold(self, proposal: t.Bunch) -> float:
         value = float(proposal.value)
         if not np.isfinite(value):
-            raise t.TraitError(f"threshold must be a finite number, got {value}")
-        if self.schema.probabilities and not 0.0 <= value <= 1.0:
-            raise t.TraitError(f"threshold {value} is outside [0, 1] for probability scores")
+            raise StateError(f"threshold must be a finite number, got {value}")
+        # just above 1 is allowed: it flags nothing even where a score is exactly 1
+        if (self.has_scores and self.scale(self.model) == "probability"
+                and not 0.0 <= value <= above(1.0, np.dtype(np.float16))):
+            raise StateError(f"threshold {value} is outside [0, 1] for probability scores")
         return value
+
+    @t.observe("threshold")
+    def _on_threshold_change(self, change: t.Bunch) -> None:
+        self._scale_thresholds[self.scale(self.model)] = change.new
+
+    @t.observe("model")
+    def _on_model_change(self, change: t.Bunch) -> None:
+        if change.old and self.scale(change.old) != self.scale(change.new):
+            # a probability threshold means nothing for margins: each scale keeps its own
+            self.threshold = self._scale_thresholds[self.scale(change.new)]
+
+    def scale(self, model: str | None = None) -> str:
+        """``"probability"`` or ``"margin"``: what a model's scores are, hence its threshold."""
+        return "margin" if str(model or self.model) in self._margin_models else "probability"
+
+    def threshold_of(self, model: str | None = None) -> float:
+        """A model's current threshold: the shared one for models on the same score scale."""
+        model = self._check_model(model)
+        if self.scale(model) == self.scale(self.model):
+            return self.threshold
+        return self._scale_thresholds[self.scale(model)]
+
+    def _check_model(self, model: str | None) -> str:
+        model = self.model if model is None else model
+        if model not in self._models:
+            raise DashboardError(f"unknown model {model!r}; the results hold "
+                                 f"{', '.join(map(repr, self._models))}", column="model")
+        return model
+
+    def _check_split(self, split: str, model: str | None = None) -> str:
+        """A split that exists for the model, or one clear error naming the ones that do."""
+        model = self._check_model(model)
+        if split not in SPLITS:
+            raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}",
+                                 column="split")
+        if (model, split) not in self._index:
+            have = [s for s in SPLITS if (model, s) in self._index]
+            raise DashboardError(f"model {model!r} has no {split!r} rows; its splits are "
+                                 f"{', '.join(have)}", column="split")
+        return split
 
     @t.validate("weighted")
     def _valid_weighted(self, proposal: t.Bunch) -> bool:
         if proposal.value and not self.schema.has_weight:
-            raise t.TraitError("these results have no weight column")
+            raise StateError("these results have no weight column")
         return bool(proposal.value)
 
     # -- facts about the table --------------------------------------------------------------
@@ -250,9 +338,8 @@ class Results(t.HasTraits):
 
     @property
     def splits(self) -> tuple[str, ...]:
-        """Splits present in the table, in walk order."""
-        present = set(self._frame["split"].dropna().unique())
-        return tuple(s for s in SPLITS if s in present)
+        """Splits present in the table, in walk order (found once, at load)."""
+        return self._splits
 
     @property
     def classes(self) -> tuple[Any, ...]:
@@ -295,14 +382,19 @@ class Results(t.HasTraits):
     @property
     def score_range(self) -> tuple[float, float]:
         """Range a threshold slider should cover: [0, 1] for probabilities, else the scores'."""
-        if self.schema.probabilities or not self.has_scores:
+        if self.scale(self.model) == "probability" or not self.has_scores:
             return (0.0, 1.0)
-        if "score_range" not in self._cache:
+        key = ("score_range", self.model)
+        if key not in self._cache:
             cols = (["score"] if self.schema.kind == "binary_score"
                     else list(self.schema.proba_columns.values()))
-            values = self._frame[cols].to_numpy()
-            self._cache["score_range"] = (float(values.min()), float(values.max()))
-        return self._cache["score_range"]
+            values = self._frame[cols].to_numpy()[self._index_of_model(self.model)]
+            self._cache[key] = (float(values.min()), float(values.max()))
+        return self._cache[key]
+
+    def _index_of_model(self, model: str) -> np.ndarray:
+        parts = [v for (m, _), v in self._index.items() if m == model]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def rows(self, split: str, model: str | None = None) -> pd.DataFrame:
         """The rows of one split for one model (default: the current model)."""
@@ -313,9 +405,10 @@ class Results(t.HasTraits):
         return {s: len(self._index.get((model, s), ())) for s in self.splits}
 
     def _positions(self, split: str, model: str | None) -> np.ndarray:
-        model = model or self.model
+        model = self._check_model(model)
         if split not in SPLITS:
-            raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+            raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}",
+                                 column="split")
         return self._index.get((model, split), np.empty(0, dtype=np.int64))
 
     # -- curves (cached per model, split, class and weighting; never per threshold) --------
@@ -359,7 +452,11 @@ class Results(t.HasTraits):
 
     def _code(self, cls: Any) -> int:
         """Integer code of a class (its position in ``schema.classes``)."""
-        return [str(c) for c in self.schema.classes].index(str(cls))
+        i = class_index(self.schema.classes, cls)
+        if i is None:
+            raise DashboardError(f"unknown class {cls!r}; the classes are "
+                                 f"{', '.join(map(repr, self.schema.classes))}", column="label")
+        return i
 
     def _score_array(self, pos: Any) -> np.ndarray:
         if self.schema.kind == "binary_score":
@@ -369,7 +466,8 @@ class Results(t.HasTraits):
     def operating_point(self, split: str = "dev", threshold: float | None = None,
                         model: str | None = None) -> OperatingPoint:
         """Confusion matrix and rates at the current (or given) threshold, in O(log n)."""
-        return self.curve(split, model).at(self.threshold if threshold is None else threshold)
+        return self.curve(split, model).at(self.threshold_of(model) if threshold is None
+                                           else threshold)
 
     def best_threshold(self, split: str = "dev", optimize: str = "f1",
                        constraints: Mapping[str, tuple[str, float]] | None = None, *,
@@ -382,20 +480,22 @@ class Results(t.HasTraits):
                 threshold: float | None = None) -> np.ndarray:
         """Whether each row of the split is classified correctly (binary: at the threshold)."""
         idx = self._positions(split, model)
-        return self._correct_at(idx, self.threshold if threshold is None else threshold)
+        return self._correct_at(idx, self.threshold_of(model) if threshold is None else threshold)
 
     def predicted(self, split: str = "dev", model: str | None = None,
                   threshold: float | None = None) -> np.ndarray:
         """Predicted class per row of the split (binary: at the threshold; else argmax)."""
         idx = self._positions(split, model)
-        codes = self._predicted_codes(idx, self.threshold if threshold is None else threshold)
+        codes = self._predicted_codes(idx, self.threshold_of(model) if threshold is None
+                                      else threshold)
         return np.asarray(self.schema.classes, dtype=object)[codes]
 
     def _predicted_codes(self, idx: np.ndarray, threshold: float) -> np.ndarray:
         kind = self.schema.kind
         if kind == "binary_score":
-            neg, pos = (self._code(c) for c in self.schema.classes)
-            return np.where(self._frame["score"].to_numpy()[idx] >= threshold, pos, neg)
+            # the positive class may be either label (pos_label=0, -1): never assume order
+            pos = self._code(self.schema.pos_label)
+            return np.where(flag(self._frame["score"].to_numpy()[idx], threshold), pos, 1 - pos)
         if kind == "multiclass_proba":
             classes = list(self.schema.proba_columns)
             mat = self._frame[[self.schema.proba_columns[c] for c in classes]].to_numpy()[idx]
@@ -407,13 +507,13 @@ class Results(t.HasTraits):
 
     def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
         """Per-class, macro and micro F1 of the predicted classes (argmax when multiclass)."""
-        model = model or self.model
-        key = ("class_f1", model, split, None if self.schema.kind != "binary_score"
-               else self.threshold)
+        model = self._check_model(model)
+        thr = self.threshold_of(model)
+        key = ("class_f1", model, split, None if self.schema.kind != "binary_score" else thr)
         if key not in self._cache:
             idx = self._positions(split, model)
             y = self._frame["label_code"].to_numpy()[idx]
-            codes = self._predicted_codes(idx, self.threshold)
+            codes = self._predicted_codes(idx, thr)
             self._cache_put(key, multiclass_f1(y, codes, self.schema.classes), "class_f1")
         return self._cache[key]
 
@@ -425,8 +525,8 @@ class Results(t.HasTraits):
         Columns: n (rows), errors (misclassified rows, or their weight when weighted),
         error, ci_low, ci_high, n_effective (Kish's effective size when weighted).
         """
-        model = model or self.model
-        thr = self.threshold if threshold is None else float(threshold)
+        model = self._check_model(model)
+        thr = self.threshold_of(model) if threshold is None else float(threshold)
         weighted = self.weighted if weighted is None else weighted
         threshold_free = self.schema.kind != "binary_score"
         key = ("errors", model, None if threshold_free else thr, weighted)
@@ -461,7 +561,8 @@ class Results(t.HasTraits):
         human = self.human_level[reference or self.human_reference]
         err = table["error"].to_dict()
         report = decompose_gaps(human, err.get("train"), err.get("train_dev"), err.get("dev"),
-                                err.get("test"), n=table["n_effective"].to_dict())
+                                err.get("test"), n=table["n_effective"].to_dict(),
+                                human_given=self.human_level.given)
         return report
 
     # -- review tags and the tally --------------------------------------------------------------
@@ -502,10 +603,10 @@ class Results(t.HasTraits):
 
     def _correct_cached(self, split: str, model: str) -> np.ndarray:
         """Correctness per row of a split at the current threshold, kept for repeated use."""
-        key = ("correct", model, split, self.threshold if self.schema.kind == "binary_score"
-               else None)
+        thr = self.threshold_of(model)
+        key = ("correct", model, split, thr if self.schema.kind == "binary_score" else None)
         if key not in self._cache:
-            mask = self._correct_at(self._positions(split, model), self.threshold)
+            mask = self._correct_at(self._positions(split, model), thr)
             mask.setflags(write=False)
             self._cache_put(key, mask, "correct")
         return self._cache[key]
@@ -513,14 +614,14 @@ class Results(t.HasTraits):
     def review_rows(self, split: str = "dev", model: str | None = None, *,
                     misclassified_only: bool = True) -> pd.DataFrame:
         """Rows of the split with prediction and correctness at the current threshold."""
-        model = model or self.model
+        model = self._check_model(model)
         idx = self._positions(split, model)
         correct = self._correct_cached(split, model)
         if misclassified_only:
             idx = idx[~correct]
             correct = correct[~correct]
         rows = self._frame.iloc[idx].copy()
-        codes = self._predicted_codes(idx, self.threshold)
+        codes = self._predicted_codes(idx, self.threshold_of(model))
         rows["predicted"] = np.asarray(self.schema.classes, dtype=object)[codes]
         rows["correct"] = correct
         return rows
@@ -540,31 +641,48 @@ class Results(t.HasTraits):
         The table's ``attrs`` carry ``reviewed``, ``split_error`` and the label-noise
         analysis (``label_noise``).
         """
-        model = model or self.model
+        model = self._check_model(model)
+        split = self._check_split(split, model)
         tags = self.reviewed_tags(split, model)
         err = float(self.error_rates(model).loc[split, "error"])
-        table = tally_table(tags, err)
+        weights = self._review_weights(tags, split, model)
+        table = tally_table(tags, err, weights)
         table.attrs.update({"reviewed": len(tags), "split_error": err, "split": split,
-                            "model": model, "label_noise": self._label_noise(tags, err)})
+                            "model": model, "weighted": weights is not None,
+                            "label_noise": self._label_noise(table, err)})
         return table
+
+    def _review_weights(self, tags: pd.DataFrame, split: str, model: str) -> np.ndarray | None:
+        """Weights of the reviewed rows when errors are weighted, so E and s agree."""
+        if not self.weighted:
+            return None
+        idx = self._positions(split, model)
+        by_key = pd.Series(self._frame["weight"].to_numpy()[idx],
+                           index=self._frame["key"].to_numpy()[idx])
+        return by_key.reindex(tags.index).to_numpy(dtype=np.float64)
 
     def label_noise(self, split: str = "dev", model: str | None = None) -> LabelNoise:
         """How much of the split's error is due to incorrect labels (DOMAIN.md section 2)."""
-        model = model or self.model
-        err = float(self.error_rates(model).loc[split, "error"])
-        return self._label_noise(self.reviewed_tags(split, model), err)
+        return self.tally(split, model).attrs["label_noise"]
 
     @staticmethod
-    def _label_noise(tags: pd.DataFrame, error: float) -> LabelNoise:
-        share = (float(tags[MISLABELLED].fillna(False).astype(bool).mean())
-                 if len(tags) and MISLABELLED in tags.columns else 0.0)
-        return label_noise(error, share)
+    def _label_noise(table: pd.DataFrame, error: float) -> LabelNoise:
+        reviewed = int(table.attrs.get("reviewed", table["reviewed"].iloc[0] if len(table)
+                                       else 0)) if len(table) else 0
+        if reviewed == 0 or MISLABELLED not in table.index:
+            return label_noise(error, 0.0, reviewed=reviewed)
+        row = table.loc[MISLABELLED]
+        return label_noise(error, float(row["share"]), reviewed=reviewed,
+                           share_interval=(float(row["share_low"]), float(row["share_high"])))
 
     def label_noise_warning(self, split: str = "dev") -> str | None:
         """Warn when the two best models differ by less than the error due to labels."""
         if len(self.models) < 2:
             return None
-        errs = sorted((float(self.error_rates(m).loc[split, "error"]), m) for m in self.models)
+        errs = sorted((float(self.error_rates(m).loc[split, "error"]), m) for m in self.models
+                      if (m, split) in self._index)
+        if len(errs) < 2:
+            return None
         noise = self.label_noise(split, errs[0][1]).due_to_labels
         return label_noise_blocks_choice(errs[0][0], errs[1][0], noise)
 
@@ -630,7 +748,10 @@ class Results(t.HasTraits):
         By default both are judged at the shared threshold; ``thresholds`` gives each model
         its own (one-vs-rest on the positive class when multiclass).
         """
-        ta, tb = thresholds if thresholds is not None else (self.threshold, self.threshold)
+        for m in (model_a, model_b):
+            self._check_split(split, m)
+        ta, tb = thresholds if thresholds is not None else (self.threshold_of(model_a),
+                                                              self.threshold_of(model_b))
         pairs = []
         for m, thr in ((model_a, ta), (model_b, tb)):
             correct = (self.correct_one_vs_rest(split, m, float(thr)) if thresholds is not None
@@ -683,10 +804,18 @@ class Results(t.HasTraits):
                                 "error": 1 - best.accuracy})
                 row["feasible"] = best is not None
             else:
+                # hard predictions: one operating point per model, judged by the same rules
                 err = float(self.error_rates(m).loc[split, "error"])
-                row.update({"threshold": float("nan"), "accuracy": 1 - err, "error": err,
+                point = self._prediction_point(split, m, beta)
+                values = {**{k: point.get(k) for k in ("precision", "recall", "f1", "fbeta",
+                                                       "specificity", "queue_rate", "tp",
+                                                       "fp", "fn", "tn")},
+                          "accuracy": 1 - err, "error": err}
+                row.update({"threshold": float("nan"), "precision": point.precision,
+                            "recall": point.recall, "f1": point.f1, "accuracy": 1 - err,
+                            "error": err,
                             "value": err if optimize == "error" else 1 - err,
-                            "feasible": True})
+                            "feasible": not unmet(values, curve_c)})
             row["unmet"] = ", ".join(unmet_constraints(metadata.get(m, {}), meta_c))
             row["admissible"] = bool(row["feasible"]) and not row["unmet"]
             rows.append(row)
@@ -707,6 +836,15 @@ class Results(t.HasTraits):
                                                    len(self._positions(split, top)))
         return table
 
+    def _prediction_point(self, split: str, model: str, beta: float = 1.0) -> OperatingPoint:
+        """Confusion counts of hard predictions for the positive class (one-vs-rest)."""
+        idx = self._positions(split, model)
+        code = self._code(self.positive_class)
+        truth = self._frame["label_code"].to_numpy()[idx] == code
+        pred = self._predicted_codes(idx, self.threshold_of(model)) == code
+        w = self._frame["weight"].to_numpy()[idx] if self.weighted else None
+        return point_from_predictions(truth, pred, sample_weight=w, beta=beta)
+
     # -- cache management ------------------------------------------------------------------------
     def _cache_put(self, key: tuple, value: Any, limit_kind: str, limit: int = 64) -> None:
         """Store a derived table; per-threshold tables are bounded so slider sweeps can't grow
@@ -720,6 +858,41 @@ class Results(t.HasTraits):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<Results {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}>")
+
+
+def _score_estimator(est: Any, X: Any, part: dict[str, Any], pos_label: Any) -> str:
+    """Put one fitted estimator's output for ``X`` into ``part``; say what kind it is.
+
+    ``"probability"`` (``predict_proba``), ``"margin"`` (``decision_function``, threshold 0)
+    or ``"prediction"`` (``predict`` only). Binary outputs are scored for ``pos_label``
+    (default ``classes_[1]``, as scikit-learn); margins for ``classes_[0]`` are negated.
+    """
+    classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(est, "classes_", [])]
+    if hasattr(est, "predict_proba"):
+        proba = np.asarray(est.predict_proba(X))
+        if proba.shape[1] == 2:
+            j = 1 if pos_label is None else class_index(classes, pos_label)
+            if j is None:
+                raise DashboardError(f"positive class {pos_label!r} is not among the "
+                                     f"estimator's classes {classes}")
+            part["score"] = proba[:, j]
+        else:
+            for j, c in enumerate(classes):
+                part[f"proba_{c}"] = proba[:, j]
+        return "probability"
+    if hasattr(est, "decision_function"):
+        margin = np.asarray(est.decision_function(X))
+        if margin.dtype.kind != "f":
+            margin = margin.astype(np.float64)
+        if margin.ndim == 1:
+            flip = pos_label is not None and class_index(classes, pos_label) == 0
+            part["score"] = -margin if flip else margin
+        else:
+            for j, c in enumerate(classes):
+                part[f"proba_{c}"] = margin[:, j]
+        return "margin"
+    part["prediction"] = np.asarray(est.predict(X))
+    return "prediction"
 
 
 def _count_unique(values: np.ndarray) -> int:
