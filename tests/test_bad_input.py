@@ -180,3 +180,75 @@ def test_jsonl_and_parquet_round_trip(tmp_path: Path) -> None:
     df.to_parquet(pq)
     a, b = Results.from_file(jl), Results.from_file(pq)
     pd.testing.assert_frame_equal(a.error_rates(), b.error_rates())
+
+
+# -- what escaped as a traceback before (issue: every number right) -------------------------------
+@pytest.mark.parametrize("sidecar, match", [
+    ('{"human_level": 0.02, "title": 5}', "title must be text"),
+    ('{"human_level": true}', "must be a number"),
+    ('{"human_level": [0.01, 0.02]}', "must be a number"),
+    ('{"human_level": {"typical": null}}', "must be a number"),
+    ('{"human_level": 3}', "did you mean 0.03"),
+    ('{"models": {"A": {"running_time_ms": "fast"}}}', "must be a number"),
+    ('[1, 2]', "holds a JSON list"),
+    ('{"title": "x",', "not valid JSON"),
+])
+def test_bad_sidecar_is_refused_naming_it(tmp_path: Path, sidecar: str, match: str) -> None:
+    from dashboard.io import read_sidecar
+
+    results = write_csv(tmp_path, good_frame())
+    (tmp_path / "results.json").write_text(sidecar)
+    with pytest.raises(DashboardError, match=match) as info:
+        read_sidecar(results)
+    assert "results.json" in str(info.value)
+
+
+@pytest.mark.parametrize("option, match", [
+    ('{"a": null}', "must be a number"),
+    ("2", r"did you mean 0.02, i.e. 2%"),
+    ("a=x", "is not a rate"),
+    ("{oops", "not valid JSON"),
+])
+def test_bad_human_level_option(option: str, match: str) -> None:
+    from dashboard.io import read_human_level
+
+    with pytest.raises(DashboardError, match=match):
+        read_human_level(option)
+
+
+def test_from_file_needs_a_path() -> None:
+    with pytest.raises(DashboardError, match="path of a results file"):
+        Results.from_file(None)  # type: ignore[arg-type]
+
+
+def test_arrays_of_different_lengths() -> None:
+    with pytest.raises(DashboardError, match="y_score has 3 rows but y_true has 4"):
+        Results.from_predictions([0, 1, 0, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(DashboardError, match="split has 2 rows"):
+        Results.from_predictions([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], split=["dev", "dev"])
+
+
+def test_unknown_split_model_and_nan_arguments() -> None:
+    from dashboard.metrics import ThresholdCurve, best_threshold
+
+    r = Results.from_frame(good_frame())
+    with pytest.raises(DashboardError, match="no 'train_dev' rows"):
+        r.tally("train_dev")
+    with pytest.raises(DashboardError, match="no 'train_dev' rows"):
+        r.label_noise("train_dev")
+    with pytest.raises(DashboardError, match="unknown split 'holdout'"):
+        r.tally("holdout")
+    with pytest.raises(DashboardError, match="unknown model 'B'"):
+        r.mcnemar("model", "B")
+    with pytest.raises(DashboardError, match="NaN"):
+        r.operating_point(threshold=float("nan"))
+    with pytest.raises(DashboardError, match="finite"):
+        r.threshold = float("nan")
+    curve = ThresholdCurve.from_predictions([0, 1, 1], [0.2, 0.6, 0.9])
+    with pytest.raises(DashboardError, match="bound is NaN"):
+        best_threshold(curve, "f1", {"recall": (">=", float("nan"))})
+    for beta in (0, -1, float("nan")):
+        with pytest.raises(DashboardError, match="beta must be a positive"):
+            best_threshold(curve, "fbeta", beta=beta)
+        with pytest.raises(DashboardError, match="beta must be a positive"):
+            curve.at(0.5, beta=beta)

@@ -79,9 +79,10 @@ def test_best_threshold_is_the_true_argmax(data: tuple, optimize: str, constrain
     curve = ThresholdCurve.from_predictions(y, s, sample_weight=w)
     constraints = {constraint[0]: constraint[1:]} if constraint else None
     best = best_threshold(curve, optimize, constraints)
-    # brute force with scikit-learn at every distinct score
+    # brute force with scikit-learn at every distinct score, and above the highest one
+    # (nothing flagged: the trivial classifier is a candidate too)
     feasible = []
-    for t in np.unique(s):
+    for t in [*np.unique(s), np.nextafter(np.max(s), np.inf)]:
         pred = (s >= t).astype(int)
         kw = {"sample_weight": w, "zero_division": 0}
         values = {

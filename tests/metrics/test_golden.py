@@ -46,7 +46,7 @@ def test_gap_decomposition(case: dict) -> None:
 @pytest.mark.parametrize("case", CASES["gaps"], ids=[c["name"] for c in CASES["gaps"]])
 def test_gap_cases_through_results(case: dict) -> None:
     """The same cases end to end: exact error counts in a frame, through the model."""
-    n = 1000
+    n = 20_000  # "splits large enough for every gap to be significant" (DOMAIN.md)
     frames = []
     for split in ("train", "train_dev", "dev"):
         if split not in case:

@@ -132,12 +132,15 @@ def test_mislabelled_not_the_priority(course: dict) -> None:
 def test_mislabelled_worth_fixing_and_blocks_the_choice(course: dict) -> None:
     case = course["mislabelled"][1]
     compare = case["compare"]
+    # 10x the usual size: "worth fixing" must hold for the share's whole 95% interval, and
+    # 6 mislabelled of 19 reviewed (31%, 95%: 15-54%) cannot show that; 60 of 190 can
+    N = 10_000  # noqa: N806
     n_a, n_b = round(compare["A"] * N), round(compare["B"] * N)
-    mislabelled = round(case["due_to_labels"] * N)  # 6 examples of the N
+    mislabelled = round(case["due_to_labels"] * N)  # 60 examples of the N
     # B (the better model) is wrong on its first n_b rows, all reviewed, 6 mislabelled
     tags = {MISLABELLED: list(range(mislabelled))}
-    frame = pd.concat([_frame(n_a, model="A", tags=tags, reviewed=n_b),
-                       _frame(n_b, model="B", tags=tags, reviewed=n_b)])
+    frame = pd.concat([_frame(n_a, n=N, model="A", tags=tags, reviewed=n_b),
+                       _frame(n_b, n=N, model="B", tags=tags, reviewed=n_b)])
     r = Results.from_frame(frame, categories=[MISLABELLED])
     r.model = "B"
     noise = r.label_noise("dev")
@@ -148,13 +151,29 @@ def test_mislabelled_worth_fixing_and_blocks_the_choice(course: dict) -> None:
     warning = r.label_noise_warning("dev")
     assert warning is not None and "cannot choose" in warning
     # the DOMAIN.md wording of the same case: dev error 2%, 0.6% due to labels
-    single = Results.from_frame(_frame(round(case["dev_error"] * N),
+    single = Results.from_frame(_frame(round(case["dev_error"] * N), n=N,
                                        tags=tags, reviewed=round(case["dev_error"] * N)),
                                 categories=[MISLABELLED])
     noise2 = single.label_noise("dev")
     for field in ("dev_error", "due_to_labels", "other_causes", "share_of_errors"):
         assert getattr(noise2, field) == pytest.approx(case[field]), field
     assert noise2.worth_fixing is case["worth_fixing"]
+
+
+def test_label_verdict_waits_for_enough_reviews() -> None:
+    """6 mislabelled of 19 reviewed is 31%, but its 95% interval (15-54%) straddles the 20%
+    line: the verdict says to review more instead of "worth fixing" (and never "not the
+    priority" with nothing reviewed)."""
+    r = Results.from_frame(_frame(19, tags={MISLABELLED: list(range(6))}, reviewed=19),
+                           categories=[MISLABELLED])
+    noise = r.label_noise("dev")
+    assert noise.share_of_errors == pytest.approx(6 / 19)
+    assert not noise.decided and noise.worth_fixing is False
+    assert "review more" in noise.verdict and "worth fixing." not in noise.verdict
+    assert noise.share_low == pytest.approx(0.1536, abs=1e-3)
+    none = Results.from_frame(_frame(19)).label_noise("dev")
+    assert none.reviewed == 0 and "not the priority" not in none.verdict
+    assert "No misclassified example has been reviewed" in none.verdict
 
 
 def test_no_label_warning_when_models_differ_more() -> None:

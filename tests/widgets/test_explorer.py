@@ -94,7 +94,9 @@ def test_numbers_at_any_slider_position_equal_sklearn(data: tuple) -> None:
     spots = sorted({*np.unique(s).tolist(), *(np.unique(s) + 1e-9).clip(0, 1).tolist(), *extra})
     for thr in spots:
         ex._slider.value = thr  # as a user drags the slider
-        assert r.threshold == thr
+        # binary noise (0.9999999999999999) is snapped to what the page shows (1.0)
+        assert r.threshold == pytest.approx(thr, rel=1e-12, abs=1e-15)
+        thr = r.threshold
         pred = (s >= thr).astype(int)
         kw = dict(sample_weight=w, zero_division=0)
         expected = {
@@ -254,9 +256,10 @@ def test_model_class_and_weight_pickers_follow_the_results() -> None:
 
 # -- optimise X subject to Y ----------------------------------------------------------------------
 def _brute_force(y, s, w, optimize, constraints, beta):
-    """Every distinct score as a threshold, scored by scikit-learn; ties to the highest."""
+    """Every distinct score as a threshold, and one above them all (nothing flagged), scored
+    by scikit-learn; ties to the highest."""
     best = None
-    for thr in np.unique(s)[::-1]:
+    for thr in [np.nextafter(np.max(s), np.inf), *np.unique(s)[::-1]]:
         pred = (s >= thr).astype(int)
         kw = dict(sample_weight=w, zero_division=0)
         m = {"precision": precision_score(y, pred, **kw), "recall": recall_score(y, pred, **kw),

@@ -344,7 +344,8 @@ def test_label_noise_warning_with_two_models(tmp_path: Path) -> None:
     grid = TallyGrid(r, tmp_path / "s.sqlite")
     assert "mldash-label-warning" in grid._panel.value
     assert "cannot choose" in grid._panel.value
-    assert "worth fixing" in grid._panel.value
+    # 6 mislabelled of 19 reviewed: 31%, but 95% 15-54% straddles the 20% line
+    assert "review more" in grid._panel.value and "worth fixing." not in grid._panel.value
 
 
 def test_wrong_store_dataset_is_refused(demo: Results, tmp_path: Path) -> None:
