@@ -63,6 +63,7 @@ class Schema:
     categories: tuple[str, ...]
     previews: tuple[str, ...]
     proba_columns: dict[object, str] = field(default_factory=dict)
+    metadata_columns: tuple[str, ...] = ()
     has_weight: bool = False
     probabilities: bool = True
     source: str = "<frame>"
@@ -260,12 +261,15 @@ def normalize(
     probabilities: bool = True,
     default_split: str | None = None,
     base_dir: Path | None = None,
+    metadata_columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, Schema]:
     """Validate a results frame and map it to the canonical columns.
 
     Column arguments name the user's columns; the defaults are the canonical names. A default
     column that is absent is optional (model, id, weight) or looked for under another kind
     (score, prediction, per-class probabilities); a column named explicitly must exist.
+    Every other column (device, region, brightness...) is kept as metadata for slicing, or
+    only those named in ``metadata_columns``.
     """
     notes: list[str] = []
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
@@ -514,6 +518,22 @@ def normalize(
             if col is not None:
                 cat_names.append(canonical_category(c))
                 out[cat_names[-1]] = col.to_numpy()
+    used |= set(categories or ())
+    meta_names: list[str] = []
+    if metadata_columns is not None:
+        for c in metadata_columns:
+            _require(df, c, source, "metadata")
+    candidates = list(metadata_columns) if metadata_columns is not None else [
+        c for c in df.columns if isinstance(c, str) and c not in used
+        and canonical_category(c) not in cat_names and c not in proba_source_cols
+        and not c.lower().startswith(PROBA_PREFIXES)]
+    for c in candidates:
+        col = df[c]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            col = col.astype("category")  # one code per row, not one string object
+        out[f"meta::{c}"] = col.to_numpy() if not isinstance(col.dtype, pd.CategoricalDtype) \
+            else col.reset_index(drop=True)
+        meta_names.append(c)
     if MISLABELLED not in cat_names:
         out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool),
                                                    np.ones(len(out), dtype=bool))
@@ -526,6 +546,7 @@ def normalize(
     schema = Schema(
         kind=kind, classes=tuple(declared), pos_label=pos_label,
         categories=tuple(cat_names), previews=tuple(previews), proba_columns=proba_map,
+        metadata_columns=tuple(meta_names),
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )

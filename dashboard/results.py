@@ -38,6 +38,8 @@ from dashboard.metrics.curve import (
 from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
 from dashboard.metrics.intervals import effective_n, resolution, wilson_interval
 from dashboard.metrics.multiclass import ClassF1, multiclass_f1
+from dashboard.metrics.slices import bin_column, find_slices
+from dashboard.metrics.suspects import find_label_suspects
 from dashboard.metrics.tally import (
     MISLABELLED,
     LabelNoise,
@@ -739,6 +741,101 @@ class Results(t.HasTraits):
 
     def set_comment(self, key: str, text: str) -> None:
         self.comments = {**self.comments, str(key): str(text)}
+
+    # -- finding categories before anyone ticks a box ---------------------------------------------
+    @property
+    def metadata_columns(self) -> tuple[str, ...]:
+        """Metadata columns of the results file (device, region...), the raw material of slices."""
+        return self.schema.metadata_columns
+
+    def suggest_slices(self, split: str = "dev", max_order: int = 2, *,
+                       model: str | None = None, bins: int = 4, min_rows: int = 20,
+                       alpha: float = 0.05, limit: int = 50) -> pd.DataFrame:
+        """Metadata slices where the split's errors concentrate, as suggested categories.
+
+        Each metadata column (numeric ones in ``bins`` quantile bins) and, with
+        ``max_order=2``, each pair: ``slice``, ``rows``, ``errors``, ``error``, ``rest_error``,
+        ``share`` of the errors, ``ceiling_error`` if fixed, ``p_value`` (Holm-adjusted over
+        every slice tried) and ``significant``. Cached per model, split and threshold.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("slices", model, split, self.threshold_of(model), max_order, bins, min_rows,
+               alpha, limit)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            columns = [c for c in (bin_column(name, self._frame[f"meta::{name}"].iloc[idx],
+                                              bins) for name in self.metadata_columns)
+                       if c is not None]
+            table = find_slices(~self._correct_cached(split, model), columns,
+                                max_order=max_order, min_rows=min_rows, alpha=alpha,
+                                limit=limit)
+            table.attrs.update({"split": split, "model": model,
+                                "columns_used": tuple(c.name for c in columns)})
+            self._cache_put(key, table, "slices", limit=8)
+        return self._cache[key]
+
+    def slice_keys(self, slice_name: str, split: str = "dev", *, model: str | None = None,
+                   bins: int = 4) -> np.ndarray:
+        """Example keys of a split's rows in a suggested slice (``"device = ios and ..."``)."""
+        model = self._check_model(model)
+        idx = self._positions(self._check_split(split, model), model)
+        mask = np.ones(idx.size, dtype=bool)
+        for part in slice_name.split(" and "):
+            for name in self.metadata_columns:
+                col = bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
+                if col is not None and part in col.labels:
+                    mask &= col.codes == col.labels.index(part)
+                    break
+            else:
+                raise DashboardError(f"no metadata slice named {part!r}", column="slice")
+        return self._frame["key"].to_numpy()[idx[mask]]
+
+    def _class_proba(self, idx: np.ndarray, model: str) -> np.ndarray:
+        """n x k probabilities in class-code order, or one clear error without them."""
+        if not self.has_scores or self.scale(model) != "probability":
+            raise DashboardError("suspected label errors need the model's probabilities "
+                                 "(a score column of probabilities, or proba_<class> columns); "
+                                 "these results have "
+                                 + ("margins" if self.has_scores else "hard predictions"))
+        if self.schema.kind == "binary_score":
+            s = self._frame["score"].to_numpy(dtype=np.float64)[idx]
+            pos = self._code(self.schema.pos_label)
+            out = np.empty((idx.size, 2))
+            out[:, pos], out[:, 1 - pos] = s, 1.0 - s
+            return out
+        out = np.zeros((idx.size, len(self.schema.classes)))
+        for cls, col in self.schema.proba_columns.items():
+            out[:, self._code(cls)] = self._frame[col].to_numpy(dtype=np.float64)[idx]
+        return out
+
+    def label_suspects(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
+        """Examples whose given label the model confidently contradicts (confident learning).
+
+        One row per suspect, most suspect first: ``key``, ``id``, ``label``, ``likely`` (the
+        class the model is confident of) and ``score`` (the probability of the given label;
+        lower is more suspect). For a reviewer to look at first: nothing is relabelled.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("suspects", model, split)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            found = find_label_suspects(self._frame["label_code"].to_numpy()[idx],
+                                        self._class_proba(idx, model))
+            rows = idx[found.positions]
+            classes = np.asarray(self.schema.classes, dtype=object)
+            table = pd.DataFrame({
+                "key": self._frame["key"].to_numpy()[rows],
+                "id": self._frame["id"].to_numpy()[rows],
+                "label": classes[found.given], "likely": classes[found.likely],
+                "score": found.self_confidence})
+            table.attrs.update({"split": split, "model": model, "rows": int(idx.size),
+                                "thresholds": dict(zip(self.schema.classes,
+                                                       found.thresholds.tolist(),
+                                                       strict=True))})
+            self._cache[key] = table
+        return self._cache[key]
 
     # -- comparing models ---------------------------------------------------------------------
     def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,

@@ -1,0 +1,180 @@
+"""Suggested slices and suspected label errors: planted ones are found, the arithmetic matches
+pandas and cleanlab, and a real scikit-learn dataset goes through the README's entry points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard import DashboardError, Results
+from dashboard.metrics.slices import bin_column, find_slices, holm
+from dashboard.metrics.suspects import find_label_suspects
+
+
+def _planted(n: int = 20_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Dev rows with metadata; errors 5% everywhere but 40% on night-time android photos."""
+    rng = np.random.default_rng(seed)
+    device = rng.choice(["ios", "android", "web"], n)
+    light = rng.choice(["day", "night"], n, p=[0.7, 0.3])
+    brightness = rng.random(n)
+    region = rng.choice(["eu", "us", "asia"], n)
+    planted = (device == "android") & (light == "night")
+    wrong = rng.random(n) < np.where(planted, 0.40, 0.05)
+    label = rng.integers(0, 2, n)
+    score = np.where(wrong, np.where(label == 1, 0.2, 0.8), np.where(label == 1, 0.8, 0.2))
+    df = pd.DataFrame({"id": np.arange(n), "split": "dev", "label": label, "score": score,
+                       "device": device, "light": light, "brightness": brightness,
+                       "region": region})
+    return df, planted
+
+
+def test_planted_slice_is_found_first_and_significant() -> None:
+    df, planted = _planted()
+    r = Results.from_frame(df)
+    assert set(r.metadata_columns) == {"device", "light", "brightness", "region"}
+    table = r.suggest_slices("dev", max_order=2)
+    for col in ("slice", "rows", "errors", "error", "share", "ceiling_error", "p_value",
+                "significant"):
+        assert col in table.columns
+    top = table.iloc[0]
+    assert top["slice"] in ("device = android and light = night",
+                            "light = night and device = android")
+    assert top["significant"]
+    found = set(r.slice_keys(top["slice"]))
+    truth = set(df["id"].astype(str)[planted])
+    precision = len(found & truth) / len(found)
+    recall = len(found & truth) / len(truth)
+    print(f"planted slice: precision {precision:.2f}, recall {recall:.2f}, "
+          f"{table.attrs['tried']} slices tried")
+    assert precision == recall == 1.0
+    # the noise columns never come out significant on their own
+    noise = table[table["slice"].str.startswith(("region", "brightness"))]
+    assert not noise["significant"].any()
+
+
+def test_slice_counts_equal_a_pandas_groupby() -> None:
+    df, _ = _planted(5_000, seed=1)
+    r = Results.from_frame(df)
+    table = r.suggest_slices("dev", max_order=2, min_rows=1, limit=10_000)
+    wrong = ~r.correct("dev")
+    frame = df.assign(wrong=wrong)
+    by_pair = frame.groupby(["device", "light"])["wrong"].agg(["size", "sum"])
+    for (device, light), row in by_pair.iterrows():
+        name = f"device = {device} and light = {light}"
+        hit = table[table["slice"] == name]
+        if len(hit):
+            assert int(hit["rows"].iloc[0]) == row["size"]
+            assert int(hit["errors"].iloc[0]) == row["sum"]
+            assert hit["ceiling_error"].iloc[0] == pytest.approx(
+                (wrong.sum() - row["sum"]) / len(df))
+            assert hit["share"].iloc[0] == pytest.approx(row["sum"] / wrong.sum())
+
+
+def test_holm_matches_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(0).random(40) ** 3
+    np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1])
+
+
+def test_z_test_matches_statsmodels_one_sided() -> None:
+    from statsmodels.stats.proportion import proportions_ztest
+
+    wrong = np.zeros(1000, dtype=bool)
+    wrong[:30] = True  # 30 errors in the first 100 rows
+    wrong[500:540] = True  # 40 in the other 900
+    col = bin_column("part", np.where(np.arange(1000) < 100, "a", "b"))
+    table = find_slices(wrong, [col], max_order=1, min_rows=1)
+    row = table[table["slice"] == "part = a"].iloc[0]
+    _, p = proportions_ztest([30, 40], [100, 900], alternative="larger")
+    assert row["p_raw"] == pytest.approx(p, rel=1e-9)
+
+
+def test_numeric_metadata_is_binned_by_quantiles() -> None:
+    col = bin_column("length", np.arange(100, dtype=float), bins=4)
+    assert col is not None and len(col.labels) == 4
+    assert np.bincount(col.codes).tolist() == [25, 25, 25, 25]
+    assert col.labels[0] == "length in [0, 24.8)" and col.labels[-1].endswith("]")
+    assert bin_column("id", [f"x{i}" for i in range(1000)]) is None  # an identifier
+
+
+def test_real_dataset_with_a_metadata_column() -> None:
+    """Breast cancer with a logistic regression; 'mean radius' quartiles as metadata."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    proba = cross_val_predict(LogisticRegression(max_iter=5000), X, y, cv=5,
+                              method="predict_proba")[:, 1]
+    df = pd.DataFrame({"split": "dev", "label": y, "score": proba,
+                       "radius": X["mean radius"], "texture": X["mean texture"]})
+    r = Results.from_frame(df)
+    table = r.suggest_slices("dev")
+    assert table.attrs["tried"] > 0
+    assert (table["error"] > table["rest_error"]).all()
+    assert ((table["p_value"] >= table["p_raw"]) | table["p_raw"].isna()).all()
+    suspects = r.label_suspects("dev")
+    assert len(suspects) < 0.1 * len(df)
+    assert (suspects["label"] != suspects["likely"]).all()
+
+
+# -- suspected label errors -------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 4), st.integers(20, 200), st.integers(0, 10_000))
+def test_suspects_equal_cleanlab(k: int, n: int, seed: int) -> None:
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), labels] += 1.5
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    ours = find_label_suspects(labels, proba)
+    theirs = cleanlab_filter.find_label_issues(labels, proba, filter_by="confident_learning")
+    assert set(ours.positions.tolist()) == set(np.flatnonzero(theirs).tolist())
+    ranked = cleanlab_filter.find_label_issues(labels, proba, filter_by="confident_learning",
+                                               return_indices_ranked_by="self_confidence")
+    np.testing.assert_allclose(proba[ours.positions, labels[ours.positions]],
+                               proba[ranked, labels[ranked]])
+
+
+def test_planted_label_flips_are_recovered() -> None:
+    rng = np.random.default_rng(4)
+    n = 5000
+    truth = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3))
+    logits[np.arange(n), truth] += 3.0
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    given_label = truth.copy()
+    flipped = rng.choice(n, 250, replace=False)
+    given_label[flipped] = (truth[flipped] + rng.integers(1, 3, 250)) % 3
+    df = pd.DataFrame({"id": np.arange(n), "split": "dev", "label": given_label,
+                       **{f"proba_{c}": proba[:, c] for c in range(3)}})
+    suspects = Results.from_frame(df).label_suspects("dev")
+    found = set(suspects["id"].astype(int))
+    precision = len(found & set(flipped.tolist())) / len(found)
+    recall = len(found & set(flipped.tolist())) / len(flipped)
+    print(f"planted flips: precision {precision:.2f}, recall {recall:.2f}")
+    assert precision > 0.9 and recall > 0.6  # confident learning is conservative by design
+    top = suspects.head(50)
+    assert set(top["id"].astype(int)) <= set(flipped.tolist())
+
+
+def test_suspects_need_probabilities() -> None:
+    r = Results.from_predictions([0, 1, 1, 0], [-2.0, 1.0, -0.5, 0.3], probabilities=False)
+    with pytest.raises(DashboardError, match="need the model's probabilities"):
+        r.label_suspects("dev")
+
+
+def test_suspects_follow_the_positive_class() -> None:
+    """A single score of class 0 (pos_label=0) is read as P(class 0)."""
+    y = np.array([0] * 50 + [1] * 50)
+    s = np.where(y == 0, 0.9, 0.1)
+    s[0] = 0.02  # labelled 0, the model is sure it is 1
+    r = Results.from_predictions(y, s, pos_label=0)
+    suspects = r.label_suspects("dev")
+    assert suspects["id"].tolist() == ["0"]
+    assert suspects["likely"].tolist() == [1]
