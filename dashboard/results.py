@@ -8,6 +8,7 @@ threshold never rebuilds a curve, it costs a binary search per split.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,20 @@ from dashboard.metrics.curve import (
     unmet,
 )
 from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
-from dashboard.metrics.intervals import effective_n, resolution, wilson_interval
+from dashboard.metrics.intervals import (
+    effective_n,
+    newcombe_interval,
+    resolution,
+    wilson_interval,
+)
 from dashboard.metrics.multiclass import ClassF1, multiclass_f1
+from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
 from dashboard.metrics.tally import (
     MISLABELLED,
     LabelNoise,
+    fix_first,
     label_noise,
     label_noise_blocks_choice,
     tally_table,
@@ -649,9 +657,11 @@ class Results(t.HasTraits):
         err = float(self.error_rates(model).loc[split, "error"])
         weights = self._review_weights(tags, split, model)
         table = tally_table(tags, err, weights)
+        errors = int(self.error_rates(model, weighted=False).loc[split, "errors"])
         table.attrs.update({"reviewed": len(tags), "split_error": err, "split": split,
                             "model": model, "weighted": weights is not None,
-                            "label_noise": self._label_noise(table, err)})
+                            "label_noise": self._label_noise(table, err),
+                            "fix_first": fix_first(table, err, errors=errors, split=split)})
         return table
 
     def _review_weights(self, tags: pd.DataFrame, split: str, model: str) -> np.ndarray | None:
@@ -763,16 +773,23 @@ class Results(t.HasTraits):
         key = ("slices", model, split, self.threshold_of(model), max_order, bins, min_rows,
                alpha, limit)
         if key not in self._cache:
-            idx = self._positions(split, model)
-            columns = [c for c in (bin_column(name, self._frame[f"meta::{name}"].iloc[idx],
-                                              bins) for name in self.metadata_columns)
-                       if c is not None]
+            columns = self._slice_columns(split, model, bins)
             table = find_slices(~self._correct_cached(split, model), columns,
                                 max_order=max_order, min_rows=min_rows, alpha=alpha,
                                 limit=limit)
             table.attrs.update({"split": split, "model": model,
                                 "columns_used": tuple(c.name for c in columns)})
             self._cache_put(key, table, "slices", limit=8)
+        return self._cache[key]
+
+    def _slice_columns(self, split: str, model: str, bins: int) -> list:
+        """Metadata columns as codes for one split, built once (they ignore the threshold)."""
+        key = ("slice_columns", model, split, bins)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            self._cache[key] = [c for c in (
+                bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
+                for name in self.metadata_columns) if c is not None]
         return self._cache[key]
 
     def slice_keys(self, slice_name: str, split: str = "dev", *, model: str | None = None,
@@ -782,9 +799,8 @@ class Results(t.HasTraits):
         idx = self._positions(self._check_split(split, model), model)
         mask = np.ones(idx.size, dtype=bool)
         for part in slice_name.split(" and "):
-            for name in self.metadata_columns:
-                col = bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
-                if col is not None and part in col.labels:
+            for col in self._slice_columns(split, model, bins):
+                if part in col.labels:
                     mask &= col.codes == col.labels.index(part)
                     break
             else:
@@ -836,6 +852,40 @@ class Results(t.HasTraits):
                                                        strict=True))})
             self._cache[key] = table
         return self._cache[key]
+
+    def eyeball_check(self, split: str = "dev", fraction: float = 0.5, *,
+                      seed: int = 0) -> pd.DataFrame:
+        """Error on the eyeball part of a split (the examples reviewers look at) against the
+        black-box part, per model, with Newcombe's 95% interval of the difference.
+
+        Both parts are random halves of one distribution, so they differ only by chance; a
+        gap whose interval lies below zero means the team is overfitting what it looks at.
+        ``attrs["warning"]`` says so, naming the models.
+        """
+        rows = []
+        for m in self.models:
+            if (m, split) not in self._index:
+                continue
+            idx = self._positions(split, m)
+            eye = eyeball_mask(self._frame["key"].to_numpy()[idx], fraction, seed)
+            wrong = ~self._correct_cached(split, m)
+            n_eye, n_blind = int(eye.sum()), int((~eye).sum())
+            e_eye = float(wrong[eye].mean()) if n_eye else math.nan
+            e_blind = float(wrong[~eye].mean()) if n_blind else math.nan
+            lo, hi = newcombe_interval(e_eye, n_eye, e_blind, n_blind)
+            rows.append({"model": m, "eyeball_rows": n_eye, "eyeball_error": e_eye,
+                         "blackbox_rows": n_blind, "blackbox_error": e_blind,
+                         "gap": e_eye - e_blind, "gap_low": lo, "gap_high": hi,
+                         "overfit": bool(hi < 0)})
+        table = pd.DataFrame(rows).set_index("model")
+        over = [m for m in table.index if table.loc[m, "overfit"]]
+        table.attrs["warning"] = (
+            f"The eyeball part of {split} has clearly lower error than the black-box part for "
+            f"{', '.join(map(str, over))}: the team is overfitting the examples it looks at. "
+            "Judge progress on the black-box part, and draw a fresh eyeball set."
+            if over else None)
+        table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
+        return table
 
     # -- comparing models ---------------------------------------------------------------------
     def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,

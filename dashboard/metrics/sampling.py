@@ -16,6 +16,7 @@ __all__ = [
     "FILTERS",
     "SORTS",
     "arrange_rows",
+    "eyeball_mask",
     "review_order",
     "review_sample",
     "sample_review_rows",
@@ -165,3 +166,16 @@ def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
     if descending:
         sort_key = -sort_key if sort_by != "category" else 1 - sort_key
     return pos[np.argsort(sort_key, kind="stable")]
+
+
+def eyeball_mask(keys: Sequence[str] | np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Which examples belong to the "eyeball" part of a dev set (Machine Learning Yearning).
+
+    Decided per example key by a seeded hash, so an example stays in its part across reloads,
+    models and row orders; the rest is the black-box part nobody looks at.
+    """
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"the eyeball fraction must be between 0 and 1, got {fraction}")
+    hashed = pd.util.hash_array(np.asarray(keys, dtype=object).astype(str),
+                                hash_key=f"mldash-eye{int(seed) % 10**6:06d}")
+    return (hashed / float(2**64)) < float(fraction)

@@ -110,16 +110,23 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     records: list[dict] = []
     parent_error: dict[tuple[str, int], float] = {}
 
-    def count(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    wrong_at = np.flatnonzero(wrong)  # errors are few: count them by position
+
+    def count(codes: np.ndarray, size: int, complete: bool) -> tuple[np.ndarray, np.ndarray]:
+        if complete:  # no missing value: no mask, no copy of the column
+            return (np.bincount(codes, minlength=size),
+                    np.bincount(codes[wrong_at], minlength=size))
         ok = codes >= 0
-        rows = np.bincount(codes[ok], minlength=size)
-        errs = np.bincount(codes[ok & wrong], minlength=size)
-        return rows, errs
+        err_codes = codes[wrong_at]
+        return (np.bincount(codes[ok], minlength=size),
+                np.bincount(err_codes[err_codes >= 0], minlength=size))
+
+    complete = {c.name: bool(c.codes.size == 0 or c.codes.min() >= 0) for c in columns}
 
     for col in columns:
         if col.codes.size != n:
             raise DashboardError(f"column {col.name!r} has {col.codes.size} rows, not {n}")
-        rows, errs = count(col.codes, len(col.labels))
+        rows, errs = count(col.codes, len(col.labels), complete[col.name])
         for i, (r, e) in enumerate(zip(rows.tolist(), errs.tolist(), strict=True)):
             parent_error[(col.name, i)] = e / r if r else 0.0
             records.append({"slice": col.labels[i], "columns": (col.name,), "rows": r,
@@ -127,9 +134,12 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     if max_order == 2:
         for a, b in combinations(columns, 2):
             la, lb = len(a.labels), len(b.labels)
-            both = (a.codes >= 0) & (b.codes >= 0)
-            combined = np.where(both, a.codes * lb + b.codes, -1)
-            rows, errs = count(combined, la * lb)
+            if complete[a.name] and complete[b.name]:
+                combined = a.codes * lb + b.codes
+            else:
+                both = (a.codes >= 0) & (b.codes >= 0)
+                combined = np.where(both, a.codes * lb + b.codes, -1)
+            rows, errs = count(combined, la * lb, complete[a.name] and complete[b.name])
             for k in np.flatnonzero(rows >= min_rows).tolist():
                 i, j = divmod(k, lb)
                 records.append({"slice": f"{a.labels[i]} and {b.labels[j]}",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from dashboard.metrics.intervals import effective_n, wilson_interval
+from dashboard.metrics.intervals import Z95, effective_n, wilson_interval
 
 __all__ = [
     "MISLABELLED",
+    "FixFirst",
+    "fix_first",
     "LabelNoise",
     "ceiling_error",
     "label_noise",
@@ -154,3 +157,71 @@ def label_noise_blocks_choice(error_a: float, error_b: float, due_to_labels: flo
                 "due to incorrect labels: the dev set cannot choose between them until the "
                 "labels are fixed.")
     return None
+
+
+@dataclass(frozen=True)
+class FixFirst:
+    """The tally's answer: which category is worth fixing first, or why it cannot say yet."""
+
+    category: str | None
+    decided: bool
+    sentence: str
+    more_needed: int | None = None
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%" if rate < 0.1 else f"{rate * 100:.0f}%"
+
+
+def more_reviews_needed(p1: float, p2: float, reviewed: int, z: float = Z95) -> int | None:
+    """About how many more reviewed rows would separate two shares' Wilson 95% intervals, if
+    the shares stayed as they are; ``None`` when the shares are equal."""
+    if p1 == p2:
+        return None
+    hi, lo = max(p1, p2), min(p1, p2)
+    spread = z * (math.sqrt(hi * (1 - hi)) + math.sqrt(lo * (1 - lo)))
+    n = max(reviewed + 1, math.ceil((spread / (hi - lo)) ** 2))  # normal approximation
+    while (wilson_interval(hi * n, n, z)[0] <= wilson_interval(lo * n, n, z)[1]
+           and n < 10**9):
+        n += max(1, n // 100)
+    return max(1, n - reviewed)
+
+
+def fix_first(table: pd.DataFrame, split_error: float, *, errors: int | None = None,
+              split: str = "dev") -> FixFirst:
+    """The sentence that answers the tally's question, "which category first?".
+
+    Named only when the top category's share interval lies above the runner-up's; otherwise
+    says that the two are not yet apart and about how many more reviews would separate them.
+    ``table`` is :func:`tally_table`'s output; ``errors`` the split's misclassified rows.
+    """
+    reviewed = int(table["reviewed"].iloc[0]) if len(table) else 0
+    of = f" of {errors:,}" if errors is not None else ""
+    if reviewed == 0:
+        return FixFirst(None, False, f"No {split} errors reviewed yet: tick the categories of "
+                        "each sampled error to see which is worth fixing first.")
+    ranked = table[table["count"] > 0].sort_values(["share", "count"], ascending=False)
+    if ranked.empty:
+        return FixFirst(None, False, f"No category ticked on the {reviewed}{of} {split} errors "
+                        "reviewed: add the categories you see.")
+    top = ranked.iloc[0]
+    name = str(ranked.index[0])
+    if len(ranked) > 1:
+        second = ranked.iloc[1]
+        if top["share_low"] <= second["share_high"]:
+            more = more_reviews_needed(float(top["share"]), float(second["share"]), reviewed)
+            if more is None:
+                hint = "they are tied"
+            elif errors is not None and reviewed + more > errors:
+                hint = f"even all {errors:,} errors may not separate them"
+            else:
+                hint = f"about {more:,} more reviewed errors would separate them"
+            return FixFirst(None, False, (
+                f"Not yet: {name} ({_pct(top['share'])}, 95%: {_pct(top['share_low'])}–"
+                f"{_pct(top['share_high'])}) and {ranked.index[1]} ({_pct(second['share'])}, "
+                f"95%: {_pct(second['share_low'])}–{_pct(second['share_high'])}) are not yet "
+                f"apart after {reviewed}{of} errors reviewed; {hint}."), more)
+    return FixFirst(name, True, (
+        f"Fix {name} first: {split} error could fall from {_pct(split_error)} to at most "
+        f"{_pct(top['ceiling_error'])} (95%: {_pct(top['ceiling_low'])}–"
+        f"{_pct(top['ceiling_high'])}), from {reviewed}{of} errors reviewed."))

@@ -178,3 +178,31 @@ def test_suspects_follow_the_positive_class() -> None:
     suspects = r.label_suspects("dev")
     assert suspects["id"].tolist() == ["0"]
     assert suspects["likely"].tolist() == [1]
+
+
+# -- eyeball and black-box dev sets ----------------------------------------------------------------
+def test_eyeball_part_is_stable_and_overfitting_it_is_flagged() -> None:
+    from dashboard.metrics.sampling import eyeball_mask
+
+    keys = np.array([f"x{i}" for i in range(10_000)], dtype=object)
+    mask = eyeball_mask(keys, 0.3, seed=1)
+    assert abs(mask.mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(eyeball_mask(keys[::-1], 0.3, seed=1), mask[::-1])
+    assert (eyeball_mask(keys, 0.3, seed=2) != mask).any()
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    label = rng.integers(0, 2, n)
+    eye = eyeball_mask(np.arange(n).astype(str), 0.5)
+    frames = []
+    for model, eye_err, blind_err in (("v1", 0.10, 0.10), ("v2", 0.04, 0.09)):
+        wrong = rng.random(n) < np.where(eye, eye_err, blind_err)
+        score = np.where(wrong ^ (label == 1), 0.8, 0.2)
+        frames.append(pd.DataFrame({"id": np.arange(n), "split": "dev", "model": model,
+                                    "label": label, "score": score}))
+    r = Results.from_frame(pd.concat(frames))
+    table = r.eyeball_check("dev", 0.5)
+    assert not table.loc["v1", "overfit"] and table.loc["v2", "overfit"]
+    assert "v2" in table.attrs["warning"] and "v1" not in table.attrs["warning"]
+    assert table.loc["v2", "eyeball_error"] == pytest.approx(
+        (~r.correct("dev", "v2"))[eye].mean())

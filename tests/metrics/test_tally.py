@@ -260,3 +260,28 @@ def test_arrange_rows_filters_and_sorts() -> None:
         arrange_rows(keys, tags, filter_by="ticked")
     with pytest.raises(ValueError, match="unknown filter"):
         arrange_rows(keys, tags, filter_by="nope")
+
+
+def test_fix_first_names_a_category_only_when_it_stands_apart() -> None:
+    from dashboard.metrics.tally import fix_first, tally_table
+
+    apart = pd.DataFrame({"blurry": [True] * 30 + [False] * 34,
+                          "dog": [True] * 5 + [False] * 59})
+    answer = fix_first(tally_table(apart, 0.085), 0.085, errors=64)
+    assert answer.decided and answer.category == "blurry"
+    assert answer.sentence.startswith("Fix blurry first: dev error could fall from 8.5% to at "
+                                      "most 4.5% (95%: ")
+    assert "from 64 of 64 errors reviewed" in answer.sentence
+    close = pd.DataFrame({"blurry": [True] * 16 + [False] * 14,
+                          "great cat": [True] * 12 + [False] * 18})
+    wait = fix_first(tally_table(close, 0.1), 0.1, errors=500)
+    assert not wait.decided and wait.category is None
+    assert wait.sentence.startswith("Not yet: blurry") and "more reviewed errors" in wait.sentence
+    assert wait.more_needed is not None and wait.more_needed > 0
+    # reviewing that many more at the same shares does separate them
+    from dashboard.metrics.intervals import wilson_interval
+    n = 30 + wait.more_needed
+    lo_top = wilson_interval(16 / 30 * n, n)[0]
+    hi_second = wilson_interval(12 / 30 * n, n)[1]
+    assert lo_top > hi_second
+    assert not fix_first(tally_table(close.iloc[:0], 0.1), 0.1).decided
