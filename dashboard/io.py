@@ -254,6 +254,7 @@ def normalize(
     model: str | None = "model",
     id: str | None = "id",  # noqa: A002 - the column is called id
     weight: str | None = "weight",
+    train_size: str | None = "train_size",
     categories: Sequence[str] | None = None,
     preview: str | Sequence[str] | None = None,
     classes: Sequence[object] | None = None,
@@ -344,8 +345,24 @@ def normalize(
         model_texts = np.array(["model"], dtype=object)
     out["model"] = pd.Categorical.from_codes(model_codes, categories=pd.Index(model_texts))
 
-    # -- duplicated ids within (split, model): one int64 key, one sort ---------------------
-    combined = ((model_codes.astype(np.int64) * len(SPLITS) + split_codes) * len(id_texts)
+    # -- training-set size: results of runs trained on different amounts of data -------------
+    has_size = train_size is not None and train_size in df.columns
+    if train_size is not None and train_size != "train_size" and not has_size:
+        _require(df, train_size, source, "train_size")
+    size_codes = np.zeros(len(df), dtype=np.int64)
+    if has_size:
+        sizes = _numeric(df, train_size, source, id_col, probabilities=False)
+        if (sizes <= 0).any():
+            pos = _first(sizes <= 0)
+            raise DashboardError(f"training-set size {sizes[pos]:g} is not a positive count",
+                                 file=source, column=train_size, row=_row_ref(df, pos, id_col))
+        out["train_size"] = sizes
+        size_codes, _ = pd.factorize(sizes)
+        size_codes = size_codes.astype(np.int64)
+
+    # -- duplicated ids within (split, model, train size): one int64 key, one sort ----------
+    combined = (((size_codes * (int(model_codes.max()) + 1 if len(df) else 1)
+                  + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * len(id_texts)
                 + id_codes)
     ordered = np.sort(combined)
     if (ordered[1:] == ordered[:-1]).any():
@@ -483,7 +500,8 @@ def normalize(
         out["weight"] = 1.0
 
     # -- categories and previews ----------------------------------------------------------
-    used = {c for c in (id_col, split, model, label, score, prediction, weight) if c}
+    used = {c for c in (id_col, split, model, label, score, prediction, weight,
+                        train_size if has_size else None) if c}
     used |= proba_source_cols
     if isinstance(preview, str):
         previews = [preview]

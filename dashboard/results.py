@@ -85,6 +85,12 @@ class Results(t.HasTraits):
                  threshold: float | None = None, name: str | None = None,
                  metadata: Mapping[str, Mapping[str, float]] | None = None,
                  margin_models: Sequence[str] = ()) -> None:
+        #: every training-set size's rows, for the learning curve; the views use the largest
+        self._lc_frame: pd.DataFrame | None = None
+        if "train_size" in frame.columns:
+            self._lc_frame = frame
+            largest = frame.groupby("model", observed=True)["train_size"].transform("max")
+            frame = frame[(frame["train_size"] == largest).to_numpy()].reset_index(drop=True)
         self._frame = frame
         self.schema = schema
         self.human_level = HumanLevel.coerce(human_level)
@@ -500,20 +506,26 @@ class Results(t.HasTraits):
                                       else threshold)
         return np.asarray(self.schema.classes, dtype=object)[codes]
 
-    def _predicted_codes(self, idx: np.ndarray, threshold: float) -> np.ndarray:
+    def _predicted_codes(self, idx: np.ndarray, threshold: float,
+                         frame: pd.DataFrame | None = None) -> np.ndarray:
+        frame = self._frame if frame is None else frame
         kind = self.schema.kind
         if kind == "binary_score":
             # the positive class may be either label (pos_label=0, -1): never assume order
             pos = self._code(self.schema.pos_label)
-            return np.where(flag(self._frame["score"].to_numpy()[idx], threshold), pos, 1 - pos)
+            return np.where(flag(frame["score"].to_numpy()[idx], threshold), pos, 1 - pos)
         if kind == "multiclass_proba":
             classes = list(self.schema.proba_columns)
-            mat = self._frame[[self.schema.proba_columns[c] for c in classes]].to_numpy()[idx]
+            mat = np.column_stack([frame[self.schema.proba_columns[c]].to_numpy()[idx]
+                                   for c in classes])
             return np.asarray([self._code(c) for c in classes])[np.argmax(mat, axis=1)]
-        return self._frame["prediction_code"].to_numpy()[idx]
+        return frame["prediction_code"].to_numpy()[idx]
 
-    def _correct_at(self, idx: np.ndarray, threshold: float) -> np.ndarray:
-        return self._predicted_codes(idx, threshold) == self._frame["label_code"].to_numpy()[idx]
+    def _correct_at(self, idx: np.ndarray, threshold: float,
+                    frame: pd.DataFrame | None = None) -> np.ndarray:
+        frame = self._frame if frame is None else frame
+        return (self._predicted_codes(idx, threshold, frame)
+                == frame["label_code"].to_numpy()[idx])
 
     def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
         """Per-class, macro and micro F1 of the predicted classes (argmax when multiclass)."""
@@ -887,6 +899,57 @@ class Results(t.HasTraits):
         table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
         return table
 
+    # -- learning curves: error against the training-set size ------------------------------------
+    @property
+    def train_sizes(self) -> tuple[float, ...]:
+        """Training-set sizes in the results (empty without a ``train_size`` column)."""
+        if self._lc_frame is None:
+            return ()
+        return tuple(sorted(pd.unique(self._lc_frame["train_size"]).tolist()))
+
+    def learning_curve(self, model: str | None = None, *,
+                       weighted: bool | None = None) -> pd.DataFrame:
+        """Error per split against the training-set size, from results the team already has.
+
+        Indexed by ``train_size``; per split present a column of its error and ``<split>_low``,
+        ``<split>_high`` (Wilson 95%) and ``<split>_n``. At the model's current threshold.
+        ``attrs["verdict"]`` says whether more data is likely to help (the variance gap
+        shrinking with size) or not (train error above human level and flat), only as far as
+        the intervals show it. The views show the largest size.
+        """
+        model = self._check_model(model)
+        if self._lc_frame is None:
+            raise DashboardError("no train_size column: a learning curve needs results of runs "
+                                 "trained on different amounts of data (one train_size per "
+                                 "row)", column="train_size")
+        weighted = self.weighted if weighted is None else weighted
+        lc = self._lc_frame
+        idx = np.flatnonzero((lc["model"] == model).to_numpy())
+        wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
+        w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
+        parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
+                              "split": lc["split"].to_numpy()[idx],
+                              "err": w * wrong, "w": w, "w2": w * w})
+        grouped = parts.groupby(["size", "split"], observed=True).sum()
+        table = pd.DataFrame(index=pd.Index(sorted(parts["size"].unique()), name="train_size"))
+        for split in SPLITS:
+            if split not in grouped.index.get_level_values("split"):
+                continue
+            g = grouped.xs(split, level="split").reindex(table.index)
+            error = g["err"] / g["w"]
+            n_eff = (g["w"] ** 2 / g["w2"]) if weighted else g["w"]
+            bounds = [wilson_interval(e * n, n) if n > 0 and np.isfinite(e) else
+                      (math.nan, math.nan) for e, n in zip(error, n_eff.fillna(0), strict=True)]
+            table[split] = error
+            table[f"{split}_low"] = [b[0] for b in bounds]
+            table[f"{split}_high"] = [b[1] for b in bounds]
+            table[f"{split}_n"] = n_eff
+        table.attrs.update({"model": model, "human": self.human_error,
+                            "human_given": self.human_level.given,
+                            "verdict": learning_verdict(table, self.human_error,
+                                                        self.human_level.given)})
+        return table
+
     # -- comparing models ---------------------------------------------------------------------
     def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,
                 thresholds: tuple[float, float] | None = None) -> McNemar:
@@ -1005,6 +1068,39 @@ class Results(t.HasTraits):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<Results {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}>")
+
+
+def learning_verdict(table: pd.DataFrame, human: float, human_given: bool = True) -> str:
+    """What a learning curve says about more data, only as far as its intervals show it."""
+    held = "train_dev" if "train_dev" in table.columns else "dev"
+    if "train" not in table.columns or held not in table.columns or len(table) < 2:
+        return ("A learning curve needs train and held-out (train_dev or dev) errors at two "
+                "or more training-set sizes.")
+    rows = table.dropna(subset=["train", held])
+    if len(rows) < 2:
+        return "Too few sizes with both train and held-out errors to read the curve."
+    first, last = rows.iloc[0], rows.iloc[-1]
+    g_first, g_last = first[held] - first["train"], last[held] - last["train"]
+    lo_last, _ = newcombe_interval(last[held], last[f"{held}_n"], last["train"], last["train_n"])
+    sizes = f"{rows.index[0]:,.0f} to {rows.index[-1]:,.0f} examples"
+    if lo_last > 0 and g_last < g_first:
+        return (f"The variance gap ({held} − train) shrinks as the training set grows, from "
+                f"{g_first * 100:+.1f} pp to {g_last * 100:+.1f} pp over {sizes}, and is still "
+                "clearly above zero: more training data is likely to help.")
+    prev = rows.iloc[-2]
+    flat_lo, flat_hi = newcombe_interval(last["train"], last["train_n"], prev["train"],
+                                         prev["train_n"])
+    above_human = wilson_interval(last["train"] * last["train_n"], last["train_n"])[0] > human
+    if human_given and above_human and flat_lo <= 0 <= flat_hi:
+        return (f"Train error is already above human level ({last['train']:.1%} vs "
+                f"{human:.1%}) and flat over the last sizes: more data alone is unlikely to "
+                "help; reduce avoidable bias first (a bigger model, longer training).")
+    if lo_last <= 0:
+        return (f"The variance gap at {rows.index[-1]:,.0f} examples is within noise "
+                f"({g_last * 100:+.1f} pp): more data would mostly not close a gap the data "
+                "cannot show; look at bias and data mismatch.")
+    return (f"The variance gap is {g_last * 100:+.1f} pp at {rows.index[-1]:,.0f} examples and "
+            "has not shrunk with size: the curves cannot yet say whether more data would help.")
 
 
 def _score_estimator(est: Any, X: Any, part: dict[str, Any], pos_label: Any) -> str:

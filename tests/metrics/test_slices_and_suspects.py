@@ -122,7 +122,7 @@ def test_real_dataset_with_a_metadata_column() -> None:
     assert (suspects["label"] != suspects["likely"]).all()
 
 
-# -- suspected label errors -------------------------------------------------------------------------
+# -- suspected label errors ------------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 4), st.integers(20, 200), st.integers(0, 10_000))
 def test_suspects_equal_cleanlab(k: int, n: int, seed: int) -> None:
