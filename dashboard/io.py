@@ -64,6 +64,8 @@ class Schema:
     previews: tuple[str, ...]
     proba_columns: dict[object, str] = field(default_factory=dict)
     metadata_columns: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    unlabelled: dict[str, int] = field(default_factory=dict)
     has_weight: bool = False
     probabilities: bool = True
     source: str = "<frame>"
@@ -128,8 +130,8 @@ def _looks_like_jsonl(p: Path) -> bool:
 
 
 def _row_ref(df: pd.DataFrame, pos: int, id_col: str | None) -> str:
-    """'17 (id "img-3")': 1-based data row, with the example id when known."""
-    ref = f"{pos + 1}"
+    """'17 (id "img-3")': 1-based data row of the file, with the example id when known."""
+    ref = f"{int(df['__row__'].iloc[pos]) + 1}" if "__row__" in df.columns else f"{pos + 1}"
     if id_col is not None and id_col in df.columns:
         ref += f" (id {_show(df[id_col].iloc[pos])})"
     return ref
@@ -255,6 +257,7 @@ def normalize(
     id: str | None = "id",  # noqa: A002 - the column is called id
     weight: str | None = "weight",
     train_size: str | None = "train_size",
+    task: str | None = "task",
     categories: Sequence[str] | None = None,
     preview: str | Sequence[str] | None = None,
     classes: Sequence[object] | None = None,
@@ -277,6 +280,14 @@ def normalize(
     df = df.reset_index(drop=True)
     if len(df) == 0:
         raise DashboardError("the table has no rows", file=source)
+    # multi-task results: a long table with a task column, or label_<task>/score_<task> columns
+    df, unlabelled = _multitask_long(df, label, score, prediction, task, source, notes)
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    if len(df) == 0:
+        raise DashboardError("no labelled rows in any task", file=source, column=label)
+    has_task = task is not None and task in df.columns
+    if task is not None and task != "task" and not has_task:
+        _require(df, task, source, "task")
     # scikit-learn's names, when the canonical ones are absent and the defaults are in use
     label, score, prediction, weight = (
         _sklearn_name(df, given, default, names, notes) for given, default, names in (
@@ -360,8 +371,21 @@ def normalize(
         size_codes, _ = pd.factorize(sizes)
         size_codes = size_codes.astype(np.int64)
 
-    # -- duplicated ids within (split, model, train size): one int64 key, one sort ----------
-    combined = (((size_codes * (int(model_codes.max()) + 1 if len(df) else 1)
+    # -- task --------------------------------------------------------------------------------
+    task_codes = np.zeros(len(df), dtype=np.int64)
+    task_names: tuple[str, ...] = ()
+    if has_task:
+        task_codes, task_texts = _text_codes(df[task])
+        if (task_codes < 0).any():
+            raise DashboardError("missing task name", file=source, column=task,
+                                 row=_row_ref(df, _first(task_codes < 0), id_col))
+        out["task"] = pd.Categorical.from_codes(task_codes, categories=pd.Index(task_texts))
+        task_names = tuple(str(t) for t in task_texts)
+
+    # -- duplicated ids within (split, model, task, train size): one int64 key, one sort -----
+    n_models = int(model_codes.max()) + 1 if len(df) else 1
+    n_tasks = int(task_codes.max()) + 1 if len(df) else 1
+    combined = ((((size_codes * n_tasks + task_codes) * n_models
                   + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * len(id_texts)
                 + id_codes)
     ordered = np.sort(combined)
@@ -369,7 +393,8 @@ def normalize(
         pos = _first(pd.Series(combined).duplicated().to_numpy())
         raise DashboardError(
             f"id {_show(out['id'].iloc[pos])} appears twice in split "
-            f"{_show(out['split'].iloc[pos])} for model {_show(out['model'].iloc[pos])}",
+            f"{_show(out['split'].iloc[pos])} for model {_show(out['model'].iloc[pos])}"
+            + (f", task {_show(out['task'].iloc[pos])}" if has_task else ""),
             file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
 
     # -- label ---------------------------------------------------------------------------
@@ -501,7 +526,8 @@ def normalize(
 
     # -- categories and previews ----------------------------------------------------------
     used = {c for c in (id_col, split, model, label, score, prediction, weight,
-                        train_size if has_size else None) if c}
+                        train_size if has_size else None, task if has_task else None,
+                        "__row__") if c}
     used |= proba_source_cols
     if isinstance(preview, str):
         previews = [preview]
@@ -564,11 +590,66 @@ def normalize(
     schema = Schema(
         kind=kind, classes=tuple(declared), pos_label=pos_label,
         categories=tuple(cat_names), previews=tuple(previews), proba_columns=proba_map,
-        metadata_columns=tuple(meta_names),
+        metadata_columns=tuple(meta_names), tasks=task_names, unlabelled=unlabelled,
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )
     return out, schema
+
+
+def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction: str | None,
+                    task: str | None, source: str, notes: list[str],
+                    ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One row per example and task, with unlabelled entries left out of their task only.
+
+    A wide table (``label_<task>`` with ``score_<task>`` or ``prediction_<task>``, and no
+    ``label`` column) is melted into a long one with a ``task`` column. In a long table an
+    empty label means "not labelled for this task": the row is dropped and counted per task
+    (a multi-task loss sums only over labelled entries). Each row keeps its file row number
+    for error messages.
+    """
+    if task is None:
+        return df, {}
+    wide = [c for c in df.columns if isinstance(c, str) and c.startswith("label_")]
+    if label not in df.columns and task not in df.columns and wide:
+        names = [c[len("label_"):] for c in wide]
+        outputs = {}
+        for name in names:
+            for kind, prefix in (("score", "score_"), ("prediction", "prediction_")):
+                if f"{prefix}{name}" in df.columns:
+                    outputs[name] = (kind, f"{prefix}{name}")
+                    break
+            else:
+                raise DashboardError(f"task {name!r} has a label column but no score_{name} or "
+                                     f"prediction_{name} column", file=source,
+                                     column=f"label_{name}")
+        per_task = {c for n in names for c in (f"label_{n}", outputs[n][1])}
+        common = [c for c in df.columns if c not in per_task]
+        parts = []
+        for name in names:
+            kind, col = outputs[name]
+            part = df[common].copy()
+            part["__row__"] = np.arange(len(df))
+            part[task] = name
+            part[label] = df[f"label_{name}"].to_numpy()
+            part[(score or "score") if kind == "score" else (prediction or "prediction")] = \
+                df[col].to_numpy()
+            parts.append(part)
+        df = pd.concat(parts, ignore_index=True)
+        notes.append(f"wide multi-task table read as {len(names)} tasks: {', '.join(names)}")
+    if task not in df.columns:
+        return df, {}
+    if "__row__" not in df.columns:
+        df = df.assign(__row__=np.arange(len(df)))
+    missing = df[label].isna().to_numpy() if label in df.columns else np.zeros(len(df), bool)
+    unlabelled: dict[str, int] = {}
+    if missing.any():
+        counts = df.loc[missing, task].astype(str).value_counts()
+        unlabelled = {str(k): int(v) for k, v in counts.items()}
+        df = df[~missing].reset_index(drop=True)
+        notes.append("not labelled, left out of their task only: " + ", ".join(
+            f"{k} {v:,}" for k, v in unlabelled.items()))
+    return df, unlabelled
 
 
 def _sklearn_name(df: pd.DataFrame, given: str | None, default: str,

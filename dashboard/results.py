@@ -7,9 +7,10 @@ threshold never rebuilds a curve, it costs a binary search per split.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from dashboard.metrics.curve import (
     point_from_predictions,
     unmet,
 )
-from dashboard.metrics.gaps import GapReport, HumanLevel, decompose_gaps
+from dashboard.metrics.gaps import GAP_LABELS, GAP_NAMES, GapReport, HumanLevel, decompose_gaps
 from dashboard.metrics.intervals import (
     effective_n,
     newcombe_interval,
@@ -71,6 +72,7 @@ class Results(t.HasTraits):
     ``human_reference`` or ``weighted`` and every observer (every widget) follows.
     """
 
+    task = t.Unicode("", help="the task shown, for multi-task results (each keeps its threshold)")
     threshold = t.Float(0.5, help="rows scoring >= threshold are predicted positive")
     model = t.Unicode(help="the model whose results are shown")
     positive_class = t.Any(help="the class treated as positive (one-vs-rest when multiclass)")
@@ -98,13 +100,18 @@ class Results(t.HasTraits):
                              "results")
         #: per-model facts the user gives (running time in ms, size...), for satisficing
         self.metadata = {str(k): dict(v) for k, v in (metadata or {}).items()}
-        self._cache: dict[tuple, Any] = {}
+        #: derived tables, one cache per task (a task switch keeps every task's tables)
+        self._caches: dict[str, dict[tuple, Any]] = {}
+        self._task_override: str | None = None
         self.curve_builds = 0  # how many curves were built: tests use it to prove caching
+        self._tasks = tuple(schema.tasks) if "task" in frame.columns else ()
+        group = ["model", "task", "split"] if self._tasks else ["model", "split"]
         self._index = {k: np.asarray(v) for k, v in
-                       frame.groupby(["model", "split"], observed=True, sort=False).indices.items()}
+                       frame.groupby(group, observed=True, sort=False).indices.items()}
         models = tuple(pd.unique(frame["model"]))
         self._models = models
-        self._splits = tuple(s for s in SPLITS if any((m, s) in self._index for m in models))
+        #: per task, each score scale's threshold (the current task's live in the trait)
+        self._task_thresholds: dict[str, dict[str, float]] = {}
         # a model's scores are probabilities (threshold 0.5) or margins (threshold 0); models
         # on the same scale share the threshold, each scale keeps its own
         self._margin_models = (frozenset(map(str, margin_models)) if margin_models else
@@ -115,6 +122,7 @@ class Results(t.HasTraits):
             self._frame = frame = self._with_keys(frame)
         default_threshold = self._scale_thresholds[self.scale(models[0])]
         super().__init__(
+            task=self._tasks[0] if self._tasks else "",
             model=models[0],
             positive_class=(schema.pos_label if schema.kind == "binary_score" else
                             schema.classes[-1] if schema.classes else None),
@@ -296,6 +304,41 @@ class Results(t.HasTraits):
             raise StateError(f"threshold {value} is outside [0, 1] for probability scores")
         return value
 
+    @t.validate("task")
+    def _valid_task(self, proposal: t.Bunch) -> str:
+        value = str(proposal.value)
+        if value != "" and value not in self._tasks or value == "" and self._tasks:
+            raise StateError(f"unknown task {value!r}; the tasks are "
+                             f"{', '.join(map(repr, self._tasks)) or '(none)'}")
+        return value
+
+    @t.observe("task")
+    def _on_task_change(self, change: t.Bunch) -> None:
+        if not change.old:
+            return
+        self._task_thresholds[change.old] = dict(self._scale_thresholds)
+        self._scale_thresholds = dict(self._task_thresholds.get(
+            change.new, {"probability": 0.5, "margin": 0.0}))
+        self.threshold = self._scale_thresholds[self.scale(self.model)]
+
+    @property
+    def _cache(self) -> dict[tuple, Any]:
+        """The derived tables of the task in view (its own dict, so tasks never mix)."""
+        return self._caches.setdefault(self._current_task, {})
+
+    @property
+    def _current_task(self) -> str:
+        return self._task_override if self._task_override is not None else self.task
+
+    def _ikey(self, model: str, split: str) -> tuple:
+        """The row-index key of a model's split in the task in view."""
+        return (model, self._current_task, split) if self._tasks else (model, split)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """Task names of multi-task results (empty for a single task)."""
+        return self._tasks
+
     @t.observe("threshold")
     def _on_threshold_change(self, change: t.Bunch) -> None:
         self._scale_thresholds[self.scale(self.model)] = change.new
@@ -330,8 +373,8 @@ class Results(t.HasTraits):
         if split not in SPLITS:
             raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}",
                                  column="split")
-        if (model, split) not in self._index:
-            have = [s for s in SPLITS if (model, s) in self._index]
+        if self._ikey(model, split) not in self._index:
+            have = [s for s in SPLITS if self._ikey(model, s) in self._index]
             raise DashboardError(f"model {model!r} has no {split!r} rows; its splits are "
                                  f"{', '.join(have)}", column="split")
         return split
@@ -354,8 +397,9 @@ class Results(t.HasTraits):
 
     @property
     def splits(self) -> tuple[str, ...]:
-        """Splits present in the table, in walk order (found once, at load)."""
-        return self._splits
+        """Splits present in the table (for the task in view), in walk order."""
+        return tuple(s for s in SPLITS
+                     if any(self._ikey(m, s) in self._index for m in self._models))
 
     @property
     def classes(self) -> tuple[Any, ...]:
@@ -382,7 +426,7 @@ class Results(t.HasTraits):
         """
         if "fingerprint" not in self._cache:
             h = hashlib.sha256()
-            for split in self.splits:
+            for split in SPLITS:
                 keys = self._frame["key"].to_numpy()[self._frame["split"].to_numpy() == split]
                 h.update(split.encode() + b"\x1e")
                 h.update("\x1f".join(sorted(set(keys.tolist()))).encode())
@@ -409,7 +453,8 @@ class Results(t.HasTraits):
         return self._cache[key]
 
     def _index_of_model(self, model: str) -> np.ndarray:
-        parts = [v for (m, _), v in self._index.items() if m == model]
+        parts = [v for k, v in self._index.items()
+                 if k[0] == model and (not self._tasks or k[1] == self._current_task)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def rows(self, split: str, model: str | None = None) -> pd.DataFrame:
@@ -418,14 +463,14 @@ class Results(t.HasTraits):
 
     def split_sizes(self, model: str | None = None) -> dict[str, int]:
         model = model or self.model
-        return {s: len(self._index.get((model, s), ())) for s in self.splits}
+        return {s: len(self._index.get(self._ikey(model, s), ())) for s in self.splits}
 
     def _positions(self, split: str, model: str | None) -> np.ndarray:
         model = self._check_model(model)
         if split not in SPLITS:
             raise DashboardError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}",
                                  column="split")
-        return self._index.get((model, split), np.empty(0, dtype=np.int64))
+        return self._index.get(self._ikey(model, split), np.empty(0, dtype=np.int64))
 
     # -- curves (cached per model, split, class and weighting; never per threshold) --------
     def curve(self, split: str = "dev", model: str | None = None, *,
@@ -577,9 +622,9 @@ class Results(t.HasTraits):
         return table
 
     def gaps(self, model: str | None = None, *, reference: str | None = None,
-             weighted: bool | None = None) -> GapReport:
+             weighted: bool | None = None, threshold: float | None = None) -> GapReport:
         """The waterfall's gaps, focus and tactics at the current threshold and reference."""
-        table = self.error_rates(model, weighted=weighted)
+        table = self.error_rates(model, weighted=weighted, threshold=threshold)
         human = self.human_level[reference or self.human_reference]
         err = table["error"].to_dict()
         report = decompose_gaps(human, err.get("train"), err.get("train_dev"), err.get("dev"),
@@ -704,7 +749,7 @@ class Results(t.HasTraits):
         if len(self.models) < 2:
             return None
         errs = sorted((float(self.error_rates(m).loc[split, "error"]), m) for m in self.models
-                      if (m, split) in self._index)
+                      if self._ikey(m, split) in self._index)
         if len(errs) < 2:
             return None
         noise = self.label_noise(split, errs[0][1]).due_to_labels
@@ -876,7 +921,7 @@ class Results(t.HasTraits):
         """
         rows = []
         for m in self.models:
-            if (m, split) not in self._index:
+            if self._ikey(m, split) not in self._index:
                 continue
             idx = self._positions(split, m)
             eye = eyeball_mask(self._frame["key"].to_numpy()[idx], fraction, seed)
@@ -897,6 +942,60 @@ class Results(t.HasTraits):
             "Judge progress on the black-box part, and draw a fresh eyeball set."
             if over else None)
         table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
+        return table
+
+    # -- multi-task results ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _viewing(self, task: str) -> Iterator[None]:
+        """Compute for another task without changing the shared state (no observer fires)."""
+        previous, self._task_override = self._task_override, task
+        try:
+            yield
+        finally:
+            self._task_override = previous
+
+    def task_threshold(self, task: str, model: str | None = None) -> float:
+        """A task's own threshold for a model (each task keeps its threshold)."""
+        model = self._check_model(model)
+        if task == self.task:
+            return self.threshold_of(model)
+        return self._task_thresholds.get(task, {"probability": 0.5, "margin": 0.0})[
+            self.scale(model)]
+
+    def task_overview(self, model: str | None = None) -> pd.DataFrame:
+        """One row per task: labelled rows per split, error per split, gaps and focus, the
+        share of entries labelled; sorted by where the work is (the largest significant
+        focus gap first). ``attrs["mean"]`` holds the mean error per split over tasks."""
+        if not self._tasks:
+            raise DashboardError("these results have one task: a task overview needs a task "
+                                 "column or label_<task> columns", column="task")
+        model = self._check_model(model)
+        rows = []
+        for task in self._tasks:
+            thr = self.task_threshold(task, model)
+            with self._viewing(task):
+                if not self.splits:
+                    continue
+                errors = self.error_rates(model, threshold=thr)
+                report = self.gaps(model, threshold=thr)
+            labelled = int(errors["n"].sum())
+            left_out = int(self.schema.unlabelled.get(task, 0))
+            row: dict[str, Any] = {"task": task, "threshold": thr, "labelled": labelled,
+                                   "unlabelled": left_out,
+                                   "labelled_share": labelled / (labelled + left_out)}
+            for split in SPLITS:
+                if split in errors.index:
+                    row[f"{split}_n"] = int(errors.loc[split, "n"])
+                    row[split] = float(errors.loc[split, "error"])
+            for gap in GAP_NAMES:
+                row[gap] = getattr(report, gap)
+            row["focus"] = ", ".join(GAP_LABELS[g] for g in report.focus) or "—"
+            row["headline"] = report.headline
+            row["work"] = max((getattr(report, g) for g in report.focus), default=0.0)
+            rows.append(row)
+        table = pd.DataFrame(rows).set_index("task").sort_values("work", ascending=False)
+        table.attrs["mean"] = {s: float(table[s].mean()) for s in SPLITS if s in table}
+        table.attrs["model"] = model
         return table
 
     # -- learning curves: error against the training-set size ------------------------------------
