@@ -41,6 +41,8 @@ __all__ = [
 
 DEFAULT_DIR = Path(__file__).parent / "data" / "demo"
 RESULTS_NAME = "cat_results.parquet"
+MULTITASK_NAME = "drive_multitask.parquet"
+CURVE_NAME = "cat_learning_curve.parquet"
 SAMPLE_NAME = "cat_results_sample.csv"
 META_NAME = "demo.json"
 IMAGE_DIR = "images"
@@ -600,7 +602,8 @@ def make_demo(seed: int = 0) -> pd.DataFrame:
         Columns ``id, split, label, score, model, weight, preview`` and the
         nullable-boolean tags ``dog, great cat, blurry, instagram, incorrectly
         labelled`` (filled only on the 100 reviewed dev errors of model A, with
-        the same values on model B's rows). Unweighted error at 0.5 matches
+        the same values on model B's rows), and the metadata ``device, lighting,
+        brightness``. Unweighted error at 0.5 matches
         :data:`TARGET_ERROR`, the tag counts match :data:`CATEGORY_COUNTS`.
     """
     rng = np.random.default_rng(seed)
@@ -634,6 +637,8 @@ def make_demo(seed: int = 0) -> pd.DataFrame:
         values[reviewed] = tags[cat].to_numpy()
         tag_columns[cat] = values
 
+    meta = _metadata(ex, blurry, np.random.default_rng(seed + 7919))
+
     parts = []
     for model in MODELS:
         part = pd.DataFrame(
@@ -649,6 +654,8 @@ def make_demo(seed: int = 0) -> pd.DataFrame:
         )
         for cat in CATEGORIES:
             part[cat] = tag_columns[cat]
+        for name, values in meta.items():
+            part[name] = values
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     order = {s: k for k, s in enumerate(SPLITS)}
@@ -658,6 +665,75 @@ def make_demo(seed: int = 0) -> pd.DataFrame:
     out = out.reset_index(drop=True)
     out["model"] = out["model"].astype("str")
     return out
+
+
+#: metadata columns: what a photo pipeline logs, the raw material of suggested slices
+METADATA = ("device", "lighting", "brightness")
+
+
+def _metadata(ex: pd.DataFrame, blurry: np.ndarray, rng: np.random.Generator
+              ) -> dict[str, np.ndarray]:
+    """Device, lighting and brightness per example, from a generator of their own so every
+    other column stays as it was. Night photos are blurrier (camera shake), so the dev errors
+    concentrate in ``lighting = night``: a slice the dashboard should suggest by itself."""
+    n = len(ex)
+    app = ex["split"].isin(("dev", "test")).to_numpy()
+    device = np.where(app, np.where(rng.random(n) < 0.55, "android", "ios"), "desktop")
+    night = rng.random(n) < np.where(blurry, 0.65, 0.12)
+    lighting = np.where(night, "night", "day")
+    brightness = np.clip(rng.normal(np.where(night, 0.25, 0.65), 0.12), 0.0, 1.0).round(3)
+    return {"device": device.astype(object), "lighting": lighting.astype(object),
+            "brightness": brightness}
+
+
+#: multi-task demo: a self-driving camera frame, four labels, some not labelled
+DRIVE_TASKS = {  # task: (prevalence, share labelled, separation of the model's scores)
+    "pedestrian": (0.30, 0.70, 2.2),
+    "car": (0.60, 0.95, 3.2),
+    "stop_sign": (0.10, 0.80, 2.8),
+    "traffic_light": (0.25, 0.60, 1.8),
+}
+DRIVE_SPLITS = {"train": 8_000, "train_dev": 2_000, "dev": 2_000, "test": 2_000}
+#: how much harder each split is for the drive model (train data is memorised a little)
+_DRIVE_SHIFT = {"train": 0.6, "train_dev": 0.0, "dev": -0.35, "test": -0.4}
+
+
+def make_multitask_demo(seed: int = 0) -> pd.DataFrame:
+    """A wide multi-task table: ``label_<task>`` (empty where not labelled) and
+    ``score_<task>`` for four tasks of a self-driving camera, per split."""
+    rng = np.random.default_rng(seed + 31)
+    split = np.concatenate([np.full(k, s, dtype=object) for s, k in DRIVE_SPLITS.items()])
+    n = split.size
+    out = pd.DataFrame({"id": [f"frame-{i:05d}" for i in rng.permutation(n)], "split": split})
+    shift = np.array([_DRIVE_SHIFT[s] for s in split])
+    for task, (prevalence, labelled, separation) in DRIVE_TASKS.items():
+        y = (rng.random(n) < prevalence).astype(np.int64)
+        margin = (separation + shift) * (2 * y - 1) + rng.normal(0, 1.4, n)
+        score = 1 / (1 + np.exp(-margin))
+        label = pd.array(y, dtype="Int64")
+        label[rng.random(n) >= labelled] = pd.NA
+        out[f"label_{task}"] = label
+        out[f"score_{task}"] = score.round(6)
+    return out
+
+
+def make_learning_curve_demo(seed: int = 0) -> pd.DataFrame:
+    """Cat-detector runs trained on 1k to 16k examples: train error rises a little and dev
+    error falls with size, so the variance gap shrinks (more data helps)."""
+    rng = np.random.default_rng(seed + 57)
+    parts = []
+    for size in (1_000, 2_000, 4_000, 8_000, 16_000):
+        for split, n in (("train", min(size, 4_000)), ("dev", 2_500)):
+            error = (0.004 + 0.012 * (size / 16_000) ** 0.5 if split == "train"
+                     else 0.045 + 2.4 / size ** 0.5)
+            y = (rng.random(n) < 0.45).astype(np.int64)
+            wrong = np.zeros(n, dtype=bool)
+            wrong[rng.choice(n, round(error * n), replace=False)] = True
+            confident = rng.uniform(0.6, 0.99, n)
+            score = np.where(wrong ^ (y == 1), confident, 1 - confident).round(6)
+            parts.append(pd.DataFrame({"id": [f"img-{i:06d}" for i in range(n)], "split": split,
+                                       "train_size": size, "label": y, "score": score}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_demo(directory: str | Path, seed: int = 0) -> Path:
@@ -684,6 +760,8 @@ def write_demo(directory: str | Path, seed: int = 0) -> Path:
     frame = make_demo(seed)
     results = directory / RESULTS_NAME
     frame.to_parquet(results, index=False)
+    make_multitask_demo(seed).to_parquet(directory / MULTITASK_NAME, index=False)
+    make_learning_curve_demo(seed).to_parquet(directory / CURVE_NAME, index=False)
     sample = frame[(frame["model"] == "A") & (frame["split"] == "dev")].head(200)
     sample.to_csv(directory / SAMPLE_NAME, index=False, lineterminator="\n")
 

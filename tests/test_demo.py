@@ -36,6 +36,9 @@ COLUMNS = [
     "blurry",
     "instagram",
     "incorrectly labelled",
+    "device",
+    "lighting",
+    "brightness",
 ]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -226,3 +229,34 @@ def test_sample_csv_matches_results(demo: pd.DataFrame) -> None:
     expected = demo[(demo["model"] == "A") & (demo["split"] == "dev")].head(len(sample))
     assert sample["id"].tolist() == expected["id"].tolist()
     np.testing.assert_array_equal(sample["score"].to_numpy(), expected["score"].to_numpy())
+
+
+def test_demo_metadata_suggests_the_night_slice() -> None:
+    from dashboard import Results
+
+    r = Results.from_file(SHIPPED)
+    assert r.metadata_columns == ("device", "lighting", "brightness")
+    top = r.suggest_slices("dev").iloc[0]
+    assert top["slice"] == "lighting = night" and top["significant"]
+
+
+def test_multitask_and_learning_curve_demos_are_shipped_in_sync() -> None:
+    from dashboard import Results
+    from dashboard.demo import (
+        CURVE_NAME,
+        MULTITASK_NAME,
+        make_learning_curve_demo,
+        make_multitask_demo,
+    )
+
+    for name, make in ((MULTITASK_NAME, make_multitask_demo),
+                       (CURVE_NAME, make_learning_curve_demo)):
+        shipped = pd.read_parquet(DEFAULT_DIR / name)
+        pd.testing.assert_frame_equal(shipped, make(0), check_dtype=False)
+    drive = Results.from_file(DEFAULT_DIR / MULTITASK_NAME, human_level=0.01)
+    assert drive.tasks == ("pedestrian", "car", "stop_sign", "traffic_light")
+    overview = drive.task_overview()
+    assert overview.index[0] == "traffic_light"  # the hardest, least labelled task first
+    assert overview.loc["car", "labelled_share"] > 0.9
+    curve = Results.from_file(DEFAULT_DIR / CURVE_NAME).learning_curve()
+    assert "likely to help" in curve.attrs["verdict"]
