@@ -18,8 +18,8 @@ from dashboard.figures.theme import COLORS, FONT, layout
 from dashboard.metrics.gaps import GAP_LABELS, GapReport
 from dashboard.results import Results
 
-__all__ = ["LEVEL_LABELS", "TRACE_NAMES", "Step", "Walk", "title_text", "walk",
-           "waterfall_spec"]
+__all__ = ["LEVEL_LABELS", "TRACE_NAMES", "Step", "Walk", "headline_html", "title_text", "walk",
+           "waterfall_spec", "with_headline"]
 
 #: display names of the levels of the walk
 LEVEL_LABELS = {
@@ -355,3 +355,24 @@ def spec_from_walks(results: Results, main: Walk, other: Walk | None, *,
         hovermode="closest",
     )
     return {"data": [traces[name] for name in TRACE_NAMES], "layout": lay}
+
+
+def headline_html(report: GapReport) -> str:
+    """The diagnosis in plotly's HTML subset: ``Focus on <b>variance</b> (+2.0 pp)``."""
+    if not report.focus:
+        return esc(report.headline)
+    parts = [f"<span style='color:{COLORS[g]}'><b>{GAP_LABELS[g]}</b> "
+             f"({pp(getattr(report, g))})</span>" for g in report.focus]
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Focus on {joined}"
+
+
+def with_headline(spec: dict[str, Any], report: GapReport) -> dict[str, Any]:
+    """A copy of a waterfall spec with the headline above its context line, for exports."""
+    lay = dict(spec.get("layout", {}))
+    context = (lay.get("title") or {}).get("text", "")
+    lay["title"] = {"text": f"{headline_html(report)}<br><span style='font-size:12px;"
+                            f"color:{COLORS['human']}'>{context}</span>",
+                    "font": {"size": 19}, "y": 0.97, "x": 0, "xanchor": "left"}
+    lay["margin"] = {**lay.get("margin", {}), "t": 88}
+    return {**spec, "layout": lay}
