@@ -324,6 +324,9 @@ def voila_argv(
         # (one --X=item per list item: traitlets 5 deprecates --X=[...])
         f"--VoilaConfiguration.file_allowlist={FILE_ALLOW_NOTHING}",
         "--VoilaConfiguration.file_denylist=.*",
+        # the figures draw with the template's plotly.js (dashboard/widgets/figure.py): the
+        # plotly labextension (its own 4.8 MB plotly.js) has nothing to render here
+        "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
     ]

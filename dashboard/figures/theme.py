@@ -232,7 +232,11 @@ function mldashThemed(spec, dark) {
     });
   const walk = (v) => {
     if (typeof v === "string") return text(v);
-    if (Array.isArray(v)) return (v.length && typeof v[0] === "number") ? v : v.map(walk);
+    if (Array.isArray(v)) {
+      // numbers only (curves): kept as is; pairs such as [0, "#eff6ff"] are walked
+      const n = v.length;
+      return (n && typeof v[0] === "number" && typeof v[n - 1] === "number") ? v : v.map(walk);
+    }
     if (v && typeof v === "object") {
       const out = {};
       for (const k in v) out[k] = walk(v[k]);
