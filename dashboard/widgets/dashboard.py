@@ -58,6 +58,7 @@ class Dashboard(widgets.VBox):
                  title: str | None = None, **kwargs: Any) -> None:
         self.results = results
         self._title = title or results.name
+        self._sizes: dict[str, str] = {}
         self.waterfall = GapWaterfall(results)
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
@@ -101,7 +102,10 @@ class Dashboard(widgets.VBox):
     def _render_header(self) -> None:
         r = self.results
         try:
-            sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
+            sizes = self._sizes.get(r.model)
+            if sizes is None:  # rows per split depend on the model only, not the threshold
+                sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
+                self._sizes[r.model] = sizes
             report = r.gaps()
             facts = [f"model <b>{html.escape(str(r.model))}</b>",
                      f"threshold <b>{r.threshold:.3g}</b>" if r.has_scores else None,

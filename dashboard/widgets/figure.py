@@ -167,6 +167,15 @@ def plotly_js_bytes() -> bytes:
     return plotly_js_path().read_bytes()
 
 
+def _strict(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` if it is strict JSON already (checked in C), else its JSON-safe copy."""
+    try:
+        json.dumps(spec, allow_nan=False)
+    except (TypeError, ValueError):
+        return json_safe(spec)
+    return spec
+
+
 class PlotlyFigure(anywidget.AnyWidget):
     """Draws a plain plotly spec (``dashboard.figures``) in every view, always the current one.
 
@@ -202,7 +211,7 @@ class PlotlyFigure(anywidget.AnyWidget):
 
     def show(self, spec: dict[str, Any], marks: dict[str, Any] | None = None) -> None:
         """Draw ``spec`` (and ``marks``) in every view; an unchanged value sends nothing."""
-        spec = json_safe(spec)
+        spec = _strict(spec)
         with self.hold_sync():
             if spec != self._base:
                 self._base = spec
@@ -214,7 +223,7 @@ class PlotlyFigure(anywidget.AnyWidget):
 
     def mark(self, marks: dict[str, Any]) -> None:
         """Replace the marks (the per-move part: a threshold line, a few markers)."""
-        marks = json_safe(marks)
+        marks = _strict(marks)
         if marks != self.marks:
             self.marks = marks
 
