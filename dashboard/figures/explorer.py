@@ -82,8 +82,8 @@ def curves_spec(results: Results, split: str = "dev", *, overlay: str = "", beta
                     "marker": {"size": 9, "color": [],
                                "line": {"width": 1.5, "color": COLORS["marker_edge"]}},
                     "xaxis": "x", "yaxis": "y"},
-        "iso": _line("iso-F1", COLORS["muted"], dash="dot", width=1, hoverinfo="skip",
-                     showlegend=False, xaxis="x2"),
+        "iso": _line("iso-F1 contours", COLORS["muted"], dash="dot", width=1,
+                     hoverinfo="skip", xaxis="x2"),
         "iso_labels": {"type": "scatter", "name": "iso-F1 labels", "mode": "text", "x": [],
                        "y": [], "text": [], "textposition": "middle left",
                        "textfont": {"size": 10, "color": COLORS["muted"]},
@@ -126,8 +126,8 @@ def curves_spec(results: Results, split: str = "dev", *, overlay: str = "", beta
     grid = {"gridcolor": COLORS["grid"], "zerolinecolor": COLORS["grid"]}
     title_font = {"size": 13}
     lay = layout(
-        height=height, margin={"l": 56, "r": 16, "t": 80, "b": 48},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "xanchor": "left", "x": 0,
+        height=height, margin={"l": 56, "r": 16, "t": 100, "b": 48},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.16, "xanchor": "left", "x": 0,
                 "font": {"size": 12}},
         hovermode="closest",
         xaxis={"domain": [0.0, 0.53], "anchor": "y", "title": {"text": "threshold"},
@@ -142,7 +142,7 @@ def curves_spec(results: Results, split: str = "dev", *, overlay: str = "", beta
             {"text": "Metrics against the threshold", "x": 0.265, "y": 1.0, "xref": "paper",
              "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
              "font": title_font},
-            {"text": "Precision–recall, iso-F1 contours", "x": 0.81, "y": 1.0,
+            {"text": "Precision–recall curve", "x": 0.81, "y": 1.0,
              "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
              "showarrow": False, "font": title_font},
         ],

@@ -176,9 +176,11 @@ def presentation(spec: dict[str, Any], factor: float = 1.45) -> dict[str, Any]:
     if "height" in lay:
         lay["height"] = round(lay["height"] * 1.25)
     if lay.get("showlegend", True):
+        # below the plot, clear of the axis titles: the top margin goes back to the plot
         lay["legend"] = {**lay.get("legend", {}), "orientation": "h", "yanchor": "top",
-                         "y": -0.16, "xanchor": "left", "x": 0}
-        lay["margin"]["b"] = lay["margin"].get("b", 48) + round(40 * factor)
+                         "y": -0.3, "xanchor": "left", "x": 0}
+        lay["margin"]["b"] = lay["margin"].get("b", 48) + round(60 * factor)
+        lay["margin"]["t"] = round(48 * factor)
     return out
 
 

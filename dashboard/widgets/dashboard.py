@@ -38,8 +38,7 @@ STYLE = f"""
 .mldash-present .mldash-facts {{ font-size: 20px; }}
 .mldash-present .mldash-diagnosis {{ font-size: 34px; line-height: 1.25; }}
 .mldash-present .widget-html-content {{ font-size: 18px; line-height: 1.4; }}
-.mldash-present .widget-label, .mldash-present .widget-readout,
-.mldash-present .widget-tab > .lm-TabBar .lm-TabBar-tabLabel {{ font-size: 18px; }}
+.mldash-present .widget-label, .mldash-present .widget-readout {{ font-size: 18px; }}
 .mldash-present .mldash-secondary {{ display: none !important; }}
 </style>
 """
