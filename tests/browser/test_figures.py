@@ -245,3 +245,36 @@ def test_twenty_page_loads_zero_blank_figures(server: CliServer,
             blanks.append((i, blank(state)))
     print(f"\n20 page loads: {len(blanks)} with a blank figure {blanks}")
     assert blanks == []
+
+
+def test_figures_follow_the_page_theme(server: CliServer, page_guard: PageGuard,
+                                       screenshot: Callable[..., Path]) -> None:
+    """JupyterLab flips ``data-jp-theme-light`` on <body>; every figure redraws in the dark
+    palette (the F1 line light on dark, the text light), and back."""
+    page = page_guard.page
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(server.url, wait_until="commit")
+    wait_for_figures(page)
+    open_explorer(page)
+    colors = """() => {
+      const d = document.querySelector('.mldash-curves .mldash-plot');
+      const f1 = d.data.find(t => t.name === 'F1');
+      return {f1: f1.line.color, font: d.layout.font.color, rev: Number(d.dataset.revision)};
+    }"""
+    light = page.evaluate(colors)
+    assert (light["f1"], light["font"]) == ("#111827", "#1f2937")
+    page.evaluate("""() => {
+      document.body.dataset.jpThemeLight = 'false';
+      document.body.style.background = '#111111';
+      document.querySelectorAll('.widget-tab-contents, .jp-OutputArea, .mldash')
+        .forEach(e => { e.style.background = '#111111'; e.style.color = '#e5e7eb'; });
+    }""")
+    page.wait_for_function(f"() => Number(document.querySelector("
+                           f"'.mldash-curves .mldash-plot').dataset.revision) > {light['rev']}")
+    dark = page.evaluate(colors)
+    assert (dark["f1"], dark["font"]) == ("#f3f4f6", "#e5e7eb")
+    screenshot(page, "figures-dark", full_page=False)
+    page.evaluate("() => { document.body.dataset.jpThemeLight = 'true'; }")
+    page.wait_for_function(f"() => Number(document.querySelector("
+                           f"'.mldash-curves .mldash-plot').dataset.revision) > {dark['rev']}")
+    assert page.evaluate(colors)["f1"] == "#111827"
