@@ -8,9 +8,10 @@ kernel holds now. A threshold move assigns ``marks`` (a few numbers), not curves
 plotly.js is not part of the widget's state: the view loads the plotly package's own bundled
 ``plotly.min.js`` once per page, from the Voilà template's static files
 (``/voila/templates/mldash/static/plotly.min.js?v=<version>``, cacheable; see
-``dashboard.serve.plotly_static_root``). Where no such URL exists (JupyterLab, a plain
-notebook) the first view asks the kernel for the file once per page (a binary buffer), and
-every other figure of the page reuses it.
+``dashboard.serve.plotly_static_root``); under JupyterLab from
+``<base_url>mldash/static/plotly.min.js`` when the ``dashboard.serverext`` server extension is
+enabled. Where no such URL exists the first view asks the kernel for the file once per page
+(a binary buffer), and every other figure of the page reuses it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,15 @@ function plotly(model) {
       const url = base + "templates/mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
       load = loadScript(url).catch(() => fromKernel(model));
     } else {
-      load = fromKernel(model);
+      // JupyterLab / Notebook 7 with the dashboard.serverext server extension enabled
+      let base = "/";
+      const config = document.getElementById("jupyter-config-data");
+      try { base = JSON.parse(config.textContent).baseUrl || "/"; } catch (e) { /* default */ }
+      const url = base + "mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
+      load = fetch(url, { method: "HEAD" }).then((r) => {
+        if (!r.ok) throw new Error("no server extension");
+        return loadScript(url);
+      }).catch(() => fromKernel(model));
     }
     window.__mldashPlotly = load.then(() => window.Plotly);
     window.__mldashPlotly.catch(() => { window.__mldashPlotly = null; });
