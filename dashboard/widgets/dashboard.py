@@ -21,7 +21,7 @@ from dashboard.results import Results
 from dashboard.widgets.explorer import ThresholdExplorer
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.tally_grid import TallyGrid
-from dashboard.widgets.theme import COLORS, FONT
+from dashboard.widgets.theme import COLORS, DARK, FONT
 from dashboard.widgets.waterfall import GapWaterfall
 
 VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
@@ -40,6 +40,7 @@ STYLE = f"""
 .mldash-present .widget-html-content {{ font-size: 18px; line-height: 1.4; }}
 .mldash-present .widget-label, .mldash-present .widget-readout {{ font-size: 18px; }}
 .mldash-present .mldash-secondary {{ display: none !important; }}
+body[data-jp-theme-light="false"] .mldash-diagnosis {{ color: {DARK[COLORS["dev"]]}; }}
 </style>
 """
 
