@@ -46,10 +46,6 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
-def _plain(obj: object) -> object:
-    return obj.tolist() if hasattr(obj, "tolist") else None  # plotly's "undefined" marker
-
-
 def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -72,21 +68,22 @@ def bench(n: int, moves: int, sklearn_reps: int, seed: int) -> dict:
     assert results.curve_builds == builds + 1  # the explorer reused the cached curve
 
     sent: list[int] = []
-    original = explorer.figure._send_update_msg
 
-    def record(restyle_data, relayout_data, trace_indexes=None, **kw):
-        sent.append(len(json.dumps({"style": restyle_data, "layout": relayout_data,
-                                    "traces": trace_indexes}, default=_plain)))
-        return original(restyle_data, relayout_data, trace_indexes, **kw)
+    def record(change: dict) -> None:
+        sent.append(len(json.dumps(change["new"], allow_nan=False)))
 
-    explorer.figure._send_update_msg = record
+    # what a move sends: the marks of the curves figure and the 2x2 confusion matrix spec
+    explorer.figure.observe(record, names="marks")
+    explorer.confusion_figure.observe(record, names="spec")
 
     thresholds = rng.uniform(0.05, 0.95, moves).round(6)
-    move_ms = []
+    move_ms, per_move = [], []
     for thr in thresholds:
+        before = len(sent)
         t0 = time.perf_counter()
         results.threshold = float(thr)
         move_ms.append((time.perf_counter() - t0) * 1e3)
+        per_move.append(sum(sent[before:]))
     builds_after = results.curve_builds
     assert explorer.last_error is None, explorer.last_error
 
@@ -106,7 +103,8 @@ def bench(n: int, moves: int, sklearn_reps: int, seed: int) -> dict:
         "bare_curve_s": t_bare_curve, "sort_s": t_sort, "curve_ratio": t_curve / t_sort,
         "explorer_s": t_explorer, "move_ms": move, "move_p90_ms": float(np.percentile(
             move_ms, 90)), "move_max_ms": max(move_ms), "sklearn_ms": sk,
-        "speedup": sk / move, "msg_bytes": int(statistics.median(sent)) if sent else 0,
+        "speedup": sk / move,
+        "msg_bytes": int(statistics.median(per_move)),
         "curve_rebuilt": builds_after != builds + 1, "peak_gib": _peak_gib(),
     }
     explorer.close()

@@ -26,7 +26,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -312,46 +311,12 @@ class DeferredApp(widgets.VBox):
         if self.content is None:
             try:
                 self.content = self._build(self._progress)
-                resync_figures(self.content)
             except Exception as exc:  # noqa: BLE001 - the page shows a message
                 self.content = message_widget("Cannot show the dashboard.",
                                               f"{type(exc).__name__}: {exc}")
             self.children = (self.content,)
             self._view_count = None  # stop counting views
         return self.content
-
-
-def _figures(root: widgets.Widget) -> list[Any]:
-    """The plotly figure widgets in the tree under ``root`` (each once)."""
-    from plotly.basewidget import BaseFigureWidget
-
-    found: dict[int, Any] = {}
-    stack = [root]
-    while stack:
-        w = stack.pop()
-        if isinstance(w, BaseFigureWidget):
-            found.setdefault(id(w), w)
-        stack.extend(getattr(w, "children", ()) or ())
-    return list(found.values())
-
-
-def resync_figures(root: widgets.Widget) -> None:
-    """Send each figure's current data and layout as its state, before any view is drawn.
-
-    A figure built while the page is connected (the deferred load) reaches the browser as its
-    construction-time state followed by edit messages, which plotly's model applies to its
-    copy of the data before any view exists; in plotly 7 that copy comes out wrong (trace
-    names lost: the legend reads "trace 0"). Sending the current figure once, as plotly's own
-    ``_repr_mimebundle_`` does for a figure displayed on its own, gives the views the figure
-    as it is.
-    """
-    for fig in _figures(root):
-        if type(fig).get_state is widgets.Widget.get_state:
-            with fig.hold_sync():  # a plain FigureWidget: refresh the synced copies
-                fig._widget_layout = deepcopy(fig._layout_obj._props)
-                fig._widget_data = deepcopy(fig._data)
-        else:  # its get_state serves the current figure (dashboard.widgets.figure.LiveFigure)
-            fig.send_state(["_widget_data", "_widget_layout"])
 
 
 def app_from_environment(environ: Mapping[str, str] | None = None, *,

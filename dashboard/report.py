@@ -1,27 +1,31 @@
 """A self-contained HTML diagnosis to take to a meeting: opens offline, needs no kernel.
 
-Composition only: the figures are the components' own figures (so the report shows exactly
-what the dashboard shows) and every number comes from the Results model.
+Composition only: the figures are the specs of :mod:`dashboard.figures`, the same functions
+the dashboard's figure widgets draw (so the report shows exactly what the dashboard shows),
+and every number comes from the Results model. plotly.js (the plotly package's own bundled
+file) is embedded once; the figures follow ``prefers-color-scheme`` and print on A4 (no figure
+split across pages, no modebar, light colours on paper).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
-
+from dashboard.figures.explorer import apply_marks, confusion_spec, curves_marks, curves_spec
+from dashboard.figures.format import pct, pp
+from dashboard.figures.spec import json_safe
+from dashboard.figures.tally import tally_spec
+from dashboard.figures.theme import FONT, THEME_JS
+from dashboard.figures.waterfall import waterfall_spec
 from dashboard.metrics.gaps import GAP_LABELS
 from dashboard.results import Results
-from dashboard.widgets.explorer import ThresholdExplorer
-from dashboard.widgets.format import pct, pp
-from dashboard.widgets.theme import FONT
-from dashboard.widgets.waterfall import GapWaterfall
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
 
@@ -37,17 +41,49 @@ th, td {{ padding: 4px 10px; border-bottom: 1px solid #e5e7eb; text-align: right
 th:first-child, td:first-child {{ text-align: left; }}
 .note {{ color: #374151; font-size: 14px; }}
 .warn {{ color: #b91c1c; font-weight: 600; }}
+.figure {{ break-inside: avoid; page-break-inside: avoid; margin: 8px 0; }}
 @media (prefers-color-scheme: dark) {{
-  body {{ background: #111827; color: #e5e7eb; }}
+  body {{ background: #111111; color: #e5e7eb; }}
   th, td, h2 {{ border-color: #374151; }}
-  .note {{ color: #d1d5db; }}
+  .note, .facts {{ color: #d1d5db; }}
+  .headline {{ color: #fbbf24; }}
+  .warn {{ color: #f87171; }}
+}}
+@page {{ size: A4; margin: 15mm; }}
+@media print {{
+  body {{ max-width: none; margin: 0; padding: 0; background: #fff; color: #111827; }}
+  .facts, .note {{ color: #374151; }}
+  .headline {{ color: #b45309; }}
+  .modebar-container, .modebar {{ display: none !important; }}
+  h2 {{ break-after: avoid; page-break-after: avoid; }}
+  table {{ break-inside: avoid; page-break-inside: avoid; }}
 }}
 """
 
-
-def _figure(widget_figure: Any) -> go.Figure:
-    """A plain plotly Figure with the widget figure's current data and layout."""
-    return go.Figure(widget_figure.to_dict())
+#: draws every figure of the page; redraws on a colour-scheme change and, light and at the
+#: A4 text width (180 mm), for printing
+_DRAW_JS = """
+(function () {
+  var specs = JSON.parse(document.getElementById("mldash-figures").textContent);
+  var scheme = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function draw(printing) {
+    var dark = !printing && !!(scheme && scheme.matches);
+    Object.keys(specs).forEach(function (id) {
+      var fig = mldashThemed(specs[id], dark);
+      var layout = Object.assign({}, fig.layout);
+      if (printing) { layout.width = 680; layout.autosize = false; }
+      Plotly.react(id, fig.data, layout, {responsive: !printing, displaylogo: false,
+                                          displayModeBar: printing ? false : "hover"});
+    });
+  }
+  draw(false);
+  if (scheme && scheme.addEventListener) {
+    scheme.addEventListener("change", function () { draw(false); });
+  }
+  window.addEventListener("beforeprint", function () { draw(true); });
+  window.addEventListener("afterprint", function () { draw(false); });
+})();
+"""
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -56,16 +92,34 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def figures(results: Results) -> dict[str, go.Figure]:
-    """The report's figures, taken from the components at the model's current state."""
-    out = {"waterfall": _figure(GapWaterfall(results).figure)}
-    if results.has_scores:
-        out["explorer"] = _figure(ThresholdExplorer(results).figure)
+def figures(results: Results) -> dict[str, dict[str, Any]]:
+    """The report's figure specs at the model's current state (``dashboard.figures``)."""
+    r = results
+    out: dict[str, dict[str, Any]] = {"waterfall": waterfall_spec(r)}
+    if "dev" in r.splits and r.tally("dev").attrs["reviewed"]:
+        out["tally"] = tally_spec(r, "dev")
+    if r.has_scores and "dev" in r.splits:
+        point = r.operating_point("dev")
+        best = r.best_threshold("dev", "f1")
+        out["explorer"] = apply_marks(curves_spec(r, "dev"), curves_marks(point, best))
+        neg = [c for c in r.classes if str(c) != str(r.positive_class)]
+        classes = (str(neg[0]) if neg else "negative", str(r.positive_class))
+        out["confusion"] = confusion_spec(
+            point, classes, title=f"dev, threshold {r.threshold:.3g}")
     return out
 
 
+def _plotly_js() -> str:
+    """The plotly package's own bundled plotly.js, to embed once."""
+    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
+
+
+def _div(name: str) -> str:
+    return f'<div class="figure" id="{name}"></div>'
+
+
 def build_report(results: Results, *, title: str | None = None,
-                 figs: dict[str, go.Figure] | None = None) -> str:
+                 figs: dict[str, dict[str, Any]] | None = None) -> str:
     """The report as one HTML string, plotly.js inlined once (about 5 MB)."""
     r = results
     figs = figs if figs is not None else figures(r)
@@ -85,8 +139,7 @@ def build_report(results: Results, *, title: str | None = None,
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in report.notes)
 
     parts.append("<h2>Where the error comes from</h2>")
-    parts.append(pio.to_html(figs["waterfall"], include_plotlyjs=True, full_html=False,
-                             div_id="waterfall", config={"displaylogo": False}))
+    parts.append(_div("waterfall"))
     rows = [[html.escape(s), f"{int(row.n):,}", pct(row.error),
              f"{pct(row.ci_low)} – {pct(row.ci_high)}"] for s, row in errors.iterrows()]
     parts.append(_table(rows, ["split", "examples", "error", "95% interval"]))
@@ -109,6 +162,8 @@ def build_report(results: Results, *, title: str | None = None,
             parts.append(f"<p class='note'>{reviewed} misclassified dev examples reviewed; "
                          f"dev error {pct(tally.attrs['split_error'])}. The ceiling is the "
                          "dev error if that category were fixed completely.</p>")
+            if "tally" in figs:
+                parts.append(_div("tally"))
             parts.append(_table(rows, ["category", "count", "% of total", "ceiling"]))
             parts.append(f"<p class='note'>{html.escape(tally.attrs['label_noise'].verdict)}"
                          "</p>")
@@ -122,17 +177,13 @@ def build_report(results: Results, *, title: str | None = None,
     if r.has_scores:
         parts.append("<h2>Operating point</h2>")
         pt = r.operating_point("dev")
-        parts.append(_table(
-            [["actual positive", f"{pt.tp:,.0f}", f"{pt.fn:,.0f}"],
-             ["actual negative", f"{pt.fp:,.0f}", f"{pt.tn:,.0f}"]],
-            ["dev, threshold " + f"{r.threshold:.3g}", "predicted positive",
-             "predicted negative"]))
+        if "confusion" in figs:  # the confusion matrix, once
+            parts.append(_div("confusion"))
         parts.append(f"<p class='note'>precision {pct(pt.precision)} · recall "
                      f"{pct(pt.recall)} · F1 {pct(pt.f1)} · share flagged "
                      f"{pct(pt.queue_rate)}</p>")
         if "explorer" in figs:
-            parts.append(pio.to_html(figs["explorer"], include_plotlyjs=False, full_html=False,
-                                     div_id="explorer", config={"displaylogo": False}))
+            parts.append(_div("explorer"))
         if len(r.models) > 1:
             table = r.compare_models("dev", "f1")
             rows = [[html.escape(str(m)), f"{row.get('threshold', float('nan')):.3g}",
@@ -148,10 +199,15 @@ def build_report(results: Results, *, title: str | None = None,
                              f"this dev set resolves differences of about "
                              f"{pct(table.attrs['resolution'])}.</p>")
     body = "\n".join(parts)
+    data = json.dumps(json_safe(figs), allow_nan=False).replace("</", "<\\/")
+    scripts = (f"<script>{_plotly_js()}</script>\n"
+               f'<script type="application/json" id="mldash-figures">{data}</script>\n'
+               f"<script>{THEME_JS}\n{_DRAW_JS}</script>")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<meta name='color-scheme' content='light dark'>"
             f"<title>{html.escape(title)} — diagnosis</title><style>{_CSS}</style></head>"
-            f"<body>{body}</body></html>")
+            f"<body>{body}\n{scripts}</body></html>")
 
 
 def write_report(results: Results, path: str | Path, *, title: str | None = None,
@@ -165,15 +221,17 @@ def write_report(results: Results, path: str | Path, *, title: str | None = None
     return out
 
 
-def write_pngs(figs: dict[str, go.Figure], directory: Path) -> list[Path]:
+def write_pngs(figs: dict[str, dict[str, Any]], directory: Path) -> list[Path]:
     """PNG export of each figure through kaleido; needs a Chromium (``$DASHBOARD_CHROMIUM``)."""
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         raise RuntimeError(f"PNG export needs Chromium; none at {CHROMIUM}")
+    import plotly.io as pio  # kaleido's entry point; only for this optional export
+
     os.environ.setdefault("BROWSER_PATH", CHROMIUM)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in figs.items():
         target = directory / f"{name}.png"
-        fig.write_image(target, width=1400, height=760, scale=1)
+        pio.write_image(fig, target, width=1400, height=760, scale=1)
         paths.append(target)
     return paths

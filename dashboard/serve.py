@@ -61,6 +61,9 @@ TEMPLATE_NAME = "mldash"
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "templates"
 """Jupyter data directory holding ``nbconvert/templates/mldash``; put first on JUPYTER_PATH."""
 
+PLOTLY_JS = "plotly.min.js"
+"""Served as ``/voila/templates/mldash/static/plotly.min.js``: the figures' plotly.js."""
+
 REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK_NAME
 """The notebook in a source checkout; absent from wheel installs."""
 
@@ -321,6 +324,9 @@ def voila_argv(
         # (one --X=item per list item: traitlets 5 deprecates --X=[...])
         f"--VoilaConfiguration.file_allowlist={FILE_ALLOW_NOTHING}",
         "--VoilaConfiguration.file_denylist=.*",
+        # the figures draw with the template's plotly.js (dashboard/widgets/figure.py): the
+        # plotly labextension (its own 4.8 MB plotly.js) has nothing to render here
+        "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
     ]
@@ -357,12 +363,38 @@ def resolve_token(host: str, token: str | None) -> str | None:
     return token or make_token()
 
 
+def plotly_static_root(base: Path | None = None) -> Path:
+    """A Jupyter data directory whose ``nbconvert/templates/mldash/static/`` holds plotly.js.
+
+    Voila serves a template's ``static/`` folders, from every directory on the Jupyter data
+    path, at ``/voila/templates/<template>/static/`` (with ``?v=`` the browser caches the file
+    for good). The file is the plotly package's own ``package_data/plotly.min.js``, copied into
+    the user's data folder (the package folder may be read-only) when missing or changed.
+    """
+    import plotly  # the kernel's plotly: the same version the figure widget asks for
+
+    source = Path(plotly.__file__).resolve().parent / "package_data" / PLOTLY_JS
+    root = base or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+                        ) / "ml-diagnosis-dashboard" / "jupyter"
+    static = root / "nbconvert" / "templates" / TEMPLATE_NAME / "static"
+    target = static / PLOTLY_JS
+    stat = source.stat()
+    if not (target.exists() and target.stat().st_size == stat.st_size
+            and target.stat().st_mtime >= stat.st_mtime):
+        static.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return root
+
+
 def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for the Voila process and, through it, its kernels.
 
     Puts :data:`TEMPLATE_ROOT` first on ``JUPYTER_PATH`` (Voila 0.5 has no
     command-line option for template search paths; it searches the Jupyter
-    data path), and this package's parent directory on ``PYTHONPATH`` when it
+    data path), then :func:`plotly_static_root` (the template's plotly.js),
+    and this package's parent directory on ``PYTHONPATH`` when it
     is a source checkout, so the kernel imports the same ``dashboard``.
 
     Parameters
@@ -378,7 +410,8 @@ def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra or {})
     env["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH", "")) if p
+        p for p in (str(TEMPLATE_ROOT), str(plotly_static_root()), env.get("JUPYTER_PATH", ""))
+        if p
     )
     package_parent = str(Path(__file__).resolve().parents[1])
     site_dirs = {str(Path(p).resolve()) for p in site.getsitepackages()}

@@ -15,7 +15,6 @@ from dashboard.app import (
     DeferredApp,
     app_from_environment,
     report_filename,
-    resync_figures,
 )
 from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_HUMAN_LEVEL, ENV_STORE
 
@@ -141,18 +140,3 @@ def test_bad_human_level_is_a_message(demo_env: dict[str, str]) -> None:
     assert ENV_HUMAN_LEVEL in widget.value
 
 
-def test_resync_sends_every_figure_once(app: DashboardApp,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from plotly.basewidget import BaseFigureWidget
-
-    sent: list[tuple[int, tuple[str, ...]]] = []
-
-    def record(self: BaseFigureWidget, key: object = None) -> None:
-        sent.append((id(self), tuple(key) if isinstance(key, list) else (str(key),)))
-
-    monkeypatch.setattr(BaseFigureWidget, "send_state", record)
-    resync_figures(app)
-    figures = {id(app.dashboard.waterfall.figure), id(app.dashboard.explorer.figure)}
-    assert {fig for fig, _ in sent} == figures
-    assert len(sent) == len(figures)
-    assert all(keys == ("_widget_data", "_widget_layout") for _, keys in sent)

@@ -31,7 +31,7 @@ def demo_report(demo_results: Results) -> str:
 
 def test_report_is_self_contained(demo_report: str) -> None:
     # plotly.js inlined exactly once; no script or stylesheet fetched from anywhere
-    assert demo_report.count("Plotly.newPlot") >= 2
+    assert demo_report.count("* plotly.js v") == 1
     assert len(re.findall(r"<script[^>]*\bsrc=", demo_report)) == 0
     assert "<link" not in demo_report
     markup = re.sub(r"<script[^>]*>.*?</script>", "", demo_report, flags=re.S)
@@ -50,6 +50,35 @@ def test_report_says_the_diagnosis_and_escapes_text(demo_report: str,
             f"<td>{blurry['ceiling_error']:.1%}</td>") in demo_report
     assert "fixing labels is not the priority" in demo_report
     assert "McNemar p =" in demo_report
+
+
+def test_report_draws_the_figure_layers_specs_once_each(demo_report: str,
+                                                       demo_results: Results) -> None:
+    import json
+
+    from dashboard.report import figures
+
+    blob = re.search(r'<script type="application/json" id="mldash-figures">(.*?)</script>',
+                     demo_report, flags=re.S)
+    assert blob is not None
+    specs = json.loads(blob.group(1).replace("<\\/", "</"))
+    assert specs == json.loads(json.dumps(figures(demo_results)))
+    assert set(specs) == {"waterfall", "tally", "explorer", "confusion"}
+    for name in specs:
+        assert demo_report.count(f'<div class="figure" id="{name}">') == 1
+    # the confusion matrix once: a figure, not also a table
+    assert "predicted positive" not in demo_report
+    assert specs["confusion"]["layout"]["xaxis"]["title"]["text"] == "Predicted"
+    # printing: no figure split across pages, no modebar, follows the colour scheme
+    assert "break-inside: avoid" in demo_report
+    assert ".modebar" in demo_report and "@media print" in demo_report
+    assert "prefers-color-scheme: dark" in demo_report
+
+
+def test_report_imports_figures_not_widgets() -> None:
+    source = (ROOT / "dashboard" / "report.py").read_text()
+    assert "dashboard.widgets" not in source and "ipywidgets" not in source
+    assert "from dashboard.figures" in source
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

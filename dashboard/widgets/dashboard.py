@@ -1,4 +1,11 @@
-"""``Dashboard(results)``: the three views around a header, all bound to one Results model."""
+"""``Dashboard(results)``: the three views around a header, all bound to one Results model.
+
+Presentation mode keeps the views where they are (in their tabs, one view at a time, the tab
+bar still reachable by keyboard), enlarges the figures through their own layout
+(:func:`dashboard.figures.theme.presentation`: fonts, margins, legend below the plot) and
+hides the controls a meeting does not need (``.mldash-secondary``). Nothing is moved between
+containers, so a model change or a threshold move reaches every figure in and after it.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ from dashboard.annotations import AnnotationStore
 from dashboard.errors import DashboardError
 from dashboard.results import Results
 from dashboard.widgets.explorer import ThresholdExplorer
+from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.tally_grid import TallyGrid
-from dashboard.widgets.theme import COLORS, FONT
+from dashboard.widgets.theme import COLORS, DARK, FONT
 from dashboard.widgets.waterfall import GapWaterfall
 
 VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
@@ -29,10 +37,10 @@ STYLE = f"""
 .mldash-present .mldash-title {{ font-size: 30px; }}
 .mldash-present .mldash-facts {{ font-size: 20px; }}
 .mldash-present .mldash-diagnosis {{ font-size: 34px; line-height: 1.25; }}
-.mldash-present .widget-label, .mldash-present .widget-html-content,
-.mldash-present .widget-readout, .mldash-present button,
-.mldash-present select {{ font-size: 18px !important; }}
-.mldash-present .js-plotly-plot text {{ font-size: 16px !important; }}
+.mldash-present .widget-html-content {{ font-size: 18px; line-height: 1.4; }}
+.mldash-present .widget-label, .mldash-present .widget-readout {{ font-size: 18px; }}
+.mldash-present .mldash-secondary {{ display: none !important; }}
+body[data-jp-theme-light="false"] .mldash-diagnosis {{ color: {DARK[COLORS["dev"]]}; }}
 </style>
 """
 
@@ -50,6 +58,7 @@ class Dashboard(widgets.VBox):
                  title: str | None = None, **kwargs: Any) -> None:
         self.results = results
         self._title = title or results.name
+        self._sizes: dict[str, str] = {}
         self.waterfall = GapWaterfall(results)
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
@@ -63,24 +72,28 @@ class Dashboard(widgets.VBox):
             tooltip="Presentation mode: large type, the diagnosis first, one view at a time",
             layout=widgets.Layout(width="auto", min_width="112px", flex="0 0 auto"))
         self.present_button.observe(self._on_present_button_change, names="value")
-        self.view_picker = widgets.ToggleButtons(options=VIEWS, value=VIEWS[0],
-                                                 style={"button_width": "auto"},
-                                                 layout=widgets.Layout(display="none"))
-        self.view_picker.observe(self._on_view_change, names="value")
         self.tabs = widgets.Tab(children=list(self.views))
         for i, name in enumerate(VIEWS):
             self.tabs.set_title(i, name)
-        # filled only while presenting: a view shown in two containers is drawn twice
-        self.stage = widgets.Box([], layout=widgets.Layout(display="none"))
+        self.tabs.observe(self._on_tab_change, names="selected_index")
         top = widgets.HBox([self.header, self.present_button],
                            layout=widgets.Layout(align_items="flex-start", width="100%"))
-        super().__init__([widgets.HTML(STYLE), top, self.status, self.view_picker, self.tabs,
-                          self.stage], **kwargs)
+        super().__init__([widgets.HTML(STYLE), top, self.status, self.tabs], **kwargs)
         self.add_class("mldash")
         results.observe(self._on_results_change,
                         names=["threshold", "model", "human_reference", "weighted",
                                "positive_class"])
         self._render_header()
+        self._on_tab_change({"new": self.tabs.selected_index})
+
+    @property
+    def figures(self) -> tuple[PlotlyFigure, ...]:
+        """Every figure widget of the three views."""
+        return tuple(w for v in self.views for w in _figures_in(v))
+
+    def _on_tab_change(self, change: dict) -> None:
+        # the grid's review sample follows the threshold only while it is shown
+        self.tally_grid.active = change["new"] == VIEWS.index("Error analysis")
 
     # -- the header ---------------------------------------------------------------------------
     def _on_results_change(self, change: dict) -> None:
@@ -89,7 +102,10 @@ class Dashboard(widgets.VBox):
     def _render_header(self) -> None:
         r = self.results
         try:
-            sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
+            sizes = self._sizes.get(r.model)
+            if sizes is None:  # rows per split depend on the model only, not the threshold
+                sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
+                self._sizes[r.model] = sizes
             report = r.gaps()
             facts = [f"model <b>{html.escape(str(r.model))}</b>",
                      f"threshold <b>{r.threshold:.3g}</b>" if r.has_scores else None,
@@ -122,28 +138,22 @@ class Dashboard(widgets.VBox):
             self.present_button.value = on
         if on:
             self.add_class("mldash-present")
-            self.view_picker.value = VIEWS[self.tabs.selected_index or 0]
-            self._show_view(self.view_picker.value)
-            self.tabs.children = ()  # each view lives in one container at a time
-            self.tabs.layout.display = "none"
-            self.view_picker.layout.display = ""
-            self.stage.layout.display = ""
         else:
             self.remove_class("mldash-present")
-            self.stage.children = ()
-            self.tabs.children = list(self.views)
-            for i, name in enumerate(VIEWS):
-                self.tabs.set_title(i, name)
-            self.tabs.selected_index = VIEWS.index(self.view_picker.value)
-            self.tabs.layout.display = ""
-            self.view_picker.layout.display = "none"
-            self.stage.layout.display = "none"
+        for fig in self.figures:
+            fig.presenting = on
 
-    def _on_view_change(self, change: dict) -> None:
-        if self.presenting:
-            self._show_view(change["new"])
+    def show_view(self, name: str) -> None:
+        """Select the tab called ``name`` (one of :data:`VIEWS`)."""
+        self.tabs.selected_index = VIEWS.index(name)
 
-    def _show_view(self, name: str) -> None:
-        view = self.views[VIEWS.index(name)]
-        if self.stage.children != (view,):
-            self.stage.children = (view,)
+
+def _figures_in(root: widgets.Widget) -> list[PlotlyFigure]:
+    found: list[PlotlyFigure] = []
+    stack = [root]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, PlotlyFigure) and w not in found:
+            found.append(w)
+        stack.extend(getattr(w, "children", ()) or ())
+    return found

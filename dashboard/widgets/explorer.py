@@ -18,15 +18,14 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 import pandas as pd
-import plotly.graph_objects as go
 import traitlets as t
-from plotly.subplots import make_subplots
 
+from dashboard.figures.explorer import CURVE_TRACES, confusion_spec, curves_marks, curves_spec
 from dashboard.metrics.compare import McNemar, split_constraints, unmet_constraints
 from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurve
-from dashboard.metrics.isof1 import ConfusionRates, confusion_rates, curve_series, iso_fbeta_lines
+from dashboard.metrics.isof1 import ConfusionRates, confusion_rates
 from dashboard.results import Results
-from dashboard.widgets.figure import LiveFigure
+from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import pct
 from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
 
@@ -274,96 +273,23 @@ class ThresholdExplorer(widgets.VBox):
         self._write_rows(self.constraints)
 
     def _build_figure(self) -> None:
-        r = self.results
-        fig = make_subplots(rows=1, cols=3, column_widths=[0.42, 0.33, 0.25],
-                            horizontal_spacing=0.075,
-                            subplot_titles=("Metrics against the threshold",
-                                            "Precision–recall, iso-F1 contours",
-                                            "Confusion matrix at the threshold"))
-        def line(name: str, color: str, dash: str = "solid", width: float = 2.0,
-                 **kw: Any) -> go.Scatter:
-            return go.Scatter(x=[], y=[], name=name, mode="lines",
-                              line=dict(color=color, dash=dash, width=width), **kw)
+        """Two figure widgets: the curves (with per-move marks) and the confusion matrix."""
+        self.figure = PlotlyFigure(layout=widgets.Layout(
+            flex="3 1 560px", min_width="0", display=None if self.has_curves else "none"))
+        self.confusion_figure = PlotlyFigure(layout=widgets.Layout(
+            flex="1 1 300px", min_width="0", display=None if self.has_curves else "none"))
+        self.figure.add_class("mldash-curves")
+        self.confusion_figure.add_class("mldash-confusion")
 
-        hover = "threshold %{x:.4g}<br>%{fullData.name} %{y:.1%}<extra></extra>"
-        specs: list[tuple[str, go.BaseTraceType, int]] = [
-            ("precision", line("precision", COLORS["precision"], hovertemplate=hover), 1),
-            ("recall", line("recall", COLORS["recall"], hovertemplate=hover), 1),
-            ("f1", line("F1", COLORS["f1"], width=2.5, hovertemplate=hover), 1),
-            ("fbeta", line("F-beta", COLORS["fbeta"], hovertemplate=hover), 1),
-            ("queue_rate", line("queue rate", COLORS["queue_rate"], dash="dot",
-                                hovertemplate=hover), 1),
-            ("o_precision", line("precision", COLORS["precision"], dash="dash", width=1.3,
-                                 hovertemplate=hover, legendgroup="overlay",
-                                 showlegend=False, visible=False), 1),
-            ("o_recall", line("recall", COLORS["recall"], dash="dash", width=1.3,
-                              hovertemplate=hover, legendgroup="overlay", showlegend=False,
-                              visible=False), 1),
-            ("o_f1", line("F1", COLORS["f1"], dash="dash", width=1.3, hovertemplate=hover,
-                          legendgroup="overlay", visible=False), 1),
-            ("best_line", line("best under constraints", COLORS["negative_gap"], dash="dot",
-                               width=1.5, hoverinfo="skip"), 1),
-            ("threshold_line", line("threshold", COLORS["threshold"], width=2.5,
-                                    hoverinfo="skip"), 1),
-            ("markers", go.Scatter(x=[], y=[], mode="markers", showlegend=False,
-                                   hoverinfo="skip",
-                                   marker=dict(size=9, line=dict(width=1.5, color="white"))),
-             1),
-            ("iso", line("iso-F1", COLORS["muted"], dash="dot", width=1, hoverinfo="skip",
-                         showlegend=False), 2),
-            ("iso_labels", go.Scatter(x=[], y=[], mode="text", textposition="middle left",
-                                      textfont=dict(size=10, color=COLORS["muted"]),
-                                      showlegend=False, hoverinfo="skip"), 2),
-            ("pr", line("PR curve", COLORS["dev"], width=2.5,
-                        hovertemplate="recall %{x:.1%}<br>precision %{y:.1%}"
-                                      "<br>threshold %{customdata:.4g}<extra></extra>"), 2),
-            ("o_pr", line("PR curve", COLORS["muted"], dash="dash", width=1.5,
-                          visible=False,
-                          hovertemplate="recall %{x:.1%}<br>precision %{y:.1%}"
-                                        "<extra></extra>"), 2),
-            ("best_point", go.Scatter(x=[], y=[], mode="markers", name="best",
-                                      showlegend=False, hoverinfo="skip",
-                                      marker=dict(symbol="star", size=15,
-                                                  color=COLORS["negative_gap"],
-                                                  line=dict(width=1, color="white"))), 2),
-            ("pr_point", go.Scatter(x=[], y=[], mode="markers", name="current",
-                                    showlegend=False, hoverinfo="skip",
-                                    marker=dict(size=13, symbol="diamond",
-                                                color=COLORS["threshold"],
-                                                line=dict(width=2, color="#374151"))), 2),
-            ("confusion", go.Heatmap(z=[[0, 0], [0, 0]], text=[["", ""], ["", ""]],
-                                     texttemplate="%{text}", textfont=dict(size=12),
-                                     zmin=0, zmax=1, showscale=False, hoverinfo="skip",
-                                     colorscale=[[0, "rgba(37,99,235,0.06)"],
-                                                 [1, "rgba(37,99,235,0.75)"]],
-                                     xgap=3, ygap=3), 3),
-        ]
-        for _, trace, col in specs:
-            fig.add_trace(trace, row=1, col=col)
-        lo, hi = r.score_range
-        pad = 0.01 * (hi - lo or 1.0)
-        fig.update_layout(layout(
-            height=430, margin=dict(l=56, r=16, t=80, b=48),
-            legend=dict(orientation="h", yanchor="bottom", y=1.1, xanchor="left", x=0,
-                        font=dict(size=12)),
-            hovermode="closest",
-        ))
-        grid = dict(gridcolor=COLORS["grid"], zerolinecolor=COLORS["grid"])
-        fig.update_xaxes(title_text="threshold", range=[lo - pad, hi + pad], row=1, col=1,
-                         **grid)
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=1, **grid)
-        fig.update_xaxes(title_text="recall", range=[0, 1.02], tickformat=".0%", row=1, col=2,
-                         **grid)
-        fig.update_yaxes(title_text="precision", range=[0, 1.02], tickformat=".0%", row=1,
-                         col=2, **grid)
-        fig.update_xaxes(side="bottom", showgrid=False, row=1, col=3)
-        fig.update_yaxes(autorange="reversed", showgrid=False, row=1, col=3)
-        for ann in fig.layout.annotations:
-            ann.font = dict(size=13)
-        self.figure = LiveFigure(fig)
-        self.traces = {name: self.figure.data[i] for i, (name, _, _) in enumerate(specs)}
-        if not self.has_curves:
-            self.figure.layout.height = 10
+    @property
+    def traces(self) -> dict[str, dict[str, Any]]:
+        """The drawn traces by role (:data:`CURVE_TRACES`, plus ``"confusion"``), plain dicts."""
+        data = self.figure.figure.get("data", [])
+        out = dict(zip(CURVE_TRACES, data, strict=False))
+        confusion = self.confusion_figure.figure.get("data", [])
+        if confusion:
+            out["confusion"] = confusion[0]
+        return out
 
     def _build_panels(self) -> None:
         self._title = widgets.HTML(f"{_STYLE}<h3 style='margin:4px 0'>Threshold explorer · "
@@ -392,10 +318,16 @@ class ThresholdExplorer(widgets.VBox):
             [widgets.HBox([self._objective, self._add],
                           layout=widgets.Layout(align_items="center")),
              *[row for row, *_ in self._constraint_rows], self._best_html])
+        objective.add_class("mldash-secondary")
+        for w in (self._split_picker, self._overlay_picker, self._weighted_box, self._beta_box):
+            w.add_class("mldash-secondary")
         compare = widgets.VBox([self._compare_html, self._use_chosen],
                                layout=widgets.Layout(margin="0 0 0 24px",
                                                      align_items="flex-start"))
-        return (self._title, controls, slider_row, self._headline, self.figure,
+        figures = widgets.HBox([self.figure, self.confusion_figure],
+                               layout=widgets.Layout(flex_flow="row wrap", width="100%",
+                                                     align_items="flex-start"))
+        return (self._title, controls, slider_row, self._headline, figures,
                 widgets.HBox([objective, compare],
                              layout=widgets.Layout(flex_flow="row wrap",
                                                    align_items="flex-start")),
@@ -430,45 +362,10 @@ class ThresholdExplorer(widgets.VBox):
                 self.overlay_curve = r.curve(self.overlay)
             except Exception as exc:  # the main curve still shows
                 overlay_error = exc
-        idx = self.curve.decimate(self.max_points)
-        s = curve_series(self.curve, idx, self.beta)
-        self.drawn_points = len(s)
-        tr = self.traces
-        split_color = COLORS.get(self.split, COLORS["dev"])
-        beta_label = f"F{self.beta:g}"
-        with self.figure.batch_update():
-            for name in ("precision", "recall", "f1", "fbeta", "queue_rate"):
-                tr[name].x = s.thresholds
-                tr[name].y = getattr(s, name)
-            tr["fbeta"].visible = self.beta != 1.0
-            tr["threshold_line"].y = (0.0, 1.02)
-            marked = ["precision", "recall", "f1", "queue_rate"] + (
-                ["fbeta"] if self.beta != 1.0 else [])
-            tr["markers"].marker.color = tuple(COLORS[n] for n in marked)
-            tr["fbeta"].name = beta_label
-            tr["pr"].x, tr["pr"].y, tr["pr"].customdata = s.recall, s.precision, s.thresholds
-            tr["pr"].name = f"PR curve · {self.split}"
-            tr["pr"].line.color = split_color
-            if self.overlay_curve is not None:
-                o = curve_series(self.overlay_curve,
-                                 self.overlay_curve.decimate(self.max_points), self.beta)
-                for name in ("precision", "recall", "f1"):
-                    tr[f"o_{name}"].update(x=o.thresholds, y=getattr(o, name), visible=True)
-                tr["o_f1"].name = f"dashed: {self.overlay}"
-                tr["o_pr"].update(x=o.recall, y=o.precision, visible=True,
-                                  name=f"PR curve · {self.overlay}",
-                                  line_color=COLORS.get(self.overlay, COLORS["muted"]))
-            else:
-                for name in ("o_precision", "o_recall", "o_f1", "o_pr"):
-                    tr[name].update(x=[], y=[], visible=False)
-            iso = iso_fbeta_lines()
-            tr["iso"].x, tr["iso"].y = iso.recall, iso.precision
-            tr["iso_labels"].update(x=iso.label_recall, y=iso.label_precision,
-                                    text=list(iso.labels))
-            neg, pos = self._class_names()
-            self.traces["confusion"].update(
-                x=[f"predicted {neg}", f"predicted {pos}"],
-                y=[f"actual {neg}", f"actual {pos}"])
+        self.figure.show(curves_spec(r, self.split,
+                                     overlay=self.overlay if self.overlay_curve else "",
+                                     beta=self.beta, max_points=self.max_points))
+        self.drawn_points = len(self.traces["f1"]["x"])
         if overlay_error is not None:
             self._show_error(overlay_error)
         else:
@@ -476,16 +373,18 @@ class ThresholdExplorer(widgets.VBox):
         self._refresh_point()
 
     def _clear_curves(self) -> None:
-        with self.figure.batch_update():
-            for name, trace in self.traces.items():
-                if name != "confusion":
-                    trace.update(x=[], y=[])
+        self.figure.show({"data": [], "layout": layout(height=120, annotations=[
+            {"text": "No curve to draw for this split (see the message above).",
+             "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+            xaxis={"visible": False}, yaxis={"visible": False})})
+        self.confusion_figure.show(confusion_spec(None, self._class_names()))
 
     def _refresh_point(self) -> None:
         """The cheap path of a threshold move: binary searches, then one batched update."""
         if self.curve is None:  # hard predictions, or a split without a curve (see status)
             self.point = self.overlay_point = self.confusion = None
             self._headline.value = "" if self.has_curves else self._prediction_headline()
+            self._mark()
             return
         thr = self.results.threshold
         beta = self.beta
@@ -493,24 +392,10 @@ class ThresholdExplorer(widgets.VBox):
         self.point = pt
         self.overlay_point = (self.overlay_curve.at(thr, beta)
                               if self.overlay_curve is not None else None)
-        cm = confusion_rates(pt.tp, pt.fp, pt.fn, pt.tn)
-        self.confusion = cm
-        values = [pt.precision, pt.recall, pt.f1, pt.queue_rate]
-        if beta != 1.0:
-            values.append(pt.fbeta)
-        labels = (("TN", "FP"), ("FN", "TP"))
-        text = [[f"{labels[i][j]} <b>{_num(cm.counts[i, j])}</b><br>"
-                 f"{pct(cm.row_rates[i, j])} of row" for j in range(2)] for i in range(2)]
-        tr = self.traces
+        self.confusion = confusion_rates(pt.tp, pt.fp, pt.fn, pt.tn)
         # only what marks the threshold moves: a 2-point line, a few markers, 4 cells
-        with self.figure.batch_update():
-            tr["threshold_line"].x = (thr, thr)
-            tr["markers"].x = (thr,) * len(values)
-            tr["markers"].y = tuple(values)
-            tr["pr_point"].x = (pt.recall,)
-            tr["pr_point"].y = (pt.precision,)
-            tr["confusion"].z = cm.row_rates.tolist()
-            tr["confusion"].text = text
+        self._mark()
+        self.confusion_figure.show(confusion_spec(pt, self._class_names()))
         headline = self._headline_html()
         if self._headline.value != headline:
             self._headline.value = headline
@@ -524,16 +409,14 @@ class ThresholdExplorer(widgets.VBox):
         if self.has_curves and self.curve is not None:
             self.best = r.best_threshold(self.split, self.optimize, curve_c, beta=self.beta)
         unmet = unmet_constraints(self.metadata.get(r.model, {}), meta_c)
-        tr = self.traces
-        with self.figure.batch_update():
-            if self.best is not None:
-                tr["best_line"].update(x=(self.best.threshold,) * 2, y=(0.0, 1.02))
-                tr["best_point"].update(x=(self.best.recall,), y=(self.best.precision,))
-            else:
-                tr["best_line"].update(x=[], y=[])
-                tr["best_point"].update(x=[], y=[])
+        self._mark()
         self._jump.disabled = self.best is None
         self._best_html.value = self._best_text(curve_c, meta_c, unmet)
+
+    def _mark(self) -> None:
+        """Send the marks: the current operating point and the best threshold."""
+        if self.has_curves:
+            self.figure.mark(curves_marks(self.point, self.best, beta=self.beta))
 
     @_guarded
     def _refresh_compare(self) -> None:

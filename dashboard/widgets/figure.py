@@ -1,59 +1,255 @@
-"""A plotly FigureWidget that late-connecting views draw correctly, shared by every component.
+"""``PlotlyFigure``: one small anywidget whose synced state is a plain plotly figure spec.
 
-This is the cause of the "stale figure" hazard in BROWSER_TESTING.md: plotly refreshes the
-state a new view reads only when the figure itself is displayed, so a figure inside a
-container, updated after it was built, reached Voilà pages in its construction-time state.
+Every view draws the current ``spec`` (with ``marks`` merged in) with ``Plotly.react`` when it
+is created and whenever either trait changes, so a view that connects late, is moved into
+another container (tabs, the presentation stage) or is a second display draws what the
+kernel holds now. A threshold move assigns ``marks`` (a few numbers), not curves.
+
+plotly.js is not part of the widget's state: the view loads the plotly package's own bundled
+``plotly.min.js`` once per page, from the Voilà template's static files
+(``/voila/templates/mldash/static/plotly.min.js?v=<version>``, cacheable; see
+``dashboard.serve.plotly_static_root``); under JupyterLab from
+``<base_url>mldash/static/plotly.min.js`` when the ``dashboard.serverext`` server extension is
+enabled. Where no such URL exists the first view asks the kernel for the file once per page
+(a binary buffer), and every other figure of the page reuses it.
 """
 
 from __future__ import annotations
 
-from copy import deepcopy
+import json
+from functools import cache
+from importlib import resources
 from typing import Any
 
-import plotly.graph_objects as go
+import anywidget
+import plotly
 import traitlets as t
-from plotly.serializers import custom_serializers
 
-__all__ = ["LiveFigure"]
+from dashboard.figures.explorer import apply_marks
+from dashboard.figures.spec import json_safe
+from dashboard.figures.theme import THEME_JS, presentation
+
+__all__ = ["PLOTLY_VERSION", "PlotlyFigure", "plotly_js_bytes", "plotly_js_path"]
+
+PLOTLY_VERSION = plotly.__version__
+
+_ESM = """
+const PLOTLY_VERSION = __VERSION__;
+__THEME_JS__
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    // plotly.min.js is UMD: with an AMD loader on the page it would not set window.Plotly
+    const amd = window.define;
+    window.define = undefined;
+    const s = document.createElement("script");
+    s.src = src;
+    s.async = true;
+    s.onload = () => { window.define = amd; resolve(); };
+    s.onerror = () => { window.define = amd; reject(new Error("could not load " + src)); };
+    document.head.appendChild(s);
+  });
+}
+function fromKernel(model) {
+  return new Promise((resolve, reject) => {
+    const onMsg = (msg, buffers) => {
+      if (!msg || msg.event !== "plotly-js") return;
+      model.off("msg:custom", onMsg);
+      const blob = new Blob([buffers[0]], { type: "text/javascript" });
+      loadScript(URL.createObjectURL(blob)).then(resolve, reject);
+    };
+    model.on("msg:custom", onMsg);
+    model.send({ event: "need-plotly-js" });
+  });
+}
+function plotly(model) {
+  if (window.Plotly && window.Plotly.react) return Promise.resolve(window.Plotly);
+  if (!window.__mldashPlotly) {
+    const body = document.body;
+    let load;
+    if (body && body.dataset.voila === "voila") {
+      const base = body.dataset.baseUrl || "/voila/";
+      const url = base + "templates/mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
+      load = loadScript(url).catch(() => fromKernel(model));
+    } else {
+      // JupyterLab / Notebook 7 with the dashboard.serverext server extension enabled
+      let base = "/";
+      const config = document.getElementById("jupyter-config-data");
+      try { base = JSON.parse(config.textContent).baseUrl || "/"; } catch (e) { /* default */ }
+      const url = base + "mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
+      load = fetch(url, { method: "HEAD" }).then((r) => {
+        if (!r.ok) throw new Error("no server extension");
+        return loadScript(url);
+      }).catch(() => fromKernel(model));
+    }
+    window.__mldashPlotly = load.then(() => window.Plotly);
+    window.__mldashPlotly.catch(() => { window.__mldashPlotly = null; });
+  }
+  return window.__mldashPlotly;
+}
+function isDark(el) {
+  const light = document.body && document.body.dataset.jpThemeLight;
+  if (light === "false") return true;
+  if (light === "true") return false;
+  return !!(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+}
+function withMarks(spec, marks) {
+  const data = (spec.data || []).slice();
+  const traces = (marks && marks.traces) || {};
+  for (const k in traces) {
+    const i = Number(k);
+    if (i >= 0 && i < data.length) data[i] = Object.assign({}, data[i], traces[k]);
+  }
+  return { data: data, layout: spec.layout || {}, config: spec.config || {} };
+}
+function render({ model, el }) {
+  const div = document.createElement("div");
+  div.className = "mldash-plot";
+  div.style.width = "100%";
+  el.appendChild(div);
+  let revision = 0;
+  let queued = false;
+  let busy = Promise.resolve();
+  let alive = true;
+  const drawNow = (Plotly) => {
+    const fig = mldashThemed(withMarks(model.get("spec") || {}, model.get("marks")), isDark(el));
+    const layout = Object.assign({}, fig.layout, { datarevision: ++revision });
+    const config = Object.assign({ responsive: true, displaylogo: false }, fig.config);
+    return Plotly.react(div, fig.data, layout, config).then(() => {
+      div.dataset.revision = String(revision);
+      div.dataset.drawnAt = String(performance.now());
+      div.dispatchEvent(new CustomEvent("mldash:drawn", { bubbles: true }));
+    });
+  };
+  // coalesce: many changes while a draw runs give one more draw, of the latest state
+  const draw = () => {
+    if (queued) return busy;
+    queued = true;
+    busy = busy.then(() => plotly(model)).then((Plotly) => {
+      queued = false;
+      if (alive) return drawNow(Plotly);
+    }).catch((err) => {
+      queued = false;
+      div.textContent = "This figure could not be drawn: " + (err && err.message);
+      div.setAttribute("role", "alert");
+    });
+    return busy;
+  };
+  model.on("change:spec", draw);
+  model.on("change:marks", draw);
+  const themeWatch = new MutationObserver(draw);
+  if (document.body) {
+    themeWatch.observe(document.body,
+                       { attributes: true, attributeFilter: ["data-jp-theme-light"] });
+  }
+  let width = 0;
+  const sizeWatch = new ResizeObserver(() => {
+    const w = div.clientWidth;
+    if (w > 0 && w !== width && div._fullLayout && window.Plotly) {
+      width = w;
+      window.Plotly.Plots.resize(div);
+    }
+  });
+  sizeWatch.observe(div);
+  draw();
+  return () => {
+    alive = false;
+    model.off("change:spec", draw);
+    model.off("change:marks", draw);
+    themeWatch.disconnect();
+    sizeWatch.disconnect();
+    if (window.Plotly) window.Plotly.purge(div);
+  };
+}
+export default { render };
+"""
 
 
-class LiveFigure(go.FigureWidget):
-    """A FigureWidget whose full state is the figure as it is now.
+@cache
+def plotly_js_path() -> Any:
+    """The plotly Python package's own bundled ``plotly.min.js`` (no CDN)."""
+    return resources.files("plotly") / "package_data" / "plotly.min.js"
 
-    ``FigureWidget`` sends later edits as restyle messages and refreshes its synced
-    ``_widget_data``/``_widget_layout`` only when displayed on its own. A view created later
-    (the figure inside a box, a page that connects after the notebook ran, as under Voilà)
-    asks the kernel for the state and would get the figure as it was built: stale traces.
-    Serving the current data and layout here closes that gap without sending anything more.
 
-    The browser reports every restyle back as ``_js2py_*`` messages (``traceDeltas`` is
-    ~18 kB for this figure); ipywidgets 8 would echo each one back to the browser. They are
-    messages, not state another view needs, so they are not echoed.
+@cache
+def plotly_js_bytes() -> bytes:
+    """The bytes of :func:`plotly_js_path`, read once per kernel."""
+    return plotly_js_path().read_bytes()
+
+
+def _strict(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` if it is strict JSON already (checked in C), else its JSON-safe copy."""
+    try:
+        json.dumps(spec, allow_nan=False)
+    except (TypeError, ValueError):
+        return json_safe(spec)
+    return spec
+
+
+class PlotlyFigure(anywidget.AnyWidget):
+    """Draws a plain plotly spec (``dashboard.figures``) in every view, always the current one.
+
+    Parameters
+    ----------
+    spec : dict, optional
+        A JSON-safe figure spec: ``{"data": [...], "layout": {...}}``.
     """
 
-    _js2py_traceDeltas = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                      **custom_serializers)
-    _js2py_layoutDelta = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                      **custom_serializers)
-    _js2py_restyle = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                  **custom_serializers)
-    _js2py_relayout = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                   **custom_serializers)
-    _js2py_update = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                 **custom_serializers)
-    _js2py_pointsCallback = t.Dict(allow_none=True).tag(sync=True, echo_update=False,
-                                                         **custom_serializers)
+    _esm = _ESM.replace("__VERSION__", json.dumps(PLOTLY_VERSION)).replace("__THEME_JS__",
+                                                                             THEME_JS)
+    spec = t.Dict(help="the figure: plain data and layout").tag(sync=True)
+    marks = t.Dict(help="{'traces': {index: props}} merged into spec's traces").tag(sync=True)
+    presenting = t.Bool(False, help="lay the figure out for a meeting room (larger type)")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # plotly.js re-fits the figure to its container whenever the window resizes
-        self._config = {**self._config, "responsive": True, "displaylogo": False}
+    def __init__(self, spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._base: dict[str, Any] = {}
+        super().__init__(**kwargs)
+        self.on_msg(self._on_custom_msg)
+        if spec is not None:
+            self.show(spec)
 
-    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
-        keys = ({key} if isinstance(key, str) else set(key)) if key is not None else None
-        if hasattr(self, "_data") and hasattr(self, "_layout_obj"):
-            if keys is None or "_widget_data" in keys:
-                self._trait_values["_widget_data"] = deepcopy(self._data)
-            if keys is None or "_widget_layout" in keys:
-                self._trait_values["_widget_layout"] = deepcopy(self._layout_obj._props)
-        return super().get_state(key, drop_defaults)
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def base_spec(self) -> dict[str, Any]:
+        """The spec as given to :meth:`show` (without the presentation layout)."""
+        return self._base
+
+    @property
+    def figure(self) -> dict[str, Any]:
+        """What the views draw: the shown spec with the current marks merged in."""
+        return apply_marks(self._base, self.marks)
+
+    def show(self, spec: dict[str, Any], marks: dict[str, Any] | None = None) -> None:
+        """Draw ``spec`` (and ``marks``) in every view; an unchanged value sends nothing."""
+        spec = _strict(spec)
+        with self.hold_sync():
+            if spec != self._base:
+                self._base = spec
+                shown = presentation(spec) if self.presenting else spec
+                if shown != self.spec:
+                    self.spec = shown
+            if marks is not None:
+                self.mark(marks)
+
+    def mark(self, marks: dict[str, Any]) -> None:
+        """Replace the marks (the per-move part: a threshold line, a few markers)."""
+        marks = _strict(marks)
+        if marks != self.marks:
+            self.marks = marks
+
+    def trace(self, name: str) -> dict[str, Any]:
+        """The drawn trace called ``name`` (marks merged in)."""
+        for trace in self.figure.get("data", []):
+            if trace.get("name") == name:
+                return trace
+        raise KeyError(name)
+
+    # -- observers -----------------------------------------------------------------------------
+    @t.observe("presenting")
+    def _on_presenting_change(self, change: dict) -> None:
+        if self._base:
+            self.spec = presentation(self._base) if change["new"] else self._base
+
+    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("event") == "need-plotly-js":
+            self.send({"event": "plotly-js", "version": PLOTLY_VERSION},
+                      buffers=[plotly_js_bytes()])

@@ -197,6 +197,9 @@ class TallyGrid(widgets.VBox):
     sort_by = t.Unicode("sample", help="one of dashboard.metrics.sampling.SORTS")
     sort_category = t.Unicode("", help="category for the category filters and sort")
     descending = t.Bool(False, help="reverse the sort")
+    active = t.Bool(True, help="shown: follow threshold and model moves now; when False "
+                               "(a hidden tab) a move only marks the sample stale, and it is "
+                               "drawn again when the grid is shown")
 
     def __init__(self, results: Results, store: AnnotationStore | str | Path | None = None, *,
                  split: str = "dev", sample_size: int = 100, seed: int = 0,
@@ -212,6 +215,7 @@ class TallyGrid(widgets.VBox):
         self.last_export: Path | None = None
         self._painting = 0
         self._ready = False
+        self._stale = False
         self._row_status: dict[str, str] = {}
         self._sample = pd.DataFrame()
         self._order = np.empty(0, dtype=np.int64)
@@ -234,6 +238,8 @@ class TallyGrid(widgets.VBox):
         self.children = (self._title, self._controls, self._category_bar, self._arrange_bar,
                          self._summary, self._table, self._pager, self._note, self._panel,
                          self._export_box, self._status)
+        for box in (self._controls, self._category_bar, self._export_box):
+            box.add_class("mldash-secondary")  # hidden in presentation mode
         for name in ("threshold", "model", "tags", "comments", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
@@ -446,6 +452,7 @@ class TallyGrid(widgets.VBox):
         """Draw the sample for the current split, model, threshold, size and seed."""
         if not self._ready:
             return
+        self._stale = False
         rows = self.results.review_rows(self.split, misclassified_only=False)
         keys = rows["key"].astype(str).to_numpy()
         tags = self.results.tags
@@ -830,15 +837,37 @@ class TallyGrid(widgets.VBox):
     # -- observers ------------------------------------------------------------------------------
     @_guarded
     def _on_threshold_change(self, change: dict) -> None:
-        self._resample()
+        self._resample_when_shown()
 
     @_guarded
     def _on_model_change(self, change: dict) -> None:
-        self._resample()
+        self._resample_when_shown()
 
     @_guarded
     def _on_weighted_change(self, change: dict) -> None:
-        self._update_footer()
+        if self.active:
+            self._update_footer()
+        else:
+            self._stale = True
+
+    def _resample_when_shown(self) -> None:
+        """Which rows are misclassified depends on the threshold and model: draw the sample
+        again now if the grid is shown, else when it is (a slider move in another tab costs
+        nothing here)."""
+        if self.active:
+            self._resample()
+        else:
+            self._stale = True
+
+    @t.observe("active")
+    def _on_active_change(self, change: dict) -> None:
+        if change["new"] and self._stale:
+            self._guarded_call(self._resample)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the sample waits for the grid to be shown to follow the threshold/model."""
+        return self._stale
 
     @_guarded
     def _on_tags_change(self, change: dict) -> None:

@@ -55,7 +55,7 @@ PAGE_TIMEOUT_MS = 120_000
 CLI_START_TIMEOUT_S = 120.0
 
 WATERFALL = ".mldash-waterfall"
-# the waterfall in the tabs (the Dashboard also keeps a hidden copy for presentation mode)
+# the waterfall in its tab (presentation mode keeps it there)
 TAB_WATERFALL = f".widget-tab {WATERFALL}"
 WATERFALL_BAR = f"{TAB_WATERFALL} .js-plotly-plot .bars .point path"
 WATERFALL_TEXT = f"{TAB_WATERFALL} .js-plotly-plot .textpoint text"
@@ -253,9 +253,13 @@ def wait_for_fit(page: Page, view: str, timeout_ms: float = 10_000) -> None:
             """(view) => {
                 const v = Array.from(document.querySelectorAll(view))
                     .find(e => e.offsetParent !== null);
-                const f = v && v.querySelector('.js-plotly-plot svg.main-svg');
-                return !!f && f.getBoundingClientRect().width
-                    >= 0.8 * v.getBoundingClientRect().width;
+                // the view's figures side by side (the explorer: curves and matrix)
+                const boxes = v ? Array.from(v.querySelectorAll('.js-plotly-plot svg.main-svg'))
+                    .map(f => f.getBoundingClientRect()).filter(b => b.width > 0) : [];
+                if (!boxes.length) return false;
+                const width = Math.max(...boxes.map(b => b.right))
+                    - Math.min(...boxes.map(b => b.left));
+                return width >= 0.8 * v.getBoundingClientRect().width;
             }""", arg=view, timeout=timeout_ms)
 
 
@@ -372,7 +376,7 @@ def test_cli_prints_the_url_and_the_three_views_render(cli_server: CliServer,
     page.set_viewport_size({"width": 1280, "height": 1600})
     screenshot(page, "error-analysis", full_page=False)
 
-    # 3. the explorer: one figure with its three panels, drawn at the page's width
+    # 3. the explorer: curves and confusion matrix side by side, at the page's width
     show_tab(page, "Threshold & models")
     figure = page.locator(EXPLORER_FIGURE).first
     expect(figure.locator("svg.main-svg").first).to_be_visible()
@@ -401,10 +405,11 @@ def test_figures_use_the_width_of_their_view(cli_server: CliServer, page_guard: 
         figure = f"{view} .js-plotly-plot svg.main-svg"
         expect(page.locator(figure).first).to_be_visible()
         wait_for_fit(page, view)
-        box = page.locator(figure).first.bounding_box()
+        boxes = [b for b in (f.bounding_box() for f in page.locator(figure).all()) if b]
         panel = page.locator(view).first.bounding_box()
-        assert box is not None and panel is not None
-        widths[tab] = (round(box["width"]), round(panel["width"]))
+        assert boxes and panel is not None
+        width = max(b["x"] + b["width"] for b in boxes) - min(b["x"] for b in boxes)
+        widths[tab] = (round(width), round(panel["width"]))
     narrow = {tab: w for tab, w in widths.items() if w[0] < 0.8 * w[1]}
     assert not narrow, f"figure width vs its view's width (px): {narrow}"
 
@@ -660,25 +665,29 @@ def test_presentation_mode(cli_server: CliServer, page_guard: PageGuard,
     def visible() -> list[str]:
         return [v for v in views if page.locator(v).filter(visible=True).count()]
 
-    expect(page.locator(".lm-TabBar")).to_be_hidden()
+    # one view at a time, in the tabs (kept, reachable by keyboard); meeting controls only
+    expect(page.locator(".lm-TabBar")).to_be_visible()
     expect(page.locator(f"{WATERFALL} .bars .point path").filter(visible=True).first) \
         .to_be_visible()
     assert visible() == [WATERFALL]
+    expect(page.locator(f"{WATERFALL} .mldash-secondary").first).to_be_hidden()
     wait_for_fit(page, WATERFALL)
     screenshot(page, "presenting", full_page=False)
 
-    page.get_by_role("button", name="Error analysis").click()
+    show_tab(page, "Error analysis")
     expect(page.locator(TAG_BOX).first).to_be_visible()
     assert visible() == [TALLY]
-    page.get_by_role("button", name="Threshold & models").click()
+    show_tab(page, "Threshold & models")
     expect(page.locator(f"{EXPLORER_FIGURE} svg.main-svg").first).to_be_visible()
     assert visible() == [EXPLORER]
+    expect(page.locator(SLIDER_HANDLE)).to_be_visible()
     wait_for_fit(page, EXPLORER)
     screenshot(page, "presenting-explorer", full_page=False)
 
     page.get_by_role("button", name="Present").click()
     expect(page.locator(".mldash-present")).to_have_count(0)
     expect(page.locator(".lm-TabBar")).to_be_visible()
+    expect(page.locator(f"{EXPLORER} .mldash-secondary").first).to_be_visible()
 
 
 # --------------------------------------------------------------------------- 6: the report
@@ -702,9 +711,13 @@ def test_report_opens_offline_with_its_figures(tmp_path: Path, page: Page,
     page.set_viewport_size({"width": 1200, "height": 1000})
     page.goto(out.as_uri())
     plots = page.locator(".js-plotly-plot")
-    expect(plots).to_have_count(2)
-    for i in range(2):
+    expect(plots).to_have_count(4)  # waterfall, tally, confusion matrix, curves
+    for i in range(4):
         expect(plots.nth(i).locator("svg.main-svg").first).to_be_visible()
+    for name in ("waterfall", "tally", "confusion", "explorer"):
+        points = page.locator(f"#{name}").evaluate(
+            "d => d.data.reduce((a, t) => a + (t.x || t.z || []).length, 0)")
+        assert points > 0, name  # not a blank figure
     expect(page.locator("#waterfall .bars .point path").first).to_be_attached()
     expect(page.locator(".headline")).to_have_text(demo_results(file).gaps().headline)
     screenshot(page, "report", full_page=True)

@@ -17,7 +17,7 @@ def demo(demo_path: Path, demo_meta: dict, tmp_path: Path) -> tuple[Results, Pat
 
 
 def level_labels(dash: Dashboard) -> list[str]:
-    return [str(t) for t in dash.waterfall.trace("level labels").text]
+    return [str(t) for t in dash.waterfall.trace("level labels")["text"]]
 
 
 def test_one_model_three_views_and_a_header(demo: tuple[Results, Path]) -> None:
@@ -41,22 +41,61 @@ def test_moving_the_explorer_slider_moves_the_waterfall_and_grid(
     dev_error = r.error_rates().loc["dev", "error"]
     assert f"{dev_error:.1%}" in " ".join(level_labels(dash))
     assert "threshold <b>0.2</b>" in dash.header.value
+    # the grid (a hidden tab) draws its sample again when it is shown, not on every move
+    assert dash.tally_grid.stale
+    assert f"error now {100 * dev_error:.2f}%" not in dash.tally_grid._ceiling_lead[1].value
+    dash.show_view("Error analysis")
+    assert not dash.tally_grid.stale
     # the grid's footer restates the error at the new threshold
     assert f"error now {100 * dev_error:.2f}%" in dash.tally_grid._ceiling_lead[1].value
+    wrong = set(r.review_rows("dev")["key"].astype(str))
+    assert set(dash.tally_grid.rows()["key"]) <= wrong
+    # while shown, it follows each move at once
+    dash.explorer._slider.value = 0.3
+    assert not dash.tally_grid.stale
+    assert set(dash.tally_grid.rows()["key"]) <= set(r.review_rows("dev")["key"].astype(str))
 
 
-def test_presentation_mode_shows_one_view_at_a_time(demo: tuple[Results, Path]) -> None:
+def test_presentation_mode_enlarges_figures_and_keeps_them_live(
+        demo: tuple[Results, Path]) -> None:
     r, store = demo
     dash = Dashboard(r, store=store)
+    figures = dash.figures
+    assert len(figures) == 3  # waterfall, curves, confusion matrix
+    normal = [f.spec["layout"]["font"]["size"] for f in figures]
     dash.present_button.value = True
     assert dash.presenting and "mldash-present" in dash._dom_classes
-    assert dash.stage.children == (dash.waterfall,) and dash.tabs.children == ()
-    dash.view_picker.value = "Threshold & models"
-    assert dash.stage.children == (dash.explorer,)
+    assert dash.tabs.children == dash.views  # one view at a time: still the tabs
+    assert [f.spec["layout"]["font"]["size"] for f in figures] > normal
+    assert all(f.spec["layout"]["font"]["size"] > n for f, n in zip(figures, normal,
+                                                                     strict=True))
+    # a model change and a threshold move reach every figure while presenting ...
+    before = [f.figure for f in figures]
+    r.model = "B"
+    r.threshold = 0.62
+    after = [f.figure for f in figures]
+    assert all(a != b for a, b in zip(after, before, strict=True))
+    assert "model B" in dash.waterfall.figure.spec["layout"]["title"]["text"]
+    assert dash.explorer.traces["threshold_line"]["x"] == [0.62, 0.62]
+    assert figures[0].spec["layout"]["font"]["size"] > normal[0]  # still enlarged
+    # ... and after it
     dash.presenting = False
     assert dash.present_button.value is False and "mldash-present" not in dash._dom_classes
-    assert dash.tabs.children == dash.views
-    assert dash.tabs.selected_index == 2  # back to the view that was on stage
+    assert [f.spec["layout"]["font"]["size"] for f in figures] == normal
+    r.threshold = 0.4
+    assert dash.explorer.traces["threshold_line"]["x"] == [0.4, 0.4]
+    assert "threshold 0.4" in dash.waterfall.figure.spec["layout"]["title"]["text"]
+
+
+def test_presentation_mode_hides_secondary_controls_only(demo: tuple[Results, Path]) -> None:
+    r, store = demo
+    dash = Dashboard(r, store=store)
+    secondary = [dash.explorer._split_picker, dash.waterfall.reference_picker,
+                 dash.tally_grid._controls]
+    assert all("mldash-secondary" in w._dom_classes for w in secondary)
+    meeting = [dash.explorer._slider, dash.explorer._jump, dash.explorer._model_picker,
+               dash.present_button]
+    assert not any("mldash-secondary" in w._dom_classes for w in meeting)
 
 
 def test_header_shows_errors_instead_of_dying(demo: tuple[Results, Path]) -> None:

@@ -26,10 +26,11 @@ from sklearn.metrics import (
 )
 
 from dashboard import Results
+from dashboard.figures.explorer import CURVE_TRACES
 from dashboard.widgets.explorer import MAX_POINTS, ThresholdExplorer
 from dashboard.widgets.format import pct as _pct
 
-MOVING = {"threshold_line", "markers", "pr_point", "confusion"}
+MOVING = {"threshold_line", "markers", "pr_point", "best_line", "best_point"}
 
 
 def _scored(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> Results:
@@ -47,21 +48,6 @@ def _two_models(n: int = 400, seed: int = 0, splits: tuple[str, ...] = ("dev",),
             frames.append(pd.DataFrame({"id": np.arange(n).astype(str), "split": split,
                                         "model": model, "label": y, "score": s}))
     return Results.from_frame(pd.concat(frames, ignore_index=True), metadata=metadata)
-
-
-class Recorder:
-    """Collects the update messages a figure sends to the browser."""
-
-    def __init__(self, fig: object, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.messages: list[tuple[str, dict, list]] = []
-        for kind in ("update", "restyle", "relayout"):
-            original = getattr(fig, f"_send_{kind}_msg")
-
-            def record(*args: object, _kind: str = kind, _orig: object = original,
-                       **kwargs: object) -> object:
-                self.messages.append((_kind, args, kwargs))
-                return _orig(*args, **kwargs)  # type: ignore[operator]
-            monkeypatch.setattr(fig, f"_send_{kind}_msg", record)
 
 
 # -- the numbers at any slider position -----------------------------------------------------------
@@ -94,7 +80,7 @@ def test_numbers_at_any_slider_position_equal_sklearn(data: tuple) -> None:
     spots = sorted({*np.unique(s).tolist(), *(np.unique(s) + 1e-9).clip(0, 1).tolist(), *extra})
     for thr in spots:
         ex._slider.value = thr  # as a user drags the slider
-        # binary noise (0.9999999999999999) is snapped to what the page shows (1.0)
+        # the slider drops binary float noise (0.9999999999999999 -> 1.0), nothing more
         assert r.threshold == pytest.approx(thr, rel=1e-12, abs=1e-15)
         thr = r.threshold
         pred = (s >= thr).astype(int)
@@ -114,17 +100,17 @@ def test_numbers_at_any_slider_position_equal_sklearn(data: tuple) -> None:
         np.testing.assert_allclose(ex.confusion.counts, cm, atol=1e-9)
         # what is drawn: markers, PR point, confusion heatmap, headline text
         tr = ex.traces
-        assert tr["threshold_line"].x == (thr, thr)
+        assert tr["threshold_line"]["x"] == [thr, thr]
         shown = dict(zip(["precision", "recall", "f1", "queue_rate", "fbeta"],
-                         tr["markers"].y, strict=False))
+                         tr["markers"]["y"], strict=False))
         for name, value in shown.items():
             assert value == pytest.approx(expected[name], abs=1e-12)
         assert len(shown) == (5 if beta != 1.0 else 4)
-        assert tr["pr_point"].x[0] == pytest.approx(expected["recall"], abs=1e-12)
-        assert tr["pr_point"].y[0] == pytest.approx(expected["precision"], abs=1e-12)
+        assert tr["pr_point"]["x"][0] == pytest.approx(expected["recall"], abs=1e-12)
+        assert tr["pr_point"]["y"][0] == pytest.approx(expected["precision"], abs=1e-12)
         rows = cm.sum(axis=1, keepdims=True)
         rates = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
-        np.testing.assert_allclose(np.asarray(tr["confusion"].z, dtype=float), rates,
+        np.testing.assert_allclose(np.asarray(tr["confusion"]["z"], dtype=float), rates,
                                    atol=1e-12)
         headline = ex._headline.value
         for name in ("precision", "recall", "f1", "accuracy", "queue_rate"):
@@ -149,33 +135,30 @@ def test_demo_numbers_and_figures(demo_path, demo_meta) -> None:
                                                        zero_division=0)
         assert (ex.point.precision, ex.point.recall, ex.point.f1) == pytest.approx((p, rec, f))
         assert ex.overlay_point == r.curve("train_dev").at(thr)
-    assert ex.traces["o_pr"].visible and ex.traces["o_pr"].name.endswith("train_dev")
+    assert ex.traces["o_pr"]["visible"] and ex.traces["o_pr"]["name"].endswith("train_dev")
     assert "train_dev" in ex._headline.value
-    assert len(ex.traces["iso_labels"].text) == 5
+    assert len(ex.traces["iso_labels"]["text"]) == 5
 
 
 # -- the cheap path of a move ---------------------------------------------------------------------
-def test_a_move_sends_one_batch_of_only_the_moving_traces(monkeypatch) -> None:
+def test_a_move_sends_marks_not_curves() -> None:
     r = _two_models(n=5000)
     ex = ThresholdExplorer(r)
-    rec = Recorder(ex.figure, monkeypatch)
+    sent: list[tuple[str, object]] = []
+    ex.figure.observe(lambda c: sent.append((c["name"], c["new"])), names=["spec", "marks"])
     builds = r.curve_builds
-    curve_x = ex.traces["f1"].x
-    names = list(ex.traces)
+    curve = ex.figure.spec
     for thr in (0.2, 0.41, 0.77):
-        rec.messages.clear()
+        sent.clear()
         r.threshold = thr
-        assert len(rec.messages) == 1, rec.messages  # one batch per move
-        kind, args, kwargs = rec.messages[0]
-        assert kind == "update"
-        indexes = kwargs.get("trace_indexes", args[2] if len(args) > 2 else None)
-        touched = {names[i] for i in indexes}
+        assert [name for name, _ in sent] == ["marks"]  # one change per move: the marks
+        marks = sent[0][1]
+        touched = {CURVE_TRACES[int(i)] for i in marks["traces"]}
         assert touched <= MOVING, touched
-        payload = json.dumps(kwargs.get("restyle_data", args[0] if args else None),
-                             default=str)
-        assert len(payload) < 2000  # a marker and a few numbers, not curves
+        assert len(json.dumps(marks, allow_nan=False)) < 2000  # a few numbers, not curves
+        assert len(json.dumps(ex.confusion_figure.spec, allow_nan=False)) < 4000
     assert r.curve_builds == builds  # no curve is rebuilt on a move
-    assert ex.traces["f1"].x is curve_x  # the drawn curves are untouched
+    assert ex.figure.spec is curve  # the drawn curves are untouched
 
 
 def test_curves_are_decimated_but_numbers_stay_exact() -> None:
@@ -187,7 +170,7 @@ def test_curves_are_decimated_but_numbers_stay_exact() -> None:
     ex = ThresholdExplorer(r, overlay="")
     assert len(r.curve()) > MAX_POINTS
     for name in ("precision", "recall", "f1", "queue_rate", "pr"):
-        assert len(ex.traces[name].x) <= MAX_POINTS
+        assert len(ex.traces[name]["x"]) <= MAX_POINTS
     assert ex.drawn_points <= MAX_POINTS
     thr = float(np.sort(s)[12_345])  # a threshold that is not a drawn point
     r.threshold = thr
@@ -201,9 +184,10 @@ def test_live_figure_serves_current_state_to_a_late_view() -> None:
     ex = ThresholdExplorer(r)
     r.threshold = 0.63
     state = ex.figure.get_state()
-    line = state["_widget_data"][list(ex.traces).index("threshold_line")]
-    assert list(line["x"]) == [0.63, 0.63]
-    assert len(state["_widget_data"][list(ex.traces).index("f1")]["x"]) > 0
+    index = CURVE_TRACES.index("threshold_line")
+    assert state["marks"]["traces"][str(index)]["x"] == [0.63, 0.63]
+    assert len(state["spec"]["data"][CURVE_TRACES.index("f1")]["x"]) > 0
+    json.dumps(state["spec"], allow_nan=False)
 
 
 # -- two-way binding ------------------------------------------------------------------------------
@@ -256,10 +240,9 @@ def test_model_class_and_weight_pickers_follow_the_results() -> None:
 
 # -- optimise X subject to Y ----------------------------------------------------------------------
 def _brute_force(y, s, w, optimize, constraints, beta):
-    """Every distinct score as a threshold, and one above them all (nothing flagged), scored
-    by scikit-learn; ties to the highest."""
+    """Every distinct score as a threshold, scored by scikit-learn; ties to the highest."""
     best = None
-    for thr in [np.nextafter(np.max(s), np.inf), *np.unique(s)[::-1]]:
+    for thr in np.unique(s)[::-1]:
         pred = (s >= thr).astype(int)
         kw = dict(sample_weight=w, zero_division=0)
         m = {"precision": precision_score(y, pred, **kw), "recall": recall_score(y, pred, **kw),
@@ -360,7 +343,7 @@ def test_satisficing_picks_b(course: dict, hard: bool) -> None:
     ex = ThresholdExplorer(r, optimize=case["optimize"], constraints=constraints)
     assert ex.last_error is None
     assert ex.comparison.attrs["chosen"] == "B"
-    assert "<b>B</b><span style='color:#16a34a'> ✓ chosen" in ex._compare_html.value
+    assert "<b>B</b><span style='color:#15803d'> ✓ chosen" in ex._compare_html.value
     assert "fails running_time_ms" in ex._compare_html.value  # C is shown, and why not
     # without the constraint C wins
     ex.constraints = {}
@@ -434,7 +417,10 @@ def test_multiclass_one_vs_rest_equals_sklearn_per_class() -> None:
             assert ex.point.f1 == pytest.approx(f[0], abs=1e-12)
             cm = confusion_matrix(y == cls, pred, labels=[False, True])
             np.testing.assert_allclose(ex.confusion.counts, cm)
-        assert ex.traces["confusion"].x == ("predicted rest", f"predicted {cls}")
+        assert ex.traces["confusion"]["x"] == ["rest", str(cls)]
+        layout = ex.confusion_figure.spec["layout"]
+        assert (layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]) == (
+            "Predicted", "Actual")
 
 
 def test_multiclass_macro_and_micro_f1_equal_sklearn() -> None:
@@ -460,15 +446,15 @@ def test_multiclass_macro_and_micro_f1_equal_sklearn() -> None:
 def test_split_picker_and_overlay() -> None:
     r = _two_models(splits=("train", "dev", "test"))
     ex = ThresholdExplorer(r)
-    assert ex.split == "dev" and not ex.traces["o_pr"].visible
+    assert ex.split == "dev" and not ex.traces["o_pr"]["visible"]
     ex._split_picker.value = "test"
     assert ex.split == "test" and ex.point == r.curve("test").at(r.threshold)
-    assert ex.traces["pr"].name == "PR curve · test"
+    assert ex.traces["pr"]["name"] == "PR curve · test"
     ex._overlay_picker.value = "train"
-    assert ex.traces["o_pr"].visible and ex.overlay_point == r.curve("train").at(r.threshold)
+    assert ex.traces["o_pr"]["visible"] and ex.overlay_point == r.curve("train").at(r.threshold)
     assert ">train<" in ex._headline.value
     ex.overlay = ""
-    assert not ex.traces["o_pr"].visible and ex.overlay_point is None
+    assert not ex.traces["o_pr"]["visible"] and ex.overlay_point is None
 
 
 def test_a_failing_refresh_is_shown_in_the_widget() -> None:
@@ -484,7 +470,7 @@ def test_a_failing_refresh_is_shown_in_the_widget() -> None:
     assert ex.last_error and "positive" in ex._status.value and "role='alert'" in \
         ex._status.value
     assert ex.point is None and ex._headline.value == ""  # no stale numbers under an error
-    assert len(ex.traces["pr"].x) == 0
+    assert ex.figure.spec["data"] == []  # no curve drawn, a message instead
     r.threshold = 0.4  # moves still work, nothing raises
     ex.split = "dev"
     assert ex.last_error is None and ex._status.value == ""

@@ -55,16 +55,16 @@ def plain(text: str) -> str:
 def levels(w: GapWaterfall) -> dict[str, float]:
     tr = w.trace("levels")
     keys = [s.key for s in w._views[0].steps if s.kind == "level"]
-    assert len(keys) == len(tr.y)
-    return dict(zip(keys, tr.y, strict=True))
+    assert len(keys) == len(tr["y"])
+    return dict(zip(keys, tr["y"], strict=True))
 
 
 def gap_bars(w: GapWaterfall) -> dict[str, tuple[float, float]]:
     """gap name -> (base, height) as drawn."""
     tr = w.trace("gaps")
     keys = [s.key for s in w._views[0].steps if s.kind == "gap"]
-    assert len(keys) == len(tr.y) == len(tr.base)
-    return {k: (b, y) for k, b, y in zip(keys, tr.base, tr.y, strict=True)}
+    assert len(keys) == len(tr["y"]) == len(tr["base"])
+    return {k: (b, y) for k, b, y in zip(keys, tr["base"], tr["y"], strict=True)}
 
 
 def headline_gaps(w: GapWaterfall) -> set[str]:
@@ -88,7 +88,7 @@ def test_golden_case_bars_labels_and_headline(case: dict) -> None:
     assert list(drawn) == list(expected)
     for key, value in expected.items():
         assert drawn[key] == pytest.approx(value, abs=TOL)
-    assert all(b == 0 for b in w.trace("levels").base)
+    assert all(b == 0 for b in w.trace("levels")["base"])
 
     # gap steps: float from the previous level by the golden amount
     steps = gap_bars(w)
@@ -103,10 +103,10 @@ def test_golden_case_bars_labels_and_headline(case: dict) -> None:
         assert walk.index(hi) == walk.index(lo) + 1
 
     # every step is labelled with its size, and the axis names it
-    labels = [plain(t) for t in w.trace("gap labels").text]
+    labels = [plain(t) for t in w.trace("gap labels")["text"]]
     for gap, size in case["expect"].items():
         assert any(pp(size) in t for t in labels), (gap, labels)
-    ticks = " ".join(plain(t) for t in w.figure.layout.xaxis.ticktext)
+    ticks = " ".join(plain(t) for t in w.figure.spec["layout"]["xaxis"]["ticktext"])
     for gap in case["expect"]:
         assert all(word in ticks for word in GAP_LABELS[gap].split())
 
@@ -114,9 +114,9 @@ def test_golden_case_bars_labels_and_headline(case: dict) -> None:
     assert w.report.focus == tuple(case["focus"])
     assert headline_gaps(w) == set(case["focus"])
     # an exported copy carries the headline in its title; the widget's figure stays the same
-    title = plain(w.static_figure().layout.title.text)
+    title = plain(w.static_figure()["layout"]["title"]["text"])
     assert {g for g in GAP_NAMES if GAP_LABELS[g] in title} == set(case["focus"])
-    assert "Focus" not in w.figure.layout.title.text
+    assert "Focus" not in w.figure.spec["layout"]["title"]["text"]
     # ... and the tactics of each focus gap are listed under it
     tactics = w.tactics.value
     for gap in case["focus"]:
@@ -135,11 +135,11 @@ def test_case7_negative_gap_is_drawn_below_its_start_and_explained() -> None:
 
     i = [s.key for s in w._views[0].steps if s.kind == "gap"].index("data_mismatch")
     gaps = w.trace("gaps")
-    assert gaps.marker.color[i] == theme.COLORS["negative_gap"]
+    assert gaps["marker"]["color"][i] == theme.COLORS["negative_gap"]
     labels = w.trace("gap labels")
-    assert labels.textposition[i] == "bottom center"
-    assert labels.y[i] == pytest.approx(0.06, abs=TOL)  # the label hangs under the step
-    assert "−4.0 pp" in plain(labels.text[i]) and "dev is easier" in plain(labels.text[i])
+    assert labels["textposition"][i] == "bottom center"
+    assert labels["y"][i] == pytest.approx(0.06, abs=TOL)  # the label hangs under the step
+    assert "−4.0 pp" in plain(labels["text"][i]) and "dev is easier" in plain(labels["text"][i])
 
     assert headline_gaps(w) == {"avoidable_bias", "variance"}
     notes = plain(w.notes.value)
@@ -155,11 +155,12 @@ def test_missing_train_dev_says_mismatch_cannot_be_separated() -> None:
     assert set(steps) == {"avoidable_bias", "variance", "dev_overfitting"}
     assert steps["variance"][0] == pytest.approx(0.08, abs=TOL)
     assert steps["variance"][1] == pytest.approx(0.02, abs=TOL)
-    ticks = [plain(t) for t in w.figure.layout.xaxis.ticktext]
+    ticks = [plain(t) for t in w.figure.spec["layout"]["xaxis"]["ticktext"]]
     assert "train-dev" not in " ".join(ticks)
     assert any("variance" in t and "mismatch" in t for t in ticks)
     assert "data mismatch cannot be separated" in plain(w.notes.value)
-    assert "train-dev" in plain(w.figure.layout.title.text)  # "not in the data: train-dev"
+    # "not in the data: train-dev"
+    assert "train-dev" in plain(w.figure.spec["layout"]["title"]["text"])
 
 
 def test_missing_train_skips_bias_and_variance_with_a_note() -> None:
@@ -169,7 +170,7 @@ def test_missing_train_skips_bias_and_variance_with_a_note() -> None:
     assert "avoidable bias and variance cannot be measured" in plain(w.notes.value)
     # no connector carries human level to dev: there is no gap between them
     con = w.trace("connectors")
-    xs = [x for x in con.x if x is not None]
+    xs = [x for x in con["x"] if x is not None]
     assert min(xs) > 1.0  # only around the dev -> overfitting -> test steps
 
 
@@ -182,10 +183,10 @@ def test_gap_indistinguishable_from_zero_is_marked_with_its_n() -> None:
     assert not report.significant["variance"]
     assert not report.significant["dev_overfitting"]
     keys = [s.key for s in w._views[0].steps if s.kind == "gap"]
-    shapes = dict(zip(keys, w.trace("gaps").marker.pattern.shape, strict=True))
+    shapes = dict(zip(keys, w.trace("gaps")["marker"]["pattern"]["shape"], strict=True))
     assert shapes["avoidable_bias"] == ""
     assert shapes["variance"] == shapes["dev_overfitting"] == "/"
-    labels = dict(zip(keys, (plain(t) for t in w.trace("gap labels").text), strict=True))
+    labels = dict(zip(keys, (plain(t) for t in w.trace("gap labels")["text"]), strict=True))
     assert "n.s." in labels["variance"] and "n.s." not in labels["avoidable_bias"]
     notes = plain(w.notes.value)
     assert "not significant with n = 1,000 train and 100 dev examples" in notes
@@ -197,11 +198,12 @@ def test_level_error_bars_are_the_wilson_intervals() -> None:
     w = GapWaterfall(r)
     table = r.error_rates()
     tr = w.trace("levels")
-    assert np.isnan(tr.error_y.array[0])  # human level is given, not measured
+    assert tr["error_y"]["array"][0] is None  # human level is given, not measured
     for i, split in enumerate(("train", "dev"), start=1):
         row = table.loc[split]
-        assert tr.error_y.array[i] == pytest.approx(row["ci_high"] - row["error"], abs=TOL)
-        assert tr.error_y.arrayminus[i] == pytest.approx(row["error"] - row["ci_low"], abs=TOL)
+        err = tr["error_y"]
+        assert err["array"][i] == pytest.approx(row["ci_high"] - row["error"], abs=TOL)
+        assert err["arrayminus"][i] == pytest.approx(row["error"] - row["ci_low"], abs=TOL)
 
 
 # -- binding to the results model ---------------------------------------------------------------
@@ -233,15 +235,14 @@ def scored_results(n_models: int = 1, weights: bool = False) -> Results:
 def test_threshold_change_updates_bars_and_headline_in_place() -> None:
     r = scored_results()
     w = GapWaterfall(r)
-    fig, traces = w.figure, tuple(w.figure.data)
+    fig = w.figure
     assert levels(w)["train"] == pytest.approx(0.08, abs=TOL)
     assert levels(w)["dev"] == pytest.approx(0.02, abs=TOL)
     assert headline_gaps(w) == {"avoidable_bias"}
 
     r.threshold = 0.3  # e.g. from the threshold explorer
-    assert w.figure is fig and tuple(w.figure.data) == traces  # same figure, same traces
-    assert all(a is b for a, b in zip(w.figure.data, traces, strict=True))
-    assert [t.name for t in w.figure.data] == list(TRACE_NAMES)
+    assert w.figure is fig  # the same widget, given a new spec
+    assert [t["name"] for t in w.figure.spec["data"]] == list(TRACE_NAMES)
     assert levels(w)["train"] == pytest.approx(0.0, abs=TOL)
     assert levels(w)["dev"] == pytest.approx(0.10, abs=TOL)
     table = r.error_rates()
@@ -249,7 +250,7 @@ def test_threshold_change_updates_bars_and_headline_in_place() -> None:
         assert levels(w)[split] == pytest.approx(table.loc[split, "error"], abs=TOL)
     assert gap_bars(w)["variance"][1] == pytest.approx(0.10, abs=TOL)
     assert headline_gaps(w) == {"variance"}
-    assert "threshold 0.3 " in w.figure.layout.title.text
+    assert "threshold 0.3 " in w.figure.spec["layout"]["title"]["text"]
 
     r.threshold = 0.5
     assert headline_gaps(w) == {"avoidable_bias"}
@@ -262,25 +263,22 @@ def test_state_read_by_a_late_frontend_is_current() -> None:
     w = GapWaterfall(r)
     r.threshold = 0.3
     state = w.figure.get_state()
-    data = {t["name"]: t for t in state["_widget_data"]}
-    assert list(data["levels"]["y"]) == pytest.approx(list(w.trace("levels").y))
+    data = {t["name"]: t for t in state["spec"]["data"]}
+    assert list(data["levels"]["y"]) == pytest.approx(list(w.trace("levels")["y"]))
     assert data["levels"]["y"][2] == pytest.approx(0.10, abs=TOL)
-    assert "threshold 0.3 " in state["_widget_layout"]["title"]["text"]
+    assert "threshold 0.3 " in state["spec"]["layout"]["title"]["text"]
+    json.dumps(state["spec"], allow_nan=False)  # the state a view reads is strict JSON
 
 
-def test_figure_updates_are_batched() -> None:
+def test_a_move_assigns_one_new_spec_and_nothing_when_unchanged() -> None:
     r = scored_results()
     w = GapWaterfall(r)
-    calls = []
-    original = w.figure.batch_update
-
-    def spy():
-        calls.append(1)
-        return original()
-
-    w.figure.batch_update = spy
+    specs = []
+    w.figure.observe(lambda change: specs.append(change["new"]), names="spec")
     r.threshold = 0.3
-    assert calls == [1]
+    assert len(specs) == 1
+    w.refresh()  # nothing changed: nothing is sent
+    assert len(specs) == 1
 
 
 def test_reference_picker_is_a_view_of_the_shared_trait() -> None:
@@ -333,34 +331,35 @@ def test_model_picker_and_several_models() -> None:
 def test_side_by_side_draws_the_second_model_and_follows_the_threshold() -> None:
     r = scored_results(n_models=2)
     w = GapWaterfall(r)
-    assert not w.trace("compare levels").visible
+    assert not w.trace("compare levels")["visible"]
     assert w.compare_model is None
 
     w.compare_toggle.value = True
     assert w.compare_model == "B"
     cmp_levels = w.trace("compare levels")
-    assert cmp_levels.visible and w.trace("compare gaps").visible
-    assert not w.trace("connectors").visible
+    assert cmp_levels["visible"] and w.trace("compare gaps")["visible"]
+    assert not w.trace("connectors")["visible"]
     b = r.error_rates("B")
-    assert list(cmp_levels.y[1:]) == pytest.approx(list(b["error"]), abs=TOL)
+    assert list(cmp_levels["y"][1:]) == pytest.approx(list(b["error"]), abs=TOL)
     # the two walks sit side by side, not on top of each other
-    assert w.trace("levels").offset + w.trace("levels").width <= cmp_levels.offset
+    assert w.trace("levels")["offset"] + w.trace("levels")["width"] <= cmp_levels["offset"]
     assert "B" in plain(w.headline.value)
 
     r.threshold = 0.3
     b = r.error_rates("B")
-    assert list(cmp_levels.y[1:]) == pytest.approx(list(b["error"]), abs=TOL)
-    assert cmp_levels.y[2] == pytest.approx(0.12, abs=TOL)
+    cmp_levels = w.trace("compare levels")  # a new spec: read it again
+    assert list(cmp_levels["y"][1:]) == pytest.approx(list(b["error"]), abs=TOL)
+    assert cmp_levels["y"][2] == pytest.approx(0.12, abs=TOL)
 
     # switching the main model to B compares it with A
     r.model = "B"
     assert w.compare_model == "A"
-    assert list(w.trace("compare levels").y[1:]) == pytest.approx(
+    assert list(w.trace("compare levels")["y"][1:]) == pytest.approx(
         list(r.error_rates("A")["error"]), abs=TOL)
 
     w.compare_toggle.value = False
-    assert not w.trace("compare levels").visible
-    assert w.trace("connectors").visible
+    assert not w.trace("compare levels")["visible"]
+    assert w.trace("connectors")["visible"]
 
 
 def test_weighted_toggle_is_two_way() -> None:
@@ -374,7 +373,7 @@ def test_weighted_toggle_is_two_way() -> None:
     weighted = r.error_rates(weighted=True)
     assert levels(w)["dev"] == pytest.approx(weighted.loc["dev", "error"], abs=TOL)
     assert levels(w)["dev"] != pytest.approx(plain_dev)
-    assert "weighted error" in w.figure.layout.title.text
+    assert "weighted error" in w.figure.spec["layout"]["title"]["text"]
 
     r.weighted = False
     assert w.weighted_toggle.value is False
@@ -426,8 +425,8 @@ def test_user_text_is_escaped() -> None:
                            human_level={"<script>alert(1)</script>": 0.01, "other": 0.02})
     w = GapWaterfall(r, compare=True)
     html_out = " ".join([w.headline.value, w.tactics.value, w.notes.value,
-                         w.formulation.value, w.figure.layout.title.text,
-                         *w.trace("compare labels").text, *w.trace("levels").hovertext])
+                         w.formulation.value, w.figure.spec["layout"]["title"]["text"],
+                         *w.trace("compare labels")["text"], *w.trace("levels")["hovertext"]])
     assert "<script>" not in html_out and "<img" not in html_out and "<b>m</b>" not in html_out
     assert "&lt;img src=x&gt;" in html_out
 
@@ -435,10 +434,10 @@ def test_user_text_is_escaped() -> None:
 def test_close_stops_observing() -> None:
     r = scored_results()
     w = GapWaterfall(r)
-    before = list(w.trace("levels").y)
+    before = list(w.trace("levels")["y"])
     w.close()
     r.threshold = 0.3
-    assert list(w.trace("levels").y) == before
+    assert list(w.trace("levels")["y"]) == before
 
 
 def test_demo_data_if_present() -> None:
