@@ -240,9 +240,10 @@ def test_model_class_and_weight_pickers_follow_the_results() -> None:
 
 # -- optimise X subject to Y ----------------------------------------------------------------------
 def _brute_force(y, s, w, optimize, constraints, beta):
-    """Every distinct score as a threshold, scored by scikit-learn; ties to the highest."""
+    """Every distinct score as a threshold, and one above them all (nothing flagged), scored
+    by scikit-learn; ties to the highest."""
     best = None
-    for thr in np.unique(s)[::-1]:
+    for thr in [np.nextafter(np.max(s), np.inf), *np.unique(s)[::-1]]:
         pred = (s >= thr).astype(int)
         kw = dict(sample_weight=w, zero_division=0)
         m = {"precision": precision_score(y, pred, **kw), "recall": recall_score(y, pred, **kw),
