@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dashboard.errors import DashboardError
 from dashboard.figures.explorer import apply_marks, confusion_spec, curves_marks, curves_spec
 from dashboard.figures.format import pct, pp
 from dashboard.figures.spec import json_safe
@@ -118,6 +119,61 @@ def _div(name: str) -> str:
     return f'<div class="figure" id="{name}"></div>'
 
 
+def _discovery(r: Results) -> list[str]:
+    """Suggested metadata slices and suspected label errors: what to look at next."""
+    parts: list[str] = []
+    if r.metadata_columns:
+        table = r.suggest_slices("dev")
+        top = table[table["significant"]].head(5)
+        if len(top):
+            rows = [[html.escape(str(t["slice"])), f"{int(t['rows']):,}", pct(t["error"]),
+                     pct(t["rest_error"]), pct(t["share"], 0), pct(t["ceiling_error"]),
+                     f"{t['p_value']:.2g}"] for _, t in top.iterrows()]
+            parts.append(f"<h3>Suggested categories from the metadata</h3><p class='note'>"
+                         f"Slices where the dev errors concentrate, significant after "
+                         f"{table.attrs['tried']} slices tried (Holm).</p>")
+            parts.append(_table(rows, ["slice", "rows", "error", "elsewhere", "share of errors",
+                                       "error if fixed", "p (adjusted)"]))
+    try:
+        suspects = r.label_suspects("dev")
+    except DashboardError:
+        return parts
+    if len(suspects):
+        ids = ", ".join(html.escape(str(i)) for i in suspects["id"].head(10))
+        parts.append(f"<p class='note'>{len(suspects):,} dev examples have a label the model "
+                     f"confidently contradicts (confident learning); review them first: "
+                     f"{ids}{'…' if len(suspects) > 10 else ''}.</p>")
+    return parts
+
+
+def _tasks_and_curves(r: Results) -> list[str]:
+    """The overview across tasks and the learning curve, when the results have them."""
+    parts: list[str] = []
+    if r.tasks:
+        table = r.task_overview()
+        splits = [s for s in ("train", "train_dev", "dev", "test") if s in table.columns]
+        rows = [[html.escape(str(task)), pct(row["labelled_share"], 0),
+                 *[pct(row[s]) for s in splits], html.escape(str(row["focus"]))]
+                for task, row in table.iterrows()]
+        mean = table.attrs["mean"]
+        rows.append(["<i>mean over tasks</i>", "", *[pct(mean[s]) for s in splits], ""])
+        parts.append("<h2>Tasks</h2><p class='note'>One row per task, where the work is "
+                     "first; rows per split: " + "; ".join(
+                         f"{html.escape(str(t))} {int(row.get('dev_n', 0)):,} dev"
+                         for t, row in table.iterrows()) + ".</p>")
+        parts.append(_table(rows, ["task", "labelled", *splits, "focus"]))
+    if r.train_sizes:
+        curve = r.learning_curve()
+        splits = [s for s in ("train", "train_dev", "dev", "test") if s in curve.columns]
+        rows = [[f"{size:,.0f}", *[f"{pct(row[s])} ({pct(row[s + '_low'])}–"
+                                   f"{pct(row[s + '_high'])})" for s in splits]]
+                for size, row in curve.iterrows()]
+        parts.append("<h2>Learning curve</h2>")
+        parts.append(f"<p class='headline'>{html.escape(curve.attrs['verdict'])}</p>")
+        parts.append(_table(rows, ["training examples", *splits]))
+    return parts
+
+
 def build_report(results: Results, *, title: str | None = None,
                  figs: dict[str, dict[str, Any]] | None = None) -> str:
     """The report as one HTML string, plotly.js inlined once (about 5 MB)."""
@@ -129,6 +185,7 @@ def build_report(results: Results, *, title: str | None = None,
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="facts">Model {html.escape(str(r.model))}'
+             + (f" · task {html.escape(r.task)}" if r.tasks else "")
              + (f" · threshold {r.threshold:.3g}" if r.has_scores else "")
              + f" · human level: {html.escape(r.human_reference)} ({pct(r.human_error)})"
              + (" · weighted error" if r.weighted else "") + f" · generated {when}</p>",
@@ -156,24 +213,28 @@ def build_report(results: Results, *, title: str | None = None,
     if "dev" in r.splits:
         tally = r.tally("dev")
         reviewed = tally.attrs["reviewed"]
+        parts.append(f"<p class='headline answer'>"
+                     f"{html.escape(tally.attrs['fix_first'].sentence)}</p>")
         if reviewed:
-            rows = [[html.escape(str(cat)), str(int(t["count"])), pct(t["share"], 0),
-                     pct(t["ceiling_error"])] for cat, t in tally.iterrows()]
+            rows = [[html.escape(str(cat)), str(int(t["count"])),
+                     f"{pct(t['share'], 0)} ({pct(t['share_low'], 0)}–{pct(t['share_high'], 0)})",
+                     f"{pct(t['ceiling_error'])} ({pct(t['ceiling_low'])}–"
+                     f"{pct(t['ceiling_high'])})"] for cat, t in tally.iterrows()]
             parts.append(f"<p class='note'>{reviewed} misclassified dev examples reviewed; "
                          f"dev error {pct(tally.attrs['split_error'])}. The ceiling is the "
                          "dev error if that category were fixed completely.</p>")
             if "tally" in figs:
                 parts.append(_div("tally"))
-            parts.append(_table(rows, ["category", "count", "% of total", "ceiling"]))
+            parts.append(_table(rows, ["category", "count", "% of total (95%)",
+                                       "ceiling (95%)"]))
             parts.append(f"<p class='note'>{html.escape(tally.attrs['label_noise'].verdict)}"
                          "</p>")
             warning = r.label_noise_warning("dev")
             if warning:
                 parts.append(f"<p class='warn'>{html.escape(warning)}</p>")
-        else:
-            parts.append("<p class='note'>No misclassified dev example has been reviewed "
-                         "yet.</p>")
+        parts.extend(_discovery(r))
 
+    parts.extend(_tasks_and_curves(r))
     if r.has_scores:
         parts.append("<h2>Operating point</h2>")
         pt = r.operating_point("dev")

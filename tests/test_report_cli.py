@@ -46,8 +46,11 @@ def test_report_says_the_diagnosis_and_escapes_text(demo_report: str,
     assert "threshold 0.55" in demo_report
     # the tally with shares and ceilings, and the label-noise verdict
     blurry = demo_results.tally("dev").loc["blurry"]
-    assert (f"<td>blurry</td><td>{int(blurry['count'])}</td><td>{blurry['share']:.0%}</td>"
-            f"<td>{blurry['ceiling_error']:.1%}</td>") in demo_report
+    assert (f"<td>blurry</td><td>{int(blurry['count'])}</td><td>{blurry['share']:.0%} "
+            f"({blurry['share_low']:.0%}–{blurry['share_high']:.0%})</td>"
+            f"<td>{blurry['ceiling_error']:.1%} ({blurry['ceiling_low']:.1%}–"
+            f"{blurry['ceiling_high']:.1%})</td>") in demo_report
+    # 6 mislabelled of 100 reviewed: 95% 2.8-12.5%, all below 20%: the verdict is earned
     assert "fixing labels is not the priority" in demo_report
     assert "McNemar p =" in demo_report
 

@@ -14,7 +14,6 @@ import pandas as pd
 from dashboard.figures.format import pct
 from dashboard.figures.spec import esc, num
 from dashboard.figures.theme import COLORS, layout
-from dashboard.metrics.intervals import wilson_interval
 from dashboard.results import Results
 
 __all__ = ["tally_spec", "tally_spec_from_table"]
@@ -43,7 +42,8 @@ def tally_spec_from_table(table: pd.DataFrame, *, split: str = "dev",
             text.append("")
             hover.append("")
             continue
-        lo, hi = wilson_interval(float(row["count"]), float(reviewed))
+        # the share's 95% interval as the metric layer computed it (weighted when weighted)
+        lo, hi = float(row["share_low"]), float(row["share_high"])
         lo_err.append(num(share - lo))
         hi_err.append(num(hi - share))
         text.append(f"{pct(share, 0)} · ceiling {pct(row['ceiling_error'], 2)}")

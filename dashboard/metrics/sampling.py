@@ -25,7 +25,7 @@ __all__ = [
 #: row filters the grid offers; the last two need a category
 FILTERS = ("all", "reviewed", "unreviewed", "ticked", "not ticked")
 #: row orders the grid offers; "category" (ticked first) needs a category
-SORTS = ("sample", "score", "id", "category")
+SORTS = ("sample", "score", "id", "category", "suspect")
 
 
 def review_order(keys: Sequence[str] | np.ndarray, seed: int = 0) -> np.ndarray:
@@ -104,7 +104,8 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
 def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
                  filter_by: str = "all", sort_by: str = "sample", category: str | None = None,
                  scores: Sequence[float] | np.ndarray | None = None,
-                 descending: bool = False) -> np.ndarray:
+                 descending: bool = False,
+                 suspicion: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
     """Positions of the rows to show, filtered and sorted; ties keep the sample order.
 
     Parameters
@@ -116,8 +117,10 @@ def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
         or with every value missing is unreviewed.
     filter_by : {"all", "reviewed", "unreviewed", "ticked", "not ticked"}
         "ticked" / "not ticked" keep the rows where ``category`` is / is not ticked.
-    sort_by : {"sample", "score", "id", "category"}
-        "category" puts the rows with ``category`` ticked first.
+    sort_by : {"sample", "score", "id", "category", "suspect"}
+        "category" puts the rows with ``category`` ticked first; "suspect" the suspected label
+        errors first, most suspect first (``suspicion``: the given label's probability for
+        suspects, NaN for the others).
     category : str, optional
         The category for the "ticked", "not ticked" filters and the "category" sort.
     scores : sequence of float, optional
@@ -153,6 +156,12 @@ def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
     pos = np.flatnonzero(keep)
     if sort_by == "sample":
         return pos[::-1] if descending else pos
+    if sort_by == "suspect":
+        if suspicion is None:
+            raise ValueError("sorting by suspicion needs the suspects' scores")
+        sort_key = np.asarray(suspicion, dtype=np.float64)[pos]
+        sort_key = np.where(np.isnan(sort_key), np.inf, -sort_key if descending else sort_key)
+        return pos[np.argsort(sort_key, kind="stable")]  # non-suspects last either way
     if sort_by == "score":
         if scores is None:
             raise ValueError("sorting by score needs the scores")

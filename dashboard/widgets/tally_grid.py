@@ -52,7 +52,9 @@ MAX_IMAGE_BYTES = 2_000_000
 _FILTER_LABELS = {"all": "all rows", "reviewed": "reviewed", "unreviewed": "not reviewed",
                   "ticked": "category ticked", "not ticked": "category not ticked"}
 _SORT_LABELS = {"sample": "sample order", "score": "score", "id": "id",
-                "category": "category ticked first"}
+                "category": "category ticked first", "suspect": "suspected mislabels first"}
+#: suggested slices shown at most, and adoption's category name prefix-free
+_MAX_SUGGESTIONS = 5
 _ERROR = COLORS["avoidable_bias"]
 _OK = COLORS["test"]
 _MUTED = COLORS["muted"]
@@ -235,9 +237,14 @@ class TallyGrid(widgets.VBox):
         self._build_controls()
         self._build_table()
         self._build_panels()
-        self.children = (self._title, self._controls, self._category_bar, self._arrange_bar,
-                         self._summary, self._table, self._pager, self._note, self._panel,
-                         self._export_box, self._status)
+        self._answer = widgets.HTML()
+        self._answer.add_class("mldash-answer")
+        self._suggestions = widgets.VBox()
+        self._suggestions.add_class("mldash-suggestions")
+        self.children = (self._title, self._answer, self._controls, self._category_bar,
+                         self._arrange_bar, self._summary, self._table, self._pager,
+                         self._note, self._panel, self._suggestions, self._export_box,
+                         self._status)
         for box in (self._controls, self._category_bar, self._export_box):
             box.add_class("mldash-secondary")  # hidden in presentation mode
         for name in ("threshold", "model", "tags", "comments", "weighted"):
@@ -484,7 +491,9 @@ class TallyGrid(widgets.VBox):
                                    filter_by=self.filter_by, sort_by=self.sort_by,
                                    category=self.sort_category or None,
                                    scores=self._sample["score"].to_numpy(),
-                                   descending=self.descending)
+                                   descending=self.descending,
+                                   suspicion=self._suspicion() if self.sort_by == "suspect"
+                                   else None)
         pages = max(math.ceil(len(self._order) / self.page_size), 1)
         before = self.page
         self._page_box.max = pages  # may clamp the page, whose observer paints
@@ -492,6 +501,13 @@ class TallyGrid(widgets.VBox):
             self.page = pages
         elif self.page == before:
             self._paint_page()
+
+    def _suspicion(self) -> np.ndarray:
+        """Per sampled row, the given label's probability if it is a suspected label error
+        (confident learning, computed by the results model), else NaN."""
+        suspects = self.results.label_suspects(self.split)
+        by_key = pd.Series(suspects["score"].to_numpy(), index=suspects["key"].to_numpy())
+        return by_key.reindex(self._sample["key"].to_numpy()).to_numpy(dtype=np.float64)
 
     def _paint_page(self) -> None:
         if not self._ready:
@@ -615,6 +631,63 @@ class TallyGrid(widgets.VBox):
         _set(self._share_lead[1], f"{count(reviewed)} reviewed")
         _set(self._ceiling_lead[1], f"error now {pct(tally.attrs['split_error'], 2)}")
         self._update_panel(tally.attrs["label_noise"])
+        answer = tally.attrs["fix_first"]
+        colour = "inherit" if answer.decided else _MUTED
+        _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
+             f"margin:2px 0 6px 0;color:{colour}'>{html.escape(answer.sentence)}</div>")
+        self._update_suggestions()
+
+    def _update_suggestions(self) -> None:
+        """Significant metadata slices, each adoptable as a category in one click."""
+        if not self.results.metadata_columns:
+            self._suggestions.children = ()
+            return
+        table = self.results.suggest_slices(self.split)
+        top = table[table["significant"]].head(_MAX_SUGGESTIONS)
+        head = widgets.HTML(
+            f"<b>Suggested categories</b> from the metadata "
+            f"({', '.join(map(html.escape, table.attrs.get('columns_used', ())))}): slices where "
+            f"the {html.escape(self.split)} errors concentrate, significant after "
+            f"{table.attrs['tried']} slices tried (Holm)." if len(top) else
+            f"<b>Suggested categories</b>: no metadata slice concentrates the "
+            f"{html.escape(self.split)} errors significantly ({table.attrs['tried']} tried).")
+        rows: list[widgets.Widget] = [head]
+        for _, row in top.iterrows():
+            name = str(row["slice"])
+            text = widgets.HTML(
+                f"<span><b>{html.escape(name)}</b>: {count(row['rows'])} rows, error "
+                f"{pct(row['error'], 1)} vs {pct(row['rest_error'], 1)} elsewhere, "
+                f"{pct(row['share'], 0)} of the errors; fixed, error falls to "
+                f"{pct(row['ceiling_error'], 2)} (p = {row['p_value']:.2g})</span>")
+            button = widgets.Button(description="Adopt as category", icon="plus",
+                                    tooltip=f"add the category {name!r} and tick it on the "
+                                    "reviewed rows in this slice",
+                                    layout=widgets.Layout(width="auto"))
+            button.on_click(functools.partial(self._on_adopt_click, name))
+            rows.append(widgets.HBox([button, text], layout=widgets.Layout(
+                align_items="center")))
+        self._suggestions.children = rows
+
+    def adopt_slice(self, name: str) -> int:
+        """Add a suggested slice as a category: ticked on the reviewed misclassified rows in
+        the slice, unticked on the other reviewed ones, every edit saved. Returns the ticks."""
+        inside = set(self.results.slice_keys(name, self.split))
+        reviewed = list(self.results.reviewed_tags(self.split).index)
+        category = self.session.add_category(name)
+        ticks = 0
+        for key in reviewed:
+            value = key in inside
+            self.session.set_tag(key, category, value)
+            ticks += value
+        return ticks
+
+    def _on_adopt_click(self, name: str, _button: widgets.Button) -> None:
+        try:
+            ticks = self.adopt_slice(name)
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a log
+            self._show_error(exc)
+            return
+        self._show_info(f"Adopted {html.escape(name)}: ticked on {ticks} reviewed rows, saved.")
 
     def _update_panel(self, noise: LabelNoise) -> None:
         split = html.escape(self.split)

@@ -394,3 +394,32 @@ def test_close_stops_following_the_results(demo: Results, tmp_path: Path) -> Non
     grid.close()
     demo.threshold = 0.2  # no error, no update: the closed grid no longer observes
     assert grid._summary.value == summary
+
+
+def test_answer_first_suggestions_adoption_and_suspects(demo: Results, tmp_path: Path) -> None:
+    """The tab answers "which category first?" first, suggests metadata slices that a
+    reviewer adopts in one click (saved in the store), and sorts suspected mislabels first."""
+    grid = TallyGrid(demo, tmp_path / "s.sqlite")
+    answer = demo.tally("dev").attrs["fix_first"].sentence
+    assert grid.children[1] is grid._answer and html.unescape(answer) in html.unescape(
+        grid._answer.value)
+    assert "Not yet: blurry" in grid._answer.value  # 61% vs 43% of 100: not yet apart
+    assert "lighting = night" in grid._suggestions.children[1].children[1].value
+    reviewed = set(demo.reviewed_tags("dev").index)
+    inside = set(demo.slice_keys("lighting = night")) & reviewed
+    grid._suggestions.children[1].children[0].click()
+    assert grid.last_error is None
+    assert "lighting = night" in demo.categories
+    ticked = set(demo.tags.index[demo.tags["lighting = night"].fillna(False).to_numpy(bool)])
+    assert ticked == inside and len(inside) > 0
+    # committed: a new session on the same file sees the adopted category and its ticks
+    again = TallyGrid(Results.from_file(demo.schema.base_dir / "cat_results.parquet"),
+                      tmp_path / "s.sqlite")
+    assert "lighting = night" in again.results.categories
+    assert again.results.tally("dev").loc["lighting = night", "count"] == len(inside)
+    # suspected mislabels first
+    grid.sort_by = "suspect"
+    suspects = set(demo.label_suspects("dev")["key"])
+    in_sample = suspects & set(grid._sample["key"])
+    first = grid._sample["key"].to_numpy()[grid._order[:len(in_sample)]]
+    assert in_sample and set(first) == in_sample
