@@ -20,11 +20,14 @@ from dashboard.errors import DashboardError
 from dashboard.results import Results
 from dashboard.widgets.explorer import ThresholdExplorer
 from dashboard.widgets.figure import PlotlyFigure
+from dashboard.widgets.learning import LearningCurveView
 from dashboard.widgets.tally_grid import TallyGrid
 from dashboard.widgets.theme import COLORS, DARK, FONT
 from dashboard.widgets.waterfall import GapWaterfall
 
 VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
+#: the fourth tab, shown when the results hold several training-set sizes
+LEARNING_VIEW = "Learning curve"
 
 #: page-level styles: the header, and presentation mode (large type, one view at a time)
 STYLE = f"""
@@ -58,11 +61,18 @@ class Dashboard(widgets.VBox):
                  title: str | None = None, **kwargs: Any) -> None:
         self.results = results
         self._title = title or results.name
-        self._sizes: dict[str, str] = {}
+        self._sizes: dict[tuple[str, str], str] = {}
         self.waterfall = GapWaterfall(results)
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
-        self.views = (self.waterfall, self.tally_grid, self.explorer)
+        self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
+        self.view_names: tuple[str, ...] = VIEWS
+        self.learning: LearningCurveView | None = None
+        if results.train_sizes:  # results of runs on several training-set sizes
+            self.learning = LearningCurveView(results)
+            self.learning.active = False
+            self.views += (self.learning,)
+            self.view_names += (LEARNING_VIEW,)
 
         self.header = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.header.add_class("mldash-header")
@@ -73,7 +83,7 @@ class Dashboard(widgets.VBox):
             layout=widgets.Layout(width="auto", min_width="112px", flex="0 0 auto"))
         self.present_button.observe(self._on_present_button_change, names="value")
         self.tabs = widgets.Tab(children=list(self.views))
-        for i, name in enumerate(VIEWS):
+        for i, name in enumerate(self.view_names):
             self.tabs.set_title(i, name)
         self.tabs.observe(self._on_tab_change, names="selected_index")
         top = widgets.HBox([self.header, self.present_button],
@@ -81,8 +91,16 @@ class Dashboard(widgets.VBox):
         super().__init__([widgets.HTML(STYLE), top, self.status, self.tabs], **kwargs)
         self.add_class("mldash")
         results.observe(self._on_results_change,
-                        names=["threshold", "model", "human_reference", "weighted",
+                        names=["threshold", "model", "task", "human_reference", "weighted",
                                "positive_class"])
+        self.task_picker: widgets.Dropdown | None = None
+        if results.tasks:
+            # multi-task results: every view follows the task picked here
+            self.task_picker = widgets.Dropdown(options=list(results.tasks), value=results.task,
+                                                description="Task",
+                                                layout=widgets.Layout(width="260px"))
+            widgets.link((self.task_picker, "value"), (results, "task"))
+            top.children = (self.header, self.task_picker, self.present_button)
         self._render_header()
         self._on_tab_change({"new": self.tabs.selected_index})
 
@@ -94,6 +112,8 @@ class Dashboard(widgets.VBox):
     def _on_tab_change(self, change: dict) -> None:
         # the grid's review sample follows the threshold only while it is shown
         self.tally_grid.active = change["new"] == VIEWS.index("Error analysis")
+        if self.learning is not None:
+            self.learning.active = change["new"] == self.view_names.index(LEARNING_VIEW)
 
     # -- the header ---------------------------------------------------------------------------
     def _on_results_change(self, change: dict) -> None:
@@ -102,12 +122,13 @@ class Dashboard(widgets.VBox):
     def _render_header(self) -> None:
         r = self.results
         try:
-            sizes = self._sizes.get(r.model)
-            if sizes is None:  # rows per split depend on the model only, not the threshold
+            sizes = self._sizes.get((r.model, r.task))
+            if sizes is None:  # rows per split depend on the model and task, not the threshold
                 sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
-                self._sizes[r.model] = sizes
+                self._sizes[(r.model, r.task)] = sizes
             report = r.gaps()
             facts = [f"model <b>{html.escape(str(r.model))}</b>",
+                     f"task <b>{html.escape(r.task)}</b>" if r.tasks else None,
                      f"threshold <b>{r.threshold:.3g}</b>" if r.has_scores else None,
                      f"human level <b>{html.escape(r.human_reference)}</b> "
                      f"({r.human_error:.1%})", f"rows: {html.escape(sizes)}"]
@@ -144,8 +165,8 @@ class Dashboard(widgets.VBox):
             fig.presenting = on
 
     def show_view(self, name: str) -> None:
-        """Select the tab called ``name`` (one of :data:`VIEWS`)."""
-        self.tabs.selected_index = VIEWS.index(name)
+        """Select the tab called ``name`` (one of :attr:`view_names`)."""
+        self.tabs.selected_index = self.view_names.index(name)
 
 
 def _figures_in(root: widgets.Widget) -> list[PlotlyFigure]:

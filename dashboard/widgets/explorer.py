@@ -181,7 +181,7 @@ class ThresholdExplorer(widgets.VBox):
         self._build_panels()
         self.children = self._layout_children()
 
-        for name in ("threshold", "model", "positive_class", "weighted"):
+        for name in ("threshold", "model", "task", "positive_class", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
         self._refresh_all()
@@ -763,6 +763,10 @@ class ThresholdExplorer(widgets.VBox):
         self._refresh_compare()
         self._refresh_classes()
 
+    def _on_task_change(self, change: dict) -> None:
+        """Another task of multi-task results: its own curves and operating point."""
+        self._refresh_all()
+
     def _on_positive_class_change(self, change: dict) -> None:
         if self._class_picker.value != change["new"]:
             self._class_picker.value = change["new"]
@@ -832,7 +836,7 @@ class ThresholdExplorer(widgets.VBox):
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
-        for name in ("threshold", "model", "positive_class", "weighted"):
+        for name in ("threshold", "model", "task", "positive_class", "weighted"):
             with contextlib.suppress(ValueError):
                 self.results.unobserve(getattr(self, f"_on_{name}_change"), names=[name])
         super().close()

@@ -247,7 +247,7 @@ class TallyGrid(widgets.VBox):
                          self._status)
         for box in (self._controls, self._category_bar, self._export_box):
             box.add_class("mldash-secondary")  # hidden in presentation mode
-        for name in ("threshold", "model", "tags", "comments", "weighted"):
+        for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
         self._resample()
@@ -892,7 +892,7 @@ class TallyGrid(widgets.VBox):
 
     def close(self) -> None:
         """Stop following the results and close every widget of the grid."""
-        for name in ("threshold", "model", "tags", "comments", "weighted"):
+        for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             with suppress(ValueError):
                 self.results.unobserve(getattr(self, f"_on_{name}_change"), names=[name])
         parts = [self, *(w for v in self._views for w in (*v.cells(self._with_preview),
@@ -914,6 +914,10 @@ class TallyGrid(widgets.VBox):
 
     @_guarded
     def _on_model_change(self, change: dict) -> None:
+        self._resample_when_shown()
+
+    @_guarded
+    def _on_task_change(self, change: dict) -> None:
         self._resample_when_shown()
 
     @_guarded

@@ -113,6 +113,7 @@ class GapWaterfall(widgets.VBox):
         self.compare_picker.observe(self._on_compare_change, names="value")
         results.observe(self._on_threshold_change, names="threshold")
         results.observe(self._on_model_change, names="model")
+        results.observe(self._on_task_change, names="task")
         results.observe(self._on_human_reference_change, names="human_reference")
         results.observe(self._on_weighted_change, names="weighted")
         self.refresh()
@@ -164,6 +165,7 @@ class GapWaterfall(widgets.VBox):
         """Stop observing the results model, then close the widget and its children."""
         for handler, name in ((self._on_threshold_change, "threshold"),
                               (self._on_model_change, "model"),
+                              (self._on_task_change, "task"),
                               (self._on_human_reference_change, "human_reference"),
                               (self._on_weighted_change, "weighted")):
             with suppress(ValueError):
@@ -175,6 +177,10 @@ class GapWaterfall(widgets.VBox):
 
     # -- observers of the results model --------------------------------------------------------
     def _on_threshold_change(self, change: dict) -> None:
+        self.refresh()
+
+    def _on_task_change(self, change: dict) -> None:
+        """Another task of multi-task results: its own splits, errors and gaps."""
         self.refresh()
 
     def _on_model_change(self, change: dict) -> None:
