@@ -60,7 +60,8 @@ def learning_spec_from_table(table: pd.DataFrame, *, height: int | None = None
                "font": {"size": 13}},
         margin={"l": 64, "r": 24, "t": 72, "b": 56},
         legend={"y": 1.0, "yanchor": "bottom"},
-        xaxis={"type": "log", "title": {"text": "training examples"}},
+        xaxis={"type": "log", "title": {"text": "training examples"},
+               "tickvals": sizes, "ticktext": [f"{v:,.0f}" for v in sizes if v is not None]},
         yaxis={"title": {"text": "error"}, "tickformat": ".0%", "rangemode": "tozero"},
     )
     return {"data": data, "layout": lay}
