@@ -302,6 +302,15 @@ def test_report_prints_on_a4_and_follows_the_colour_scheme(
         page.wait_for_function("() => document.getElementById('explorer').data")
         assert page.evaluate(f1_color) == color, scheme
     screenshot(page, "report-dark", full_page=True)
+    # the page's colour mapping (JavaScript) is the one the contrast test checks (Python)
+    import json
+
+    from dashboard.figures.theme import themed
+    from dashboard.report import figures as report_figures
+
+    in_page = page.evaluate("""() => mldashThemed(JSON.parse(
+        document.getElementById('mldash-figures').textContent), true)""")
+    assert in_page == json.loads(json.dumps(themed(report_figures(results), "dark")))
     page.emulate_media(media="print", color_scheme="dark")
     page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
     page.wait_for_function(
