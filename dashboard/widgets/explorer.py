@@ -2,9 +2,9 @@
 
 Fit, draw, update: the curves of a split are read once per (split, model, class, weighting,
 beta) from the cached :meth:`Results.curve` and drawn decimated to at most ``max_points``
-points; a threshold move is a binary search into that curve and one batched update of the
-few traces that show the current threshold (a line, markers, the confusion matrix), never a
-new figure and never a pass over the rows.
+points (``dashboard.figures.explorer.curves_spec``); a threshold move is a binary search into
+that curve and new *marks* for the curves figure (a line, a few markers: ``curves_marks``)
+and a new 2×2 confusion-matrix spec, never new curves and never a pass over the rows.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 between consecutive splits (avoidable bias, variance, data mismatch, dev overfitting) as a
 floating step, names the focus gap(s) in a headline and lists the tactics for each. It observes
 the shared :class:`~dashboard.results.Results` (threshold, model, human reference, weighting) and
-updates the one ``FigureWidget`` in place; every number it shows comes from
+hands a new spec (``dashboard.figures.waterfall``) to its figure widget; every number comes from
 ``Results.error_rates`` / ``Results.gaps`` or from :mod:`dashboard.metrics`.
 """
 

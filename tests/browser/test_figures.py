@@ -278,3 +278,55 @@ def test_figures_follow_the_page_theme(server: CliServer, page_guard: PageGuard,
     page.wait_for_function(f"() => Number(document.querySelector("
                            f"'.mldash-curves .mldash-plot').dataset.revision) > {dark['rev']}")
     assert page.evaluate(colors)["f1"] == "#111827"
+
+
+def test_report_prints_on_a4_and_follows_the_colour_scheme(
+        tmp_path: Path, page: Page, screenshot: Callable[..., Path]) -> None:
+    """The report: light or dark by ``prefers-color-scheme``; for print, light, 180 mm wide,
+    no modebar, and no figure taller than an A4 page's text (so none is split)."""
+    from dashboard import Results
+    from dashboard.io import read_sidecar
+    from dashboard.report import build_report
+
+    file = copy_demo(tmp_path / "data")
+    meta = read_sidecar(file)
+    results = Results.from_file(file, human_level=meta.get("human_level"),
+                                metadata=meta.get("models"))
+    out = tmp_path / "report.html"
+    out.write_text(build_report(results), encoding="utf-8")
+    f1_color = """() => document.getElementById('explorer').data
+        .find(t => t.name === 'F1').line.color"""
+    for scheme, color in (("light", "#111827"), ("dark", "#f3f4f6")):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(out.as_uri())
+        page.wait_for_function("() => document.getElementById('explorer').data")
+        assert page.evaluate(f1_color) == color, scheme
+    screenshot(page, "report-dark", full_page=True)
+    # the page's colour mapping (JavaScript) is the one the contrast test checks (Python)
+    import json
+
+    from dashboard.figures.theme import themed
+    from dashboard.report import figures as report_figures
+
+    in_page = page.evaluate("""() => mldashThemed(JSON.parse(
+        document.getElementById('mldash-figures').textContent), true)""")
+    assert in_page == json.loads(json.dumps(themed(report_figures(results), "dark")))
+    page.emulate_media(media="print", color_scheme="dark")
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    page.wait_for_function(
+        "() => document.getElementById('explorer')._fullLayout.width === 680")
+    assert page.evaluate(f1_color) == "#111827"  # paper is white
+    figures_ = page.evaluate("""() => Array.from(document.querySelectorAll('.figure')).map(
+        d => ({id: d.id, height: d.getBoundingClientRect().height,
+               avoid: getComputedStyle(d).breakInside,
+               modebar: Array.from(d.querySelectorAll('.modebar-container')).every(
+                   m => getComputedStyle(m).display === 'none')}))""")
+    a4_text_height_px = (297 - 2 * 15) / 25.4 * 96
+    for fig in figures_:
+        assert fig["avoid"] == "avoid", fig
+        assert fig["modebar"], fig
+        assert 0 < fig["height"] < a4_text_height_px, fig
+    assert [f["id"] for f in figures_].count("confusion") == 1
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    assert pdf.stat().st_size > 10_000
