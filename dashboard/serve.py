@@ -66,6 +66,8 @@ REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK_NAM
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 HEALTH_PATH = "voila/static/voila.js"
+VOILA_MODULE = "dashboard.voila_server"
+"""Voilà with the dashboard's limits (:mod:`dashboard.voila_server`); takes Voilà's options."""
 FILE_ALLOW_NOTHING = "(?!)"
 """A regular expression that matches no path: ``/voila/files/`` serves nothing."""
 
@@ -282,7 +284,7 @@ def voila_argv(
     Returns
     -------
     list[str]
-        ``[sys.executable, "-m", "voila", ...]``.
+        ``[sys.executable, "-m", "dashboard.voila_server", ...]``.
 
     Raises
     ------
@@ -302,7 +304,7 @@ def voila_argv(
     argv = [
         sys.executable,
         "-m",
-        "voila",
+        VOILA_MODULE,
         str(notebook),
         "--no-browser",
         f"--port={int(port)}",

@@ -49,7 +49,7 @@ def option(argv: list[str], name: str) -> list[str]:
 def test_argv_for_loopback_host(root: tuple[Path, Path]) -> None:
     root_dir, nb = root
     argv = voila_argv(nb, port=8123, token=None, root_dir=root_dir)
-    assert argv[:4] == [sys.executable, "-m", "voila", str(nb.resolve())]
+    assert argv[:4] == [sys.executable, "-m", serve.VOILA_MODULE, str(nb.resolve())]
     assert "--no-browser" in argv
     assert option(argv, "port") == ["8123"]
     assert option(argv, "Voila.port_retries") == ["0"]

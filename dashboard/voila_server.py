@@ -1,0 +1,165 @@
+"""The Voilà server the launcher runs: Voilà with the dashboard's own safety limits.
+
+``python -m dashboard.voila_server NOTEBOOK [voila options]`` is ``python -m voila`` with
+these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_server 2.21):
+
+* **Kernel websocket frames are checked before they are read.** jupyter_server's v1
+  deserializer and Voilà's binary header reader trust the offset count a frame claims: one
+  16-byte frame claiming 2**64-1 offsets blocks the server's only thread while its memory
+  grows without bound, and Voilà's reader mistakes every legacy-protocol binary message for a
+  v1 one the same way. :class:`GuardedKernelWebsocketHandler` refuses (and closes on) frames
+  whose offsets do not fit inside the frame, reads outgoing headers with the same bounded
+  parser, and caps a message at :data:`MAX_MESSAGE_BYTES`.
+
+Nothing here is imported by the dashboard's other modules: :mod:`dashboard.serve` names this
+module on the command line it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from voila.app import Voila
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+"""Subprotocol name of jupyter_server's binary v1 kernel websocket protocol."""
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest websocket message the server reads (tornado's default is 10 MiB; a tags CSV
+uploaded through the tally grid travels in one message)."""
+MAX_BUFFERS = 1024
+"""Most binary buffers one kernel message may carry."""
+_V1_MIN_OFFSETS = 3  # channel start, channel end (= header start), header end
+
+
+def v1_offsets(frame: bytes, *, min_offsets: int = _V1_MIN_OFFSETS) -> tuple[int, ...] | None:
+    """The offsets of a v1-protocol frame, or None when the frame does not hold what it claims.
+
+    A v1 frame is an 8-byte little-endian offset count ``n``, ``n`` 8-byte offsets, then the
+    channel name and the message parts they delimit. The count is checked against the frame's
+    length before any offset is read, so a forged count costs nothing.
+    """
+    if len(frame) < 8:
+        return None
+    count = int.from_bytes(frame[:8], "little")
+    if not min_offsets <= count <= MAX_BUFFERS + 6 or 8 * (count + 1) > len(frame):
+        return None
+    offsets = struct.unpack_from(f"<{count}Q", frame, 8)
+    if offsets[0] < 8 * (count + 1) or offsets[-1] > len(frame):
+        return None
+    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+        return None
+    return offsets
+
+
+def legacy_offsets(frame: bytes) -> tuple[int, ...] | None:
+    """The buffer offsets of a legacy-protocol binary frame, or None when they do not fit.
+
+    A legacy frame is a 4-byte big-endian buffer count, 4-byte big-endian offsets, then the
+    JSON message and its binary buffers.
+    """
+    if len(frame) < 4:
+        return None
+    count = struct.unpack_from("!i", frame)[0]
+    if not 1 <= count <= MAX_BUFFERS + 1 or 4 * (count + 1) > len(frame):
+        return None
+    offsets = struct.unpack_from(f"!{count}I", frame, 4)
+    if offsets[0] < 4 * (count + 1) or offsets[-1] > len(frame):
+        return None
+    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+        return None
+    return offsets
+
+
+def read_header(message: bytes, *, v1: bool) -> dict[str, Any] | None:
+    """The header of a binary kernel message in either protocol, read within its bounds."""
+    try:
+        if v1:
+            offsets = v1_offsets(message)
+            if offsets is None:
+                return None
+            header = json.loads(message[offsets[1]:offsets[2]].decode("utf-8"))
+        else:
+            offsets = legacy_offsets(message)
+            if offsets is None:
+                return None
+            end = offsets[1] if len(offsets) > 1 else len(message)
+            header = json.loads(message[offsets[0]:end].decode("utf-8")).get("header")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
+    """Voilà's kernel websocket with frames checked before jupyter_server deserializes them."""
+
+    @property
+    def _v1(self) -> bool:
+        return self.selected_subprotocol == V1_PROTOCOL
+
+    @property
+    def max_message_size(self) -> int:
+        """Tornado closes the socket (code 1009) on a larger message."""
+        return int(self.settings.get("websocket_max_message_size", MAX_MESSAGE_BYTES))
+
+    def on_message(self, ws_message: str | bytes) -> None:
+        """Pass a well-formed frame on; close the socket on a malformed one."""
+        if isinstance(ws_message, bytes):
+            ok = (v1_offsets(ws_message, min_offsets=6) if self._v1
+                  else legacy_offsets(ws_message)) is not None
+        else:
+            ok = not self._v1
+        if not ok:
+            self.log.warning("Closing a kernel websocket that sent a malformed %s frame "
+                             "(%d bytes)", "v1" if self._v1 else "legacy", len(ws_message))
+            self.close(1003, "malformed kernel message")
+            return
+        super().on_message(ws_message)
+
+    def write_message(self, message: bytes | str | dict[str, Any],
+                      binary: bool = False) -> Any:
+        """Send a kernel message to the page, except ``execute_input`` (it holds the code)."""
+        if isinstance(message, bytes):
+            header = read_header(message, v1=self._v1)
+        elif isinstance(message, dict):
+            header = message.get("header")
+        elif isinstance(message, str) and '"execute_input"' in message:
+            try:
+                header = json.loads(message).get("header")
+            except (ValueError, AttributeError):
+                header = None
+        else:
+            header = None
+        if isinstance(header, dict) and header.get("msg_type") == "execute_input":
+            return None
+        # skip Voilà's own reader, which is the unbounded one
+        return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)
+
+
+class DashboardVoila(Voila):
+    """Voilà with the guarded websocket handler and a message size cap."""
+
+    def init_settings(self) -> dict[str, Any]:
+        """Voilà's tornado settings plus the websocket message size cap."""
+        settings = super().init_settings()
+        settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
+        return settings
+
+    def init_handlers(self) -> list:
+        """Voilà's handlers with the kernel websocket replaced by the guarded one."""
+        replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler}
+        handlers = []
+        for spec in super().init_handlers():
+            if isinstance(spec, tuple) and len(spec) >= 2 and spec[1] in replaced:
+                spec = (spec[0], replaced[spec[1]], *spec[2:])
+            handlers.append(spec)
+        return handlers
+
+
+main = DashboardVoila.launch_instance
+"""Entry point: ``python -m dashboard.voila_server`` takes ``python -m voila``'s arguments."""
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The server the launcher runs survives forged kernel websocket frames (issue 13, item 1)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from jupyter_server.services.kernels.connection.base import (
+    serialize_binary_message,
+    serialize_msg_to_ws_v1,
+)
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from dashboard import serve
+from dashboard.voila_server import legacy_offsets, read_header, v1_offsets
+from tests.server_probe import V1, answers, open_page, rss_mb, ws_url
+
+HUGE_V1 = (2**64 - 1).to_bytes(8, "little") + bytes(8)
+"""16 bytes claiming 2**64-1 offsets: jupyter_server's v1 reader loops over all of them."""
+HUGE_LEGACY = struct.pack("!i", 2**31 - 1) + bytes(12)
+"""A legacy binary frame claiming 2**31-1 buffers."""
+
+
+def _message(msg_type: str) -> dict:
+    header = {"msg_id": "1", "msg_type": msg_type, "session": "s", "username": "u",
+              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
+    return {"header": header, "parent_header": {}, "metadata": {}, "content": {"a": 1},
+            "buffers": [b"\x00" * 10, b"xyz"], "channel": "iopub"}
+
+
+def test_v1_reader_refuses_what_does_not_fit() -> None:
+    assert v1_offsets(HUGE_V1) is None
+    assert v1_offsets(b"") is None
+    assert v1_offsets((3).to_bytes(8, "little") + (10**9).to_bytes(8, "little") * 3) is None
+    good = serialize_msg_to_ws_v1(
+        [json.dumps(_message("comm_msg")[k]).encode() for k in
+         ("header", "parent_header", "metadata", "content")], "shell")
+    offsets = v1_offsets(good, min_offsets=6)
+    assert offsets is not None and offsets[-1] == len(good)
+    assert read_header(good, v1=True)["msg_type"] == "comm_msg"
+    # offsets that go backwards
+    bad = bytearray(good)
+    bad[16:24] = (len(good)).to_bytes(8, "little")
+    assert v1_offsets(bytes(bad)) is None
+
+
+def test_legacy_frames_are_read_as_legacy() -> None:
+    frame = serialize_binary_message(_message("execute_input"))
+    # Voilà's reader takes the first 8 bytes of this legacy frame for a v1 offset count
+    assert int.from_bytes(frame[:8], "little") > 10**17
+    assert v1_offsets(frame) is None
+    assert legacy_offsets(frame) is not None
+    assert read_header(frame, v1=False)["msg_type"] == "execute_input"
+    assert legacy_offsets(HUGE_LEGACY) is None
+    assert read_header(HUGE_LEGACY, v1=False) is None
+
+
+@pytest.mark.slow
+def test_forged_frames_neither_hang_nor_grow_the_server(tmp_path: Path) -> None:
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n" + "".join(
+        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(40)))
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        kernel_id, _ = open_page(running)
+        before = rss_mb(running.proc.pid)
+        for protocol, frame in ((V1, HUGE_V1), (None, HUGE_LEGACY)):
+            with connect(ws_url(running, kernel_id), open_timeout=30,
+                         subprotocols=[protocol] if protocol else None) as ws:
+                ws.send(frame)
+                with pytest.raises((ConnectionClosed, TimeoutError)):
+                    while True:  # the server closes the socket; bounded by the timeout
+                        ws.recv(timeout=20)
+            assert answers(running, timeout=20), f"server hung after a forged {protocol} frame"
+        grown = rss_mb(running.proc.pid) - before
+        assert grown < 50, f"Voilà grew by {grown:.0f} MB"
+        # a well-formed client still works: a second connection gets kernel messages
+        with connect(ws_url(running, kernel_id), subprotocols=[V1], open_timeout=30) as ws:
+            ws.send(serialize_msg_to_ws_v1(
+                [json.dumps(x).encode() for x in (
+                    {**_message("kernel_info_request")["header"], "msg_id": "k1"}, {}, {}, {})],
+                "shell"))
+            seen = []
+            for _ in range(50):
+                reply = ws.recv(timeout=30)
+                seen.append(read_header(reply, v1=True)["msg_type"])
+                if "kernel_info_reply" in seen:
+                    break
+            assert "kernel_info_reply" in seen, seen
+        assert "malformed" in (tmp_path / "voila.log").read_text()
