@@ -47,6 +47,7 @@ def _validate(path: Path, human_level: Any) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
+    token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
     meta = read_sidecar(path)
     human_level = read_human_level(args.human_level) if args.human_level else \
@@ -63,9 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(
-            path, host=args.host, port=args.port, token=args.token, human_level=human_level,
+            path, host=args.host, port=args.port, token=token, human_level=human_level,
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
-            timeout=args.timeout, log_path=log_path,
+            timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
         )
     except (RuntimeError, TimeoutError) as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
@@ -74,11 +75,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from None
     print(f"Dashboard for {path.name} at {running.url}")
     if not serve.is_loopback(args.host):
-        print("It is reachable from other machines; the token in the URL is required.")
+        port = int(running.base_url.rstrip("/").rsplit(":", 1)[1])
+        print("It is reachable from other machines; give colleagues this URL (the token is "
+              f"required): {serve.public_url(args.host, port, running.token)}")
     print(f"Annotations are saved in {store}; Voilà's log is {log_path}. "
           "Press Ctrl+C to stop.", flush=True)
+    private = tempfile.TemporaryDirectory(prefix="mldash-open-")  # 0700: the token stays ours
     if not args.no_browser:
-        webbrowser.open(running.url)
+        # a 0600 redirect file keeps the token off the browser's command line
+        webbrowser.open(serve.browser_redirect_file(running.url, Path(private.name)).as_uri())
     # Voilà runs in its own session: stop it on SIGTERM/SIGHUP too, not only on Ctrl+C
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -92,6 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     finally:
         running.stop()
+        private.cleanup()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -129,8 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results (default: demo)")
     s.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     s.add_argument("--host", default="127.0.0.1",
-                   help="interface to listen on; anything but loopback requires a token")
-    s.add_argument("--token", default=None, help="access token (generated when --host is set)")
+                   help="interface to listen on (0.0.0.0: every interface, for a team)")
+    s.add_argument("--token", default=None,
+                   help="access token, at least 32 characters (default: $DASHBOARD_TOKEN, else "
+                        "a generated one); prefer $DASHBOARD_TOKEN: other users see options in ps")
+    s.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="another Host name the server answers to (e.g. a DNS alias); repeatable")
     s.add_argument("--human-level", default=None,
                    help="human-level error: 0.01, 1%%, 'person=3%%,experts=0.5%%' or JSON")
     s.add_argument("--store", default=None,

@@ -10,6 +10,13 @@ these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_se
   v1 one the same way. :class:`GuardedKernelWebsocketHandler` refuses (and closes on) frames
   whose offsets do not fit inside the frame, reads outgoing headers with the same bounded
   parser, and caps a message at :data:`MAX_MESSAGE_BYTES`.
+* **Only the expected Host names are answered.** Voilà sets ``allow_remote_access=True``, so
+  a site whose DNS name is rebound to 127.0.0.1 could load the page, open its kernel's
+  websocket and untick tags. Every route is registered for the names in
+  :attr:`DashboardVoila.allowed_hosts` only; any other ``Host`` gets a one-line 403.
+* **A token is always required**, read from the ``DASHBOARD_VOILA_TOKEN`` environment variable
+  (never the command line, which ``ps`` shows to every local user) and removed from the
+  environment before kernels start.
 
 Nothing here is imported by the dashboard's other modules: :mod:`dashboard.serve` names this
 module on the command line it runs.
@@ -18,11 +25,19 @@ module on the command line it runs.
 from __future__ import annotations
 
 import json
+import os
+import re
 import struct
+import sys
+import tempfile
 from typing import Any
 
+import tornado.web
+from traitlets import List, Unicode
 from voila.app import Voila
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH
 
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 """Subprotocol name of jupyter_server's binary v1 kernel websocket protocol."""
@@ -138,13 +153,49 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
         return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)
 
 
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def host_pattern(hosts: list[str] | tuple[str, ...]) -> str:
+    """A tornado host pattern matching exactly ``hosts`` (case-insensitive) and 127.0.0.0/8."""
+    names = "|".join(re.escape(h.lower()) for h in hosts)
+    return rf"(?i)^(?:{names}|127\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}})$"
+
+
+class ForbiddenHostHandler(tornado.web.RequestHandler):
+    """The answer to a request whose ``Host`` the server does not serve: 403, one line."""
+
+    def prepare(self) -> None:
+        """Refuse every method the same way."""
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"403: this dashboard does not answer to the host name "
+                    f"{self.request.host_name!r} (DNS rebinding protection)\n")
+
+
 class DashboardVoila(Voila):
-    """Voilà with the guarded websocket handler and a message size cap."""
+    """Voilà with the guarded websocket handler, a message size cap, Host names limited to
+    :attr:`allowed_hosts` and a token from the environment."""
+
+    allowed_hosts = List(Unicode(), list(DEFAULT_HOSTS), config=True,
+                         help="Host header names answered; others get 403.")
+
+    def initialize(self, argv: Any = None) -> None:
+        """Voilà's set-up, then the token taken out of the environment (required)."""
+        super().initialize(argv)
+        token = os.environ.pop(ENV_TOKEN, "")
+        if len(token) < MIN_TOKEN_LENGTH:
+            sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
+                     "characters")
+        self.token = token
 
     def init_settings(self) -> dict[str, Any]:
         """Voilà's tornado settings plus the websocket message size cap."""
         settings = super().init_settings()
         settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
+        # jupyter_server's own Host check as well (it allows loopback and these names)
+        settings["allow_remote_access"] = False
+        settings["local_hostnames"] = [h.strip("[]") for h in self.allowed_hosts]
         return settings
 
     def init_handlers(self) -> list:
@@ -156,6 +207,19 @@ class DashboardVoila(Voila):
                 spec = (spec[0], replaced[spec[1]], *spec[2:])
             handlers.append(spec)
         return handlers
+
+    def start(self) -> None:
+        """Voilà's ``start`` with every route bound to :attr:`allowed_hosts` (and a 403 for
+        other names) instead of to any host."""
+        self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
+        self.log.info("Storing connection files in %s.", self.connection_dir)
+        settings = self.init_settings()
+        self.app = tornado.web.Application(**settings)
+        self.app.settings.update(self.tornado_settings)
+        self.app.add_handlers(host_pattern(self.allowed_hosts), self.init_handlers())
+        self.app.add_handlers(r".*$", [(r".*", ForbiddenHostHandler)])
+        self.log.info("Answering the host names %s", ", ".join(self.allowed_hosts))
+        self.listen()
 
 
 main = DashboardVoila.launch_instance

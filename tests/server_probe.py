@@ -91,3 +91,35 @@ def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(interval)
+
+
+def raw_request(running: serve.RunningDashboard, path: str, headers: dict[str, str], *,
+                timeout: float = 60.0) -> int:
+    """Status code of a hand-written GET (so Host and Origin can be anything)."""
+    import socket
+
+    parts = urlsplit(running.base_url)
+    lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()),
+             "Connection: close" if "Upgrade" not in headers else "", "", ""]
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall("\r\n".join(x for x in lines[:-2] if x).encode() + b"\r\n\r\n")
+        status_line = sock.makefile("rb").readline().decode("latin-1")
+    return int(status_line.split()[1])
+
+
+def upgrade_headers(host: str, origin: str | None) -> dict[str, str]:
+    """Headers of a websocket upgrade request from ``origin`` to ``host``."""
+    headers = {"Host": host, "Upgrade": "websocket", "Connection": "Upgrade",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+    if origin:
+        headers["Origin"] = origin
+    return headers
+
+
+def login_cookie(running: serve.RunningDashboard, kernel_id: str) -> str:
+    """The ``Cookie`` header value a browser gets after one request with the token."""
+    url = running.base_url + f"api/kernels/{kernel_id}?token={running.token}"
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        cookies = resp.headers.get_all("Set-Cookie") or []
+    assert cookies, "no login cookie"
+    return "; ".join(c.split(";", 1)[0] for c in cookies)

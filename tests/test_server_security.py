@@ -1,4 +1,4 @@
-"""The server the launcher runs survives forged kernel websocket frames (issue 13, item 1)."""
+"""The server the launcher runs: forged websocket frames, forged Host and Origin (issue 13)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,17 @@ from websockets.sync.client import connect
 
 from dashboard import serve
 from dashboard.voila_server import legacy_offsets, read_header, v1_offsets
-from tests.server_probe import V1, answers, open_page, rss_mb, ws_url
+from tests.server_probe import (
+    V1,
+    answers,
+    children,
+    login_cookie,
+    open_page,
+    raw_request,
+    rss_mb,
+    upgrade_headers,
+    ws_url,
+)
 
 HUGE_V1 = (2**64 - 1).to_bytes(8, "little") + bytes(8)
 """16 bytes claiming 2**64-1 offsets: jupyter_server's v1 reader loops over all of them."""
@@ -91,3 +101,40 @@ def test_forged_frames_neither_hang_nor_grow_the_server(tmp_path: Path) -> None:
                     break
             assert "kernel_info_reply" in seen, seen
         assert "malformed" in (tmp_path / "voila.log").read_text()
+
+
+@pytest.mark.slow
+def test_forged_host_and_origin_are_refused(tmp_path: Path) -> None:
+    """DNS rebinding: a page of attacker.example whose name resolves to 127.0.0.1."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        port = running.base_url.rstrip("/").rsplit(":", 1)[1]
+        page = f"/?token={running.token}"
+        kernels = len(children(running.proc.pid))
+        evil = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
+        assert raw_request(running, page, evil) == 403
+        assert raw_request(running, "/" + serve.HEALTH_PATH, evil) == 403
+        assert raw_request(running, page, {"Host": f"localhost.attacker.example:{port}"}) == 403
+        # no token, right host: no page and no kernel
+        assert raw_request(running, "/", {"Host": f"127.0.0.1:{port}"}) in (302, 403)
+        assert raw_request(running, "/?token=" + "x" * 43, {"Host": f"127.0.0.1:{port}"}) \
+            in (302, 403)
+        assert len(children(running.proc.pid)) == kernels
+        # the expected names, with the token, get the page
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            assert raw_request(running, "/" + serve.HEALTH_PATH, {"Host": host}) == 200
+        kernel_id, _ = open_page(running)
+        channels = f"/api/kernels/{kernel_id}/channels?session_id=x&token={running.token}"
+        assert raw_request(running, channels, upgrade_headers(
+            f"attacker.example:{port}", f"http://attacker.example:{port}")) == 403
+        # a cross-origin page riding on the viewer's login cookie (it cannot know the token)
+        cookie = login_cookie(running, kernel_id)
+        channels = f"/api/kernels/{kernel_id}/channels?session_id=x"
+        assert raw_request(running, channels, {**upgrade_headers(
+            f"127.0.0.1:{port}", f"http://attacker.example:{port}"), "Cookie": cookie}) == 403
+        assert raw_request(running, channels, {**upgrade_headers(
+            f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"), "Cookie": cookie}) == 101
+        assert raw_request(running, channels, upgrade_headers(
+            f"127.0.0.1:{port}", f"http://127.0.0.1:{port}")) == 403  # no cookie, no token
