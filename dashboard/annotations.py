@@ -12,9 +12,13 @@ server). The design choices, and why:
   cell: the last committed wins, and both stay in the append-only ``edits`` log.
 * **Nothing is deleted.** An untick is a new value and a new log row; a removed category is
   hidden, its tags kept, and adding the name again restores it.
-* **Tags follow examples.** The dataset identity is :attr:`Results.fingerprint` (a hash of
-  the example ids and splits), and example ids are the Results ``key`` column, so tags survive
-  threshold moves and reloads and never leak to another dataset.
+* **Tags follow examples.** A store holds named datasets (:func:`dataset_name`: the results
+  file's name by default) and keys every review by example id (the Results ``key`` column).
+  Re-exporting the results with more rows, fewer rows or a new split keeps every review whose
+  example is still there; the others stay in the file and :class:`ReviewSession` says how
+  many (:attr:`ReviewSession.notice`). Stores written before names were used keyed datasets
+  by a hash of every id (:attr:`Results.fingerprint`); the first session on such a store
+  moves the best-matching hashed dataset to the name, keeping every row.
 
 :func:`sync_results` merges the store into a :class:`~dashboard.results.Results` (tags given
 in the results file are the base, store edits win) and :class:`ReviewSession` applies edits
@@ -24,6 +28,7 @@ store-first, then to the model; the tally grid uses both, and so can scripts.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -51,6 +56,7 @@ __all__ = [
     "ReviewSession",
     "SyncResult",
     "default_author",
+    "dataset_name",
     "default_store_path",
     "file_tags",
     "sync_results",
@@ -62,6 +68,8 @@ SCHEMA_VERSION = 1
 DEFAULT_STORE_NAME = "annotations.sqlite"
 #: position of "incorrectly labelled": after every category the reviewer adds
 _MISLABELLED_POSITION = 1_000_000
+#: how stores written before named datasets named them: Results.fingerprint, 16 hex digits
+_LEGACY_DATASET = re.compile(r"[0-9a-f]{16}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -170,8 +178,9 @@ class AnnotationStore:
         The SQLite file (created if missing); an existing folder means
         ``folder / "annotations.sqlite"``. ``":memory:"`` gives a private, volatile store.
     dataset : str
-        The dataset's identity, normally :attr:`Results.fingerprint`. Every read and write of
-        this object is limited to it.
+        The dataset's name, normally :func:`dataset_name` (the results file's name); reviews
+        are keyed by example id within it. Every read and write of this object is limited
+        to it.
     author : str, optional
         Recorded with every edit (default :func:`default_author`); may be changed later.
     timeout : float
@@ -302,6 +311,55 @@ class AnnotationStore:
 
     def __repr__(self) -> str:
         return f"<AnnotationStore {str(self.path)!r} dataset={self.dataset!r}>"
+
+    # -- dataset identity ----------------------------------------------------------------------
+    def _has_reviews(self, conn: sqlite3.Connection, dataset: str) -> bool:
+        return conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM tags WHERE dataset = ?) OR EXISTS(SELECT 1 FROM comments "
+            "WHERE dataset = ?) OR EXISTS(SELECT 1 FROM categories WHERE dataset = ? AND "
+            "(origin IS NULL OR origin != ?))",
+            (dataset, dataset, dataset, MISLABELLED)).fetchone()[0] == 1
+
+    def adopt_legacy_dataset(self, keys: Collection[str], fingerprint: str | None = None
+                             ) -> str | None:
+        """Move the reviews of a hash-named dataset (older stores) to this store's name.
+
+        Only when this name holds no review yet. Candidates are datasets named by a 16-digit
+        hash (:attr:`Results.fingerprint`); ``fingerprint`` wins if present, else the one whose
+        reviewed ids overlap ``keys`` most (none without overlap). Every row moves (tags,
+        comments, categories, the edit log), one transaction. Returns the old name or None.
+        """
+        keys = keys if isinstance(keys, (set, frozenset)) else frozenset(map(str, keys))
+        with self._transaction(write=True) as conn:
+            if self._has_reviews(conn, self.dataset):
+                return None
+            legacy = [d for (d,) in conn.execute(
+                "SELECT DISTINCT dataset FROM categories WHERE dataset != ?", (self.dataset,))
+                if _LEGACY_DATASET.fullmatch(d) and self._has_reviews(conn, d)]
+            if not legacy:
+                return None
+            if fingerprint in legacy:
+                chosen = fingerprint
+            else:
+                def overlap(d: str) -> int:
+                    ids = conn.execute("SELECT example_id FROM tags WHERE dataset = ? UNION "
+                                       "SELECT example_id FROM comments WHERE dataset = ?",
+                                       (d, d)).fetchall()
+                    return sum(1 for (i,) in ids if i in keys)
+
+                best = max(legacy, key=overlap)
+                chosen = best if overlap(best) > 0 else None
+            if chosen is None:
+                return None
+            # this name holds only its automatic "incorrectly labelled" category: drop it, so
+            # the old dataset's own one (with its tags) takes the name
+            conn.execute("DELETE FROM edits WHERE dataset = ?", (self.dataset,))
+            conn.execute("DELETE FROM categories WHERE dataset = ?", (self.dataset,))
+            for table in ("categories", "tags", "comments", "edits"):
+                conn.execute(f"UPDATE {table} SET dataset = ? WHERE dataset = ?",
+                             (self.dataset, chosen))
+            self._log(conn, _now(), "rename_dataset", old=chosen, new=self.dataset)
+        return chosen
 
     # -- categories --------------------------------------------------------------------------
     def _active(self, conn: sqlite3.Connection) -> list[tuple[int, str, str | None]]:
@@ -663,15 +721,21 @@ def default_store_path(results: Results) -> Path:
     return Path(folder) / DEFAULT_STORE_NAME
 
 
+def dataset_name(results: Results) -> str:
+    """The name reviews of ``results`` are kept under: the results file's name (``name`` of
+    :meth:`Results.from_frame` otherwise), so a re-export of the same file finds them."""
+    return str(results.name or "results")
+
+
 def _open_store(results: Results, store: AnnotationStore | str | Path | None,
                 author: str | None) -> AnnotationStore:
     if store is None:
         store = default_store_path(results)
     if not isinstance(store, AnnotationStore):
-        return AnnotationStore(store, dataset=results.fingerprint, author=author)
-    if store.dataset != results.fingerprint:
+        return AnnotationStore(store, dataset=dataset_name(results), author=author)
+    if store.dataset not in (dataset_name(results), results.fingerprint):
         raise DashboardError(f"the annotation store is bound to dataset {store.dataset!r} but "
-                             f"these results are dataset {results.fingerprint!r}: tags of one "
+                             f"these results are dataset {dataset_name(results)!r}: tags of one "
                              "dataset never go to another", file=str(store.path))
     if author:
         store.author = author
@@ -704,9 +768,6 @@ def sync_results(results: Results, store: AnnotationStore, *, base: pd.DataFrame
     ``base`` (:func:`file_tags`) and ``keys`` (the results' example keys, a set) may be given
     to save recomputing them on every refresh.
     """
-    if store.dataset != results.fingerprint:
-        raise DashboardError(f"store dataset {store.dataset!r} is not these results' "
-                             f"{results.fingerprint!r}", file=str(store.path))
     base = file_tags(results) if base is None else base
     known = keys if keys is not None else frozenset(results.frame["key"].astype(str))
     mapping = store.adopt_categories(list(base.columns))
@@ -744,14 +805,16 @@ class ReviewSession:
     results : Results
         The model whose ``tags`` and ``comments`` follow the store.
     store : AnnotationStore, str, Path or None
-        A store for ``results.fingerprint``, or a path for one (default
+        A store for :func:`dataset_name` of ``results``, or a path for one (default
         :func:`default_store_path`).
     author : str, optional
         Recorded with each edit.
 
     Every method validates its input against the results, writes to the store (returning only
     after the commit) and only then updates ``results``: the model never shows an edit the
-    store does not have.
+    store does not have. Opening a session moves the reviews of an older, hash-named dataset
+    to the name (:meth:`AnnotationStore.adopt_legacy_dataset`); :attr:`notice` says so, and
+    how many reviewed examples these results no longer hold.
     """
 
     def __init__(self, results: Results, store: AnnotationStore | str | Path | None = None, *,
@@ -760,7 +823,23 @@ class ReviewSession:
         self.store = _open_store(results, store, author)
         self._keys = frozenset(results.frame["key"].astype(str))
         self._base = file_tags(results)
+        self.adopted_from = self.store.adopt_legacy_dataset(self._keys, results.fingerprint)
         self.last_sync = self.sync()
+
+    @property
+    def notice(self) -> str:
+        """What a reviewer should know about this store ("" when nothing): reviews moved from
+        an older store layout, reviewed examples these results no longer hold."""
+        parts = []
+        if self.adopted_from:
+            parts.append(f"Reviews saved under the earlier dataset id {self.adopted_from} now "
+                         f"follow {self.store.dataset!r} by example id.")
+        missing = len(self.last_sync.unknown_ids)
+        if missing:
+            parts.append(f"{missing} reviewed example{'s' if missing != 1 else ''} in "
+                         f"{self.store.path} {'are' if missing != 1 else 'is'} not in these "
+                         "results (kept in the store; they come back if the examples do).")
+        return " ".join(parts)
 
     def sync(self) -> SyncResult:
         """Reload the store (others' edits included) into the results."""

@@ -18,6 +18,7 @@ from dashboard.annotations import (
     DEFAULT_STORE_NAME,
     SCHEMA_VERSION,
     ReviewSession,
+    dataset_name,
     default_author,
     sync_results,
 )
@@ -326,12 +327,12 @@ def test_sync_follows_renamed_and_removed_file_columns(tmp_path: Path) -> None:
     ticked = r.tags.index[r.tags["dog"].to_numpy(dtype=bool)]
     session.rename_category("dog", "pitbull")
     again = _results()  # a reload: the file still calls the column "dog"
-    sync_results(again, AnnotationStore(path, dataset=again.fingerprint))
+    sync_results(again, AnnotationStore(path, dataset=dataset_name(again)))
     assert "dog" not in again.categories
     assert again.tags.loc[ticked, "pitbull"].all()
     session.remove_category("pitbull")
     third = _results()
-    sync_results(third, AnnotationStore(path, dataset=third.fingerprint))
+    sync_results(third, AnnotationStore(path, dataset=dataset_name(third)))
     assert third.categories == (MISLABELLED,)
     session.add_category("pitbull")  # restored, with the file's ticks under the new name
     assert session.results.tags.loc[ticked, "pitbull"].all()
@@ -357,14 +358,96 @@ def test_tags_follow_examples_across_threshold_and_reload(tmp_path: Path) -> Non
 def test_tags_never_reach_another_dataset(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     a, b = _results(prefix="a"), _results(prefix="b")
-    assert a.fingerprint != b.fingerprint
+    a.name, b.name = "a.csv", "b.csv"
     ReviewSession(a, path).set_comment("a-0", "only for a")
     session_b = ReviewSession(b, path)
-    assert b.comments == {}
+    assert b.comments == {} and session_b.notice == ""
     with pytest.raises(DashboardError, match="never go to another"):
-        ReviewSession(b, AnnotationStore(path, dataset=a.fingerprint))
+        ReviewSession(b, AnnotationStore(path, dataset="a.csv"))
     with pytest.raises(DashboardError, match="unknown example"):
         session_b.set_tag("a-0", MISLABELLED, True)
+
+
+def _export(path: Path, n: int, *, extra_split: str | None = None) -> Results:
+    """Write results.csv with ``n`` dev rows (and a few rows of ``extra_split``), reload it."""
+    rng = np.random.default_rng(1)
+    label = np.tile([0, 1], n)[:n]
+    score = np.clip(np.where(rng.random(n) < 0.4, 1 - label, label) * 0.8 + 0.1, 0, 1)
+    df = pd.DataFrame({"id": [f"img-{i}" for i in range(n)], "split": "dev", "label": label,
+                       "score": score})
+    if extra_split:
+        df = pd.concat([df, pd.DataFrame({"id": [f"new-{i}" for i in range(4)],
+                                          "split": extra_split, "label": [0, 1, 0, 1],
+                                          "score": [0.2, 0.8, 0.6, 0.3]})])
+    df.to_csv(path, index=False)
+    return Results.from_file(path)
+
+
+def _review(session: ReviewSession) -> list[str]:
+    wrong = session.results.review_rows("dev")["key"].astype(str).tolist()[:5]
+    session.add_category("great cat")
+    session.set_tag(wrong[0], "great cat", True)
+    session.set_tag(wrong[1], MISLABELLED, True)
+    session.set_reviewed(wrong[2], True)
+    session.set_comment(wrong[0], "lion, not a cat")
+    return wrong
+
+
+def _assert_kept(r: Results, wrong: list[str]) -> None:
+    assert "great cat" in r.categories
+    assert bool(r.tags.loc[wrong[0], "great cat"])
+    assert bool(r.tags.loc[wrong[1], MISLABELLED])
+    assert wrong[2] in r.tags.index
+    assert r.comments == {wrong[0]: "lion, not a cat"}
+    assert r.tally("dev").attrs["reviewed"] == 3
+
+
+def test_reviews_survive_a_re_export_with_more_rows_and_a_new_split(tmp_path: Path) -> None:
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    wrong = _review(ReviewSession(_export(csv, 60), store))
+    again = _export(csv, 61, extra_split="test")  # one more example, a new test split
+    session = ReviewSession(again, store)
+    _assert_kept(again, wrong)
+    assert session.notice == ""
+    # an export without one reviewed example: the others stay, the count is said
+    fewer = _export(csv, 60)
+    fewer_frame = pd.read_csv(csv)
+    fewer_frame[fewer_frame["id"] != wrong[1]].to_csv(csv, index=False)
+    fewer = Results.from_file(csv)
+    session = ReviewSession(fewer, store)
+    assert wrong[1] not in fewer.tags.index and bool(fewer.tags.loc[wrong[0], "great cat"])
+    assert session.last_sync.unknown_ids == (wrong[1],)
+    assert "1 reviewed example" in session.notice and "not in these results" in session.notice
+    # ...and it comes back with its example
+    back = _export(csv, 61)
+    ReviewSession(back, store)
+    assert bool(back.tags.loc[wrong[1], MISLABELLED])
+
+
+def test_store_written_under_a_fingerprint_is_migrated(tmp_path: Path) -> None:
+    """Stores of earlier versions named the dataset by a hash of every id: nothing is lost."""
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    first = _export(csv, 60)
+    old = AnnotationStore(store, dataset=first.fingerprint)  # what earlier versions wrote
+    wrong = _review(ReviewSession(first, old))
+    old.close()
+    other = AnnotationStore(store, dataset="0123456789abcdef")  # another old dataset: kept
+    other.set_comment("zzz", "someone else's")
+    other.close()
+    again = _export(csv, 61, extra_split="test")
+    assert again.fingerprint != first.fingerprint
+    session = ReviewSession(again, store)
+    _assert_kept(again, wrong)
+    assert session.adopted_from == first.fingerprint
+    assert first.fingerprint in session.notice
+    assert session.store.dataset == "results.csv"
+    log = session.store.history()
+    assert (log["action"] == "tag").sum() >= 3 and "rename_dataset" in set(log["action"])
+    assert AnnotationStore(store, dataset="0123456789abcdef").comments() == {
+        "zzz": "someone else's"}
+    assert AnnotationStore(store, dataset=first.fingerprint).tags().empty  # moved, not copied
+    # a second session does not move anything again
+    assert ReviewSession(_export(csv, 61), store).adopted_from is None
 
 
 def test_session_writes_store_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

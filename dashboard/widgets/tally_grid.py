@@ -238,6 +238,8 @@ class TallyGrid(widgets.VBox):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
         self._resample()
+        if self.session.notice:  # reviews carried over from an earlier export, or left behind
+            self._show_info(self.session.notice)
 
     # -- building (once) ------------------------------------------------------------------------
     def _score_column(self) -> tuple[str | None, str]:

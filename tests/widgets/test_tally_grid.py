@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from dashboard import AnnotationStore, DashboardError, Results, TallyGrid
+from dashboard.annotations import ReviewSession
 from dashboard.metrics.tally import MISLABELLED
 from dashboard.widgets.format import pct
 from dashboard.widgets.tally_grid import preview_content
@@ -241,7 +242,7 @@ def test_threshold_and_model_moves_follow(grid: TallyGrid, demo: Results) -> Non
 
 
 def test_refresh_shows_another_kernels_edits(grid: TallyGrid, demo: Results) -> None:
-    other = AnnotationStore(grid.store.path, dataset=demo.fingerprint, author="someone else")
+    other = AnnotationStore(grid.store.path, dataset=grid.store.dataset, author="someone else")
     key = grid.visible_keys[0]
     view = grid.row_view(key)
     category = next(c for c, box in view.boxes.items() if not box.value)
@@ -284,7 +285,7 @@ def test_export_csv(grid: TallyGrid, demo: Results, tmp_path: Path) -> None:
     assert list(table.columns[:5]) == ["example_id", "label", "prediction", "score", "correct"]
     assert list(table.columns[5:]) == [*demo.categories, "comment"]
     assert len(table) == 100
-    again = AnnotationStore(tmp_path / "other.sqlite", dataset=demo.fingerprint)
+    again = AnnotationStore(tmp_path / "other.sqlite", dataset=demo.name)
     again.import_csv(path)  # the grid's export is a tags CSV too: no bogus categories
     assert set(again.categories()) == set(demo.categories)
     assert again.tags().set_index("example_id").sort_index().equals(
@@ -393,3 +394,15 @@ def test_close_stops_following_the_results(demo: Results, tmp_path: Path) -> Non
     grid.close()
     demo.threshold = 0.2  # no error, no update: the closed grid no longer observes
     assert grid._summary.value == summary
+
+
+def test_grid_says_how_many_reviews_the_new_export_lacks(tmp_path: Path) -> None:
+    from tests.test_annotations import _export, _review
+
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    wrong = _review(ReviewSession(_export(csv, 60), store))
+    frame = pd.read_csv(csv)
+    frame[frame["id"] != wrong[1]].to_csv(csv, index=False)
+    grid = TallyGrid(Results.from_file(csv), store=store)
+    assert "1 reviewed example" in grid._status.value
+    assert "not in these results" in grid._status.value
