@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             path, host=args.host, port=args.port, token=token, human_level=human_level,
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
+            max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
         )
     except (RuntimeError, TimeoutError) as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
@@ -148,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.add_argument("--preheat", action="store_true",
                    help="keep one kernel ready so the first page opens faster (~130 MB)")
+    s.add_argument("--max-kernels", type=int, default=None, metavar="N",
+                   help="most pages open at once, one kernel each (~250 MB); default 12, "
+                        "about 15 per 4 GB of memory")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
     s.set_defaults(func=cmd_serve)
 

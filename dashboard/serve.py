@@ -81,9 +81,13 @@ VOILA_MODULE = "dashboard.voila_server"
 FILE_ALLOW_NOTHING = "(?!)"
 """A regular expression that matches no path: ``/voila/files/`` serves nothing."""
 
-CULL_IDLE_TIMEOUT_S = 15 * 60
-"""A kernel whose page is closed is shut down after this many idle seconds."""
-CULL_INTERVAL_S = 60
+CULL_IDLE_TIMEOUT_S = 60
+"""A kernel without a connected page is shut down after this many idle seconds (a closed
+page's kernel normally goes at once, through Voilà's shutdown beacon)."""
+CULL_INTERVAL_S = 10
+MAX_KERNELS = 12
+"""Default cap on kernels, i.e. concurrent viewers: each holds ~250 MB with the demo."""
+KERNEL_MANAGER = "dashboard.voila_server.CappedKernelManager"
 
 
 def is_loopback(host: str) -> bool:
@@ -267,6 +271,7 @@ def voila_argv(
     theme: str = "light",
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
     extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
 ) -> list[str]:
     """Command line that serves ``notebook`` with Voila.
 
@@ -289,6 +294,8 @@ def voila_argv(
         Seconds after which an idle kernel without a page is shut down.
     extra_hosts : Sequence[str]
         Host names answered besides those of :func:`allowed_hosts`.
+    max_kernels : int
+        Most kernels (pages) at once; one more page gets a "full" notice.
 
     Returns
     -------
@@ -327,8 +334,11 @@ def voila_argv(
         # (one --X=item per list item: traitlets 5 deprecates --X=[...])
         f"--VoilaConfiguration.file_allowlist={FILE_ALLOW_NOTHING}",
         "--VoilaConfiguration.file_denylist=.*",
+        f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
+        f"--CappedKernelManager.max_kernels={int(max_kernels)}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     # one --X=item per list item (traitlets 5 deprecates --X=[...])
     argv += [f"--DashboardVoila.allowed_hosts={h}" for h in allowed_hosts(host, extra_hosts)]
@@ -467,12 +477,13 @@ def start_voila(
     preheat: bool = False,
     log_path: Path | None = None,
     extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
 ) -> subprocess.Popen:
     """Start Voila on ``notebook`` in the background.
 
     Parameters
     ----------
-    notebook, port, host, root_dir, preheat, extra_hosts
+    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels
         As in :func:`voila_argv`.
     token : str
         Access token (see :func:`resolve_token`); passed in the environment.
@@ -491,7 +502,7 @@ def start_voila(
         raise ValueError("a token is required (use resolve_token())")
     argv = voila_argv(
         notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
-        extra_hosts=extra_hosts,
+        extra_hosts=extra_hosts, max_kernels=max_kernels,
     )
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
@@ -616,6 +627,7 @@ def launch_dashboard(
     timeout: float = 60.0,
     log_path: Path | None = None,
     extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -641,6 +653,8 @@ def launch_dashboard(
         Where Voila's output goes.
     extra_hosts : Sequence[str]
         More ``Host`` names to answer (see :func:`allowed_hosts`).
+    max_kernels : int
+        Most concurrent pages (kernels).
 
     Returns
     -------
@@ -657,6 +671,7 @@ def launch_dashboard(
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
             preheat=preheat, log_path=log_path, extra_hosts=extra_hosts,
+            max_kernels=max_kernels,
         )
     except BaseException:
         tmp.cleanup()

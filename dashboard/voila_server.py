@@ -14,6 +14,11 @@ these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_se
   a site whose DNS name is rebound to 127.0.0.1 could load the page, open its kernel's
   websocket and untick tags. Every route is registered for the names in
   :attr:`DashboardVoila.allowed_hosts` only; any other ``Host`` gets a one-line 403.
+* **Kernels are counted.** Every page load starts a kernel (~250 MB with the dashboard): at
+  :attr:`CappedKernelManager.max_kernels` the page is a short "full, try again" notice (503)
+  instead of one more kernel. The page also gets Jupyter's ``_xsrf`` cookie, which Voilà's
+  shutdown beacon sends back when the page is closed or reloaded; without it the beacon got
+  403 (voila#1458) and the kernel lived until the culler found it.
 * **A token is always required**, read from the ``DASHBOARD_VOILA_TOKEN`` environment variable
   (never the command line, which ``ps`` shows to every local user) and removed from the
   environment before kernels start.
@@ -24,6 +29,7 @@ module on the command line it runs.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -33,8 +39,10 @@ import tempfile
 from typing import Any
 
 import tornado.web
-from traitlets import List, Unicode
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Int, List, Unicode
 from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH
@@ -153,6 +161,56 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
         return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)
 
 
+FULL_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Dashboard full</title></head><body style="font-family:sans-serif;margin:3em;max-width:40em">
+<h1>The dashboard is full</h1>
+<p>{viewers} people have it open, as many as this server allows. Try again in a minute: a
+closed page frees its place at once, a page left without a connection within a minute.</p>
+</body></html>
+"""
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit)."""
+
+    max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
+    _starting = 0
+
+    def at_capacity(self) -> bool:
+        """Whether one more kernel would exceed :attr:`max_kernels`."""
+        running = len(self.list_kernel_ids()) + self._starting
+        return bool(self.max_kernels) and running >= self.max_kernels
+
+    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
+        """Start a kernel, or raise 503 when the server holds :attr:`max_kernels` already."""
+        if kwargs.get("kernel_id") is None and self.at_capacity():
+            raise tornado.web.HTTPError(503, "the dashboard is full (%d kernels)",
+                                        self.max_kernels)
+        self._starting += 1
+        try:
+            return await super().start_kernel(*args, **kwargs)
+        finally:
+            self._starting -= 1
+
+
+class DashboardPageHandler(TornadoVoilaHandler):
+    """The notebook page: a "full" notice at the kernel cap; the ``_xsrf`` cookie set."""
+
+    @tornado.web.authenticated
+    async def get(self, path: str | None = None) -> None:
+        """Serve the page, or the "full" notice (503) when no kernel can be started."""
+        full = getattr(self.kernel_manager, "at_capacity", None)
+        if full is not None and full():
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(FULL_PAGE.format(viewers=html.escape(str(self.kernel_manager.max_kernels))))
+            return
+        # Voilà's shutdown beacon posts the _xsrf cookie back; reading the token sets it
+        self.xsrf_token  # noqa: B018
+        await super().get(path)
+
+
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
@@ -200,7 +258,8 @@ class DashboardVoila(Voila):
 
     def init_handlers(self) -> list:
         """Voilà's handlers with the kernel websocket replaced by the guarded one."""
-        replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler}
+        replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler,
+                    TornadoVoilaHandler: DashboardPageHandler}
         handlers = []
         for spec in super().init_handlers():
             if isinstance(spec, tuple) and len(spec) >= 2 and spec[1] in replaced:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.server_probe import (
     V1,
     answers,
     children,
+    get,
     login_cookie,
     open_page,
     raw_request,
@@ -138,3 +140,40 @@ def test_forged_host_and_origin_are_refused(tmp_path: Path) -> None:
             f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"), "Cookie": cookie}) == 101
         assert raw_request(running, channels, upgrade_headers(
             f"127.0.0.1:{port}", f"http://127.0.0.1:{port}")) == 403  # no cookie, no token
+
+
+def _cookies(headers: list[str]) -> dict[str, str]:
+    return dict(c.split(";", 1)[0].split("=", 1) for c in headers)
+
+
+@pytest.mark.slow
+def test_kernel_cap_full_page_and_shutdown_beacon(tmp_path: Path) -> None:
+    """At the cap a page is a clear 503 notice; the page's beacon (with _xsrf) frees a place."""
+    import urllib.parse
+    import urllib.request
+
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log", store=tmp_path / "s.db",
+                                max_kernels=2) as running:
+        pages = []
+        for _ in range(2):
+            with urllib.request.urlopen(running.url, timeout=120) as resp:
+                cookies = _cookies(resp.headers.get_all("Set-Cookie") or [])
+                pages.append((resp.read().decode(), cookies))
+        assert "_xsrf" in pages[0][1], "the page sets no _xsrf cookie: the beacon gets 403"
+        assert len(children(running.proc.pid)) >= 2
+        status, body = get(running.url)
+        assert status == 503 and "The dashboard is full" in body
+        assert len(children(running.proc.pid)) <= 2 * 2  # no third kernel (kernel + helper)
+        # the beacon of the first page, as widgets-manager8 sends it: cookie + _xsrf form field
+        html, cookies = pages[0]
+        kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', html).group(1)
+        form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"]}).encode()
+        req = urllib.request.Request(
+            running.base_url + f"voila/api/shutdown/{kernel_id}", data=form, method="POST",
+            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            assert resp.status == 204
+        status, _ = get(running.url, timeout=120)
+        assert status == 200  # the freed place is taken again
