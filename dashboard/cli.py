@@ -7,6 +7,7 @@ traceback from inside a kernel), then hands it to :mod:`dashboard.serve`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -37,11 +38,52 @@ def default_store(results_file: Path, *, demo: bool) -> Path:
     return folder / "demo.annotations.sqlite"
 
 
-def _validate(path: Path, human_level: Any) -> Any:
-    """Load once in this process so errors surface here, in plain words."""
+_VALIDATE_CHILD = """
+import json, sys
+from dashboard.cli import _summary
+from dashboard.errors import DashboardError
+args = json.load(sys.stdin)
+try:
+    out = _summary(args["path"], args["human_level"], args["columns"])
+except (DashboardError, ValueError, OSError) as exc:
+    print(str(exc), file=sys.stderr)
+    raise SystemExit(2) from None
+print(json.dumps(out))
+"""
+
+
+def _summary(path: str | Path, human_level: Any, columns: dict[str, Any]) -> dict[str, Any]:
+    """Load the results once and return what the launcher prints (runs in a child process)."""
     from dashboard.results import Results
 
-    return Results.from_file(path, human_level=human_level)
+    results = Results.from_file(Path(path), human_level=human_level, **columns)
+    return {"rows": len(results.frame), "models": [str(m) for m in results.models],
+            "notes": [str(n) for n in results.schema.notes]}
+
+
+def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """Load the file in a child process so errors surface here, in plain words, and the
+    launcher keeps no copy of the data while the server runs (the kernels load their own).
+
+    Returns the row count, the models and the loader's notes; raises DashboardError with the
+    loader's message when the file cannot be used.
+    """
+    import subprocess
+
+    from dashboard.serve import voila_process_env
+
+    request = json.dumps({"path": str(path), "human_level": human_level,
+                          "columns": columns or {}})
+    done = subprocess.run([sys.executable, "-c", _VALIDATE_CHILD], input=request,
+                          capture_output=True, text=True, env=voila_process_env())
+    if done.returncode == 2:
+        raise DashboardError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                             else f"cannot read {path}")
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"validating {path} failed (exit {done.returncode}):\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -55,8 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
     started = time.perf_counter()
-    results = _validate(path, human_level)
-    print(f"Loaded {path} ({len(results.frame):,} rows, models {', '.join(results.models)}) "
+    summary = _validate(path, human_level)
+    print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
           f"in {time.perf_counter() - started:.1f} s")
     store = Path(args.store) if args.store else default_store(path, demo=not args.file)
     if not store.parent.is_dir():
