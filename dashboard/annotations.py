@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,6 +134,12 @@ def default_author() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "reviewer"
 
 
+def _store_error(path: object, what: str, exc: BaseException) -> DashboardError:
+    """A SQLite error as the package's one error type: one line naming the store."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return DashboardError(f"{what} ({detail})", file=str(path))
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -185,6 +191,9 @@ class AnnotationStore:
         Recorded with every edit (default :func:`default_author`); may be changed later.
     timeout : float
         Seconds a writer waits for another writer's transaction before giving up.
+    check : bool
+        Run :meth:`check` (integrity and a test write) on opening; every SQLite error, then
+        and later, is raised as a :class:`DashboardError` naming the file.
 
     Examples
     --------
@@ -198,7 +207,7 @@ class AnnotationStore:
     """
 
     def __init__(self, path: str | Path, *, dataset: str, author: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, check: bool = True) -> None:
         dataset = str(dataset).strip()
         if not dataset:
             raise DashboardError("an annotation store needs a dataset identity")
@@ -220,6 +229,8 @@ class AnnotationStore:
         self._depth = 0
         self._writing = False
         self._init_schema()
+        if check:
+            self.check()
 
     # -- connection and transactions -------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -235,9 +246,8 @@ class AnnotationStore:
                                          file=str(self.path))
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.DatabaseError as exc:
-                raise DashboardError(f"cannot open the annotation store: {exc}",
-                                     file=str(self.path)) from None
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "cannot open the annotation store", exc) from None
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -259,27 +269,54 @@ class AnnotationStore:
                 return
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                raise DashboardError(f"the annotation store is busy or unavailable ({exc}); "
-                                     "nothing was saved, try again", file=str(self.path)) from None
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "the annotation store is busy or unavailable; "
+                                   "nothing was saved, try again", exc) from None
             self._depth, self._writing = 1, write
             try:
                 yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(self.path, "the annotation store failed"
+                                       + ("; nothing was saved" if write else ""), exc) from None
                 raise
             else:
                 try:
                     conn.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise DashboardError(f"could not save to the annotation store ({exc}); "
-                                         "nothing was saved, try again",
-                                         file=str(self.path)) from None
+                except sqlite3.Error as exc:
+                    with suppress(sqlite3.Error):
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    raise _store_error(self.path, "could not save to the annotation store; "
+                                       "nothing was saved, try again", exc) from None
             finally:
                 self._depth, self._writing = 0, False
+
+    def check(self) -> None:
+        """Refuse a damaged or unwritable store before anyone reviews into it.
+
+        Runs SQLite's ``quick_check`` and commits a test write (one row of ``health``); raises
+        :class:`DashboardError` naming the file otherwise. ``:memory:`` stores pass.
+        """
+        with self._transaction(write=False) as conn:
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise DashboardError("the annotation store is damaged (SQLite quick_check: "
+                                 f"{' '.join('; '.join(map(str, problems)).split())[:200]}); restore it from a "
+                                 "backup or start a new one with --store", file=str(self.path))
+        try:
+            with self._transaction(write=True) as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, "
+                             "at TEXT NOT NULL, author TEXT NOT NULL)")
+                conn.execute("INSERT OR REPLACE INTO health(id, at, author) VALUES (1, ?, ?)",
+                             (_now(), self.author))
+        except DashboardError as exc:
+            raise DashboardError(f"the annotation store cannot be written ({exc}); check its "
+                                 "permissions and free space, or choose another with --store",
+                                 file=str(self.path)) from None
 
     def _init_schema(self) -> None:
         with self._transaction(write=True) as conn:

@@ -86,6 +86,16 @@ def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = Non
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _check_store(store: Path, results_file: Path) -> None:
+    """Open the annotation store once: a damaged or unwritable one is refused now, in one
+    line naming it, rather than at the first tick in the page."""
+    from dashboard.annotations import AnnotationStore
+
+    if not store.parent.is_dir():
+        raise DashboardError(f"the folder of the annotation store does not exist: {store.parent}")
+    AnnotationStore(store, dataset=results_file.name).close()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
@@ -96,13 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         meta.get("human_level")
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
+    store = Path(args.store) if args.store else default_store(path, demo=not args.file)
+    _check_store(store, path)
     started = time.perf_counter()
     summary = _validate(path, human_level)
     print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
           f"in {time.perf_counter() - started:.1f} s")
-    store = Path(args.store) if args.store else default_store(path, demo=not args.file)
-    if not store.parent.is_dir():
-        raise DashboardError(f"the folder of the annotation store does not exist: {store.parent}")
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(

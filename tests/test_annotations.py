@@ -487,3 +487,102 @@ def test_default_store_path_is_beside_the_results_file(tmp_path: Path) -> None:
     loaded = Results.from_file(csv)
     session = ReviewSession(loaded)
     assert Path(session.store.path) == (tmp_path / DEFAULT_STORE_NAME).resolve()
+
+
+# -- store health ------------------------------------------------------------------------------
+def _corrupt(path: Path) -> None:
+    """Overwrite the middle of a closed store's file with junk (a damaged page)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 16)
+
+
+def _filled_store(path: Path) -> AnnotationStore:
+    store = AnnotationStore(path, dataset="d1")
+    store.add_category("dog")
+    for i in range(400):
+        store.set_tag(f"example-{i:05d}", "dog", i % 2 == 0)
+        store.set_comment(f"example-{i:05d}", "x" * 50)
+    store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return store
+
+
+def test_damaged_store_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    _corrupt(path)
+    with pytest.raises(DashboardError) as info:
+        AnnotationStore(path, dataset="d1")
+    message = str(info.value)
+    assert str(path) in message and len(message.splitlines()) == 1
+    assert isinstance(info.value, ValueError)
+
+
+def test_every_sqlite_error_is_a_dashboard_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = _filled_store(path)
+    _corrupt(path)
+    store.check = lambda: None  # as if it had been damaged after opening
+    for call in (store.tags, store.comments, store.history,
+                 lambda: store.set_tag("example-00001", "dog", True)):
+        try:
+            call()
+        except DashboardError as exc:
+            assert str(path) in str(exc)
+        except sqlite3.Error as exc:  # pragma: no cover - the failure this test is about
+            pytest.fail(f"raw SQLite error: {exc!r}")
+
+
+@pytest.fixture()
+def immutable(tmp_path: Path):
+    """Make files immutable with chattr +i (read-only even for root), undone afterwards."""
+    import shutil
+
+    made: list[Path] = []
+    if not shutil.which("chattr"):
+        pytest.skip("no chattr to make a file read-only for root")
+
+    def freeze(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i not supported here: {done.stderr.decode().strip()}")
+        made.append(path)
+
+    yield freeze
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_read_only_store_is_refused_at_open(tmp_path: Path, immutable) -> None:
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    for p in tmp_path.glob("s.sqlite*"):
+        immutable(p)
+    with pytest.raises(DashboardError, match="cannot") as info:
+        AnnotationStore(path, dataset="d1")
+    assert str(path) in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "read-only"])
+def test_serve_refuses_a_bad_store_in_one_line(tmp_path: Path, damage: str, immutable,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dashboard import cli, serve
+
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    if damage == "corrupt":
+        _corrupt(path)
+    else:
+        for p in tmp_path.glob("s.sqlite*"):
+            immutable(p)
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server must not start with a bad store")
+
+    monkeypatch.setattr(serve, "launch_dashboard", no_launch)
+    assert cli.main(["serve", "--no-browser", "--store", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err, err
