@@ -59,6 +59,11 @@ __all__ = [
     "dataset_name",
     "default_store_path",
     "file_tags",
+    "neutralise_cell",
+    "neutralise_frame",
+    "restore_cell",
+    "restore_frame",
+    "safe_filename",
     "sync_results",
 ]
 
@@ -173,6 +178,58 @@ class Edit:
     version: int = 1
     previous_author: str | None = None
     previous_at: str | None = None
+
+
+# -- CSV cells a spreadsheet would run -----------------------------------------------------------
+#: first characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: ``'`` before a formula trigger (and before a
+    leading ``'``, so :func:`restore_cell` gives back exactly the value). Non-text is as is."""
+    if isinstance(value, str) and value and (value[0] in FORMULA_TRIGGERS or value[0] == "'"):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: Any) -> Any:
+    """Undo :func:`neutralise_cell` (a cell read back from an exported CSV)."""
+    if (isinstance(value, str) and len(value) > 1 and value[0] == "'"
+            and (value[1] in FORMULA_TRIGGERS or value[1] == "'")):
+        return value[1:]
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell, column name and index label neutralised."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column])
+                or pd.api.types.is_bool_dtype(out[column])):
+            out[column] = out[column].map(neutralise_cell).astype(object)
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out.index = out.index.map(neutralise_cell)
+    out.index.name = neutralise_cell(out.index.name)
+    return out
+
+
+def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_frame` on a frame read with ``dtype=str``."""
+    out = frame.copy()
+    out.columns = [restore_cell(str(c)) for c in out.columns]
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(restore_cell)
+    return out
+
+
+def safe_filename(text: str, *, limit: int = 120) -> str:
+    """``text`` as one file name: path separators and characters file systems or shells
+    dislike become ``_``; never empty, never ``.``/``..``, at most ``limit`` characters."""
+    name = re.sub(r"[^\w.@+=,-]+", "_", str(text), flags=re.UNICODE).strip("._") or "file"
+    return name[:limit]
 
 
 class AnnotationStore:
@@ -304,9 +361,10 @@ class AnnotationStore:
         with self._transaction(write=False) as conn:
             problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
         if problems != ["ok"]:
-            raise DashboardError("the annotation store is damaged (SQLite quick_check: "
-                                 f"{' '.join('; '.join(map(str, problems)).split())[:200]}); restore it from a "
-                                 "backup or start a new one with --store", file=str(self.path))
+            found = " ".join("; ".join(map(str, problems)).split())[:200]
+            raise DashboardError(f"the annotation store is damaged (SQLite quick_check: {found}"
+                                 "); restore it from a backup or start a new one with --store",
+                                 file=str(self.path))
         try:
             with self._transaction(write=True) as conn:
                 conn.execute("CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, "
@@ -651,7 +709,10 @@ class AnnotationStore:
 
     # -- CSV -------------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
-        """Write the tags and comments as CSV: example_id, one column per category, comment."""
+        """Write the tags and comments as CSV: example_id, one column per category, comment.
+
+        Text cells that a spreadsheet would run as a formula are neutralised
+        (:func:`neutralise_cell`); :meth:`import_csv` undoes it."""
         with self._transaction(write=False):  # one snapshot for both reads
             tags, comments = self.tags(), self.comments()
         ids = sorted(set(tags["example_id"]) | set(comments))
@@ -659,7 +720,7 @@ class AnnotationStore:
         out.insert(len(out.columns), "comment", [comments.get(i, "") for i in ids])
         out.index.name = "example_id"
         target = Path(path)
-        out.to_csv(target)
+        neutralise_frame(out).to_csv(target)
         return target
 
     def import_csv(self, path: str | Path | IO[bytes], *, id_column: str | None = None) -> int:
@@ -677,6 +738,7 @@ class AnnotationStore:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
         except (OSError, ValueError) as exc:
             raise DashboardError(f"could not read the tags CSV: {exc}", file=source) from None
+        df = restore_frame(df)  # exports neutralise cells a spreadsheet would run
         if df.empty:
             return 0
         if id_column is None:

@@ -586,3 +586,45 @@ def test_serve_refuses_a_bad_store_in_one_line(tmp_path: Path, damage: str, immu
     assert cli.main(["serve", "--no-browser", "--store", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err, err
+
+
+# -- CSV formula injection ---------------------------------------------------------------------
+EVIL = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx",
+        "'=already", "'", "''", "plain", "", "-"]
+
+
+@pytest.mark.parametrize("value", EVIL)
+def test_neutralise_round_trip(value: str) -> None:
+    from dashboard.annotations import neutralise_cell, restore_cell
+
+    safe = neutralise_cell(value)
+    assert restore_cell(safe) == value
+    assert not (safe and safe[0] in "=+-@\t\r")
+    assert neutralise_cell(3.5) == 3.5 and neutralise_cell(None) is None
+
+
+def test_store_export_neutralises_and_import_restores(store: AnnotationStore,
+                                                      tmp_path: Path) -> None:
+    store.add_category("=cmd|' /C calc'!A0")
+    store.set_tag("@id", "=cmd|' /C calc'!A0", True)
+    store.set_comment("@id", "=HYPERLINK(\"https://evil.example\",\"click\")")
+    store.set_comment("-3", "+41 22 000 00 00")
+    out = store.export_csv(tmp_path / "tags.csv")
+    raw = out.read_text()
+    for line in raw.splitlines():
+        for cell in line.split(","):
+            assert not (cell and cell[0] in "=+-@\t\r"), line
+    other = AnnotationStore(tmp_path / "other.sqlite", dataset="d1")
+    other.import_csv(out)
+    assert other.comments() == store.comments()
+    assert "=cmd|' /C calc'!A0" in other.categories()
+    assert other.tags().set_index("example_id").loc["@id", "=cmd|' /C calc'!A0"]
+
+
+def test_safe_filename() -> None:
+    from dashboard.annotations import safe_filename
+
+    for text in ("team/model-v2", "../../etc/passwd", "a\\b:c*?", "..", "", "ok name.csv"):
+        name = safe_filename(text)
+        assert name and "/" not in name and "\\" not in name and name not in (".", "..")
+    assert safe_filename("tally-model-dev.csv") == "tally-model-dev.csv"

@@ -406,3 +406,17 @@ def test_grid_says_how_many_reviews_the_new_export_lacks(tmp_path: Path) -> None
     grid = TallyGrid(Results.from_file(csv), store=store)
     assert "1 reviewed example" in grid._status.value
     assert "not in these results" in grid._status.value
+
+
+def test_export_with_a_slash_in_the_model_name(tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": [f"=x{i}" for i in range(40)], "split": "dev",
+                       "label": [0, 1] * 20, "score": [0.9, 0.1] * 20,
+                       "model": ["team/cnn-v2"] * 40})
+    grid = TallyGrid(Results.from_frame(df), store=tmp_path / "s.sqlite")
+    path = grid.export_csv()
+    assert path.parent == tmp_path and path.is_file()
+    assert "team_cnn-v2" in path.name
+    text = path.read_text()
+    assert "\n=x" not in text and "'=x" in text  # ids that look like formulas are quoted
+    grid.store.import_csv(path)  # and read back as the same ids
+    assert set(grid.store.tags()["example_id"]) <= {f"=x{i}" for i in range(40)}
