@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -21,6 +22,103 @@ from dashboard.errors import DashboardError
 from dashboard.io import read_human_level, read_sidecar
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+
+MAX_SIZE_DEFAULT = 1 << 30
+"""Largest results file read without ``--max-size`` (1 GiB: ~25M rows of a plain CSV)."""
+_SAMPLE_BYTES = 1 << 20
+
+
+def parse_size(text: str) -> int:
+    """``"1.5GB"``, ``"800M"``, ``"0"`` (no limit) or a byte count, as bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    if not match:
+        raise DashboardError(f"--max-size: expected a size such as 500MB or 2GB, got {text!r}")
+    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new process (Linux ``MemAvailable``), if known."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_input(path: Path, max_size: int) -> None:
+    """Refuse, before reading it, a results file too big or too odd to load sensibly.
+
+    Over ``max_size`` bytes (0: no limit), or a text file whose first MiB is mostly blank or
+    delimiter-only lines, or one whose estimated in-memory size exceeds the memory
+    available: one :class:`DashboardError` naming the file and the way to override.
+    """
+    if not path.is_file():
+        return  # the loader says what is wrong with it
+    size = path.stat().st_size
+    if max_size and size > max_size:
+        raise DashboardError(f"the file is {size / 2**30:.1f} GiB, more than the "
+                             f"{max_size / 2**30:.1f} GiB read without asking; pass "
+                             "--max-size 0 (or a larger size) to load it anyway", file=str(path))
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"):
+        return
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE_BYTES)
+    lines = sample.splitlines()[:-1] if len(sample) == _SAMPLE_BYTES else sample.splitlines()
+    if len(lines) < 2:
+        if size > _SAMPLE_BYTES:
+            raise DashboardError("the first MiB holds no complete row (a line longer than "
+                                 "1 MiB): not a results table", file=str(path))
+        return
+    empty = sum(1 for line in lines[1:] if not line.strip(b" ,;\t\r\"{}[]"))
+    if empty > 0.5 * (len(lines) - 1):
+        raise DashboardError(f"{empty:,} of the first {len(lines) - 1:,} rows are empty: "
+                             "export the results without blank rows", file=str(path))
+    rows = size / max(1.0, len(sample) / len(lines))
+    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
+    need = rows * (columns * 16 + 120)  # pandas: 8-byte values, one text id, indexes, copies
+    free = _available_memory()
+    if max_size and free is not None and need > free:
+        raise DashboardError(f"loading ~{rows:,.0f} rows would need ~{need / 2**30:.1f} GiB, "
+                             f"more than the {free / 2**30:.1f} GiB available; pass "
+                             "--max-size 0 to try anyway", file=str(path))
+
+
+def check_sidecar(path: Path) -> None:
+    """Refuse a ``<results>.json`` sidecar that cannot be read or is not a JSON object (the
+    loader ignores such a file silently); warn about an unreadable ``demo.json`` beside it."""
+    sidecar = path.with_suffix(".json")
+    if sidecar != path and sidecar.exists():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DashboardError(f"cannot read the sidecar ({exc.__class__.__name__}: "
+                                 f"{getattr(exc, 'strerror', None) or exc})",
+                                 file=str(sidecar)) from None
+        except ValueError as exc:
+            raise DashboardError(f"the sidecar is not valid JSON ({exc})",
+                                 file=str(sidecar)) from None
+        if not isinstance(data, dict):
+            raise DashboardError("the sidecar must be a JSON object with title, human_level "
+                                 f"and models; found a JSON {type(data).__name__}",
+                                 file=str(sidecar))
+    demo = path.parent / "demo.json"
+    if demo.exists() and demo != path:
+        try:
+            data = json.loads(demo.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"warning: {demo}: ignored, cannot be read as a sidecar ({exc})",
+                  file=sys.stderr)
+
+
+def check_port(port: int | None) -> None:
+    """Refuse a port outside 1-65535 (``None``: the default)."""
+    if port is not None and not 1 <= port <= 65535:
+        raise DashboardError(f"--port {port}: a TCP port is between 1 and 65535")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -99,8 +197,11 @@ def _check_store(store: Path, results_file: Path) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
+    check_port(args.port)
     token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
+    check_input(path, parse_size(args.max_size))
+    check_sidecar(path)
     meta = read_sidecar(path)
     human_level = read_human_level(args.human_level) if args.human_level else \
         meta.get("human_level")
@@ -157,6 +258,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dashboard.results import Results
 
     path = Path(args.file)
+    check_input(path, parse_size(args.max_size))
+    check_sidecar(path)
     meta = read_sidecar(path)
     human_level = read_human_level(args.human_level) if args.human_level else \
         meta.get("human_level")
@@ -204,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most pages open at once, one kernel each (~250 MB); default 12, "
                         "about 15 per 4 GB of memory")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
+    s.add_argument("--max-size", default="1GB", metavar="SIZE",
+                   help="refuse larger results files (default 1GB; 0: no limit)")
     s.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="write a self-contained HTML diagnosis")
@@ -212,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--human-level", default=None, help="as for serve")
     rp.add_argument("--model", default=None, help="model to report (default: the first)")
     rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
+    rp.add_argument("--max-size", default="1GB", metavar="SIZE",
+                    help="refuse larger results files (default 1GB; 0: no limit)")
     rp.add_argument("--png", default=None, metavar="DIR",
                     help="also write one PNG per figure into DIR (needs Chromium)")
     rp.set_defaults(func=cmd_report)

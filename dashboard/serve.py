@@ -661,6 +661,8 @@ def launch_dashboard(
     RunningDashboard
         The running server.
     """
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port}: a TCP port is between 1 and 65535")
     token = resolve_token(token)
     tmp = tempfile.TemporaryDirectory(prefix="mldash-")
     root_dir = Path(tmp.name)
