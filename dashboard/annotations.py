@@ -57,7 +57,9 @@ __all__ = [
     "SyncResult",
     "default_author",
     "dataset_name",
+    "default_store_for",
     "default_store_path",
+    "user_data_dir",
     "file_tags",
     "neutralise_cell",
     "neutralise_frame",
@@ -811,13 +813,43 @@ def _wide(records: pd.DataFrame, categories: Sequence[str]) -> pd.DataFrame:
 
 
 # -- binding a store to a Results model -----------------------------------------------------------
-def default_store_path(results: Results) -> Path:
-    """Where the store lives by default: ``annotations.sqlite`` beside the results file.
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package: a store never goes inside it (it may be read-only, and is shared)."""
+BUNDLED_DEMO = PACKAGE_DIR / "data" / "demo" / "cat_results.parquet"
 
-    Results built from a frame or arrays have no file: the current folder is used.
+
+def user_data_dir() -> Path:
+    """The user's data folder for this program (``$XDG_DATA_HOME`` or ``~/.local/share``)."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "ml-diagnosis-dashboard"
+
+
+def default_store_for(results_file: str | Path | None) -> Path:
+    """The annotation store ``serve``, ``report`` and the tally grid use for a results file.
+
+    ``<name>.annotations.sqlite`` beside the file; an ``annotations.sqlite`` there written by
+    earlier versions is kept using when it exists and the new name does not. Files inside the
+    installed package (the bundled demo: ``demo.annotations.sqlite``) or in a folder that
+    cannot be written use the user's data folder (:func:`user_data_dir`). Without a file
+    (results built from a frame): ``annotations.sqlite`` in the current folder.
     """
-    folder = results.schema.base_dir if results.schema.base_dir is not None else Path.cwd()
-    return Path(folder) / DEFAULT_STORE_NAME
+    if results_file is None:
+        return Path.cwd() / DEFAULT_STORE_NAME
+    path = Path(results_file).resolve()
+    name = ("demo" if path == BUNDLED_DEMO else path.stem) + ".annotations.sqlite"
+    folder = path.parent
+    if folder.is_relative_to(PACKAGE_DIR) or not os.access(folder, os.W_OK):
+        return user_data_dir() / name
+    if not (folder / name).exists() and (folder / DEFAULT_STORE_NAME).exists():
+        return folder / DEFAULT_STORE_NAME
+    return folder / name
+
+
+def default_store_path(results: Results) -> Path:
+    """Where the store of ``results`` lives by default (:func:`default_store_for` its file)."""
+    base = results.schema.base_dir
+    return default_store_for(None if base is None else
+                             Path(base) / Path(results.schema.source).name)
 
 
 def dataset_name(results: Results) -> str:
@@ -830,6 +862,7 @@ def _open_store(results: Results, store: AnnotationStore | str | Path | None,
                 author: str | None) -> AnnotationStore:
     if store is None:
         store = default_store_path(results)
+        store.parent.mkdir(parents=True, exist_ok=True)  # the user data folder, the first time
     if not isinstance(store, AnnotationStore):
         return AnnotationStore(store, dataset=dataset_name(results), author=author)
     if store.dataset not in (dataset_name(results), results.fingerprint):
@@ -919,6 +952,7 @@ class ReviewSession:
     def __init__(self, results: Results, store: AnnotationStore | str | Path | None = None, *,
                  author: str | None = None) -> None:
         self.results = results
+        self.defaulted = store is None
         self.store = _open_store(results, store, author)
         self._keys = frozenset(results.frame["key"].astype(str))
         self._base = file_tags(results)
@@ -927,9 +961,12 @@ class ReviewSession:
 
     @property
     def notice(self) -> str:
-        """What a reviewer should know about this store ("" when nothing): reviews moved from
-        an older store layout, reviewed examples these results no longer hold."""
+        """What a reviewer should know about this store ("" when nothing): where it is when it
+        was chosen by default, reviews moved from an older store layout, reviewed examples
+        these results no longer hold."""
         parts = []
+        if self.defaulted:
+            parts.append(f"Reviews are saved in {self.store.path}.")
         if self.adopted_from:
             parts.append(f"Reviews saved under the earlier dataset id {self.adopted_from} now "
                          f"follow {self.store.dataset!r} by example id.")

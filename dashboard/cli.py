@@ -125,15 +125,48 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def default_store(results_file: Path, *, demo: bool) -> Path:
-    """Where review tags go: beside the results file, or in the user's data folder for the
-    bundled demo (the package folder may be read-only and must stay clean)."""
-    if not demo:
-        return results_file.with_suffix(".annotations.sqlite")
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    folder = base / "ml-diagnosis-dashboard"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "demo.annotations.sqlite"
+def default_store(results_file: Path) -> Path:
+    """The annotation store ``serve`` and ``report`` use for a results file by default: the
+    tally grid's too (:func:`dashboard.annotations.default_store_for`)."""
+    from dashboard.annotations import default_store_for
+
+    store = default_store_for(results_file)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return store
+
+
+COLUMN_OPTIONS = ("label", "score", "prediction", "split", "id", "model")
+"""Loader keywords set by ``--<name>-col``."""
+
+
+def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
+    """The loader keywords the column options and ``--pos-label`` ask for (only those given)."""
+    columns = {name: getattr(args, f"{name}_col") for name in COLUMN_OPTIONS
+               if getattr(args, f"{name}_col", None)}
+    if getattr(args, "pos_label", None) is not None:
+        columns["pos_label"] = args.pos_label
+    return columns
+
+
+def human_level_option(text: str | None) -> Any:
+    """Parse ``--human-level``; a bare number above 1 is refused with the percentage it
+    probably means ("2" -> "did you mean 2%?")."""
+    if not text:
+        return None
+    try:
+        value = read_human_level(text)
+    except (ValueError, TypeError) as exc:
+        raise DashboardError(f"--human-level {text!r}: {exc}; use 0.02, 2% or "
+                             "'person=3%,experts=0.5%'") from None
+    rates = value.items() if isinstance(value, dict) else [(None, value)]
+    for name, rate in rates:
+        if not 0.0 <= float(rate) <= 1.0:
+            raw = f"{rate:g}"
+            hint = f"; did you mean {raw}%?" if 1.0 < float(rate) <= 100.0 else ""
+            where = f" ({name})" if name else ""
+            raise DashboardError(f"--human-level {text!r}{where}: an error rate is between 0 "
+                                 f"and 1, got {raw}{hint}")
+    return value
 
 
 _VALIDATE_CHILD = """
@@ -203,23 +236,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_input(path, parse_size(args.max_size))
     check_sidecar(path)
     meta = read_sidecar(path)
-    human_level = read_human_level(args.human_level) if args.human_level else \
-        meta.get("human_level")
+    human_level = human_level_option(args.human_level)
+    if human_level is None:
+        human_level = meta.get("human_level")
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
-    store = Path(args.store) if args.store else default_store(path, demo=not args.file)
+    columns = loader_columns(args)
+    store = Path(args.store) if args.store else default_store(path)
     _check_store(store, path)
     started = time.perf_counter()
-    summary = _validate(path, human_level)
+    summary = _validate(path, human_level, columns)
     print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
           f"in {time.perf_counter() - started:.1f} s")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    port, preferred_free = serve.choose_port(args.host, args.port)
+    if not preferred_free:
+        print(f"Port {serve.DEFAULT_PORT} is in use; serving on port {port} instead.")
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(
-            path, host=args.host, port=args.port, token=token, human_level=human_level,
+            path, host=args.host, port=port, token=token, human_level=human_level,
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
+            columns=columns,
         )
     except (RuntimeError, TimeoutError) as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
@@ -254,6 +295,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from dashboard.annotations import ReviewSession
     from dashboard.report import write_report
     from dashboard.results import Results
 
@@ -261,9 +303,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     check_input(path, parse_size(args.max_size))
     check_sidecar(path)
     meta = read_sidecar(path)
-    human_level = read_human_level(args.human_level) if args.human_level else \
-        meta.get("human_level")
-    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"))
+    human_level = human_level_option(args.human_level)
+    if human_level is None:
+        human_level = meta.get("human_level")
+    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
+                                **loader_columns(args))
+    for note in results.schema.notes:
+        print(f"note: {note}")
+    if args.no_store:
+        print("Reviews: only the tags in the results file (--no-store)")
+    else:
+        store = Path(args.store) if args.store else default_store(path)
+        if args.store and not store.is_file():
+            raise DashboardError("no annotation store there (serve creates it)", file=str(store))
+        if store.is_file():
+            session = ReviewSession(results, store)
+            print(f"Reviews from {store}: {session.last_sync.reviewed} reviewed examples, "
+                  f"{session.last_sync.comments} comments")
+            if session.last_sync.unknown_ids:
+                print(f"note: {len(session.last_sync.unknown_ids)} reviewed examples in the "
+                      "store are not in these results")
+            session.store.close()
+        else:
+            print(f"Reviews: none saved yet ({store} does not exist)")
     if args.model:
         results.model = args.model
     if args.threshold is not None:
@@ -282,13 +344,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_loader_options(parser: argparse.ArgumentParser) -> None:
+    """The options that tell the loader how to read the results table."""
+    for name, what in (("label", "true class"), ("score", "positive-class score"),
+                       ("prediction", "hard prediction"), ("split", "split name"),
+                       ("id", "example id"), ("model", "model name")):
+        parser.add_argument(f"--{name}-col", default=None, metavar="COLUMN",
+                            help=f"column holding the {what} (default: {name})")
+    parser.add_argument("--pos-label", default=None, metavar="CLASS",
+                        help="the positive class, when labels are not 0/1 or False/True")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")
     s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results (default: demo)")
-    s.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    s.add_argument("--port", type=int, default=None,
+                   help="port (default 8866, or a free one when 8866 is taken)")
     s.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (0.0.0.0: every interface, for a team)")
     s.add_argument("--token", default=None,
@@ -299,7 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--human-level", default=None,
                    help="human-level error: 0.01, 1%%, 'person=3%%,experts=0.5%%' or JSON")
     s.add_argument("--store", default=None,
-                   help="annotation SQLite file (default: next to the results file)")
+                   help="annotation SQLite file (default: <results>.annotations.sqlite next to "
+                        "the results file, or in the user data folder for the demo)")
+    _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.add_argument("--preheat", action="store_true",
                    help="keep one kernel ready so the first page opens faster (~130 MB)")
@@ -315,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("file", help="CSV, Parquet or JSON Lines results")
     rp.add_argument("-o", "--output", default="diagnosis.html", help="HTML file to write")
     rp.add_argument("--human-level", default=None, help="as for serve")
+    rp.add_argument("--store", default=None,
+                    help="annotation store whose reviews the report counts (default: the one "
+                         "serve uses for this file)")
+    rp.add_argument("--no-store", action="store_true",
+                    help="count only the tags in the results file")
+    _add_loader_options(rp)
     rp.add_argument("--model", default=None, help="model to report (default: the first)")
     rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
     rp.add_argument("--max-size", default="1GB", metavar="SIZE",
@@ -329,13 +411,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_API_TO_OPTION = {"(pos_label=...)": "(--pos-label CLASS)"}
+
+
+def command_line_words(message: str) -> str:
+    """A loader message with Python keywords it suggests replaced by the matching options."""
+    for api, option in _API_TO_OPTION.items():
+        message = message.replace(api, option)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; bad input prints one line and exits with status 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {command_line_words(str(exc))}", file=sys.stderr)
         return 2
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

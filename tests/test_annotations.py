@@ -486,7 +486,17 @@ def test_default_store_path_is_beside_the_results_file(tmp_path: Path) -> None:
     df.to_csv(csv, index=False)
     loaded = Results.from_file(csv)
     session = ReviewSession(loaded)
-    assert Path(session.store.path) == (tmp_path / DEFAULT_STORE_NAME).resolve()
+    # the same store `serve` and `report` use for this file
+    assert Path(session.store.path) == (tmp_path / "res.annotations.sqlite").resolve()
+    assert f"Reviews are saved in {session.store.path}" in session.notice
+    # a store that earlier versions put beside the file is still found
+    other = tmp_path / "old"
+    other.mkdir()
+    df.to_csv(other / "res.csv", index=False)
+    AnnotationStore(other / DEFAULT_STORE_NAME, dataset="res.csv").set_comment("ex-0", "kept")
+    again = ReviewSession(Results.from_file(other / "res.csv"))
+    assert Path(again.store.path) == (other / DEFAULT_STORE_NAME).resolve()
+    assert again.results.comments == {"ex-0": "kept"}
 
 
 # -- store health ------------------------------------------------------------------------------
