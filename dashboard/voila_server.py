@@ -170,8 +170,12 @@ closed page frees its place at once, a page left without a connection within a m
 """
 
 
+_TOKEN_PARAM = re.compile(r"(?:(?<=[?&])|^)token=[^&#\s]*&?")
+
+
 class CappedKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit)."""
+    """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit), whose
+    kernels never see the access token (Voilà puts the page's URL in their environment)."""
 
     max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
     _starting = 0
@@ -186,6 +190,10 @@ class CappedKernelManager(AsyncMappingKernelManager):
         if kwargs.get("kernel_id") is None and self.at_capacity():
             raise tornado.web.HTTPError(503, "the dashboard is full (%d kernels)",
                                         self.max_kernels)
+        env = kwargs.get("env")
+        if isinstance(env, dict):  # Voilà copies the page's URL, token included, into it
+            kwargs["env"] = {k: _TOKEN_PARAM.sub("", v) if isinstance(v, str) else v
+                             for k, v in env.items()}
         self._starting += 1
         try:
             return await super().start_kernel(*args, **kwargs)

@@ -128,6 +128,11 @@ def test_forged_host_and_origin_are_refused(tmp_path: Path) -> None:
         for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
             assert raw_request(running, "/" + serve.HEALTH_PATH, {"Host": host}) == 200
         kernel_id, _ = open_page(running)
+        # the token is in no command line and no kernel's environment
+        for pid in [running.proc.pid, *children(running.proc.pid)]:
+            for leak in ("cmdline", "environ"):
+                if pid != running.proc.pid or leak == "cmdline":
+                    assert running.token.encode() not in Path(f"/proc/{pid}/{leak}").read_bytes()
         channels = f"/api/kernels/{kernel_id}/channels?session_id=x&token={running.token}"
         assert raw_request(running, channels, upgrade_headers(
             f"attacker.example:{port}", f"http://attacker.example:{port}")) == 403
