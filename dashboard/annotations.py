@@ -12,9 +12,13 @@ server). The design choices, and why:
   cell: the last committed wins, and both stay in the append-only ``edits`` log.
 * **Nothing is deleted.** An untick is a new value and a new log row; a removed category is
   hidden, its tags kept, and adding the name again restores it.
-* **Tags follow examples.** The dataset identity is :attr:`Results.fingerprint` (a hash of
-  the example ids and splits), and example ids are the Results ``key`` column, so tags survive
-  threshold moves and reloads and never leak to another dataset.
+* **Tags follow examples.** A store holds named datasets (:func:`dataset_name`: the results
+  file's name by default) and keys every review by example id (the Results ``key`` column).
+  Re-exporting the results with more rows, fewer rows or a new split keeps every review whose
+  example is still there; the others stay in the file and :class:`ReviewSession` says how
+  many (:attr:`ReviewSession.notice`). Stores written before names were used keyed datasets
+  by a hash of every id (:attr:`Results.fingerprint`); the first session on such a store
+  moves the best-matching hashed dataset to the name, keeping every row.
 
 :func:`sync_results` merges the store into a :class:`~dashboard.results.Results` (tags given
 in the results file are the base, store edits win) and :class:`ReviewSession` applies edits
@@ -24,10 +28,11 @@ store-first, then to the model; the tally grid uses both, and so can scripts.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,8 +56,16 @@ __all__ = [
     "ReviewSession",
     "SyncResult",
     "default_author",
+    "dataset_name",
+    "default_store_for",
     "default_store_path",
+    "user_data_dir",
     "file_tags",
+    "neutralise_cell",
+    "neutralise_frame",
+    "restore_cell",
+    "restore_frame",
+    "safe_filename",
     "sync_results",
 ]
 
@@ -62,6 +75,8 @@ SCHEMA_VERSION = 1
 DEFAULT_STORE_NAME = "annotations.sqlite"
 #: position of "incorrectly labelled": after every category the reviewer adds
 _MISLABELLED_POSITION = 1_000_000
+#: how stores written before named datasets named them: Results.fingerprint, 16 hex digits
+_LEGACY_DATASET = re.compile(r"[0-9a-f]{16}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -126,6 +141,12 @@ def default_author() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "reviewer"
 
 
+def _store_error(path: object, what: str, exc: BaseException) -> DashboardError:
+    """A SQLite error as the package's one error type: one line naming the store."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return DashboardError(f"{what} ({detail})", file=str(path))
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -161,6 +182,58 @@ class Edit:
     previous_at: str | None = None
 
 
+# -- CSV cells a spreadsheet would run -----------------------------------------------------------
+#: first characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: ``'`` before a formula trigger (and before a
+    leading ``'``, so :func:`restore_cell` gives back exactly the value). Non-text is as is."""
+    if isinstance(value, str) and value and (value[0] in FORMULA_TRIGGERS or value[0] == "'"):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: Any) -> Any:
+    """Undo :func:`neutralise_cell` (a cell read back from an exported CSV)."""
+    if (isinstance(value, str) and len(value) > 1 and value[0] == "'"
+            and (value[1] in FORMULA_TRIGGERS or value[1] == "'")):
+        return value[1:]
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell, column name and index label neutralised."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column])
+                or pd.api.types.is_bool_dtype(out[column])):
+            out[column] = out[column].map(neutralise_cell).astype(object)
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out.index = out.index.map(neutralise_cell)
+    out.index.name = neutralise_cell(out.index.name)
+    return out
+
+
+def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_frame` on a frame read with ``dtype=str``."""
+    out = frame.copy()
+    out.columns = [restore_cell(str(c)) for c in out.columns]
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(restore_cell)
+    return out
+
+
+def safe_filename(text: str, *, limit: int = 120) -> str:
+    """``text`` as one file name: path separators and characters file systems or shells
+    dislike become ``_``; never empty, never ``.``/``..``, at most ``limit`` characters."""
+    name = re.sub(r"[^\w.@+=,-]+", "_", str(text), flags=re.UNICODE).strip("._") or "file"
+    return name[:limit]
+
+
 class AnnotationStore:
     """Review tags, comments and categories of datasets, in one SQLite file.
 
@@ -170,12 +243,16 @@ class AnnotationStore:
         The SQLite file (created if missing); an existing folder means
         ``folder / "annotations.sqlite"``. ``":memory:"`` gives a private, volatile store.
     dataset : str
-        The dataset's identity, normally :attr:`Results.fingerprint`. Every read and write of
-        this object is limited to it.
+        The dataset's name, normally :func:`dataset_name` (the results file's name); reviews
+        are keyed by example id within it. Every read and write of this object is limited
+        to it.
     author : str, optional
         Recorded with every edit (default :func:`default_author`); may be changed later.
     timeout : float
         Seconds a writer waits for another writer's transaction before giving up.
+    check : bool
+        Run :meth:`check` (integrity and a test write) on opening; every SQLite error, then
+        and later, is raised as a :class:`DashboardError` naming the file.
 
     Examples
     --------
@@ -189,7 +266,7 @@ class AnnotationStore:
     """
 
     def __init__(self, path: str | Path, *, dataset: str, author: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, check: bool = True) -> None:
         dataset = str(dataset).strip()
         if not dataset:
             raise DashboardError("an annotation store needs a dataset identity")
@@ -211,6 +288,8 @@ class AnnotationStore:
         self._depth = 0
         self._writing = False
         self._init_schema()
+        if check:
+            self.check()
 
     # -- connection and transactions -------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -226,9 +305,8 @@ class AnnotationStore:
                                          file=str(self.path))
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.DatabaseError as exc:
-                raise DashboardError(f"cannot open the annotation store: {exc}",
-                                     file=str(self.path)) from None
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "cannot open the annotation store", exc) from None
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -250,27 +328,55 @@ class AnnotationStore:
                 return
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                raise DashboardError(f"the annotation store is busy or unavailable ({exc}); "
-                                     "nothing was saved, try again", file=str(self.path)) from None
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "the annotation store is busy or unavailable; "
+                                   "nothing was saved, try again", exc) from None
             self._depth, self._writing = 1, write
             try:
                 yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(self.path, "the annotation store failed"
+                                       + ("; nothing was saved" if write else ""), exc) from None
                 raise
             else:
                 try:
                     conn.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise DashboardError(f"could not save to the annotation store ({exc}); "
-                                         "nothing was saved, try again",
-                                         file=str(self.path)) from None
+                except sqlite3.Error as exc:
+                    with suppress(sqlite3.Error):
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    raise _store_error(self.path, "could not save to the annotation store; "
+                                       "nothing was saved, try again", exc) from None
             finally:
                 self._depth, self._writing = 0, False
+
+    def check(self) -> None:
+        """Refuse a damaged or unwritable store before anyone reviews into it.
+
+        Runs SQLite's ``quick_check`` and commits a test write (one row of ``health``); raises
+        :class:`DashboardError` naming the file otherwise. ``:memory:`` stores pass.
+        """
+        with self._transaction(write=False) as conn:
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            found = " ".join("; ".join(map(str, problems)).split())[:200]
+            raise DashboardError(f"the annotation store is damaged (SQLite quick_check: {found}"
+                                 "); restore it from a backup or start a new one with --store",
+                                 file=str(self.path))
+        try:
+            with self._transaction(write=True) as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, "
+                             "at TEXT NOT NULL, author TEXT NOT NULL)")
+                conn.execute("INSERT OR REPLACE INTO health(id, at, author) VALUES (1, ?, ?)",
+                             (_now(), self.author))
+        except DashboardError as exc:
+            raise DashboardError(f"the annotation store cannot be written ({exc}); check its "
+                                 "permissions and free space, or choose another with --store",
+                                 file=str(self.path)) from None
 
     def _init_schema(self) -> None:
         with self._transaction(write=True) as conn:
@@ -302,6 +408,55 @@ class AnnotationStore:
 
     def __repr__(self) -> str:
         return f"<AnnotationStore {str(self.path)!r} dataset={self.dataset!r}>"
+
+    # -- dataset identity ----------------------------------------------------------------------
+    def _has_reviews(self, conn: sqlite3.Connection, dataset: str) -> bool:
+        return conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM tags WHERE dataset = ?) OR EXISTS(SELECT 1 FROM comments "
+            "WHERE dataset = ?) OR EXISTS(SELECT 1 FROM categories WHERE dataset = ? AND "
+            "(origin IS NULL OR origin != ?))",
+            (dataset, dataset, dataset, MISLABELLED)).fetchone()[0] == 1
+
+    def adopt_legacy_dataset(self, keys: Collection[str], fingerprint: str | None = None
+                             ) -> str | None:
+        """Move the reviews of a hash-named dataset (older stores) to this store's name.
+
+        Only when this name holds no review yet. Candidates are datasets named by a 16-digit
+        hash (:attr:`Results.fingerprint`); ``fingerprint`` wins if present, else the one whose
+        reviewed ids overlap ``keys`` most (none without overlap). Every row moves (tags,
+        comments, categories, the edit log), one transaction. Returns the old name or None.
+        """
+        keys = keys if isinstance(keys, (set, frozenset)) else frozenset(map(str, keys))
+        with self._transaction(write=True) as conn:
+            if self._has_reviews(conn, self.dataset):
+                return None
+            legacy = [d for (d,) in conn.execute(
+                "SELECT DISTINCT dataset FROM categories WHERE dataset != ?", (self.dataset,))
+                if _LEGACY_DATASET.fullmatch(d) and self._has_reviews(conn, d)]
+            if not legacy:
+                return None
+            if fingerprint in legacy:
+                chosen = fingerprint
+            else:
+                def overlap(d: str) -> int:
+                    ids = conn.execute("SELECT example_id FROM tags WHERE dataset = ? UNION "
+                                       "SELECT example_id FROM comments WHERE dataset = ?",
+                                       (d, d)).fetchall()
+                    return sum(1 for (i,) in ids if i in keys)
+
+                best = max(legacy, key=overlap)
+                chosen = best if overlap(best) > 0 else None
+            if chosen is None:
+                return None
+            # this name holds only its automatic "incorrectly labelled" category: drop it, so
+            # the old dataset's own one (with its tags) takes the name
+            conn.execute("DELETE FROM edits WHERE dataset = ?", (self.dataset,))
+            conn.execute("DELETE FROM categories WHERE dataset = ?", (self.dataset,))
+            for table in ("categories", "tags", "comments", "edits"):
+                conn.execute(f"UPDATE {table} SET dataset = ? WHERE dataset = ?",
+                             (self.dataset, chosen))
+            self._log(conn, _now(), "rename_dataset", old=chosen, new=self.dataset)
+        return chosen
 
     # -- categories --------------------------------------------------------------------------
     def _active(self, conn: sqlite3.Connection) -> list[tuple[int, str, str | None]]:
@@ -556,7 +711,10 @@ class AnnotationStore:
 
     # -- CSV -------------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
-        """Write the tags and comments as CSV: example_id, one column per category, comment."""
+        """Write the tags and comments as CSV: example_id, one column per category, comment.
+
+        Text cells that a spreadsheet would run as a formula are neutralised
+        (:func:`neutralise_cell`); :meth:`import_csv` undoes it."""
         with self._transaction(write=False):  # one snapshot for both reads
             tags, comments = self.tags(), self.comments()
         ids = sorted(set(tags["example_id"]) | set(comments))
@@ -564,7 +722,7 @@ class AnnotationStore:
         out.insert(len(out.columns), "comment", [comments.get(i, "") for i in ids])
         out.index.name = "example_id"
         target = Path(path)
-        out.to_csv(target)
+        neutralise_frame(out).to_csv(target)
         return target
 
     def import_csv(self, path: str | Path | IO[bytes], *, id_column: str | None = None) -> int:
@@ -582,6 +740,7 @@ class AnnotationStore:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
         except (OSError, ValueError) as exc:
             raise DashboardError(f"could not read the tags CSV: {exc}", file=source) from None
+        df = restore_frame(df)  # exports neutralise cells a spreadsheet would run
         if df.empty:
             return 0
         if id_column is None:
@@ -654,24 +813,61 @@ def _wide(records: pd.DataFrame, categories: Sequence[str]) -> pd.DataFrame:
 
 
 # -- binding a store to a Results model -----------------------------------------------------------
-def default_store_path(results: Results) -> Path:
-    """Where the store lives by default: ``annotations.sqlite`` beside the results file.
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package: a store never goes inside it (it may be read-only, and is shared)."""
+BUNDLED_DEMO = PACKAGE_DIR / "data" / "demo" / "cat_results.parquet"
 
-    Results built from a frame or arrays have no file: the current folder is used.
+
+def user_data_dir() -> Path:
+    """The user's data folder for this program (``$XDG_DATA_HOME`` or ``~/.local/share``)."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "ml-diagnosis-dashboard"
+
+
+def default_store_for(results_file: str | Path | None) -> Path:
+    """The annotation store ``serve``, ``report`` and the tally grid use for a results file.
+
+    ``<name>.annotations.sqlite`` beside the file; an ``annotations.sqlite`` there written by
+    earlier versions is kept using when it exists and the new name does not. Files inside the
+    installed package (the bundled demo: ``demo.annotations.sqlite``) or in a folder that
+    cannot be written use the user's data folder (:func:`user_data_dir`). Without a file
+    (results built from a frame): ``annotations.sqlite`` in the current folder.
     """
-    folder = results.schema.base_dir if results.schema.base_dir is not None else Path.cwd()
-    return Path(folder) / DEFAULT_STORE_NAME
+    if results_file is None:
+        return Path.cwd() / DEFAULT_STORE_NAME
+    path = Path(results_file).resolve()
+    name = ("demo" if path == BUNDLED_DEMO else path.stem) + ".annotations.sqlite"
+    folder = path.parent
+    if folder.is_relative_to(PACKAGE_DIR) or not os.access(folder, os.W_OK):
+        return user_data_dir() / name
+    if not (folder / name).exists() and (folder / DEFAULT_STORE_NAME).exists():
+        return folder / DEFAULT_STORE_NAME
+    return folder / name
+
+
+def default_store_path(results: Results) -> Path:
+    """Where the store of ``results`` lives by default (:func:`default_store_for` its file)."""
+    base = results.schema.base_dir
+    return default_store_for(None if base is None else
+                             Path(base) / Path(results.schema.source).name)
+
+
+def dataset_name(results: Results) -> str:
+    """The name reviews of ``results`` are kept under: the results file's name (``name`` of
+    :meth:`Results.from_frame` otherwise), so a re-export of the same file finds them."""
+    return str(results.name or "results")
 
 
 def _open_store(results: Results, store: AnnotationStore | str | Path | None,
                 author: str | None) -> AnnotationStore:
     if store is None:
         store = default_store_path(results)
+        store.parent.mkdir(parents=True, exist_ok=True)  # the user data folder, the first time
     if not isinstance(store, AnnotationStore):
-        return AnnotationStore(store, dataset=results.fingerprint, author=author)
-    if store.dataset != results.fingerprint:
+        return AnnotationStore(store, dataset=dataset_name(results), author=author)
+    if store.dataset not in (dataset_name(results), results.fingerprint):
         raise DashboardError(f"the annotation store is bound to dataset {store.dataset!r} but "
-                             f"these results are dataset {results.fingerprint!r}: tags of one "
+                             f"these results are dataset {dataset_name(results)!r}: tags of one "
                              "dataset never go to another", file=str(store.path))
     if author:
         store.author = author
@@ -704,9 +900,6 @@ def sync_results(results: Results, store: AnnotationStore, *, base: pd.DataFrame
     ``base`` (:func:`file_tags`) and ``keys`` (the results' example keys, a set) may be given
     to save recomputing them on every refresh.
     """
-    if store.dataset != results.fingerprint:
-        raise DashboardError(f"store dataset {store.dataset!r} is not these results' "
-                             f"{results.fingerprint!r}", file=str(store.path))
     base = file_tags(results) if base is None else base
     known = keys if keys is not None else frozenset(results.frame["key"].astype(str))
     mapping = store.adopt_categories(list(base.columns))
@@ -744,23 +937,45 @@ class ReviewSession:
     results : Results
         The model whose ``tags`` and ``comments`` follow the store.
     store : AnnotationStore, str, Path or None
-        A store for ``results.fingerprint``, or a path for one (default
+        A store for :func:`dataset_name` of ``results``, or a path for one (default
         :func:`default_store_path`).
     author : str, optional
         Recorded with each edit.
 
     Every method validates its input against the results, writes to the store (returning only
     after the commit) and only then updates ``results``: the model never shows an edit the
-    store does not have.
+    store does not have. Opening a session moves the reviews of an older, hash-named dataset
+    to the name (:meth:`AnnotationStore.adopt_legacy_dataset`); :attr:`notice` says so, and
+    how many reviewed examples these results no longer hold.
     """
 
     def __init__(self, results: Results, store: AnnotationStore | str | Path | None = None, *,
                  author: str | None = None) -> None:
         self.results = results
+        self.defaulted = store is None
         self.store = _open_store(results, store, author)
         self._keys = frozenset(results.frame["key"].astype(str))
         self._base = file_tags(results)
+        self.adopted_from = self.store.adopt_legacy_dataset(self._keys, results.fingerprint)
         self.last_sync = self.sync()
+
+    @property
+    def notice(self) -> str:
+        """What a reviewer should know about this store ("" when nothing): where it is when it
+        was chosen by default, reviews moved from an older store layout, reviewed examples
+        these results no longer hold."""
+        parts = []
+        if self.defaulted:
+            parts.append(f"Reviews are saved in {self.store.path}.")
+        if self.adopted_from:
+            parts.append(f"Reviews saved under the earlier dataset id {self.adopted_from} now "
+                         f"follow {self.store.dataset!r} by example id.")
+        missing = len(self.last_sync.unknown_ids)
+        if missing:
+            parts.append(f"{missing} reviewed example{'s' if missing != 1 else ''} in "
+                         f"{self.store.path} {'are' if missing != 1 else 'is'} not in these "
+                         "results (kept in the store; they come back if the examples do).")
+        return " ".join(parts)
 
     def sync(self) -> SyncResult:
         """Reload the store (others' edits included) into the results."""

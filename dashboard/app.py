@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_HUMAN_LEVEL, ENV_STORE
+from dashboard.serve import ENV_COLUMNS, ENV_DATASET_NAME, ENV_FILE, ENV_HUMAN_LEVEL, ENV_STORE
 
 if TYPE_CHECKING:
     from dashboard.results import Results
@@ -198,7 +198,8 @@ class DashboardApp(widgets.VBox):
             self.report_button.disabled = False
 
 
-def load_results(path: Path, human_level: Mapping[str, float] | float | None = None) -> Results:
+def load_results(path: Path, human_level: Mapping[str, float] | float | None = None,
+                 columns: Mapping[str, Any] | None = None) -> Results:
     """Read the results file with the per-model facts of its sidecar (``read_sidecar``).
 
     Parameters
@@ -207,6 +208,8 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
         Results file.
     human_level : mapping or float, optional
         Human-level references; by default the sidecar's.
+    columns : mapping, optional
+        Loader keywords (column names, ``pos_label``) from the command line.
 
     Returns
     -------
@@ -219,12 +222,14 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
     meta = read_sidecar(path)
     if human_level is None:
         human_level = meta.get("human_level")  # type: ignore[assignment]
-    return Results.from_file(path, human_level=human_level, metadata=meta.get("models"))
+    return Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
+                             **dict(columns or {}))
 
 
 def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
               store: str | Path | None = None, title: str | None = None,
-              progress: Callable[[str], None] | None = None) -> widgets.Widget:
+              progress: Callable[[str], None] | None = None,
+              columns: Mapping[str, Any] | None = None) -> widgets.Widget:
     """Load ``path`` and compose the page; a message widget when the input cannot be used.
 
     Parameters
@@ -239,6 +244,8 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         Display name.
     progress : callable, optional
         Called with a sentence before each slow step.
+    columns : mapping, optional
+        Loader keywords, as in :func:`load_results`.
 
     Returns
     -------
@@ -250,7 +257,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
     say = progress or (lambda _text: None)
     try:
         say(f"Reading {path.name} ({_size(path)})…")
-        results = load_results(path, human_level)
+        results = load_results(path, human_level, columns)
     except DashboardError as exc:
         return message_widget(f"Cannot use the results file {path}.", str(exc))
     except OSError as exc:
@@ -351,14 +358,21 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     except (ValueError, TypeError) as exc:
         return message_widget(f"Bad {ENV_HUMAN_LEVEL} value.", str(exc))
     store = env.get(ENV_STORE) or None
+    try:
+        columns = json.loads(env.get(ENV_COLUMNS) or "{}")
+        if not isinstance(columns, dict):
+            raise ValueError("expected a JSON object of loader keywords")
+    except ValueError as exc:
+        return message_widget(f"Bad {ENV_COLUMNS} value.", str(exc))
     if not path.is_file():
         return message_widget(f"Cannot open the results file {path}.",
                               "No such file." if not path.exists() else "It is not a file.")
     if defer is None:
         defer = env.get(ENV_VOILA_PREHEAT) == "False"
     if not defer:
-        return build_app(path, human_level=human_level, store=store, title=title)
+        return build_app(path, human_level=human_level, store=store, title=title,
+                         columns=columns)
     return DeferredApp(
         lambda progress: build_app(path, human_level=human_level, store=store, title=title,
-                                   progress=progress),
+                                   progress=progress, columns=columns),
         f"Loading {path.name} ({_size(path)})…")

@@ -7,7 +7,9 @@ traceback from inside a kernel), then hands it to :mod:`dashboard.serve`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -22,50 +24,243 @@ from dashboard.io import read_human_level, read_sidecar
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
 
+MAX_SIZE_DEFAULT = 1 << 30
+"""Largest results file read without ``--max-size`` (1 GiB: ~25M rows of a plain CSV)."""
+_SAMPLE_BYTES = 1 << 20
+
+
+def parse_size(text: str) -> int:
+    """``"1.5GB"``, ``"800M"``, ``"0"`` (no limit) or a byte count, as bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    if not match:
+        raise DashboardError(f"--max-size: expected a size such as 500MB or 2GB, got {text!r}")
+    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new process (Linux ``MemAvailable``), if known."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_input(path: Path, max_size: int) -> None:
+    """Refuse, before reading it, a results file too big or too odd to load sensibly.
+
+    Over ``max_size`` bytes (0: no limit), or a text file whose first MiB is mostly blank or
+    delimiter-only lines, or one whose estimated in-memory size exceeds the memory
+    available: one :class:`DashboardError` naming the file and the way to override.
+    """
+    if not path.is_file():
+        return  # the loader says what is wrong with it
+    size = path.stat().st_size
+    if max_size and size > max_size:
+        raise DashboardError(f"the file is {size / 2**30:.1f} GiB, more than the "
+                             f"{max_size / 2**30:.1f} GiB read without asking; pass "
+                             "--max-size 0 (or a larger size) to load it anyway", file=str(path))
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"):
+        return
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE_BYTES)
+    lines = sample.splitlines()[:-1] if len(sample) == _SAMPLE_BYTES else sample.splitlines()
+    if len(lines) < 2:
+        if size > _SAMPLE_BYTES:
+            raise DashboardError("the first MiB holds no complete row (a line longer than "
+                                 "1 MiB): not a results table", file=str(path))
+        return
+    empty = sum(1 for line in lines[1:] if not line.strip(b" ,;\t\r\"{}[]"))
+    if empty > 0.5 * (len(lines) - 1):
+        raise DashboardError(f"{empty:,} of the first {len(lines) - 1:,} rows are empty: "
+                             "export the results without blank rows", file=str(path))
+    rows = size / max(1.0, len(sample) / len(lines))
+    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
+    need = rows * (columns * 16 + 120)  # pandas: 8-byte values, one text id, indexes, copies
+    free = _available_memory()
+    if max_size and free is not None and need > free:
+        raise DashboardError(f"loading ~{rows:,.0f} rows would need ~{need / 2**30:.1f} GiB, "
+                             f"more than the {free / 2**30:.1f} GiB available; pass "
+                             "--max-size 0 to try anyway", file=str(path))
+
+
+def check_sidecar(path: Path) -> None:
+    """Refuse a ``<results>.json`` sidecar that cannot be read or is not a JSON object (the
+    loader ignores such a file silently); warn about an unreadable ``demo.json`` beside it."""
+    sidecar = path.with_suffix(".json")
+    if sidecar != path and sidecar.exists():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DashboardError(f"cannot read the sidecar ({exc.__class__.__name__}: "
+                                 f"{getattr(exc, 'strerror', None) or exc})",
+                                 file=str(sidecar)) from None
+        except ValueError as exc:
+            raise DashboardError(f"the sidecar is not valid JSON ({exc})",
+                                 file=str(sidecar)) from None
+        if not isinstance(data, dict):
+            raise DashboardError("the sidecar must be a JSON object with title, human_level "
+                                 f"and models; found a JSON {type(data).__name__}",
+                                 file=str(sidecar))
+    demo = path.parent / "demo.json"
+    if demo.exists() and demo != path:
+        try:
+            data = json.loads(demo.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"warning: {demo}: ignored, cannot be read as a sidecar ({exc})",
+                  file=sys.stderr)
+
+
+def check_port(port: int | None) -> None:
+    """Refuse a port outside 1-65535 (``None``: the default)."""
+    if port is not None and not 1 <= port <= 65535:
+        raise DashboardError(f"--port {port}: a TCP port is between 1 and 65535")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def default_store(results_file: Path, *, demo: bool) -> Path:
-    """Where review tags go: beside the results file, or in the user's data folder for the
-    bundled demo (the package folder may be read-only and must stay clean)."""
-    if not demo:
-        return results_file.with_suffix(".annotations.sqlite")
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    folder = base / "ml-diagnosis-dashboard"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "demo.annotations.sqlite"
+def default_store(results_file: Path) -> Path:
+    """The annotation store ``serve`` and ``report`` use for a results file by default: the
+    tally grid's too (:func:`dashboard.annotations.default_store_for`)."""
+    from dashboard.annotations import default_store_for
+
+    store = default_store_for(results_file)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return store
 
 
-def _validate(path: Path, human_level: Any) -> Any:
-    """Load once in this process so errors surface here, in plain words."""
+COLUMN_OPTIONS = ("label", "score", "prediction", "split", "id", "model")
+"""Loader keywords set by ``--<name>-col``."""
+
+
+def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
+    """The loader keywords the column options and ``--pos-label`` ask for (only those given)."""
+    columns = {name: getattr(args, f"{name}_col") for name in COLUMN_OPTIONS
+               if getattr(args, f"{name}_col", None)}
+    if getattr(args, "pos_label", None) is not None:
+        columns["pos_label"] = args.pos_label
+    return columns
+
+
+def human_level_option(text: str | None) -> Any:
+    """Parse ``--human-level``; a bare number above 1 is refused with the percentage it
+    probably means ("2" -> "did you mean 2%?")."""
+    if not text:
+        return None
+    try:
+        value = read_human_level(text)
+    except (ValueError, TypeError) as exc:
+        raise DashboardError(f"--human-level {text!r}: {exc}; use 0.02, 2% or "
+                             "'person=3%,experts=0.5%'") from None
+    rates = value.items() if isinstance(value, dict) else [(None, value)]
+    for name, rate in rates:
+        if not 0.0 <= float(rate) <= 1.0:
+            raw = f"{rate:g}"
+            hint = f"; did you mean {raw}%?" if 1.0 < float(rate) <= 100.0 else ""
+            where = f" ({name})" if name else ""
+            raise DashboardError(f"--human-level {text!r}{where}: an error rate is between 0 "
+                                 f"and 1, got {raw}{hint}")
+    return value
+
+
+_VALIDATE_CHILD = """
+import json, sys
+from dashboard.cli import _summary
+from dashboard.errors import DashboardError
+args = json.load(sys.stdin)
+try:
+    out = _summary(args["path"], args["human_level"], args["columns"])
+except (DashboardError, ValueError, OSError) as exc:
+    print(str(exc), file=sys.stderr)
+    raise SystemExit(2) from None
+print(json.dumps(out))
+"""
+
+
+def _summary(path: str | Path, human_level: Any, columns: dict[str, Any]) -> dict[str, Any]:
+    """Load the results once and return what the launcher prints (runs in a child process)."""
     from dashboard.results import Results
 
-    return Results.from_file(path, human_level=human_level)
+    results = Results.from_file(Path(path), human_level=human_level, **columns)
+    return {"rows": len(results.frame), "models": [str(m) for m in results.models],
+            "notes": [str(n) for n in results.schema.notes]}
+
+
+def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """Load the file in a child process so errors surface here, in plain words, and the
+    launcher keeps no copy of the data while the server runs (the kernels load their own).
+
+    Returns the row count, the models and the loader's notes; raises DashboardError with the
+    loader's message when the file cannot be used.
+    """
+    import subprocess
+
+    from dashboard.serve import voila_process_env
+
+    request = json.dumps({"path": str(path), "human_level": human_level,
+                          "columns": columns or {}})
+    done = subprocess.run([sys.executable, "-c", _VALIDATE_CHILD], input=request,
+                          capture_output=True, text=True, env=voila_process_env())
+    if done.returncode == 2:
+        raise DashboardError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                             else f"cannot read {path}")
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"validating {path} failed (exit {done.returncode}):\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _check_store(store: Path, results_file: Path) -> None:
+    """Open the annotation store once: a damaged or unwritable one is refused now, in one
+    line naming it, rather than at the first tick in the page."""
+    from dashboard.annotations import AnnotationStore
+
+    if not store.parent.is_dir():
+        raise DashboardError(f"the folder of the annotation store does not exist: {store.parent}")
+    AnnotationStore(store, dataset=results_file.name).close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
+    check_port(args.port)
+    token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
+    check_input(path, parse_size(args.max_size))
+    check_sidecar(path)
     meta = read_sidecar(path)
-    human_level = read_human_level(args.human_level) if args.human_level else \
-        meta.get("human_level")
+    human_level = human_level_option(args.human_level)
+    if human_level is None:
+        human_level = meta.get("human_level")
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
+    columns = loader_columns(args)
+    store = Path(args.store) if args.store else default_store(path)
+    _check_store(store, path)
     started = time.perf_counter()
-    results = _validate(path, human_level)
-    print(f"Loaded {path} ({len(results.frame):,} rows, models {', '.join(results.models)}) "
+    summary = _validate(path, human_level, columns)
+    print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
           f"in {time.perf_counter() - started:.1f} s")
-    store = Path(args.store) if args.store else default_store(path, demo=not args.file)
-    if not store.parent.is_dir():
-        raise DashboardError(f"the folder of the annotation store does not exist: {store.parent}")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    port, preferred_free = serve.choose_port(args.host, args.port)
+    if not preferred_free:
+        print(f"Port {serve.DEFAULT_PORT} is in use; serving on port {port} instead.")
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(
-            path, host=args.host, port=args.port, token=args.token, human_level=human_level,
+            path, host=args.host, port=port, token=token, human_level=human_level,
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
-            timeout=args.timeout, log_path=log_path,
+            timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
+            max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
+            columns=columns,
         )
     except (RuntimeError, TimeoutError) as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
@@ -74,11 +269,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from None
     print(f"Dashboard for {path.name} at {running.url}")
     if not serve.is_loopback(args.host):
-        print("It is reachable from other machines; the token in the URL is required.")
+        port = int(running.base_url.rstrip("/").rsplit(":", 1)[1])
+        print("It is reachable from other machines; give colleagues this URL (the token is "
+              f"required): {serve.public_url(args.host, port, running.token)}")
     print(f"Annotations are saved in {store}; Voilà's log is {log_path}. "
           "Press Ctrl+C to stop.", flush=True)
+    private = tempfile.TemporaryDirectory(prefix="mldash-open-")  # 0700: the token stays ours
     if not args.no_browser:
-        webbrowser.open(running.url)
+        # a 0600 redirect file keeps the token off the browser's command line
+        webbrowser.open(serve.browser_redirect_file(running.url, Path(private.name)).as_uri())
     # Voilà runs in its own session: stop it on SIGTERM/SIGHUP too, not only on Ctrl+C
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -92,17 +291,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     finally:
         running.stop()
+        private.cleanup()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from dashboard.annotations import ReviewSession
     from dashboard.report import write_report
     from dashboard.results import Results
 
     path = Path(args.file)
+    check_input(path, parse_size(args.max_size))
+    check_sidecar(path)
     meta = read_sidecar(path)
-    human_level = read_human_level(args.human_level) if args.human_level else \
-        meta.get("human_level")
-    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"))
+    human_level = human_level_option(args.human_level)
+    if human_level is None:
+        human_level = meta.get("human_level")
+    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
+                                **loader_columns(args))
+    for note in results.schema.notes:
+        print(f"note: {note}")
+    if args.no_store:
+        print("Reviews: only the tags in the results file (--no-store)")
+    else:
+        store = Path(args.store) if args.store else default_store(path)
+        if args.store and not store.is_file():
+            raise DashboardError("no annotation store there (serve creates it)", file=str(store))
+        if store.is_file():
+            session = ReviewSession(results, store)
+            print(f"Reviews from {store}: {session.last_sync.reviewed} reviewed examples, "
+                  f"{session.last_sync.comments} comments")
+            if session.last_sync.unknown_ids:
+                print(f"note: {len(session.last_sync.unknown_ids)} reviewed examples in the "
+                      "store are not in these results")
+            session.store.close()
+        else:
+            print(f"Reviews: none saved yet ({store} does not exist)")
     if args.model:
         results.model = args.model
     if args.threshold is not None:
@@ -121,32 +344,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_loader_options(parser: argparse.ArgumentParser) -> None:
+    """The options that tell the loader how to read the results table."""
+    for name, what in (("label", "true class"), ("score", "positive-class score"),
+                       ("prediction", "hard prediction"), ("split", "split name"),
+                       ("id", "example id"), ("model", "model name")):
+        parser.add_argument(f"--{name}-col", default=None, metavar="COLUMN",
+                            help=f"column holding the {what} (default: {name})")
+    parser.add_argument("--pos-label", default=None, metavar="CLASS",
+                        help="the positive class, when labels are not 0/1 or False/True")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")
     s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results (default: demo)")
-    s.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    s.add_argument("--port", type=int, default=None,
+                   help="port (default 8866, or a free one when 8866 is taken)")
     s.add_argument("--host", default="127.0.0.1",
-                   help="interface to listen on; anything but loopback requires a token")
-    s.add_argument("--token", default=None, help="access token (generated when --host is set)")
+                   help="interface to listen on (0.0.0.0: every interface, for a team)")
+    s.add_argument("--token", default=None,
+                   help="access token, at least 32 characters (default: $DASHBOARD_TOKEN, else "
+                        "a generated one); prefer $DASHBOARD_TOKEN: other users see options in ps")
+    s.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="another Host name the server answers to (e.g. a DNS alias); repeatable")
     s.add_argument("--human-level", default=None,
                    help="human-level error: 0.01, 1%%, 'person=3%%,experts=0.5%%' or JSON")
     s.add_argument("--store", default=None,
-                   help="annotation SQLite file (default: next to the results file)")
+                   help="annotation SQLite file (default: <results>.annotations.sqlite next to "
+                        "the results file, or in the user data folder for the demo)")
+    _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.add_argument("--preheat", action="store_true",
                    help="keep one kernel ready so the first page opens faster (~130 MB)")
+    s.add_argument("--max-kernels", type=int, default=None, metavar="N",
+                   help="most pages open at once, one kernel each (~250 MB); default 12, "
+                        "about 15 per 4 GB of memory")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
+    s.add_argument("--max-size", default="1GB", metavar="SIZE",
+                   help="refuse larger results files (default 1GB; 0: no limit)")
     s.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="write a self-contained HTML diagnosis")
     rp.add_argument("file", help="CSV, Parquet or JSON Lines results")
     rp.add_argument("-o", "--output", default="diagnosis.html", help="HTML file to write")
     rp.add_argument("--human-level", default=None, help="as for serve")
+    rp.add_argument("--store", default=None,
+                    help="annotation store whose reviews the report counts (default: the one "
+                         "serve uses for this file)")
+    rp.add_argument("--no-store", action="store_true",
+                    help="count only the tags in the results file")
+    _add_loader_options(rp)
     rp.add_argument("--model", default=None, help="model to report (default: the first)")
     rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
+    rp.add_argument("--max-size", default="1GB", metavar="SIZE",
+                    help="refuse larger results files (default 1GB; 0: no limit)")
     rp.add_argument("--png", default=None, metavar="DIR",
                     help="also write one PNG per figure into DIR (needs Chromium)")
     rp.set_defaults(func=cmd_report)
@@ -157,13 +411,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_API_TO_OPTION = {"(pos_label=...)": "(--pos-label CLASS)"}
+
+
+def command_line_words(message: str) -> str:
+    """A loader message with Python keywords it suggests replaced by the matching options."""
+    for api, option in _API_TO_OPTION.items():
+        message = message.replace(api, option)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; bad input prints one line and exits with status 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {command_line_words(str(exc))}", file=sys.stderr)
         return 2
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,12 +15,17 @@ Security model, checked against voila 0.5 / jupyter_server 2 sources:
   the notebook, and ``/voila/files/`` (the only file route in notebook mode)
   has an allow-list that matches nothing and a deny-list that matches
   everything;
-* a host that is not loopback requires a token.
+* every server requires a token of at least 32 characters (a generated one by default); it
+  reaches Voilà through the environment (:data:`ENV_TOKEN`), never its command line, which
+  ``ps`` shows to every local user, and the browser is opened through a private redirect file;
+* only the expected ``Host`` names are answered (:func:`allowed_hosts`): a page on another
+  site that rebinds its DNS name to 127.0.0.1 gets 403 (:mod:`dashboard.voila_server`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import ipaddress
 import json
 import os
@@ -35,7 +40,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +52,13 @@ ENV_STORE = "DASHBOARD_STORE"
 """Optional path of the annotation SQLite store."""
 ENV_DATASET_NAME = "DASHBOARD_DATASET_NAME"
 """Display name of the data set (defaults to the file's name)."""
+ENV_COLUMNS = "DASHBOARD_COLUMNS"
+"""Optional JSON object of loader keywords (``label``, ``score``, ``pos_label``...)."""
+ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
+"""The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
+environment before starting kernels."""
+MIN_TOKEN_LENGTH = 32
+"""Shortest access token accepted."""
 
 NOTEBOOK_NAME = "dashboard.ipynb"
 NOTEBOOK_TITLE = "ML diagnosis dashboard"
@@ -69,12 +81,20 @@ REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK_NAM
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 HEALTH_PATH = "voila/static/voila.js"
+DEFAULT_PORT = 8866
+"""Voilà's usual port, tried first."""
+VOILA_MODULE = "dashboard.voila_server"
+"""Voilà with the dashboard's limits (:mod:`dashboard.voila_server`); takes Voilà's options."""
 FILE_ALLOW_NOTHING = "(?!)"
 """A regular expression that matches no path: ``/voila/files/`` serves nothing."""
 
-CULL_IDLE_TIMEOUT_S = 15 * 60
-"""A kernel whose page is closed is shut down after this many idle seconds."""
-CULL_INTERVAL_S = 60
+CULL_IDLE_TIMEOUT_S = 60
+"""A kernel without a connected page is shut down after this many idle seconds (a closed
+page's kernel normally goes at once, through Voilà's shutdown beacon)."""
+CULL_INTERVAL_S = 10
+MAX_KERNELS = 12
+"""Default cap on kernels, i.e. concurrent viewers: each holds ~250 MB with the demo."""
+KERNEL_MANAGER = "dashboard.voila_server.CappedKernelManager"
 
 
 def is_loopback(host: str) -> bool:
@@ -142,6 +162,27 @@ def find_free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be bound on ``host`` right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host or "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(host: str, port: int | None = None) -> tuple[int, bool]:
+    """The port to serve on: ``port`` when given, else :data:`DEFAULT_PORT` when it is free,
+    else a free one. Returns the port and whether it is the one asked for (or the default)."""
+    if port is not None:
+        return int(port), True
+    if port_is_free(host, DEFAULT_PORT):
+        return DEFAULT_PORT, True
+    return find_free_port(host or "0.0.0.0"), False
 
 
 def build_notebook() -> dict:
@@ -220,6 +261,7 @@ def dashboard_env(
     human_level: Mapping[str, float] | None = None,
     store: Path | None = None,
     dataset_name: str | None = None,
+    columns: Mapping[str, object] | None = None,
 ) -> dict[str, str]:
     """Environment variables that tell the notebook what to show.
 
@@ -233,6 +275,8 @@ def dashboard_env(
         Annotation SQLite store; made absolute.
     dataset_name : str, optional
         Display name; defaults to the file's name.
+    columns : Mapping[str, object], optional
+        Loader keywords (column names, ``pos_label``), passed as JSON.
 
     Returns
     -------
@@ -245,6 +289,8 @@ def dashboard_env(
         env[ENV_HUMAN_LEVEL] = json.dumps({str(k): float(v) for k, v in human_level.items()})
     if store is not None:
         env[ENV_STORE] = str(Path(store).resolve())
+    if columns:
+        env[ENV_COLUMNS] = json.dumps({str(k): v for k, v in columns.items()})
     return env
 
 
@@ -253,11 +299,12 @@ def voila_argv(
     *,
     port: int,
     host: str = "127.0.0.1",
-    token: str | None,
     root_dir: Path,
     preheat: bool = False,
     theme: str = "light",
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+    extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
 ) -> list[str]:
     """Command line that serves ``notebook`` with Voila.
 
@@ -269,9 +316,6 @@ def voila_argv(
         TCP port; Voila exits rather than pick another one.
     host : str
         Interface to bind.
-    token : str or None
-        Access token. Required (non-empty) when ``host`` is not loopback; on
-        loopback, ``None`` means no token.
     root_dir : Path
         Directory Voila serves; should hold only the notebook.
     preheat : bool
@@ -281,31 +325,30 @@ def voila_argv(
         ``"light"`` or ``"dark"``.
     cull_idle_timeout : int
         Seconds after which an idle kernel without a page is shut down.
+    extra_hosts : Sequence[str]
+        Host names answered besides those of :func:`allowed_hosts`.
+    max_kernels : int
+        Most kernels (pages) at once; one more page gets a "full" notice.
 
     Returns
     -------
     list[str]
-        ``[sys.executable, "-m", "voila", ...]``.
+        ``[sys.executable, "-m", "dashboard.voila_server", ...]``; the token is
+        not on it (see :data:`ENV_TOKEN`).
 
     Raises
     ------
     ValueError
-        If ``host`` is not loopback and ``token`` is empty, or the notebook is
-        not inside ``root_dir``.
+        If the notebook is not inside ``root_dir``.
     """
     notebook = Path(notebook).resolve()
     root_dir = Path(root_dir).resolve()
     if not notebook.is_relative_to(root_dir):
         raise ValueError(f"notebook {notebook} is not inside root_dir {root_dir}")
-    if not is_loopback(host) and not token:
-        raise ValueError(
-            f"host {host!r} is not loopback: a token is required "
-            "(use make_token() or serve on 127.0.0.1)"
-        )
     argv = [
         sys.executable,
         "-m",
-        "voila",
+        VOILA_MODULE,
         str(notebook),
         "--no-browser",
         f"--port={int(port)}",
@@ -327,40 +370,103 @@ def voila_argv(
         # the figures draw with the template's plotly.js (dashboard/widgets/figure.py): the
         # plotly labextension (its own 4.8 MB plotly.js) has nothing to render here
         "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
+        f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
+        f"--CappedKernelManager.max_kernels={int(max_kernels)}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        "--MappingKernelManager.cull_connected=False",
     ]
-    if token:
-        argv.append(f"--Voila.token={token}")
+    # one --X=item per list item (traitlets 5 deprecates --X=[...])
+    argv += [f"--DashboardVoila.allowed_hosts={h}" for h in allowed_hosts(host, extra_hosts)]
     if preheat:
         argv += ["--preheat_kernel=True", "--pool_size=1"]
     return argv
 
 
 def make_token() -> str:
-    """Return a fresh random access token (``secrets.token_urlsafe(32)``)."""
+    """Return a fresh random access token (``secrets.token_urlsafe(32)``, 43 characters)."""
     return secrets.token_urlsafe(32)
 
 
-def resolve_token(host: str, token: str | None) -> str | None:
-    """The token a server on ``host`` uses.
+def resolve_token(token: str | None = None) -> str:
+    """The token a server uses: ``token``, or a new one from :func:`make_token` when empty.
 
-    Parameters
-    ----------
-    host : str
-        Interface the server binds.
-    token : str or None
-        Token asked for.
-
-    Returns
-    -------
-    str or None
-        ``token`` (``None``: no token) on loopback hosts; elsewhere ``token``
-        or, when it is empty, a new one from :func:`make_token`.
+    Raises
+    ------
+    ValueError
+        If ``token`` is shorter than :data:`MIN_TOKEN_LENGTH` characters.
     """
-    if is_loopback(host):
-        return token or None
-    return token or make_token()
+    if not token:
+        return make_token()
+    if len(token) < MIN_TOKEN_LENGTH or token != token.strip():
+        raise ValueError(f"the access token must be at least {MIN_TOKEN_LENGTH} characters "
+                         "without surrounding spaces (leave it out to get a generated one)")
+    return token
+
+
+def machine_addresses() -> list[str]:
+    """Names and addresses other machines may use to reach this one (hostname, FQDN, the IP of
+    the interface that routes outwards); never raises."""
+    names: list[str] = []
+    with contextlib.suppress(OSError):
+        names += [socket.gethostname(), socket.getfqdn()]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP connect sends no packet
+        names.append(sock.getsockname()[0])
+    for name in list(names):
+        with contextlib.suppress(OSError, UnicodeError):
+            names += [info[4][0] for info in socket.getaddrinfo(name, None)]
+    return list(dict.fromkeys(n.lower() for n in names if n and not is_loopback(n)))
+
+
+def allowed_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """``Host`` names a server bound to ``host`` answers (other names get 403).
+
+    Loopback names always; the bound name when it is a specific interface; for the wildcards
+    ``0.0.0.0``/``::``/``""`` this machine's names and addresses (:func:`machine_addresses`);
+    and ``extra``. IPv6 addresses are listed bare and in brackets.
+    """
+    names = ["localhost", "127.0.0.1", "::1"]
+    if host not in ("", "0.0.0.0", "::"):
+        names.append(host.strip("[]").lower())
+    elif not is_loopback(host):
+        names += machine_addresses()
+    names += [str(e).strip().strip("[]").lower() for e in extra if str(e).strip()]
+    out: list[str] = []
+    for name in dict.fromkeys(names):
+        out.append(name)
+        if ":" in name:
+            out.append(f"[{name}]")
+    return out
+
+
+def public_url(host: str, port: int, token: str) -> str:
+    """The URL to give colleagues for a server bound to ``host`` (with the token)."""
+    if host in ("", "0.0.0.0", "::"):
+        reachable = [a for a in machine_addresses() if ":" not in a]
+        name = next((a for a in reachable if a.replace(".", "").isdigit()),
+                    reachable[0] if reachable else socket.gethostname())
+    else:
+        name = host
+    return base_url(name, port) + f"?token={token}"
+
+
+def browser_redirect_file(url: str, folder: Path) -> Path:
+    """A 0600 HTML file in ``folder`` that sends the browser to ``url``.
+
+    Opening this file instead of the URL keeps the token off the browser's command line.
+    """
+    target = Path(folder) / "open-dashboard.html"
+    quoted = json.dumps(url)
+    text = (f"<!doctype html><meta charset='utf-8'><title>ML diagnosis dashboard</title>"
+            f"<meta http-equiv='refresh' content='0;url={html.escape(url, quote=True)}'>"
+            f"<script>location.replace({quoted})</script>"
+            f"<a href='{html.escape(url, quote=True)}'>Open the dashboard</a>")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(target, 0o600)
+    return target
 
 
 def plotly_static_root(base: Path | None = None) -> Path:
@@ -428,18 +534,22 @@ def start_voila(
     *,
     port: int,
     host: str = "127.0.0.1",
-    token: str | None = None,
+    token: str,
     root_dir: Path,
     env: Mapping[str, str] | None = None,
     preheat: bool = False,
     log_path: Path | None = None,
+    extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
 ) -> subprocess.Popen:
     """Start Voila on ``notebook`` in the background.
 
     Parameters
     ----------
-    notebook, port, host, token, root_dir, preheat
+    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels
         As in :func:`voila_argv`.
+    token : str
+        Access token (see :func:`resolve_token`); passed in the environment.
     env : Mapping[str, str], optional
         Extra environment (the ``DASHBOARD_*`` variables).
     log_path : Path, optional
@@ -450,14 +560,18 @@ def start_voila(
     subprocess.Popen
         The server process, in its own process group.
     """
+    token = resolve_token(token) if token else ""
+    if not token:
+        raise ValueError("a token is required (use resolve_token())")
     argv = voila_argv(
-        notebook, port=port, host=host, token=token, root_dir=root_dir, preheat=preheat
+        notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
+        extra_hosts=extra_hosts, max_kernels=max_kernels,
     )
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen(
             argv,
-            env=voila_process_env(env),
+            env={**voila_process_env(env), ENV_TOKEN: token},
             cwd=str(root_dir),
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -540,14 +654,14 @@ class RunningDashboard:
 
     proc: subprocess.Popen
     base_url: str
-    token: str | None
+    token: str
     root_dir: Path
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        """URL to open, with the token when there is one."""
-        return self.base_url + (f"?token={self.token}" if self.token else "")
+        """URL to open, with the token."""
+        return self.base_url + f"?token={self.token}"
 
     def stop(self) -> None:
         """Stop the server and remove its temporary root directory."""
@@ -575,6 +689,9 @@ def launch_dashboard(
     preheat: bool = False,
     timeout: float = 60.0,
     log_path: Path | None = None,
+    extra_hosts: Sequence[str] = (),
+    max_kernels: int = MAX_KERNELS,
+    columns: Mapping[str, object] | None = None,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -585,12 +702,11 @@ def launch_dashboard(
     file : Path
         Results file to show.
     host : str
-        Interface to bind; a token is generated when it is not loopback and
-        none is given.
+        Interface to bind.
     port : int, optional
-        Port; a free one by default.
+        Port; a free one by default (the CLI tries :data:`DEFAULT_PORT` first).
     token : str, optional
-        Access token; by default none on loopback, a generated one elsewhere.
+        Access token of at least 32 characters; generated by default.
     human_level, store, dataset_name
         As in :func:`dashboard_env`.
     preheat : bool
@@ -599,22 +715,32 @@ def launch_dashboard(
         Seconds to wait for the server.
     log_path : Path, optional
         Where Voila's output goes.
+    extra_hosts : Sequence[str]
+        More ``Host`` names to answer (see :func:`allowed_hosts`).
+    max_kernels : int
+        Most concurrent pages (kernels).
+    columns : Mapping[str, object], optional
+        Loader keywords, as in :func:`dashboard_env`.
 
     Returns
     -------
     RunningDashboard
         The running server.
     """
-    token = resolve_token(host, token)
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port}: a TCP port is between 1 and 65535")
+    token = resolve_token(token)
     tmp = tempfile.TemporaryDirectory(prefix="mldash-")
     root_dir = Path(tmp.name)
     notebook = prepare_root_dir(root_dir)
     port = port or find_free_port(host or "0.0.0.0")
-    env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name)
+    env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name,
+                        columns=columns)
     try:
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
-            preheat=preheat, log_path=log_path,
+            preheat=preheat, log_path=log_path, extra_hosts=extra_hosts,
+            max_kernels=max_kernels,
         )
     except BaseException:
         tmp.cleanup()

@@ -18,6 +18,7 @@ from dashboard.annotations import (
     DEFAULT_STORE_NAME,
     SCHEMA_VERSION,
     ReviewSession,
+    dataset_name,
     default_author,
     sync_results,
 )
@@ -326,12 +327,12 @@ def test_sync_follows_renamed_and_removed_file_columns(tmp_path: Path) -> None:
     ticked = r.tags.index[r.tags["dog"].to_numpy(dtype=bool)]
     session.rename_category("dog", "pitbull")
     again = _results()  # a reload: the file still calls the column "dog"
-    sync_results(again, AnnotationStore(path, dataset=again.fingerprint))
+    sync_results(again, AnnotationStore(path, dataset=dataset_name(again)))
     assert "dog" not in again.categories
     assert again.tags.loc[ticked, "pitbull"].all()
     session.remove_category("pitbull")
     third = _results()
-    sync_results(third, AnnotationStore(path, dataset=third.fingerprint))
+    sync_results(third, AnnotationStore(path, dataset=dataset_name(third)))
     assert third.categories == (MISLABELLED,)
     session.add_category("pitbull")  # restored, with the file's ticks under the new name
     assert session.results.tags.loc[ticked, "pitbull"].all()
@@ -357,14 +358,96 @@ def test_tags_follow_examples_across_threshold_and_reload(tmp_path: Path) -> Non
 def test_tags_never_reach_another_dataset(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     a, b = _results(prefix="a"), _results(prefix="b")
-    assert a.fingerprint != b.fingerprint
+    a.name, b.name = "a.csv", "b.csv"
     ReviewSession(a, path).set_comment("a-0", "only for a")
     session_b = ReviewSession(b, path)
-    assert b.comments == {}
+    assert b.comments == {} and session_b.notice == ""
     with pytest.raises(DashboardError, match="never go to another"):
-        ReviewSession(b, AnnotationStore(path, dataset=a.fingerprint))
+        ReviewSession(b, AnnotationStore(path, dataset="a.csv"))
     with pytest.raises(DashboardError, match="unknown example"):
         session_b.set_tag("a-0", MISLABELLED, True)
+
+
+def _export(path: Path, n: int, *, extra_split: str | None = None) -> Results:
+    """Write results.csv with ``n`` dev rows (and a few rows of ``extra_split``), reload it."""
+    rng = np.random.default_rng(1)
+    label = np.tile([0, 1], n)[:n]
+    score = np.clip(np.where(rng.random(n) < 0.4, 1 - label, label) * 0.8 + 0.1, 0, 1)
+    df = pd.DataFrame({"id": [f"img-{i}" for i in range(n)], "split": "dev", "label": label,
+                       "score": score})
+    if extra_split:
+        df = pd.concat([df, pd.DataFrame({"id": [f"new-{i}" for i in range(4)],
+                                          "split": extra_split, "label": [0, 1, 0, 1],
+                                          "score": [0.2, 0.8, 0.6, 0.3]})])
+    df.to_csv(path, index=False)
+    return Results.from_file(path)
+
+
+def _review(session: ReviewSession) -> list[str]:
+    wrong = session.results.review_rows("dev")["key"].astype(str).tolist()[:5]
+    session.add_category("great cat")
+    session.set_tag(wrong[0], "great cat", True)
+    session.set_tag(wrong[1], MISLABELLED, True)
+    session.set_reviewed(wrong[2], True)
+    session.set_comment(wrong[0], "lion, not a cat")
+    return wrong
+
+
+def _assert_kept(r: Results, wrong: list[str]) -> None:
+    assert "great cat" in r.categories
+    assert bool(r.tags.loc[wrong[0], "great cat"])
+    assert bool(r.tags.loc[wrong[1], MISLABELLED])
+    assert wrong[2] in r.tags.index
+    assert r.comments == {wrong[0]: "lion, not a cat"}
+    assert r.tally("dev").attrs["reviewed"] == 3
+
+
+def test_reviews_survive_a_re_export_with_more_rows_and_a_new_split(tmp_path: Path) -> None:
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    wrong = _review(ReviewSession(_export(csv, 60), store))
+    again = _export(csv, 61, extra_split="test")  # one more example, a new test split
+    session = ReviewSession(again, store)
+    _assert_kept(again, wrong)
+    assert session.notice == ""
+    # an export without one reviewed example: the others stay, the count is said
+    fewer = _export(csv, 60)
+    fewer_frame = pd.read_csv(csv)
+    fewer_frame[fewer_frame["id"] != wrong[1]].to_csv(csv, index=False)
+    fewer = Results.from_file(csv)
+    session = ReviewSession(fewer, store)
+    assert wrong[1] not in fewer.tags.index and bool(fewer.tags.loc[wrong[0], "great cat"])
+    assert session.last_sync.unknown_ids == (wrong[1],)
+    assert "1 reviewed example" in session.notice and "not in these results" in session.notice
+    # ...and it comes back with its example
+    back = _export(csv, 61)
+    ReviewSession(back, store)
+    assert bool(back.tags.loc[wrong[1], MISLABELLED])
+
+
+def test_store_written_under_a_fingerprint_is_migrated(tmp_path: Path) -> None:
+    """Stores of earlier versions named the dataset by a hash of every id: nothing is lost."""
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    first = _export(csv, 60)
+    old = AnnotationStore(store, dataset=first.fingerprint)  # what earlier versions wrote
+    wrong = _review(ReviewSession(first, old))
+    old.close()
+    other = AnnotationStore(store, dataset="0123456789abcdef")  # another old dataset: kept
+    other.set_comment("zzz", "someone else's")
+    other.close()
+    again = _export(csv, 61, extra_split="test")
+    assert again.fingerprint != first.fingerprint
+    session = ReviewSession(again, store)
+    _assert_kept(again, wrong)
+    assert session.adopted_from == first.fingerprint
+    assert first.fingerprint in session.notice
+    assert session.store.dataset == "results.csv"
+    log = session.store.history()
+    assert (log["action"] == "tag").sum() >= 3 and "rename_dataset" in set(log["action"])
+    assert AnnotationStore(store, dataset="0123456789abcdef").comments() == {
+        "zzz": "someone else's"}
+    assert AnnotationStore(store, dataset=first.fingerprint).tags().empty  # moved, not copied
+    # a second session does not move anything again
+    assert ReviewSession(_export(csv, 61), store).adopted_from is None
 
 
 def test_session_writes_store_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -403,4 +486,155 @@ def test_default_store_path_is_beside_the_results_file(tmp_path: Path) -> None:
     df.to_csv(csv, index=False)
     loaded = Results.from_file(csv)
     session = ReviewSession(loaded)
-    assert Path(session.store.path) == (tmp_path / DEFAULT_STORE_NAME).resolve()
+    # the same store `serve` and `report` use for this file
+    assert Path(session.store.path) == (tmp_path / "res.annotations.sqlite").resolve()
+    assert f"Reviews are saved in {session.store.path}" in session.notice
+    # a store that earlier versions put beside the file is still found
+    other = tmp_path / "old"
+    other.mkdir()
+    df.to_csv(other / "res.csv", index=False)
+    AnnotationStore(other / DEFAULT_STORE_NAME, dataset="res.csv").set_comment("ex-0", "kept")
+    again = ReviewSession(Results.from_file(other / "res.csv"))
+    assert Path(again.store.path) == (other / DEFAULT_STORE_NAME).resolve()
+    assert again.results.comments == {"ex-0": "kept"}
+
+
+# -- store health ------------------------------------------------------------------------------
+def _corrupt(path: Path) -> None:
+    """Overwrite the middle of a closed store's file with junk (a damaged page)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 16)
+
+
+def _filled_store(path: Path) -> AnnotationStore:
+    store = AnnotationStore(path, dataset="d1")
+    store.add_category("dog")
+    for i in range(400):
+        store.set_tag(f"example-{i:05d}", "dog", i % 2 == 0)
+        store.set_comment(f"example-{i:05d}", "x" * 50)
+    store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return store
+
+
+def test_damaged_store_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    _corrupt(path)
+    with pytest.raises(DashboardError) as info:
+        AnnotationStore(path, dataset="d1")
+    message = str(info.value)
+    assert str(path) in message and len(message.splitlines()) == 1
+    assert isinstance(info.value, ValueError)
+
+
+def test_every_sqlite_error_is_a_dashboard_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = _filled_store(path)
+    _corrupt(path)
+    store.check = lambda: None  # as if it had been damaged after opening
+    for call in (store.tags, store.comments, store.history,
+                 lambda: store.set_tag("example-00001", "dog", True)):
+        try:
+            call()
+        except DashboardError as exc:
+            assert str(path) in str(exc)
+        except sqlite3.Error as exc:  # pragma: no cover - the failure this test is about
+            pytest.fail(f"raw SQLite error: {exc!r}")
+
+
+@pytest.fixture()
+def immutable(tmp_path: Path):
+    """Make files immutable with chattr +i (read-only even for root), undone afterwards."""
+    import shutil
+
+    made: list[Path] = []
+    if not shutil.which("chattr"):
+        pytest.skip("no chattr to make a file read-only for root")
+
+    def freeze(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i not supported here: {done.stderr.decode().strip()}")
+        made.append(path)
+
+    yield freeze
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_read_only_store_is_refused_at_open(tmp_path: Path, immutable) -> None:
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    for p in tmp_path.glob("s.sqlite*"):
+        immutable(p)
+    with pytest.raises(DashboardError, match="cannot") as info:
+        AnnotationStore(path, dataset="d1")
+    assert str(path) in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "read-only"])
+def test_serve_refuses_a_bad_store_in_one_line(tmp_path: Path, damage: str, immutable,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dashboard import cli, serve
+
+    path = tmp_path / "s.sqlite"
+    _filled_store(path)
+    if damage == "corrupt":
+        _corrupt(path)
+    else:
+        for p in tmp_path.glob("s.sqlite*"):
+            immutable(p)
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server must not start with a bad store")
+
+    monkeypatch.setattr(serve, "launch_dashboard", no_launch)
+    assert cli.main(["serve", "--no-browser", "--store", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err, err
+
+
+# -- CSV formula injection ---------------------------------------------------------------------
+EVIL = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx",
+        "'=already", "'", "''", "plain", "", "-"]
+
+
+@pytest.mark.parametrize("value", EVIL)
+def test_neutralise_round_trip(value: str) -> None:
+    from dashboard.annotations import neutralise_cell, restore_cell
+
+    safe = neutralise_cell(value)
+    assert restore_cell(safe) == value
+    assert not (safe and safe[0] in "=+-@\t\r")
+    assert neutralise_cell(3.5) == 3.5 and neutralise_cell(None) is None
+
+
+def test_store_export_neutralises_and_import_restores(store: AnnotationStore,
+                                                      tmp_path: Path) -> None:
+    store.add_category("=cmd|' /C calc'!A0")
+    store.set_tag("@id", "=cmd|' /C calc'!A0", True)
+    store.set_comment("@id", "=HYPERLINK(\"https://evil.example\",\"click\")")
+    store.set_comment("-3", "+41 22 000 00 00")
+    out = store.export_csv(tmp_path / "tags.csv")
+    raw = out.read_text()
+    for line in raw.splitlines():
+        for cell in line.split(","):
+            assert not (cell and cell[0] in "=+-@\t\r"), line
+    other = AnnotationStore(tmp_path / "other.sqlite", dataset="d1")
+    other.import_csv(out)
+    assert other.comments() == store.comments()
+    assert "=cmd|' /C calc'!A0" in other.categories()
+    assert other.tags().set_index("example_id").loc["@id", "=cmd|' /C calc'!A0"]
+
+
+def test_safe_filename() -> None:
+    from dashboard.annotations import safe_filename
+
+    for text in ("team/model-v2", "../../etc/passwd", "a\\b:c*?", "..", "", "ok name.csv"):
+        name = safe_filename(text)
+        assert name and "/" not in name and "\\" not in name and name not in (".", "..")
+    assert safe_filename("tally-model-dev.csv") == "tally-model-dev.csv"

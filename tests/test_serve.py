@@ -48,8 +48,8 @@ def option(argv: list[str], name: str) -> list[str]:
 
 def test_argv_for_loopback_host(root: tuple[Path, Path]) -> None:
     root_dir, nb = root
-    argv = voila_argv(nb, port=8123, token=None, root_dir=root_dir)
-    assert argv[:4] == [sys.executable, "-m", "voila", str(nb.resolve())]
+    argv = voila_argv(nb, port=8123, root_dir=root_dir)
+    assert argv[:4] == [sys.executable, "-m", serve.VOILA_MODULE, str(nb.resolve())]
     assert "--no-browser" in argv
     assert option(argv, "port") == ["8123"]
     assert option(argv, "Voila.port_retries") == ["0"]
@@ -68,40 +68,59 @@ def test_argv_for_loopback_host(root: tuple[Path, Path]) -> None:
     assert not [a for a in argv[4:] if "preheat" in a or "pool_size" in a]
 
 
-def test_argv_token_on_loopback_is_optional(root: tuple[Path, Path]) -> None:
+def test_token_is_never_on_the_command_line(root: tuple[Path, Path]) -> None:
     root_dir, nb = root
-    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
-        argv = voila_argv(nb, port=1, host=host, token=None, root_dir=root_dir)
-        assert not option(argv, "Voila.token"), host
-        argv = voila_argv(nb, port=1, host=host, token="abc", root_dir=root_dir)
-        assert option(argv, "Voila.token") == ["abc"], host
+    for host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "192.168.1.10"):
+        argv = voila_argv(nb, port=1, host=host, root_dir=root_dir)
+        assert not [a for a in argv if "token=" in a.lower()], host
+        assert option(argv, "Voila.ip") == [host]
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "", "::", "example.org"])
-def test_token_required_for_non_loopback_hosts(root: tuple[Path, Path], host: str) -> None:
+@pytest.mark.parametrize(
+    ("host", "expected", "refused"),
+    [("127.0.0.1", {"localhost", "127.0.0.1", "::1", "[::1]"}, {"attacker.example", "0.0.0.0"}),
+     ("::1", {"localhost", "::1", "[::1]"}, {"attacker.example"}),
+     ("192.168.1.10", {"192.168.1.10", "localhost"}, {"attacker.example"})],
+)
+def test_allowed_hosts(root: tuple[Path, Path], host: str, expected: set[str],
+                       refused: set[str]) -> None:
     root_dir, nb = root
-    with pytest.raises(ValueError, match="token is required"):
-        voila_argv(nb, port=1, host=host, token=None, root_dir=root_dir)
-    with pytest.raises(ValueError, match="token is required"):
-        voila_argv(nb, port=1, host=host, token="", root_dir=root_dir)
-    argv = voila_argv(nb, port=1, host=host, token="s3cret", root_dir=root_dir)
-    assert option(argv, "Voila.token") == ["s3cret"]
-    assert option(argv, "Voila.ip") == [host]
+    argv = voila_argv(nb, port=1, host=host, root_dir=root_dir, extra_hosts=["Alias.Lan"])
+    names = set(option(argv, "DashboardVoila.allowed_hosts"))
+    assert expected <= names and "alias.lan" in names
+    assert not names & refused
+
+
+def test_wildcard_host_answers_this_machines_names() -> None:
+    names = serve.allowed_hosts("0.0.0.0")
+    assert "localhost" in names and "0.0.0.0" not in names
+    assert set(serve.machine_addresses()) <= set(names)
+    url = serve.public_url("0.0.0.0", 8866, "t" * 40)
+    assert url.endswith(":8866/?token=" + "t" * 40)
+    assert "127.0.0.1" not in url and "0.0.0.0" not in url
 
 
 def test_resolve_token() -> None:
-    assert serve.resolve_token("127.0.0.1", None) is None
-    assert serve.resolve_token("127.0.0.1", "") is None
-    assert serve.resolve_token("127.0.0.1", "abc") == "abc"
-    assert serve.resolve_token("0.0.0.0", "abc") == "abc"
-    generated = serve.resolve_token("0.0.0.0", None)
-    assert generated and len(generated) >= 32
-    assert serve.resolve_token("0.0.0.0", None) != generated
+    generated = serve.resolve_token(None)
+    assert len(generated) >= serve.MIN_TOKEN_LENGTH
+    assert serve.resolve_token("") != generated
+    good = "x" * 32
+    assert serve.resolve_token(good) == good
+    for short in ("abc", "x" * 31, " " + "x" * 40):
+        with pytest.raises(ValueError, match="at least 32 characters"):
+            serve.resolve_token(short)
+
+
+def test_browser_redirect_file_is_private(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:1/?token=" + "a" * 43
+    page = serve.browser_redirect_file(url, tmp_path)
+    assert page.stat().st_mode & 0o777 == 0o600
+    assert url in page.read_text()
 
 
 def test_argv_preheat(root: tuple[Path, Path]) -> None:
     root_dir, nb = root
-    argv = voila_argv(nb, port=1, token=None, root_dir=root_dir, preheat=True)
+    argv = voila_argv(nb, port=1, root_dir=root_dir, preheat=True)
     assert "--preheat_kernel=True" in argv
     assert "--pool_size=1" in argv
 
@@ -110,7 +129,7 @@ def test_argv_rejects_notebook_outside_root(tmp_path: Path) -> None:
     nb = serve.write_notebook(tmp_path / "elsewhere.ipynb")
     (tmp_path / "root").mkdir()
     with pytest.raises(ValueError, match="not inside root_dir"):
-        voila_argv(nb, port=1, token=None, root_dir=tmp_path / "root")
+        voila_argv(nb, port=1, root_dir=tmp_path / "root")
 
 
 @pytest.mark.parametrize(
@@ -246,7 +265,11 @@ def test_launch_dashboard_serves_voila_js(tmp_path: Path) -> None:
     csv = tmp_path / "r.csv"
     csv.write_text("y_true,y_pred\n1,1\n")
     with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log") as running:
-        assert running.token is None and running.url == running.base_url
+        assert len(running.token) >= 32
+        assert running.url == running.base_url + "?token=" + running.token
+        # the token reaches Voilà through its environment, not its command line
+        cmdline = Path(f"/proc/{running.proc.pid}/cmdline").read_bytes()
+        assert running.token.encode() not in cmdline
         with urllib.request.urlopen(running.base_url + serve.HEALTH_PATH) as resp:
             assert resp.status == 200
         root_dir = running.root_dir

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
-from dashboard.annotations import AnnotationStore, Edit, ReviewSession
+from dashboard.annotations import (
+    AnnotationStore,
+    Edit,
+    ReviewSession,
+    dataset_name,
+    neutralise_frame,
+    safe_filename,
+)
 from dashboard.errors import DashboardError
 from dashboard.metrics.sampling import FILTERS, arrange_rows, sample_review_rows
 from dashboard.metrics.tally import LabelNoise
@@ -251,6 +258,8 @@ class TallyGrid(widgets.VBox):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
         self._resample()
+        if self.session.notice:  # reviews carried over from an earlier export, or left behind
+            self._show_info(self.session.notice)
 
     # -- building (once) ------------------------------------------------------------------------
     def _score_column(self) -> tuple[str | None, str]:
@@ -870,10 +879,10 @@ class TallyGrid(widgets.VBox):
         if path is None:
             folder = (Path(self.store.path).parent if str(self.store.path) != ":memory:"
                       else Path.cwd())
-            path = folder / (f"tally-{self.results.fingerprint}-{self.split}-"
-                             f"{self.results.model}-{_stamp()}.csv")
+            path = folder / safe_filename(f"tally-{dataset_name(self.results)}-{self.split}-"
+                                          f"{self.results.model}-{_stamp()}.csv")
         target = Path(path)
-        self.grid_frame().to_csv(target, index=False)
+        neutralise_frame(self.grid_frame()).to_csv(target, index=False)
         self.last_export = target
         return target
 

@@ -87,7 +87,7 @@ class VoilaServer:
 
     proc: subprocess.Popen
     base_url: str
-    token: str | None
+    token: str
     root_dir: Path
     log_path: Path
 
@@ -128,7 +128,7 @@ class _Servers:
         else:
             nb = root_dir / Path(notebook).name
             shutil.copyfile(notebook, nb)
-        token = resolve_token(host, token)
+        token = resolve_token(token)
         port = find_free_port(host or "0.0.0.0")
         log_path = work / "voila.log"
         proc = start_voila(

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from dashboard import AnnotationStore, DashboardError, Results, TallyGrid
+from dashboard.annotations import ReviewSession
 from dashboard.metrics.tally import MISLABELLED
 from dashboard.widgets.format import pct
 from dashboard.widgets.tally_grid import preview_content
@@ -241,7 +242,7 @@ def test_threshold_and_model_moves_follow(grid: TallyGrid, demo: Results) -> Non
 
 
 def test_refresh_shows_another_kernels_edits(grid: TallyGrid, demo: Results) -> None:
-    other = AnnotationStore(grid.store.path, dataset=demo.fingerprint, author="someone else")
+    other = AnnotationStore(grid.store.path, dataset=grid.store.dataset, author="someone else")
     key = grid.visible_keys[0]
     view = grid.row_view(key)
     category = next(c for c, box in view.boxes.items() if not box.value)
@@ -284,7 +285,7 @@ def test_export_csv(grid: TallyGrid, demo: Results, tmp_path: Path) -> None:
     assert list(table.columns[:5]) == ["example_id", "label", "prediction", "score", "correct"]
     assert list(table.columns[5:]) == [*demo.categories, "comment"]
     assert len(table) == 100
-    again = AnnotationStore(tmp_path / "other.sqlite", dataset=demo.fingerprint)
+    again = AnnotationStore(tmp_path / "other.sqlite", dataset=demo.name)
     again.import_csv(path)  # the grid's export is a tags CSV too: no bogus categories
     assert set(again.categories()) == set(demo.categories)
     assert again.tags().set_index("example_id").sort_index().equals(
@@ -423,3 +424,29 @@ def test_answer_first_suggestions_adoption_and_suspects(demo: Results, tmp_path:
     in_sample = suspects & set(grid._sample["key"])
     first = grid._sample["key"].to_numpy()[grid._order[:len(in_sample)]]
     assert in_sample and set(first) == in_sample
+
+
+def test_grid_says_how_many_reviews_the_new_export_lacks(tmp_path: Path) -> None:
+    from tests.test_annotations import _export, _review
+
+    csv, store = tmp_path / "results.csv", tmp_path / "results.annotations.sqlite"
+    wrong = _review(ReviewSession(_export(csv, 60), store))
+    frame = pd.read_csv(csv)
+    frame[frame["id"] != wrong[1]].to_csv(csv, index=False)
+    grid = TallyGrid(Results.from_file(csv), store=store)
+    assert "1 reviewed example" in grid._status.value
+    assert "not in these results" in grid._status.value
+
+
+def test_export_with_a_slash_in_the_model_name(tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": [f"=x{i}" for i in range(40)], "split": "dev",
+                       "label": [0, 1] * 20, "score": [0.9, 0.1] * 20,
+                       "model": ["team/cnn-v2"] * 40})
+    grid = TallyGrid(Results.from_frame(df), store=tmp_path / "s.sqlite")
+    path = grid.export_csv()
+    assert path.parent == tmp_path and path.is_file()
+    assert "team_cnn-v2" in path.name
+    text = path.read_text()
+    assert "\n=x" not in text and "'=x" in text  # ids that look like formulas are quoted
+    grid.store.import_csv(path)  # and read back as the same ids
+    assert set(grid.store.tags()["example_id"]) <= {f"=x{i}" for i in range(40)}

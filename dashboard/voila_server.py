@@ -1,0 +1,296 @@
+"""The Voilà server the launcher runs: Voilà with the dashboard's own safety limits.
+
+``python -m dashboard.voila_server NOTEBOOK [voila options]`` is ``python -m voila`` with
+these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_server 2.21):
+
+* **Kernel websocket frames are checked before they are read.** jupyter_server's v1
+  deserializer and Voilà's binary header reader trust the offset count a frame claims: one
+  16-byte frame claiming 2**64-1 offsets blocks the server's only thread while its memory
+  grows without bound, and Voilà's reader mistakes every legacy-protocol binary message for a
+  v1 one the same way. :class:`GuardedKernelWebsocketHandler` refuses (and closes on) frames
+  whose offsets do not fit inside the frame, reads outgoing headers with the same bounded
+  parser, and caps a message at :data:`MAX_MESSAGE_BYTES`.
+* **Only the expected Host names are answered.** Voilà sets ``allow_remote_access=True``, so
+  a site whose DNS name is rebound to 127.0.0.1 could load the page, open its kernel's
+  websocket and untick tags. Every route is registered for the names in
+  :attr:`DashboardVoila.allowed_hosts` only; any other ``Host`` gets a one-line 403.
+* **Kernels are counted.** Every page load starts a kernel (~250 MB with the dashboard): at
+  :attr:`CappedKernelManager.max_kernels` the page is a short "full, try again" notice (503)
+  instead of one more kernel. The page also gets Jupyter's ``_xsrf`` cookie, which Voilà's
+  shutdown beacon sends back when the page is closed or reloaded; without it the beacon got
+  403 (voila#1458) and the kernel lived until the culler found it.
+* **A token is always required**, read from the ``DASHBOARD_VOILA_TOKEN`` environment variable
+  (never the command line, which ``ps`` shows to every local user) and removed from the
+  environment before kernels start.
+
+Nothing here is imported by the dashboard's other modules: :mod:`dashboard.serve` names this
+module on the command line it runs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import struct
+import sys
+import tempfile
+from typing import Any
+
+import tornado.web
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Int, List, Unicode
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH
+
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+"""Subprotocol name of jupyter_server's binary v1 kernel websocket protocol."""
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest websocket message the server reads (tornado's default is 10 MiB; a tags CSV
+uploaded through the tally grid travels in one message)."""
+MAX_BUFFERS = 1024
+"""Most binary buffers one kernel message may carry."""
+_V1_MIN_OFFSETS = 3  # channel start, channel end (= header start), header end
+
+
+def v1_offsets(frame: bytes, *, min_offsets: int = _V1_MIN_OFFSETS) -> tuple[int, ...] | None:
+    """The offsets of a v1-protocol frame, or None when the frame does not hold what it claims.
+
+    A v1 frame is an 8-byte little-endian offset count ``n``, ``n`` 8-byte offsets, then the
+    channel name and the message parts they delimit. The count is checked against the frame's
+    length before any offset is read, so a forged count costs nothing.
+    """
+    if len(frame) < 8:
+        return None
+    count = int.from_bytes(frame[:8], "little")
+    if not min_offsets <= count <= MAX_BUFFERS + 6 or 8 * (count + 1) > len(frame):
+        return None
+    offsets = struct.unpack_from(f"<{count}Q", frame, 8)
+    if offsets[0] < 8 * (count + 1) or offsets[-1] > len(frame):
+        return None
+    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+        return None
+    return offsets
+
+
+def legacy_offsets(frame: bytes) -> tuple[int, ...] | None:
+    """The buffer offsets of a legacy-protocol binary frame, or None when they do not fit.
+
+    A legacy frame is a 4-byte big-endian buffer count, 4-byte big-endian offsets, then the
+    JSON message and its binary buffers.
+    """
+    if len(frame) < 4:
+        return None
+    count = struct.unpack_from("!i", frame)[0]
+    if not 1 <= count <= MAX_BUFFERS + 1 or 4 * (count + 1) > len(frame):
+        return None
+    offsets = struct.unpack_from(f"!{count}I", frame, 4)
+    if offsets[0] < 4 * (count + 1) or offsets[-1] > len(frame):
+        return None
+    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+        return None
+    return offsets
+
+
+def read_header(message: bytes, *, v1: bool) -> dict[str, Any] | None:
+    """The header of a binary kernel message in either protocol, read within its bounds."""
+    try:
+        if v1:
+            offsets = v1_offsets(message)
+            if offsets is None:
+                return None
+            header = json.loads(message[offsets[1]:offsets[2]].decode("utf-8"))
+        else:
+            offsets = legacy_offsets(message)
+            if offsets is None:
+                return None
+            end = offsets[1] if len(offsets) > 1 else len(message)
+            header = json.loads(message[offsets[0]:end].decode("utf-8")).get("header")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
+    """Voilà's kernel websocket with frames checked before jupyter_server deserializes them."""
+
+    @property
+    def _v1(self) -> bool:
+        return self.selected_subprotocol == V1_PROTOCOL
+
+    @property
+    def max_message_size(self) -> int:
+        """Tornado closes the socket (code 1009) on a larger message."""
+        return int(self.settings.get("websocket_max_message_size", MAX_MESSAGE_BYTES))
+
+    def on_message(self, ws_message: str | bytes) -> None:
+        """Pass a well-formed frame on; close the socket on a malformed one."""
+        if isinstance(ws_message, bytes):
+            ok = (v1_offsets(ws_message, min_offsets=6) if self._v1
+                  else legacy_offsets(ws_message)) is not None
+        else:
+            ok = not self._v1
+        if not ok:
+            self.log.warning("Closing a kernel websocket that sent a malformed %s frame "
+                             "(%d bytes)", "v1" if self._v1 else "legacy", len(ws_message))
+            self.close(1003, "malformed kernel message")
+            return
+        super().on_message(ws_message)
+
+    def write_message(self, message: bytes | str | dict[str, Any],
+                      binary: bool = False) -> Any:
+        """Send a kernel message to the page, except ``execute_input`` (it holds the code)."""
+        if isinstance(message, bytes):
+            header = read_header(message, v1=self._v1)
+        elif isinstance(message, dict):
+            header = message.get("header")
+        elif isinstance(message, str) and '"execute_input"' in message:
+            try:
+                header = json.loads(message).get("header")
+            except (ValueError, AttributeError):
+                header = None
+        else:
+            header = None
+        if isinstance(header, dict) and header.get("msg_type") == "execute_input":
+            return None
+        # skip Voilà's own reader, which is the unbounded one
+        return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)
+
+
+FULL_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Dashboard full</title></head><body style="font-family:sans-serif;margin:3em;max-width:40em">
+<h1>The dashboard is full</h1>
+<p>{viewers} people have it open, as many as this server allows. Try again in a minute: a
+closed page frees its place at once, a page left without a connection within a minute.</p>
+</body></html>
+"""
+
+
+_TOKEN_PARAM = re.compile(r"(?:(?<=[?&])|^)token=[^&#\s]*&?")
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit), whose
+    kernels never see the access token (Voilà puts the page's URL in their environment)."""
+
+    max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
+    _starting = 0
+
+    def at_capacity(self) -> bool:
+        """Whether one more kernel would exceed :attr:`max_kernels`."""
+        running = len(self.list_kernel_ids()) + self._starting
+        return bool(self.max_kernels) and running >= self.max_kernels
+
+    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
+        """Start a kernel, or raise 503 when the server holds :attr:`max_kernels` already."""
+        if kwargs.get("kernel_id") is None and self.at_capacity():
+            raise tornado.web.HTTPError(503, "the dashboard is full (%d kernels)",
+                                        self.max_kernels)
+        env = kwargs.get("env")
+        if isinstance(env, dict):  # Voilà copies the page's URL, token included, into it
+            kwargs["env"] = {k: _TOKEN_PARAM.sub("", v) if isinstance(v, str) else v
+                             for k, v in env.items()}
+        self._starting += 1
+        try:
+            return await super().start_kernel(*args, **kwargs)
+        finally:
+            self._starting -= 1
+
+
+class DashboardPageHandler(TornadoVoilaHandler):
+    """The notebook page: a "full" notice at the kernel cap; the ``_xsrf`` cookie set."""
+
+    @tornado.web.authenticated
+    async def get(self, path: str | None = None) -> None:
+        """Serve the page, or the "full" notice (503) when no kernel can be started."""
+        full = getattr(self.kernel_manager, "at_capacity", None)
+        if full is not None and full():
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(FULL_PAGE.format(viewers=html.escape(str(self.kernel_manager.max_kernels))))
+            return
+        # Voilà's shutdown beacon posts the _xsrf cookie back; reading the token sets it
+        self.xsrf_token  # noqa: B018
+        await super().get(path)
+
+
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def host_pattern(hosts: list[str] | tuple[str, ...]) -> str:
+    """A tornado host pattern matching exactly ``hosts`` (case-insensitive) and 127.0.0.0/8."""
+    names = "|".join(re.escape(h.lower()) for h in hosts)
+    return rf"(?i)^(?:{names}|127\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}})$"
+
+
+class ForbiddenHostHandler(tornado.web.RequestHandler):
+    """The answer to a request whose ``Host`` the server does not serve: 403, one line."""
+
+    def prepare(self) -> None:
+        """Refuse every method the same way."""
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"403: this dashboard does not answer to the host name "
+                    f"{self.request.host_name!r} (DNS rebinding protection)\n")
+
+
+class DashboardVoila(Voila):
+    """Voilà with the guarded websocket handler, a message size cap, Host names limited to
+    :attr:`allowed_hosts` and a token from the environment."""
+
+    allowed_hosts = List(Unicode(), list(DEFAULT_HOSTS), config=True,
+                         help="Host header names answered; others get 403.")
+
+    def initialize(self, argv: Any = None) -> None:
+        """Voilà's set-up, then the token taken out of the environment (required)."""
+        super().initialize(argv)
+        token = os.environ.pop(ENV_TOKEN, "")
+        if len(token) < MIN_TOKEN_LENGTH:
+            sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
+                     "characters")
+        self.token = token
+
+    def init_settings(self) -> dict[str, Any]:
+        """Voilà's tornado settings plus the websocket message size cap."""
+        settings = super().init_settings()
+        settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
+        # jupyter_server's own Host check as well (it allows loopback and these names)
+        settings["allow_remote_access"] = False
+        settings["local_hostnames"] = [h.strip("[]") for h in self.allowed_hosts]
+        return settings
+
+    def init_handlers(self) -> list:
+        """Voilà's handlers with the kernel websocket replaced by the guarded one."""
+        replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler,
+                    TornadoVoilaHandler: DashboardPageHandler}
+        handlers = []
+        for spec in super().init_handlers():
+            if isinstance(spec, tuple) and len(spec) >= 2 and spec[1] in replaced:
+                spec = (spec[0], replaced[spec[1]], *spec[2:])
+            handlers.append(spec)
+        return handlers
+
+    def start(self) -> None:
+        """Voilà's ``start`` with every route bound to :attr:`allowed_hosts` (and a 403 for
+        other names) instead of to any host."""
+        self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
+        self.log.info("Storing connection files in %s.", self.connection_dir)
+        settings = self.init_settings()
+        self.app = tornado.web.Application(**settings)
+        self.app.settings.update(self.tornado_settings)
+        self.app.add_handlers(host_pattern(self.allowed_hosts), self.init_handlers())
+        self.app.add_handlers(r".*$", [(r".*", ForbiddenHostHandler)])
+        self.log.info("Answering the host names %s", ", ".join(self.allowed_hosts))
+        self.listen()
+
+
+main = DashboardVoila.launch_instance
+"""Entry point: ``python -m dashboard.voila_server`` takes ``python -m voila``'s arguments."""
+
+if __name__ == "__main__":
+    main()

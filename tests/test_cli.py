@@ -1,0 +1,228 @@
+"""The command line refuses what it cannot serve safely, in one line and exit status 2."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import check_input, main, parse_size
+from dashboard.errors import DashboardError
+
+
+@pytest.mark.parametrize("token", ["short", "x" * 31])
+def test_short_token_is_refused(token: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--no-browser", "--token", token]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "at least 32 characters" in err
+
+
+def test_short_token_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DASHBOARD_TOKEN", "abc")
+    assert main(["serve", "--no-browser"]) == 2
+    assert "at least 32 characters" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve must refuse before starting anything."""
+    from dashboard import serve
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server must not start")
+
+    monkeypatch.setattr(serve, "launch_dashboard", no_launch)
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def _csv(tmp_path: Path, name: str = "r.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    return path
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "65536"])
+def test_port_out_of_range(port: str, no_server: None,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--no-browser", "--port", port]) == 2
+    assert "between 1 and 65535" in _one_line(capsys)
+
+
+def test_file_over_the_size_limit(tmp_path: Path, no_server: None,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.csv"
+    with open(path, "w") as f:
+        f.write("id,split,label,score\n")
+        f.writelines(f"{i},dev,{i % 2},0.5\n" for i in range(200_000))
+    for command in ("serve", "report"):
+        args = [command, str(path), "--max-size", "1MB"]
+        assert main([*args, "--no-browser"] if command == "serve" else args) == 2
+        err = _one_line(capsys)
+        assert str(path) in err and "--max-size 0" in err
+    check_input(path, parse_size("0"))  # the override reads it
+
+
+def test_mostly_empty_csv_is_refused_before_reading(tmp_path: Path, no_server: None,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "holes.csv"
+    path.write_text("id,split,label,score\n0,dev,0,0.2\n" + ",,,\n" * 5000 + "\n" * 5000)
+    assert main(["serve", "--no-browser", str(path)]) == 2
+    assert "rows are empty" in _one_line(capsys)
+
+
+def test_parse_size() -> None:
+    assert parse_size("1GB") == 1 << 30
+    assert parse_size("500MB") == 500 << 20
+    assert parse_size("0") == 0 and parse_size("2048") == 2048
+    with pytest.raises(DashboardError):
+        parse_size("lots")
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "not valid JSON"),
+    ('["title", "x"]', "must be a JSON object"),
+    ('"just a string"', "must be a JSON object"),
+    (None, "cannot read the sidecar"),
+])
+def test_bad_sidecar_is_refused_naming_it(tmp_path: Path, content: str | None, words: str,
+                                          no_server: None,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    results = _csv(tmp_path)
+    sidecar = tmp_path / "r.json"
+    if content is None:
+        sidecar.mkdir()  # unreadable as a file, even for root
+    else:
+        sidecar.write_text(content)
+    for command in ("serve", "report"):
+        args = [command, str(results)]
+        assert main([*args, "--no-browser"] if command == "serve" else args) == 2
+        err = _one_line(capsys)
+        assert str(sidecar) in err and words in err
+
+
+# -- issue 12: a command line that can do what its messages ask ---------------------------------
+@pytest.mark.parametrize(("text", "hint"), [("2", "did you mean 2%?"),
+                                            ("person=3,experts=0.5%", "did you mean 3%?")])
+def test_human_level_as_a_bare_percentage(text: str, hint: str, no_server: None,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--no-browser", "--human-level", text]) == 2
+    assert hint in _one_line(capsys)
+
+
+def _sklearn_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "clf.csv"
+    rows = [f"e{i},{'validation' if i % 4 else 'train'},{'cat' if i % 2 else 'dog'},"
+            f"{0.8 if i % 3 else 0.3}" for i in range(80)]
+    path.write_text("ex_id,subset,y_true,y_score\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_report_reads_columns_and_positive_class_from_options(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _sklearn_csv(tmp_path)
+    base = ["report", str(path), "-o", str(tmp_path / "r.html"), "--no-store"]
+    assert main(base) == 2  # the loader cannot find 'label'
+    capsys.readouterr()
+    cols = ["--label-col", "y_true", "--score-col", "y_score", "--split-col", "subset",
+            "--id-col", "ex_id"]
+    assert main(base + cols) == 2  # string labels: which one is positive?
+    err = capsys.readouterr().err
+    assert "'cat'" in err and "'dog'" in err and "(--pos-label CLASS)" in err
+    assert main(base + cols + ["--pos-label", "cat"]) == 0
+    out = capsys.readouterr().out
+    assert "split 'validation' read as 'dev'" in out  # aliases are said
+    assert (tmp_path / "r.html").is_file()
+
+
+def test_serve_passes_column_options_to_the_page(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from dashboard import serve
+    from dashboard.app import app_from_environment
+
+    seen: dict = {}
+
+    def fake_launch(file: Path, **kwargs: object) -> None:
+        seen.update(kwargs, file=file)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(serve, "launch_dashboard", fake_launch)
+    path = _sklearn_csv(tmp_path)
+    cols = ["--label-col", "y_true", "--score-col", "y_score", "--split-col", "subset",
+            "--id-col", "ex_id", "--pos-label", "cat"]
+    assert main(["serve", str(path), "--no-browser", *cols]) == 2
+    out = capsys.readouterr().out
+    assert "80 rows" in out and "read as 'dev'" in out
+    columns = seen["columns"]
+    assert columns == {"label": "y_true", "score": "y_score", "split": "subset",
+                       "id": "ex_id", "pos_label": "cat"}
+    env = serve.dashboard_env(path, columns=columns)
+    app = app_from_environment(env, defer=False)
+    assert app.results.positive_class == "cat" and len(app.results.frame) == 80
+
+
+def test_default_port_then_a_free_one() -> None:
+    import socket
+
+    from dashboard import serve
+
+    assert serve.choose_port("127.0.0.1", 9123) == (9123, True)
+    with socket.socket() as blocker:
+        with contextlib.suppress(OSError):  # if someone else holds it, the same fallback runs
+            blocker.bind(("127.0.0.1", serve.DEFAULT_PORT))
+        port, preferred = serve.choose_port("127.0.0.1")
+    assert (port, preferred) != (serve.DEFAULT_PORT, True) and not preferred
+    assert 1 <= port <= 65535
+
+
+def test_report_counts_the_same_store_as_serve(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from dashboard import Results
+    from dashboard.annotations import ReviewSession
+    from dashboard.cli import default_store
+
+    path = _sklearn_csv(tmp_path)
+    cols = ["--label-col", "y_true", "--score-col", "y_score", "--split-col", "subset",
+            "--id-col", "ex_id", "--pos-label", "cat"]
+    results = Results.from_file(path, label="y_true", score="y_score", split="subset",
+                                id="ex_id", pos_label="cat")
+    store = default_store(path)
+    assert store == tmp_path / "clf.annotations.sqlite"  # what serve prints and uses
+    session = ReviewSession(results, store)
+    wrong = results.review_rows("dev")["key"].astype(str).tolist()
+    session.add_category("Zebra stripes")
+    for key in wrong[:3]:
+        session.set_tag(key, "Zebra stripes", True)
+    session.store.close()
+    out_html = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(out_html), *cols]) == 0
+    out = capsys.readouterr().out
+    assert f"Reviews from {store}: 3 reviewed examples" in out
+    assert "Zebra stripes" in out_html.read_text()
+    assert main(["report", str(path), "-o", str(out_html), *cols, "--no-store"]) == 0
+    assert "Zebra stripes" not in out_html.read_text()
+    missing = tmp_path / "nope.sqlite"
+    assert main(["report", str(path), "-o", str(out_html), *cols, "--store", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_tally_grid_default_store_for_the_bundled_demo(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import Results, TallyGrid
+    from dashboard.annotations import BUNDLED_DEMO, PACKAGE_DIR
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    before = {p for p in PACKAGE_DIR.rglob("*.sqlite*")}
+    grid = TallyGrid(Results.from_file(BUNDLED_DEMO))
+    store = Path(grid.store.path)
+    assert store == (tmp_path / "xdg" / "ml-diagnosis-dashboard" /
+                     "demo.annotations.sqlite").resolve()
+    assert {p for p in PACKAGE_DIR.rglob("*.sqlite*")} == before
+    assert f"Reviews are saved in {store}" in grid._status.value

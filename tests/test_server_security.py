@@ -1,0 +1,184 @@
+"""The server the launcher runs: forged websocket frames, forged Host and Origin (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from jupyter_server.services.kernels.connection.base import (
+    serialize_binary_message,
+    serialize_msg_to_ws_v1,
+)
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from dashboard import serve
+from dashboard.voila_server import legacy_offsets, read_header, v1_offsets
+from tests.server_probe import (
+    V1,
+    answers,
+    children,
+    get,
+    login_cookie,
+    open_page,
+    raw_request,
+    rss_mb,
+    upgrade_headers,
+    ws_url,
+)
+
+HUGE_V1 = (2**64 - 1).to_bytes(8, "little") + bytes(8)
+"""16 bytes claiming 2**64-1 offsets: jupyter_server's v1 reader loops over all of them."""
+HUGE_LEGACY = struct.pack("!i", 2**31 - 1) + bytes(12)
+"""A legacy binary frame claiming 2**31-1 buffers."""
+
+
+def _message(msg_type: str) -> dict:
+    header = {"msg_id": "1", "msg_type": msg_type, "session": "s", "username": "u",
+              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
+    return {"header": header, "parent_header": {}, "metadata": {}, "content": {"a": 1},
+            "buffers": [b"\x00" * 10, b"xyz"], "channel": "iopub"}
+
+
+def test_v1_reader_refuses_what_does_not_fit() -> None:
+    assert v1_offsets(HUGE_V1) is None
+    assert v1_offsets(b"") is None
+    assert v1_offsets((3).to_bytes(8, "little") + (10**9).to_bytes(8, "little") * 3) is None
+    good = serialize_msg_to_ws_v1(
+        [json.dumps(_message("comm_msg")[k]).encode() for k in
+         ("header", "parent_header", "metadata", "content")], "shell")
+    offsets = v1_offsets(good, min_offsets=6)
+    assert offsets is not None and offsets[-1] == len(good)
+    assert read_header(good, v1=True)["msg_type"] == "comm_msg"
+    # offsets that go backwards
+    bad = bytearray(good)
+    bad[16:24] = (len(good)).to_bytes(8, "little")
+    assert v1_offsets(bytes(bad)) is None
+
+
+def test_legacy_frames_are_read_as_legacy() -> None:
+    frame = serialize_binary_message(_message("execute_input"))
+    # Voilà's reader takes the first 8 bytes of this legacy frame for a v1 offset count
+    assert int.from_bytes(frame[:8], "little") > 10**17
+    assert v1_offsets(frame) is None
+    assert legacy_offsets(frame) is not None
+    assert read_header(frame, v1=False)["msg_type"] == "execute_input"
+    assert legacy_offsets(HUGE_LEGACY) is None
+    assert read_header(HUGE_LEGACY, v1=False) is None
+
+
+@pytest.mark.slow
+def test_forged_frames_neither_hang_nor_grow_the_server(tmp_path: Path) -> None:
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n" + "".join(
+        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(40)))
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        kernel_id, _ = open_page(running)
+        before = rss_mb(running.proc.pid)
+        for protocol, frame in ((V1, HUGE_V1), (None, HUGE_LEGACY)):
+            with connect(ws_url(running, kernel_id), open_timeout=30,
+                         subprotocols=[protocol] if protocol else None) as ws:
+                ws.send(frame)
+                with pytest.raises((ConnectionClosed, TimeoutError)):
+                    while True:  # the server closes the socket; bounded by the timeout
+                        ws.recv(timeout=20)
+            assert answers(running, timeout=20), f"server hung after a forged {protocol} frame"
+        grown = rss_mb(running.proc.pid) - before
+        assert grown < 50, f"Voilà grew by {grown:.0f} MB"
+        # a well-formed client still works: a second connection gets kernel messages
+        with connect(ws_url(running, kernel_id), subprotocols=[V1], open_timeout=30) as ws:
+            ws.send(serialize_msg_to_ws_v1(
+                [json.dumps(x).encode() for x in (
+                    {**_message("kernel_info_request")["header"], "msg_id": "k1"}, {}, {}, {})],
+                "shell"))
+            seen = []
+            for _ in range(50):
+                reply = ws.recv(timeout=30)
+                seen.append(read_header(reply, v1=True)["msg_type"])
+                if "kernel_info_reply" in seen:
+                    break
+            assert "kernel_info_reply" in seen, seen
+        assert "malformed" in (tmp_path / "voila.log").read_text()
+
+
+@pytest.mark.slow
+def test_forged_host_and_origin_are_refused(tmp_path: Path) -> None:
+    """DNS rebinding: a page of attacker.example whose name resolves to 127.0.0.1."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        port = running.base_url.rstrip("/").rsplit(":", 1)[1]
+        page = f"/?token={running.token}"
+        kernels = len(children(running.proc.pid))
+        evil = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
+        assert raw_request(running, page, evil) == 403
+        assert raw_request(running, "/" + serve.HEALTH_PATH, evil) == 403
+        assert raw_request(running, page, {"Host": f"localhost.attacker.example:{port}"}) == 403
+        # no token, right host: no page and no kernel
+        assert raw_request(running, "/", {"Host": f"127.0.0.1:{port}"}) in (302, 403)
+        assert raw_request(running, "/?token=" + "x" * 43, {"Host": f"127.0.0.1:{port}"}) \
+            in (302, 403)
+        assert len(children(running.proc.pid)) == kernels
+        # the expected names, with the token, get the page
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            assert raw_request(running, "/" + serve.HEALTH_PATH, {"Host": host}) == 200
+        kernel_id, _ = open_page(running)
+        # the token is in no command line and no kernel's environment
+        for pid in [running.proc.pid, *children(running.proc.pid)]:
+            for leak in ("cmdline", "environ"):
+                if pid != running.proc.pid or leak == "cmdline":
+                    assert running.token.encode() not in Path(f"/proc/{pid}/{leak}").read_bytes()
+        channels = f"/api/kernels/{kernel_id}/channels?session_id=x&token={running.token}"
+        assert raw_request(running, channels, upgrade_headers(
+            f"attacker.example:{port}", f"http://attacker.example:{port}")) == 403
+        # a cross-origin page riding on the viewer's login cookie (it cannot know the token)
+        cookie = login_cookie(running, kernel_id)
+        channels = f"/api/kernels/{kernel_id}/channels?session_id=x"
+        assert raw_request(running, channels, {**upgrade_headers(
+            f"127.0.0.1:{port}", f"http://attacker.example:{port}"), "Cookie": cookie}) == 403
+        assert raw_request(running, channels, {**upgrade_headers(
+            f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"), "Cookie": cookie}) == 101
+        assert raw_request(running, channels, upgrade_headers(
+            f"127.0.0.1:{port}", f"http://127.0.0.1:{port}")) == 403  # no cookie, no token
+
+
+def _cookies(headers: list[str]) -> dict[str, str]:
+    return dict(c.split(";", 1)[0].split("=", 1) for c in headers)
+
+
+@pytest.mark.slow
+def test_kernel_cap_full_page_and_shutdown_beacon(tmp_path: Path) -> None:
+    """At the cap a page is a clear 503 notice; the page's beacon (with _xsrf) frees a place."""
+    import urllib.parse
+    import urllib.request
+
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log", store=tmp_path / "s.db",
+                                max_kernels=2) as running:
+        pages = []
+        for _ in range(2):
+            with urllib.request.urlopen(running.url, timeout=120) as resp:
+                cookies = _cookies(resp.headers.get_all("Set-Cookie") or [])
+                pages.append((resp.read().decode(), cookies))
+        assert "_xsrf" in pages[0][1], "the page sets no _xsrf cookie: the beacon gets 403"
+        assert len(children(running.proc.pid)) >= 2
+        status, body = get(running.url)
+        assert status == 503 and "The dashboard is full" in body
+        assert len(children(running.proc.pid)) <= 2 * 2  # no third kernel (kernel + helper)
+        # the beacon of the first page, as widgets-manager8 sends it: cookie + _xsrf form field
+        html, cookies = pages[0]
+        kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', html).group(1)
+        form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"]}).encode()
+        req = urllib.request.Request(
+            running.base_url + f"voila/api/shutdown/{kernel_id}", data=form, method="POST",
+            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            assert resp.status == 204
+        status, _ = get(running.url, timeout=120)
+        assert status == 200  # the freed place is taken again
