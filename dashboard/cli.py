@@ -155,6 +155,8 @@ def human_level_option(text: str | None) -> Any:
         return None
     try:
         value = read_human_level(text)
+    except DashboardError:
+        raise  # already one line naming the option and, for "2", the percentage meant
     except (ValueError, TypeError) as exc:
         raise DashboardError(f"--human-level {text!r}: {exc}; use 0.02, 2% or "
                              "'person=3%,experts=0.5%'") from None

@@ -803,7 +803,7 @@ def read_human_level(value: str | None) -> dict[str, float] | float | None:
     if value is None or str(value).strip() == "":
         return None
     value = str(value).strip()
-    option = "--human-level"
+    option = f"--human-level {value!r}"
     if value.startswith("{"):
         try:
             data = json.loads(value)

@@ -188,7 +188,7 @@ def test_jsonl_and_parquet_round_trip(tmp_path: Path) -> None:
     ('{"human_level": true}', "must be a number"),
     ('{"human_level": [0.01, 0.02]}', "must be a number"),
     ('{"human_level": {"typical": null}}', "must be a number"),
-    ('{"human_level": 3}', "did you mean 0.03"),
+    ('{"human_level": 3}', r"did you mean 3%\?"),
     ('{"models": {"A": {"running_time_ms": "fast"}}}', "must be a number"),
     ('[1, 2]', "holds a JSON list"),
     ('{"title": "x",', "not valid JSON"),
@@ -205,7 +205,7 @@ def test_bad_sidecar_is_refused_naming_it(tmp_path: Path, sidecar: str, match: s
 
 @pytest.mark.parametrize("option, match", [
     ('{"a": null}', "must be a number"),
-    ("2", r"did you mean 0.02, i.e. 2%"),
+    ("2", r"did you mean 2%\?"),
     ("a=x", "is not a rate"),
     ("{oops", "not valid JSON"),
 ])

@@ -73,7 +73,7 @@ def _rate(name: object, value: object) -> float:
                              f"(e.g. 0.03 for 3%), got {value!r}")
     rate = float(value)
     if not (0.0 <= rate <= 1.0):
-        hint = f" (did you mean {rate / 100:g}, i.e. {rate:g}%?)" if 1 < rate <= 100 else ""
+        hint = f" (did you mean {rate:g}%?)" if 1 < rate <= 100 else ""
         raise DashboardError(f"human-level error {str(name)!r} = {rate:g} is not a rate in "
                              f"[0, 1]{hint}")
     return rate
