@@ -23,7 +23,7 @@ from test_app import (
 )
 
 from dashboard import Results
-from dashboard.annotations import AnnotationStore
+from dashboard.annotations import AnnotationStore, dataset_name
 from dashboard.demo import CURVE_NAME, MULTITASK_NAME
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def test_answer_first_and_one_click_adoption(tmp_path: Path, page_guard: PageGua
         stop_cli(server)
     # committed to the store: the category and its ticks are there after the server stopped
     results = Results.from_file(file)
-    saved = AnnotationStore(store, dataset=results.fingerprint)
+    saved = AnnotationStore(store, dataset=dataset_name(results))
     try:
         assert "lighting = night" in saved.categories()
         ticks = saved.tags()
