@@ -22,12 +22,15 @@ from dashboard.widgets.explorer import ThresholdExplorer
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.learning import LearningCurveView
 from dashboard.widgets.tally_grid import TallyGrid
+from dashboard.widgets.tasks import TaskOverview
 from dashboard.widgets.theme import COLORS, DARK, FONT
 from dashboard.widgets.waterfall import GapWaterfall
 
 VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
 #: the fourth tab, shown when the results hold several training-set sizes
 LEARNING_VIEW = "Learning curve"
+#: the tab of multi-task results' overview
+TASKS_VIEW = "All tasks"
 
 #: page-level styles: the header, and presentation mode (large type, one view at a time)
 STYLE = f"""
@@ -68,6 +71,12 @@ class Dashboard(widgets.VBox):
         self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
         self.view_names: tuple[str, ...] = VIEWS
         self.learning: LearningCurveView | None = None
+        self.overview: TaskOverview | None = None
+        if results.tasks:  # multi-task results: where the work is, task by task
+            self.overview = TaskOverview(results)
+            self.overview.active = False
+            self.views += (self.overview,)
+            self.view_names += (TASKS_VIEW,)
         if results.train_sizes:  # results of runs on several training-set sizes
             self.learning = LearningCurveView(results)
             self.learning.active = False
@@ -114,6 +123,8 @@ class Dashboard(widgets.VBox):
         self.tally_grid.active = change["new"] == VIEWS.index("Error analysis")
         if self.learning is not None:
             self.learning.active = change["new"] == self.view_names.index(LEARNING_VIEW)
+        if self.overview is not None:
+            self.overview.active = change["new"] == self.view_names.index(TASKS_VIEW)
 
     # -- the header ---------------------------------------------------------------------------
     def _on_results_change(self, change: dict) -> None:

@@ -39,7 +39,7 @@ from dashboard.annotations import (
     safe_filename,
 )
 from dashboard.errors import DashboardError
-from dashboard.metrics.sampling import FILTERS, arrange_rows, sample_review_rows
+from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, sample_review_rows
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.format import count, pct
@@ -201,6 +201,8 @@ class TallyGrid(widgets.VBox):
     sample_size = t.Int(100, help="rows drawn from the misclassified examples")
     seed = t.Int(0, help="seed of the sample")
     include_correct = t.Bool(False, help="also show correctly classified examples")
+    eyeball = t.Float(0.0, help="review only this fraction of the split (the eyeball part, "
+                                "chosen by example id) and keep the rest blind; 0: all")
     page = t.Int(1, help="the page shown, from 1")
     filter_by = t.Unicode("all", help="one of dashboard.metrics.sampling.FILTERS")
     sort_by = t.Unicode("sample", help="one of dashboard.metrics.sampling.SORTS")
@@ -284,8 +286,15 @@ class TallyGrid(widgets.VBox):
                                          layout=widgets.Layout(width="150px"))
         self._correct_box = widgets.Checkbox(value=self.include_correct, indent=False,
                                              description="add correctly classified examples")
+        self._eyeball_pick = widgets.Dropdown(
+            options=[("whole split", 0.0), ("eyeball 10%", 0.1), ("eyeball 20%", 0.2),
+                     ("eyeball 50%", 0.5)], value=self.eyeball, description="Review",
+            tooltip="draw the sample from an eyeball part only; the rest stays a black box "
+                    "that tells whether the team overfits what it looks at",
+            layout=widgets.Layout(width="210px"))
         for control, name in ((self._split_pick, "split"), (self._size_box, "sample_size"),
-                              (self._seed_box, "seed"), (self._correct_box, "include_correct")):
+                              (self._seed_box, "seed"), (self._correct_box, "include_correct"),
+                              (self._eyeball_pick, "eyeball")):
             widgets.link((control, "value"), (self, name))
         self._author_box = widgets.Text(value=self.store.author, description="Reviewer",
                                         continuous_update=False,
@@ -295,7 +304,7 @@ class TallyGrid(widgets.VBox):
                                               tooltip="load the edits others have saved")
         self._refresh_button.on_click(self._on_refresh_click)
         self._controls = widgets.HBox([self._split_pick, self._size_box, self._seed_box,
-                                       self._correct_box, self._author_box,
+                                       self._eyeball_pick, self._correct_box, self._author_box,
                                        self._refresh_button],
                                       layout=widgets.Layout(flex_flow="row wrap"))
 
@@ -470,6 +479,8 @@ class TallyGrid(widgets.VBox):
             return
         self._stale = False
         rows = self.results.review_rows(self.split, misclassified_only=False)
+        if self.eyeball > 0:  # the black-box part stays unseen (Machine Learning Yearning)
+            rows = rows[eyeball_mask(rows["key"].to_numpy(), self.eyeball)]
         keys = rows["key"].astype(str).to_numpy()
         tags = self.results.tags
         reviewed = tags.index[tags.notna().any(axis=1).to_numpy()].astype(str)
@@ -712,6 +723,16 @@ class TallyGrid(widgets.VBox):
                 f"<div class='mldash-verdict' style='color:{colour}'>"
                 f"{html.escape(noise.verdict)}</div>")
         warning = self.results.label_noise_warning(self.split)
+        if self.eyeball > 0:
+            check = self.results.eyeball_check(self.split, self.eyeball)
+            row = check.loc[self.results.model]
+            body += (f"<div class='mldash-eyeball' style='margin-top:4px'>Eyeball part "
+                     f"({count(row['eyeball_rows'])} rows): error {pct(row['eyeball_error'], 1)}"
+                     f"; black-box part ({count(row['blackbox_rows'])} rows): "
+                     f"{pct(row['blackbox_error'], 1)}.</div>")
+            if check.attrs["warning"]:
+                body += (f"<div class='mldash-eyeball-warning' role='alert' style='color:"
+                         f"{_ERROR}'>⚠ {html.escape(check.attrs['warning'])}</div>")
         if warning:
             body += (f"<div class='mldash-label-warning' role='alert' style='color:{_ERROR};"
                      f"margin-top:4px'>⚠ {html.escape(warning)}</div>")
@@ -968,7 +989,7 @@ class TallyGrid(widgets.VBox):
     def _on_comments_change(self, change: dict) -> None:
         self._repaint_values()
 
-    @t.observe("split", "sample_size", "seed", "include_correct")
+    @t.observe("split", "sample_size", "seed", "include_correct", "eyeball")
     def _on_sample_change(self, change: dict) -> None:
         if change["name"] == "split" and change["new"] not in self.results.splits:
             self._show_error(DashboardError(f"split {change['new']!r} has no rows"))

@@ -450,3 +450,18 @@ def test_export_with_a_slash_in_the_model_name(tmp_path: Path) -> None:
     assert "\n=x" not in text and "'=x" in text  # ids that look like formulas are quoted
     grid.store.import_csv(path)  # and read back as the same ids
     assert set(grid.store.tags()["example_id"]) <= {f"=x{i}" for i in range(40)}
+
+
+def test_eyeball_mode_samples_only_the_eyeball_part(demo: Results, tmp_path: Path) -> None:
+    from dashboard.metrics.sampling import eyeball_mask
+
+    grid = TallyGrid(demo, tmp_path / "s.sqlite", sample_size=30)
+    grid._eyeball_pick.value = 0.2  # as a reviewer picks it
+    assert grid.eyeball == 0.2
+    keys = grid._sample["key"].to_numpy()
+    assert eyeball_mask(keys, 0.2).all()
+    check = demo.eyeball_check("dev", 0.2)
+    assert f"{check.loc['A', 'eyeball_rows']:,}" in grid._panel.value
+    assert "black-box part" in grid._panel.value
+    grid.eyeball = 0.0
+    assert not eyeball_mask(grid._sample["key"].to_numpy(), 0.2).all()

@@ -58,3 +58,17 @@ def test_single_task_results_have_no_task_picker(tmp_path: Path) -> None:
     d = Dashboard(r, store=tmp_path / "s.sqlite")
     assert d.task_picker is None and d.learning is None
     assert d.view_names == ("Gap waterfall", "Error analysis", "Threshold & models")
+
+
+def test_all_tasks_tab_lists_every_task_and_switches(drive: Results, tmp_path: Path) -> None:
+    d = Dashboard(drive, store=tmp_path / "s.sqlite")
+    assert "All tasks" in d.view_names and d.overview is not None
+    d.show_view("All tasks")
+    table = drive.task_overview()
+    text = d.overview.table.value
+    assert text.index("traffic_light") < text.index("stop_sign")  # where the work is first
+    assert "mean over tasks" in text
+    assert f"({table.loc['car', 'dev_n']:,})" in text  # rows per split side by side
+    [button] = [b for b in d.overview.buttons.children if b.description == "Show car"]
+    button.click()
+    assert drive.task == "car" and d.task_picker.value == "car"
