@@ -695,12 +695,24 @@ class Results(t.HasTraits):
 
     def reviewed_tags(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
         """Tags of the reviewed examples that are misclassified now (the tally's rows)."""
-        model = model or self.model
-        idx = self._positions(split, model)
-        wrong_keys = self._frame["key"].to_numpy()[idx[~self._correct_cached(split, model)]]
+        model = self._check_model(model)
         tags = self.tags
-        reviewed = tags[tags.index.isin(wrong_keys)]
-        return reviewed[reviewed.notna().any(axis=1).to_numpy()]
+        reviewed = tags[tags.notna().any(axis=1).to_numpy()]
+        # look up the few reviewed keys in the split (an index built once per split and
+        # model), not every misclassified key in the tags
+        pos = self._key_index(split, model).get_indexer(reviewed.index)
+        wrong = np.zeros(pos.size, dtype=bool)
+        found = pos >= 0
+        wrong[found] = ~self._correct_cached(split, model)[pos[found]]
+        return reviewed[wrong]
+
+    def _key_index(self, split: str, model: str) -> pd.Index:
+        """The split's example keys in row order, as a hashed index (built once)."""
+        key = ("key_index", model, split)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            self._cache[key] = pd.Index(self._frame["key"].to_numpy()[idx])
+        return self._cache[key]
 
     def tally(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
         """Per category: count, share of reviewed misclassified rows, and ceiling error.
