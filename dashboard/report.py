@@ -37,6 +37,7 @@ h1 {{ font-size: 26px; margin-bottom: 2px; }}
 h2 {{ font-size: 19px; margin-top: 32px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }}
 .facts {{ color: #6b7280; font-size: 14px; }}
 .headline {{ font-size: 24px; font-weight: 600; color: #b45309; margin: 16px 0 6px 0; }}
+.answer {{ font-size: 17px; font-weight: 600; margin: 10px 0 6px 0; }}
 table {{ border-collapse: collapse; font-size: 14px; margin: 8px 0; }}
 th, td {{ padding: 4px 10px; border-bottom: 1px solid #e5e7eb; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
@@ -169,7 +170,7 @@ def _tasks_and_curves(r: Results) -> list[str]:
                                    f"{pct(row[s + '_high'])})" for s in splits]]
                 for size, row in curve.iterrows()]
         parts.append("<h2>Learning curve</h2>")
-        parts.append(f"<p class='headline'>{html.escape(curve.attrs['verdict'])}</p>")
+        parts.append(f"<p class='answer'>{html.escape(curve.attrs['verdict'])}</p>")
         parts.append(_table(rows, ["training examples", *splits]))
     return parts
 
@@ -213,7 +214,7 @@ def build_report(results: Results, *, title: str | None = None,
     if "dev" in r.splits:
         tally = r.tally("dev")
         reviewed = tally.attrs["reviewed"]
-        parts.append(f"<p class='headline answer'>"
+        parts.append(f"<p class='answer'>"
                      f"{html.escape(tally.attrs['fix_first'].sentence)}</p>")
         if reviewed:
             rows = [[html.escape(str(cat)), str(int(t["count"])),
