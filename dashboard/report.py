@@ -143,7 +143,7 @@ def _discovery(r: Results) -> list[str]:
         ids = ", ".join(html.escape(str(i)) for i in suspects["id"].head(10))
         parts.append(f"<p class='note'>{len(suspects):,} dev examples have a label the model "
                      f"confidently contradicts (confident learning); review them first: "
-                     f"{ids}{'…' if len(suspects) > 10 else ''}.</p>")
+                     f"{ids}{' …' if len(suspects) > 10 else '.'}</p>")
     return parts
 
 
