@@ -380,8 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preheat", action="store_true",
                    help="keep one kernel ready so the first page opens faster (~130 MB)")
     s.add_argument("--max-kernels", type=int, default=None, metavar="N",
-                   help="most pages open at once, one kernel each (~250 MB); default 12, "
-                        "about 15 per 4 GB of memory")
+                   help="most pages open at once, one kernel each (~240-290 MB); default 12, "
+                        "about 13 per 4 GB of memory")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
     s.add_argument("--max-size", default="1GB", metavar="SIZE",
                    help="refuse larger results files (default 1GB; 0: no limit)")
