@@ -242,6 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
     columns = loader_columns(args)
+    if not path.exists():  # before a store is made for it
+        raise DashboardError("file not found", file=str(path))
     store = Path(args.store) if args.store else default_store(path)
     _check_store(store, path)
     started = time.perf_counter()
@@ -295,7 +297,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dashboard.annotations import ReviewSession
+    from dashboard.annotations import ReviewSession, default_store_for
     from dashboard.report import write_report
     from dashboard.results import Results
 
@@ -313,7 +315,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.no_store:
         print("Reviews: only the tags in the results file (--no-store)")
     else:
-        store = Path(args.store) if args.store else default_store(path)
+        store = Path(args.store) if args.store else default_store_for(path)
         if args.store and not store.is_file():
             raise DashboardError("no annotation store there (serve creates it)", file=str(store))
         if store.is_file():
