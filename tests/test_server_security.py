@@ -182,3 +182,35 @@ def test_kernel_cap_full_page_and_shutdown_beacon(tmp_path: Path) -> None:
             assert resp.status == 204
         status, _ = get(running.url, timeout=120)
         assert status == 200  # the freed place is taken again
+
+
+def _legacy(msg_type: str, content: dict) -> str:
+    header = {**_message(msg_type)["header"], "msg_id": f"probe-{msg_type}"}
+    return json.dumps({"header": header, "parent_header": {}, "metadata": {},
+                       "content": content, "channel": "shell", "buffers": []})
+
+
+@pytest.mark.slow
+def test_legacy_client_that_loads_the_dashboard_does_not_hang_the_server(tmp_path: Path) -> None:
+    """A legacy-protocol client receives binary widget messages: Voilà's own header reader
+    took each for a v1 frame with ~10**17 offsets (measured: 190 -> 1048 MB, no answer)."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n" + "".join(
+        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(50)))
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        kernel_id, html = open_page(running)
+        deferred = re.search(r'"model_id": "([0-9a-f]{32})"', html).group(1)
+        before = rss_mb(running.proc.pid)
+        binary = 0
+        with connect(ws_url(running, kernel_id), open_timeout=30, max_size=None) as ws:
+            # what the page does once it shows the loading line: report one view
+            ws.send(_legacy("comm_msg", {"comm_id": deferred, "data": {
+                "method": "update", "state": {"_view_count": 1}, "buffer_paths": []}}))
+            with pytest.raises(TimeoutError):  # until the kernel has nothing more to say
+                for _ in range(100_000):
+                    binary += isinstance(ws.recv(timeout=15), bytes)
+        assert answers(running, timeout=20), "server hung serving a legacy client"
+        assert binary > 0, "no binary message reached the legacy client"
+        grown = rss_mb(running.proc.pid) - before
+        assert grown < 100, f"Voilà grew by {grown:.0f} MB"
