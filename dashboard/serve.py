@@ -535,7 +535,9 @@ def start_voila(
         notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
         extra_hosts=extra_hosts, max_kernels=max_kernels,
     )
-    out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    # the log is private (0600): it names the data, and Voilà's own lines may hold URLs
+    out = (os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+           if log_path is not None else subprocess.DEVNULL)
     try:
         return subprocess.Popen(
             argv,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import struct
@@ -228,6 +229,31 @@ def host_pattern(hosts: list[str] | tuple[str, ...]) -> str:
     return rf"(?i)^(?:{names}|127\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}})$"
 
 
+_TOKEN_VALUE = re.compile(r"(token=)[^&\s\"'#]+")
+
+
+def scrub_logs(secret: str) -> None:
+    """Make every log record of this process hide ``secret`` and any ``token=`` value.
+
+    Tornado logs the URI of a failed request (``404 GET /api/kernels/...?token=...``), and
+    the log file may be readable by others.
+    """
+    base = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = _TOKEN_VALUE.sub(r"\1[secret]", record.getMessage())
+        except Exception:  # noqa: BLE001 - a bad format string is logging's to report
+            return record
+        if secret:
+            message = message.replace(secret, "[secret]")
+        record.msg, record.args = message, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
 class ForbiddenHostHandler(tornado.web.RequestHandler):
     """The answer to a request whose ``Host`` the server does not serve: 403, one line."""
 
@@ -247,13 +273,15 @@ class DashboardVoila(Voila):
                          help="Host header names answered; others get 403.")
 
     def initialize(self, argv: Any = None) -> None:
-        """Voilà's set-up, then the token taken out of the environment (required)."""
+        """Voilà's set-up, then the token taken out of the environment (required) and out of
+        every log line."""
         super().initialize(argv)
         token = os.environ.pop(ENV_TOKEN, "")
         if len(token) < MIN_TOKEN_LENGTH:
             sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
                      "characters")
         self.token = token
+        scrub_logs(token)
 
     def init_settings(self) -> dict[str, Any]:
         """Voilà's tornado settings plus the websocket message size cap."""
