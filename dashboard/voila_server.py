@@ -30,6 +30,7 @@ module on the command line it runs.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -223,6 +224,13 @@ class DashboardPageHandler(TornadoVoilaHandler):
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
+def _is_remote_ip(name: str) -> bool:
+    try:
+        return not ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def host_pattern(hosts: list[str] | tuple[str, ...]) -> str:
     """A tornado host pattern matching exactly ``hosts`` (case-insensitive) and 127.0.0.0/8."""
     names = "|".join(re.escape(h.lower()) for h in hosts)
@@ -287,9 +295,11 @@ class DashboardVoila(Voila):
         """Voilà's tornado settings plus the websocket message size cap."""
         settings = super().init_settings()
         settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
-        # jupyter_server's own Host check as well (it allows loopback and these names)
-        settings["allow_remote_access"] = False
-        settings["local_hostnames"] = [h.strip("[]") for h in self.allowed_hosts]
+        # jupyter_server's own Host check too, where it can express the allowed names: it
+        # takes any loopback IP and names in local_hostnames, but no other IP address
+        names = [h.strip("[]") for h in self.allowed_hosts]
+        settings["local_hostnames"] = names
+        settings["allow_remote_access"] = any(_is_remote_ip(n) for n in names)
         return settings
 
     def init_handlers(self) -> list:

@@ -111,9 +111,13 @@ def test_forged_host_and_origin_are_refused(tmp_path: Path) -> None:
     csv = tmp_path / "r.csv"
     csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
     with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
-                                store=tmp_path / "s.sqlite") as running:
+                                store=tmp_path / "s.sqlite",
+                                extra_hosts=["dash.team.lan", "10.11.12.13"]) as running:
         port = running.base_url.rstrip("/").rsplit(":", 1)[1]
         page = f"/?token={running.token}"
+        # the names given with --allow-host (a DNS alias, the address colleagues use) work
+        for host in ("dash.team.lan", "10.11.12.13"):
+            assert raw_request(running, page, {"Host": f"{host}:{port}"}) == 200, host
         kernels = len(children(running.proc.pid))
         evil = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
         assert raw_request(running, page, evil) == 403
