@@ -244,6 +244,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
     columns = loader_columns(args)
+    if not path.exists():  # before a store is made for it
+        raise DashboardError("file not found", file=str(path))
     store = Path(args.store) if args.store else default_store(path)
     _check_store(store, path)
     started = time.perf_counter()
@@ -297,7 +299,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dashboard.annotations import ReviewSession
+    from dashboard.annotations import ReviewSession, default_store_for
     from dashboard.report import write_report
     from dashboard.results import Results
 
@@ -315,7 +317,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.no_store:
         print("Reviews: only the tags in the results file (--no-store)")
     else:
-        store = Path(args.store) if args.store else default_store(path)
+        store = Path(args.store) if args.store else default_store_for(path)
         if args.store and not store.is_file():
             raise DashboardError("no annotation store there (serve creates it)", file=str(store))
         if store.is_file():
@@ -382,8 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preheat", action="store_true",
                    help="keep one kernel ready so the first page opens faster (~130 MB)")
     s.add_argument("--max-kernels", type=int, default=None, metavar="N",
-                   help="most pages open at once, one kernel each (~250 MB); default 12, "
-                        "about 15 per 4 GB of memory")
+                   help="most pages open at once, one kernel each (~240-290 MB); default 12, "
+                        "about 13 per 4 GB of memory")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Voilà")
     s.add_argument("--max-size", default="1GB", metavar="SIZE",
                    help="refuse larger results files (default 1GB; 0: no limit)")

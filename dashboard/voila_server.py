@@ -30,7 +30,9 @@ module on the command line it runs.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
+import logging
 import os
 import re
 import struct
@@ -222,10 +224,42 @@ class DashboardPageHandler(TornadoVoilaHandler):
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
+def _is_remote_ip(name: str) -> bool:
+    try:
+        return not ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def host_pattern(hosts: list[str] | tuple[str, ...]) -> str:
     """A tornado host pattern matching exactly ``hosts`` (case-insensitive) and 127.0.0.0/8."""
     names = "|".join(re.escape(h.lower()) for h in hosts)
     return rf"(?i)^(?:{names}|127\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}})$"
+
+
+_TOKEN_VALUE = re.compile(r"(token=)[^&\s\"'#]+")
+
+
+def scrub_logs(secret: str) -> None:
+    """Make every log record of this process hide ``secret`` and any ``token=`` value.
+
+    Tornado logs the URI of a failed request (``404 GET /api/kernels/...?token=...``), and
+    the log file may be readable by others.
+    """
+    base = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = _TOKEN_VALUE.sub(r"\1[secret]", record.getMessage())
+        except Exception:  # noqa: BLE001 - a bad format string is logging's to report
+            return record
+        if secret:
+            message = message.replace(secret, "[secret]")
+        record.msg, record.args = message, None
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 class ForbiddenHostHandler(tornado.web.RequestHandler):
@@ -247,21 +281,25 @@ class DashboardVoila(Voila):
                          help="Host header names answered; others get 403.")
 
     def initialize(self, argv: Any = None) -> None:
-        """Voilà's set-up, then the token taken out of the environment (required)."""
+        """Voilà's set-up, then the token taken out of the environment (required) and out of
+        every log line."""
         super().initialize(argv)
         token = os.environ.pop(ENV_TOKEN, "")
         if len(token) < MIN_TOKEN_LENGTH:
             sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
                      "characters")
         self.token = token
+        scrub_logs(token)
 
     def init_settings(self) -> dict[str, Any]:
         """Voilà's tornado settings plus the websocket message size cap."""
         settings = super().init_settings()
         settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
-        # jupyter_server's own Host check as well (it allows loopback and these names)
-        settings["allow_remote_access"] = False
-        settings["local_hostnames"] = [h.strip("[]") for h in self.allowed_hosts]
+        # jupyter_server's own Host check too, where it can express the allowed names: it
+        # takes any loopback IP and names in local_hostnames, but no other IP address
+        names = [h.strip("[]") for h in self.allowed_hosts]
+        settings["local_hostnames"] = names
+        settings["allow_remote_access"] = any(_is_remote_ip(n) for n in names)
         return settings
 
     def init_handlers(self) -> list:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -270,6 +271,15 @@ def test_launch_dashboard_serves_voila_js(tmp_path: Path) -> None:
         # the token reaches Voilà through its environment, not its command line
         cmdline = Path(f"/proc/{running.proc.pid}/cmdline").read_bytes()
         assert running.token.encode() not in cmdline
+        # a failed request is logged without the token, in a private log
+        missing = (running.base_url + "api/kernels/00000000-0000-0000-0000-000000000000"
+                   "?token=" + running.token)
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(missing)
+        log = tmp_path / "voila.log"
+        assert log.stat().st_mode & 0o777 == 0o600
+        assert serve.wait_until_up(running.base_url) is None
+        assert "404 GET" in log.read_text() and running.token not in log.read_text()
         with urllib.request.urlopen(running.base_url + serve.HEALTH_PATH) as resp:
             assert resp.status == 200
         root_dir = running.root_dir
