@@ -81,8 +81,11 @@ class Schema:
         return len(self.classes) > 2
 
 
-def read_file(path: str | Path) -> pd.DataFrame:
-    """Read CSV, Parquet or JSON Lines into a frame; unreadable or empty files raise clearly."""
+def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
+    """Read CSV, Parquet or JSON Lines into a frame; unreadable or empty files raise clearly.
+
+    The id column of a CSV is read as text, so ids such as "007" keep their zeros.
+    """
     p = Path(path)
     name = str(p)
     if not p.exists():
@@ -103,7 +106,8 @@ def read_file(path: str | Path) -> pd.DataFrame:
         elif ext == ".json":
             df = pd.read_json(p, dtype=False)
         elif ext in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",", dtype={"id": str},
+            df = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",",
+                             dtype={id_column: str} if id_column else None,
                              keep_default_na=True)
         else:
             raise DashboardError(f"unsupported file type {ext or '(none)'!r}; use .csv, .parquet "
@@ -792,7 +796,7 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
 def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema]:
     """Read and validate a results file; errors name the file."""
     p = Path(path)
-    df = read_file(p)
+    df = read_file(p, id_column=kwargs.get("id", "id"))  # type: ignore[arg-type]
     return normalize(df, source=str(p), base_dir=p.resolve().parent, **kwargs)  # type: ignore[arg-type]
 
 
@@ -859,15 +863,20 @@ def read_sidecar(path: str | Path) -> dict[str, object]:
         if candidate == p or not candidate.exists():
             continue
         name = str(candidate)
+        shared = candidate.name == "demo.json"  # may belong to another file: skipped if bad
         try:
-            text = candidate.read_text()
+            data = json.loads(candidate.read_text())
         except (OSError, UnicodeDecodeError) as exc:
+            if shared:
+                continue
             raise DashboardError(f"the sidecar cannot be read: {exc}", file=name) from None
-        try:
-            data = json.loads(text)
         except ValueError as exc:
+            if shared:
+                continue
             raise DashboardError(f"the sidecar is not valid JSON: {exc}", file=name) from None
         if not isinstance(data, dict):
+            if shared:
+                continue
             raise DashboardError(f"the sidecar holds a JSON {type(data).__name__}; expected an "
                                  "object with title, human_level and models", file=name)
         if data.get("results", p.name) != p.name:

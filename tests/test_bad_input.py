@@ -252,3 +252,21 @@ def test_unknown_split_model_and_nan_arguments() -> None:
             best_threshold(curve, "fbeta", beta=beta)
         with pytest.raises(DashboardError, match="beta must be a positive"):
             curve.at(0.5, beta=beta)
+
+
+def test_named_id_column_keeps_leading_zeros(tmp_path: Path) -> None:
+    df = good_frame().rename(columns={"id": "ex_id"})
+    df["ex_id"] = [f"00{i}" for i in range(len(df))]
+    r = Results.from_file(write_csv(tmp_path, df), id="ex_id")
+    assert r.frame["id"].tolist()[:2] == ["000", "001"]
+
+
+def test_broken_shared_demo_json_is_skipped_but_a_named_sidecar_refused(tmp_path: Path) -> None:
+    from dashboard.io import read_sidecar
+
+    results = write_csv(tmp_path, good_frame())
+    (tmp_path / "demo.json").write_text("[broken")
+    assert read_sidecar(results) == {}
+    (tmp_path / "results.json").write_text("[broken")
+    with pytest.raises(DashboardError, match="results.json"):
+        read_sidecar(results)
