@@ -63,6 +63,9 @@ function fromKernel(model) {
 }
 function plotly(model) {
   if (window.Plotly && window.Plotly.react) return Promise.resolve(window.Plotly);
+  if (window.__mldashPlotly) {  // started by the page (the Voila template) or a first figure
+    return window.__mldashPlotly.then((P) => P || plotly(model));
+  }
   if (!window.__mldashPlotly) {
     const body = document.body;
     let load;
