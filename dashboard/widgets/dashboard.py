@@ -164,6 +164,8 @@ class Dashboard(widgets.VBox):
                      f"({r.human_error:.1%})", f"rows: {html.escape(sizes)}"]
             if r.weighted:
                 facts.append("weighted error")
+            # how the file was read where it differs from what it says (split aliases...)
+            facts.extend(html.escape(n) for n in r.schema.notes if " read as " in n)
             self.header.value = (
                 f'<p class="mldash-title">{html.escape(self._title)}</p>'
                 f'<p class="mldash-facts">{" · ".join(f for f in facts if f)}</p>'

@@ -117,3 +117,13 @@ def test_hidden_grid_is_built_when_shown_and_stale_after_moves(
     assert grid.stale and dash.tally_grid is grid
     dash.show_view("Error analysis")
     assert not grid.stale
+
+
+def test_header_says_how_split_aliases_were_read(tmp_path: Path) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"split": ["training"] * 4 + ["validation"] * 4, "label": [0, 1] * 4,
+                       "score": [0.2, 0.8, 0.6, 0.4] * 2})
+    dash = Dashboard(Results.from_frame(df), store=tmp_path / "s.sqlite")
+    assert "split &#x27;validation&#x27; read as &#x27;dev&#x27;" in dash.header.value
+    assert "split &#x27;training&#x27; read as &#x27;train&#x27;" in dash.header.value
