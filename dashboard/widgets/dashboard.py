@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets as t
 
-from dashboard.annotations import AnnotationStore, ReviewSession
+from dashboard.annotations import AnnotationStore
 from dashboard.errors import DashboardError
 from dashboard.results import Results
 from dashboard.widgets.explorer import ThresholdExplorer
@@ -66,15 +66,9 @@ class Dashboard(widgets.VBox):
         self._title = title or results.name
         self._sizes: dict[tuple[str, str], str] = {}
         self.waterfall = GapWaterfall(results)
-        # the review store is opened (and its ticks loaded into the model) now, so the header,
-        # the report and the tally count them; the grid's ~1,500 widgets are built when its tab
-        # is first shown, so the first page carries the waterfall, not the review sample
-        self.review = ReviewSession(results, store)
-        self._tally_grid: TallyGrid | None = None
-        self._tally_box = widgets.VBox([widgets.HTML(
-            "<p class='mldash-loading'>Drawing the review sample…</p>")])
+        self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
-        self.views: tuple[widgets.Widget, ...] = (self.waterfall, self._tally_box, self.explorer)
+        self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
         self.view_names: tuple[str, ...] = VIEWS
         self.learning: LearningCurveView | None = None
         self.overview: TaskOverview | None = None
@@ -120,26 +114,13 @@ class Dashboard(widgets.VBox):
         self._on_tab_change({"new": self.tabs.selected_index})
 
     @property
-    def tally_grid(self) -> TallyGrid:
-        """The error-analysis grid, built on first use (its tab shown, or asked for)."""
-        if self._tally_grid is None:
-            grid = TallyGrid(self.results, store=self.review.store)
-            grid.active = getattr(self, "tabs", None) is not None and \
-                self.tabs.selected_index == VIEWS.index("Error analysis")
-            self._tally_grid = grid
-            self._tally_box.children = (grid,)
-        return self._tally_grid
-
-    @property
     def figures(self) -> tuple[PlotlyFigure, ...]:
         """Every figure widget of the three views."""
         return tuple(w for v in self.views for w in _figures_in(v))
 
     def _on_tab_change(self, change: dict) -> None:
         # the grid's review sample follows the threshold only while it is shown
-        shown = change["new"] == VIEWS.index("Error analysis")
-        if shown or self._tally_grid is not None:
-            self.tally_grid.active = shown
+        self.tally_grid.active = change["new"] == VIEWS.index("Error analysis")
         if self.learning is not None:
             self.learning.active = change["new"] == self.view_names.index(LEARNING_VIEW)
         if self.overview is not None:

@@ -24,7 +24,7 @@ def test_one_model_three_views_and_a_header(demo: tuple[Results, Path]) -> None:
     r, store = demo
     dash = Dashboard(r, store=store, title="Cat <detector>")
     assert dash.waterfall.results is r and dash.explorer.results is r
-    assert dash.tally_grid.results is r and dash._tally_box.children == (dash.tally_grid,)
+    assert dash.tally_grid.results is r
     assert "Cat &lt;detector&gt;" in dash.header.value  # user text escaped
     assert "Focus on data mismatch" in dash.header.value
     assert "threshold <b>0.5</b>" in dash.header.value
@@ -41,8 +41,9 @@ def test_moving_the_explorer_slider_moves_the_waterfall_and_grid(
     dev_error = r.error_rates().loc["dev", "error"]
     assert f"{dev_error:.1%}" in " ".join(level_labels(dash))
     assert "threshold <b>0.2</b>" in dash.header.value
-    # the grid (a hidden tab) is not even built until it is shown: a move costs it nothing
-    assert dash._tally_grid is None
+    # the grid (a hidden tab) draws its sample again when it is shown, not on every move
+    assert dash.tally_grid.stale
+    assert f"error now {100 * dev_error:.2f}%" not in dash.tally_grid._ceiling_lead[1].value
     dash.show_view("Error analysis")
     assert not dash.tally_grid.stale
     # the grid's footer restates the error at the new threshold
@@ -107,7 +108,7 @@ def test_header_shows_errors_instead_of_dying(demo: tuple[Results, Path]) -> Non
 
 def test_hidden_grid_is_built_when_shown_and_stale_after_moves(
         demo: tuple[Results, Path]) -> None:
-    """Built once shown; hidden again, it only marks itself stale on a move."""
+    """Shown, then hidden again: a move only marks the grid stale until it is shown."""
     r, store = demo
     dash = Dashboard(r, store=store)
     dash.show_view("Error analysis")
