@@ -381,11 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results file, or in the user data folder for the demo)")
     _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    s.add_argument("--preheat", dest="preheat", action="store_true", default=True,
-                   help="keep one kernel ready with the notebook run, so a page opens in a "
-                        "few seconds (the default; one idle kernel, ~250 MB)")
+    s.add_argument("--preheat", dest="preheat", action="store_true", default=False,
+                   help="keep one kernel ready with the notebook run, so a page opens faster "
+                        "(one idle kernel, ~250 MB; its reviews are as of when it started "
+                        "until Refresh, so not the default)")
     s.add_argument("--no-preheat", dest="preheat", action="store_false",
-                   help="start each page's kernel when the page opens (slower first page)")
+                   help="start each page's kernel when the page opens (the default)")
     s.add_argument("--max-kernels", type=int, default=None, metavar="N",
                    help="most pages open at once, one kernel each (~240-290 MB); default 12, "
                         "about 13 per 4 GB of memory")
