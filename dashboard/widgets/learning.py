@@ -12,35 +12,27 @@ import html
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets as t
 
 from dashboard.errors import DashboardError
 from dashboard.figures.learning import learning_spec_from_table
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
+from dashboard.widgets.following import FollowingView
 
 __all__ = ["LearningCurveView"]
 
-_FOLLOWS = ("threshold", "model", "task", "weighted", "human_reference")
 
-
-class LearningCurveView(widgets.VBox):
+class LearningCurveView(FollowingView):
     """Error per split against the training-set size, with a verdict on more data."""
 
-    active = t.Bool(True, help="shown: redraw on every change; hidden: redraw when shown")
-
     def __init__(self, results: Results, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(results, **kwargs)
         self.add_class("mldash-learning")
-        self.results = results
-        self._stale = False
         self.verdict = widgets.HTML()
         self.verdict.add_class("mldash-learning-verdict")
         self.figure = PlotlyFigure(layout=widgets.Layout(width="100%"))
         self.status = widgets.HTML()
         self.children = (self.verdict, self.figure, self.status)
-        for name in _FOLLOWS:
-            results.observe(self._on_results_change, names=[name])
         self.refresh()
 
     def refresh(self) -> None:
@@ -55,19 +47,3 @@ class LearningCurveView(widgets.VBox):
         self.figure.show(learning_spec_from_table(table))
         self.status.value = ""
         self._stale = False
-
-    def _on_results_change(self, change: dict) -> None:
-        if self.active:
-            self.refresh()
-        else:
-            self._stale = True
-
-    @t.observe("active")
-    def _on_active_change(self, change: dict) -> None:
-        if change["new"] and self._stale:
-            self.refresh()
-
-    def close(self) -> None:
-        for name in _FOLLOWS:
-            self.results.unobserve(self._on_results_change, names=[name])
-        super().close()

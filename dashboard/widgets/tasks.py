@@ -12,34 +12,26 @@ import html
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets as t
 
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS
 from dashboard.results import Results
+from dashboard.widgets.following import FollowingView
 from dashboard.widgets.format import count, pct
 
 __all__ = ["TaskOverview"]
 
-_FOLLOWS = ("threshold", "model", "task", "weighted", "human_reference")
 
-
-class TaskOverview(widgets.VBox):
+class TaskOverview(FollowingView):
     """A table of every task's errors and focus, sorted by where the work is."""
 
-    active = t.Bool(True, help="shown: redraw on every change; hidden: redraw when shown")
-
     def __init__(self, results: Results, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(results, **kwargs)
         self.add_class("mldash-tasks")
-        self.results = results
-        self._stale = False
         self.table = widgets.HTML()
         self.buttons = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.status = widgets.HTML()
         self.children = (self.table, self.buttons, self.status)
-        for name in _FOLLOWS:
-            results.observe(self._on_results_change, names=[name])
         self.refresh()
 
     def refresh(self) -> None:
@@ -76,19 +68,3 @@ class TaskOverview(widgets.VBox):
         self.buttons.children = buttons
         self.status.value = ""
         self._stale = False
-
-    def _on_results_change(self, change: dict) -> None:
-        if self.active:
-            self.refresh()
-        else:
-            self._stale = True
-
-    @t.observe("active")
-    def _on_active_change(self, change: dict) -> None:
-        if change["new"] and self._stale:
-            self.refresh()
-
-    def close(self) -> None:
-        for name in _FOLLOWS:
-            self.results.unobserve(self._on_results_change, names=[name])
-        super().close()
