@@ -243,6 +243,17 @@ def show_tab(page: Page, name: str) -> None:
     expect(tab).to_have_class(re.compile(r"\blm-mod-current\b"))
 
 
+def show_grid(page: Page) -> None:
+    """Show the error-analysis tab and wait for the grid's rows.
+
+    The grid's views are created after the waterfall's and, on a loaded machine, can take
+    longer than an assertion's default 5 s to reach the page: wait as long as for the page.
+    """
+    show_tab(page, "Error analysis")
+    page.locator(f"{TALLY} .mldash-tag input").first.wait_for(state="visible",
+                                                              timeout=PAGE_TIMEOUT_MS)
+
+
 def wait_for_fit(page: Page, view: str, timeout_ms: float = 10_000) -> None:
     """Wait until the first visible figure in ``view`` spans 80% of it (it re-fits a moment
     after its tab shows); return quietly on timeout, for the caller to measure and report."""
@@ -275,10 +286,9 @@ def expect_waterfall(page: Page, results: Results) -> None:
 def first_row(page: Page) -> tuple[str, list[str]]:
     """Key of the grid's first row and its category names, from the boxes' tooltips.
 
-    The grid is built when its tab is first shown: wait for its first row.
+    Shows the error-analysis tab and waits for the grid (:func:`show_grid`).
     """
-    page.locator(f"{TALLY} .mldash-tag input").first.wait_for(state="attached",
-                                                              timeout=PAGE_TIMEOUT_MS)
+    show_grid(page)
     titles = page.locator(f"{TALLY} .mldash-tag input").evaluate_all(
         "els => els.map(e => e.title)")
     key = titles[0].rsplit(": ", 1)[1]
@@ -371,7 +381,6 @@ def test_cli_prints_the_url_and_the_three_views_render(cli_server: CliServer,
     screenshot(page, "waterfall", full_page=False)
 
     # 2. the tally grid: rows with one checkbox per category, previews from the data folder
-    show_tab(page, "Error analysis")
     key, cats = first_row(page)
     assert cats == list(results.categories)
     expect(tag_box(page, key, cats[0])).to_be_visible()
@@ -600,7 +609,6 @@ def test_tick_survives_reload_and_server_restart(tmp_path: Path, page_guard: Pag
     running = launch()
     try:
         open_app(page, running.url)
-        show_tab(page, "Error analysis")
         key, cats = first_row(page)
         category = next(c for c in cats if not tag_box(page, key, c).is_checked())
         index = cats.index(category)
@@ -618,7 +626,7 @@ def test_tick_survives_reload_and_server_restart(tmp_path: Path, page_guard: Pag
 
         page.reload(wait_until="commit")
         wait_for_app(page)
-        show_tab(page, "Error analysis")
+        show_grid(page)
         expect(tag_box(page, key, category)).to_be_checked()
         expect(page.locator(SHARE).nth(index)).to_have_text(after)
         page.goto("about:blank")  # leave before the server goes away
@@ -629,7 +637,7 @@ def test_tick_survives_reload_and_server_restart(tmp_path: Path, page_guard: Pag
     running = launch()
     try:
         open_app(page, running.url)
-        show_tab(page, "Error analysis")
+        show_grid(page)
         expect(tag_box(page, key, category)).to_be_checked()
         expect(page.locator(SHARE).nth(index)).to_have_text(after)
         screenshot(page, "after-restart", full_page=False)
@@ -648,7 +656,7 @@ def test_comment_with_markup_shows_as_text(cli_server: CliServer, page_guard: Pa
     page = page_guard.page
     allow_unload_errors(page_guard)
     open_app(page, cli_server.url)
-    show_tab(page, "Error analysis")
+    show_grid(page)
     comment = page.locator(COMMENT).first
     comment.fill(XSS)
     comment.press("Enter")  # the box sends on Enter (continuous_update=False)
@@ -658,7 +666,7 @@ def test_comment_with_markup_shows_as_text(cli_server: CliServer, page_guard: Pa
 
     page.reload(wait_until="commit")
     wait_for_app(page)
-    show_tab(page, "Error analysis")
+    show_grid(page)
     expect(page.locator(COMMENT).first).to_have_value(XSS)
     expect(page.locator("img[src='x']")).to_have_count(0)
     screenshot(page, "comment-after-reload", full_page=False)
@@ -694,7 +702,7 @@ def test_presentation_mode(cli_server: CliServer, page_guard: PageGuard,
     wait_for_fit(page, WATERFALL)
     screenshot(page, "presenting", full_page=False)
 
-    show_tab(page, "Error analysis")
+    show_grid(page)
     expect(page.locator(TAG_BOX).first).to_be_visible()
     assert visible() == [TALLY]
     show_tab(page, "Threshold & models")
@@ -880,7 +888,7 @@ def test_previews_are_read_only_under_the_results_folder(voila_server: StartServ
     })
     page = page_guard.page
     open_app(page, srv.url())
-    show_tab(page, "Error analysis")
+    show_grid(page)
     refused = page.locator(TALLY, has_text="not shown: outside the results folder")
     expect(refused).to_be_visible()
     expect(page.locator(f"{TALLY} img:visible")).to_have_count(0)
