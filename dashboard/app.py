@@ -13,8 +13,11 @@ cell has finished, and its template shows "Loading results…" until then, so a 
 early inside the cell is never seen. On a live Voilà page (``VOILA_PREHEAT=False``) the cell
 therefore returns at once a light :class:`DeferredApp` reading "Loading <file>…"; the heavy
 imports, the file and the views are loaded when the page has drawn it (the frontend reports
-the view through the widget's ``_view_count``), with the message naming each step. Elsewhere
-(JupyterLab, nbclient, a preheated Voilà kernel) everything is built before returning.
+the view through the widget's ``_view_count``), with the message naming each step. A
+preheated Voilà kernel (``VOILA_PREHEAT=True``, the launcher's default) builds everything
+ahead of time inside a :class:`PreheatedApp`, which reads the review store again (or the
+whole file, if it changed) when a page first shows it. Elsewhere (JupyterLab, nbclient)
+everything is built before returning.
 """
 
 from __future__ import annotations
@@ -275,7 +278,31 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot show {path.name}.", f"{type(exc).__name__}: {exc}")
 
 
-class DeferredApp(widgets.VBox):
+class _FirstView(widgets.VBox):
+    """A box that calls :meth:`first_view` once, when a front end first draws it.
+
+    The frontend counts the widget's views in ``_view_count`` (an ipywidgets trait that is
+    tracked once set to 0); the first view's message runs :meth:`first_view` in the kernel,
+    after the page has its widget state. Counting stops afterwards.
+    """
+
+    def __init__(self, children: tuple[widgets.Widget, ...], **kwargs: Any) -> None:
+        super().__init__(children, **kwargs)
+        self._seen = False
+        self.observe(self._on_view_count_change, names="_view_count")
+        self._view_count = 0
+
+    def _on_view_count_change(self, change: dict) -> None:
+        if (change["new"] or 0) > 0 and not self._seen:
+            self._seen = True
+            self.first_view()
+            self._view_count = None  # stop counting views
+
+    def first_view(self) -> None:
+        """What to do when the page first shows the widget."""
+
+
+class DeferredApp(_FirstView):
     """A "Loading <file>…" line that becomes the dashboard once the page has drawn it.
 
     Parameters
@@ -287,10 +314,7 @@ class DeferredApp(widgets.VBox):
 
     Notes
     -----
-    The frontend counts this widget's views in ``_view_count`` (an ipywidgets trait that is
-    tracked once set to 0); the first view triggers :meth:`load`, which runs in the kernel's
-    handler of that message, after the page has its widget state. Call :meth:`load` directly
-    where no frontend draws the widget.
+    Call :meth:`load` directly where no frontend draws the widget.
     """
 
     def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget], text: str,
@@ -299,14 +323,11 @@ class DeferredApp(widgets.VBox):
         self.loading = widgets.HTML(loading_html(text))
         self.loading.add_class("mldash-loading-line")
         self.content: widgets.Widget | None = None
-        super().__init__([self.loading], **kwargs)
+        super().__init__((self.loading,), **kwargs)
         self.add_class("mldash-deferred")
-        self.observe(self._on_view_count_change, names="_view_count")
-        self._view_count = 0
 
-    def _on_view_count_change(self, change: dict) -> None:
-        if (change["new"] or 0) > 0 and self.content is None:
-            self.load()
+    def first_view(self) -> None:
+        self.load()
 
     def _progress(self, text: str) -> None:
         value = loading_html(text)
@@ -322,8 +343,64 @@ class DeferredApp(widgets.VBox):
                 self.content = message_widget("Cannot show the dashboard.",
                                               f"{type(exc).__name__}: {exc}")
             self.children = (self.content,)
-            self._view_count = None  # stop counting views
         return self.content
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """``(mtime_ns, size)`` of a file, ``None`` when it cannot be read: tells a changed file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class PreheatedApp(_FirstView):
+    """The page built ahead of time in a preheated kernel, brought up to date when shown.
+
+    Voilà runs the notebook in a spare kernel before anyone asks, so a page opens on a built
+    dashboard; but the kernel may have waited minutes since. When the page first draws it:
+    if the results file changed meanwhile (a new export), the page is built again from it;
+    otherwise only the review store is read again, so ticks and comments saved since (by
+    this reviewer on an earlier page, or by others) are shown, not the ones of when the
+    kernel started.
+
+    Parameters
+    ----------
+    build : callable
+        Builds the page, as for :class:`DeferredApp`.
+    path : Path
+        The results file, whose change triggers a rebuild.
+    """
+
+    def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget], path: Path,
+                 **kwargs: Any) -> None:
+        self._build = build
+        self._path = path
+        self._stamp = file_stamp(path)
+        self.content: widgets.Widget = build(lambda _text: None)
+        self.rebuilt = False
+        super().__init__((self.content,), **kwargs)
+        self.add_class("mldash-preheated")
+
+    def first_view(self) -> None:
+        self.freshen()
+
+    def freshen(self) -> None:
+        """Rebuild from a changed results file, else reload the reviews from the store."""
+        try:
+            if file_stamp(self._path) != self._stamp:
+                old, self._stamp = self.content, file_stamp(self._path)
+                self.content = self._build(lambda _text: None)
+                self.children = (self.content,)
+                self.rebuilt = True
+                old.close()
+            elif isinstance(self.content, DashboardApp):
+                self.content.dashboard.tally_grid.refresh()
+        except Exception as exc:  # noqa: BLE001 - the page shows a message
+            self.content = message_widget("Cannot show the dashboard.",
+                                          f"{type(exc).__name__}: {exc}")
+            self.children = (self.content,)
 
 
 def app_from_environment(environ: Mapping[str, str] | None = None, *,
@@ -367,12 +444,15 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     if not path.is_file():
         return message_widget(f"Cannot open the results file {path}.",
                               "No such file." if not path.exists() else "It is not a file.")
-    if defer is None:
-        defer = env.get(ENV_VOILA_PREHEAT) == "False"
-    if not defer:
+    def build(progress: Callable[[str], None]) -> widgets.Widget:
         return build_app(path, human_level=human_level, store=store, title=title,
-                         columns=columns)
-    return DeferredApp(
-        lambda progress: build_app(path, human_level=human_level, store=store, title=title,
-                                   progress=progress, columns=columns),
-        f"Loading {path.name} ({_size(path)})…")
+                         progress=progress, columns=columns)
+
+    preheated = env.get(ENV_VOILA_PREHEAT)
+    if defer is None:
+        defer = preheated == "False"
+    if defer:
+        return DeferredApp(build, f"Loading {path.name} ({_size(path)})…")
+    if preheated == "True":
+        return PreheatedApp(build, path)
+    return build(lambda _text: None)

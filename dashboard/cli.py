@@ -381,12 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results file, or in the user data folder for the demo)")
     _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    s.add_argument("--preheat", dest="preheat", action="store_true", default=False,
-                   help="keep one kernel ready with the notebook run, so a page opens faster "
-                        "(one idle kernel, ~250 MB; its reviews are as of when it started "
-                        "until Refresh, so not the default)")
+    s.add_argument("--preheat", dest="preheat", action="store_true", default=True,
+                   help="keep one kernel ready with the notebook run, so a page opens on a "
+                        "built dashboard (the default; one idle kernel, ~250 MB; the page "
+                        "reads the reviews again, or the file if it changed, when it opens)")
     s.add_argument("--no-preheat", dest="preheat", action="store_false",
-                   help="start each page's kernel when the page opens (the default)")
+                   help="start each page's kernel when the page opens (saves the idle "
+                        "kernel's memory; the first page takes longer)")
     s.add_argument("--max-kernels", type=int, default=None, metavar="N",
                    help="most pages open at once, one kernel each (~240-290 MB); default 12, "
                         "about 13 per 4 GB of memory")

@@ -13,6 +13,7 @@ import pytest
 from dashboard.app import (
     DashboardApp,
     DeferredApp,
+    PreheatedApp,
     app_from_environment,
     report_filename,
 )
@@ -111,8 +112,49 @@ def test_live_voila_page_defers_the_load_until_the_page_shows_it(
 
 
 def test_preheated_kernel_and_notebooks_build_at_once(demo_env: dict[str, str]) -> None:
-    assert isinstance(app_from_environment({**demo_env, "VOILA_PREHEAT": "True"}), DashboardApp)
+    preheated = app_from_environment({**demo_env, "VOILA_PREHEAT": "True"})
+    assert isinstance(preheated, PreheatedApp)
+    assert isinstance(preheated.content, DashboardApp)  # built before any page asks
+    assert preheated.children == (preheated.content,)
     assert isinstance(app_from_environment(demo_env, defer=False), DashboardApp)
+
+
+def test_preheated_page_shows_reviews_saved_after_the_kernel_started(
+        demo_env: dict[str, str]) -> None:
+    """A preheated kernel waits for its page: edits saved meanwhile must reach that page."""
+    preheated = app_from_environment({**demo_env, "VOILA_PREHEAT": "True"})
+    assert isinstance(preheated, PreheatedApp)
+    r = preheated.content.results
+    # another page (another kernel) saves a comment and a tick after this kernel started
+    other = app_from_environment(demo_env, defer=False)
+    key = other.results.review_rows("dev").iloc[0]["key"]
+    other.dashboard.tally_grid.session.set_comment(key, "seen later")
+    category = other.results.categories[0]
+    was = other.results.tags.get(category, {}).get(key) if key in other.results.tags.index \
+        else None
+    other.dashboard.tally_grid.session.set_tag(key, category, not bool(was))
+    assert r.comments.get(key) != "seen later"  # this kernel still holds its start state
+    preheated._view_count = 1  # the page draws it
+    assert r.comments.get(key) == "seen later"
+    assert bool(r.tags.loc[key, category]) is (not bool(was))
+    assert not preheated.rebuilt
+    assert preheated._view_count is None  # once
+
+
+def test_preheated_page_is_rebuilt_when_the_file_changed(demo_env: dict[str, str]) -> None:
+    import pandas as pd
+
+    preheated = app_from_environment({**demo_env, "VOILA_PREHEAT": "True"})
+    assert isinstance(preheated, PreheatedApp)
+    first = preheated.content
+    file = Path(demo_env[ENV_FILE])
+    df = pd.read_parquet(file)
+    df = df[df["split"] != "test"]  # a re-export without the test split
+    df.to_parquet(file)
+    preheated._view_count = 1
+    assert preheated.rebuilt and preheated.content is not first
+    assert preheated.children == (preheated.content,)
+    assert "test" not in preheated.content.results.splits
 
 
 def test_deferred_failure_becomes_a_message(demo_env: dict[str, str], tmp_path: Path) -> None:
