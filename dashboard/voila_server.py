@@ -29,6 +29,9 @@ module on the command line it runs.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import html
 import ipaddress
 import json
@@ -175,6 +178,17 @@ closed page frees its place at once, a page left without a connection within a m
 _TOKEN_PARAM = re.compile(r"(?:(?<=[?&])|^)token=[^&#\s]*&?")
 
 
+def release_memory() -> None:
+    """Collect cycles and return freed heap pages to the system (glibc's ``malloc_trim``).
+
+    Each page leaves ~2 MB of freed but held heap in the server (measured over 25 preheated
+    pages: 197 -> 245 MB); trimming after each kernel shutdown keeps the server near its
+    start size. Elsewhere than glibc this only collects."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class CappedKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit), whose
     kernels never see the access token (Voilà puts the page's URL in their environment)."""
@@ -201,6 +215,12 @@ class CappedKernelManager(AsyncMappingKernelManager):
             return await super().start_kernel(*args, **kwargs)
         finally:
             self._starting -= 1
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+        """Shut a kernel down, then give the memory its page's objects held back to the
+        system, so a long-running team server's size follows its open pages."""
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        release_memory()
 
 
 class DashboardPageHandler(TornadoVoilaHandler):
