@@ -29,6 +29,7 @@ module on the command line it runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import gc
@@ -41,6 +42,7 @@ import re
 import struct
 import sys
 import tempfile
+import uuid
 from typing import Any
 
 import tornado.web
@@ -191,35 +193,83 @@ def release_memory() -> None:
 
 class CappedKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager with at most :attr:`max_kernels` kernels (0: no limit), whose
-    kernels never see the access token (Voilà puts the page's URL in their environment)."""
+    kernels never see the access token (Voilà puts the page's URL in their environment).
+
+    The preheated kernel Voilà keeps ready counts toward the cap. A page may take it even
+    at the cap; the refill that follows then waits for a kernel to be shut down instead of
+    failing (a refused refill would stay in Voilà's pool as a failed start that the next
+    page gets, and the pool would never refill)."""
 
     max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
-    _starting = 0
+    _refilling = 0  # preheat refills starting a kernel (not waiting for a place)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: ids of kernels being started: a starting kernel is listed part of the time only
+        self._reserved: set[str] = set()
 
     def at_capacity(self) -> bool:
         """Whether one more kernel would exceed :attr:`max_kernels`."""
-        running = len(self.list_kernel_ids()) + self._starting
+        running = len(set(self.list_kernel_ids()) | self._reserved)
         return bool(self.max_kernels) and running >= self.max_kernels
 
+    def _pool_lists(self) -> dict[str, list]:
+        """Voilà's preheated kernel pools (notebook -> start tasks); empty without preheat."""
+        pools = getattr(self, "_pools", None)
+        return pools if isinstance(pools, dict) else {}
+
+    def prune_pools(self) -> None:
+        """Drop preheat starts that failed (refused at the cap) from Voilà's pools."""
+        for pool in self._pool_lists().values():
+            pool[:] = [task for task in pool
+                       if not (task.done() and (task.cancelled() or task.exception()))]
+
+    def has_kernel_for_page(self) -> bool:
+        """Whether a preheated kernel is ready for a page, or starting (not waiting for a
+        place under the cap)."""
+        self.prune_pools()
+        ready = any(task.done() for pool in self._pool_lists().values() for task in pool)
+        return ready or self._refilling > 0
+
+    def page_is_refused(self) -> bool:
+        """Whether a new page would find no kernel: at the cap with none preheated for it."""
+        return self.at_capacity() and not self.has_kernel_for_page()
+
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
-        """Start a kernel, or raise 503 when the server holds :attr:`max_kernels` already."""
+        """Start a kernel, or raise 503 when the server holds :attr:`max_kernels` already
+        (a preheat refill waits for a place instead)."""
+        env = kwargs.get("env")
+        refill = isinstance(env, dict) and env.get("VOILA_PREHEAT") == "True"
+        while refill and kwargs.get("kernel_id") is None and self.at_capacity():
+            await asyncio.sleep(0.25)
         if kwargs.get("kernel_id") is None and self.at_capacity():
             raise tornado.web.HTTPError(503, "the dashboard is full (%d kernels)",
                                         self.max_kernels)
-        env = kwargs.get("env")
         if isinstance(env, dict):  # Voilà copies the page's URL, token included, into it
             kwargs["env"] = {k: _TOKEN_PARAM.sub("", v) if isinstance(v, str) else v
                              for k, v in env.items()}
-        self._starting += 1
+        if kwargs.get("kernel_id") is not None:  # a restart: no new place taken
+            return await super().start_kernel(*args, **kwargs)
+        kernel_id = kwargs["kernel_id"] = str(uuid.uuid4())
+        self._reserved.add(kernel_id)  # no await since the check: no other start slips in
+        self._refilling += refill
         try:
             return await super().start_kernel(*args, **kwargs)
         finally:
-            self._starting -= 1
+            self._reserved.discard(kernel_id)
+            self._refilling -= refill
 
     async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
-        """Shut a kernel down, then give the memory its page's objects held back to the
-        system, so a long-running team server's size follows its open pages."""
+        """Shut a kernel down, refill a preheat pool the cap had left empty, and give the
+        memory the page's objects held back to the system, so a long-running team server's
+        size follows its open pages."""
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self.prune_pools()
+        fill = getattr(self, "fill_if_needed", None)
+        if fill is not None:
+            for notebook, pool in self._pool_lists().items():
+                if not pool and not self.at_capacity():
+                    fill(delay=0, notebook_name=notebook)
         release_memory()
 
 
@@ -229,8 +279,8 @@ class DashboardPageHandler(TornadoVoilaHandler):
     @tornado.web.authenticated
     async def get(self, path: str | None = None) -> None:
         """Serve the page, or the "full" notice (503) when no kernel can be started."""
-        full = getattr(self.kernel_manager, "at_capacity", None)
-        if full is not None and full():
+        refused = getattr(self.kernel_manager, "page_is_refused", None)
+        if refused is not None and refused():
             self.set_status(503)
             self.set_header("Retry-After", "60")
             self.set_header("Content-Type", "text/html; charset=utf-8")

@@ -157,7 +157,8 @@ def _cookies(headers: list[str]) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_kernel_cap_full_page_and_shutdown_beacon(tmp_path: Path) -> None:
-    """At the cap a page is a clear 503 notice; the page's beacon (with _xsrf) frees a place."""
+    """At the cap a page is a clear 503 notice; the page's beacon (with _xsrf) frees a place,
+    and the preheated kernel kept ready (the default) counts toward the cap."""
     import urllib.parse
     import urllib.request
 
@@ -184,8 +185,12 @@ def test_kernel_cap_full_page_and_shutdown_beacon(tmp_path: Path) -> None:
             headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
         with urllib.request.urlopen(req, timeout=60) as resp:
             assert resp.status == 204
+        log = tmp_path / "voila.log"
+        preheated = log.read_text(errors="replace").count("Using pre-heated kernel")
         status, _ = get(running.url, timeout=120)
         assert status == 200  # the freed place is taken again
+        # by a preheated kernel: the refill the cap held back started when the place freed
+        assert log.read_text(errors="replace").count("Using pre-heated kernel") == preheated + 1
 
 
 def _legacy(msg_type: str, content: dict) -> str:
