@@ -298,7 +298,7 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
 }}
 .mldash-review td.mldash-col-preview img {{ max-width: 72px; max-height: 72px; display: block; }}
 .mldash-review td.mldash-col-preview a {{ color: var(--jp-content-link-color, #2563eb); }}
-.mldash-review code {{ font-size: 12px; background: none; color: inherit; }}
+.mldash-review code {{ font-size: 12px; background: none; color: inherit; white-space: nowrap; }}
 .mldash-review .mldash-correct {{ color: var(--mldash-ok); font-size: 85%; }}
 .mldash-review .mldash-suspect {{
   color: var(--mldash-error); font-size: 85%; font-weight: 600; white-space: nowrap;
