@@ -262,7 +262,8 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
   --mldash-best: {DARK[_BEST]}; --mldash-best-bg: rgba(251, 191, 36, 0.16);
 }}
 .mldash-review-scroll {{
-  max-height: min(62vh, 760px); overflow: auto; border: 1px solid var(--mldash-table-line);
+  max-height: clamp(240px, calc(100vh - 480px), 760px); overflow: auto;
+  border: 1px solid var(--mldash-table-line);
   border-radius: 4px; background: var(--mldash-table-bg);
 }}
 .mldash-review {{ border-collapse: separate; border-spacing: 0; width: 100%; }}
@@ -296,7 +297,7 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
   color: inherit; background: var(--mldash-table-bg);
   border: 1px solid var(--mldash-table-line); border-radius: 3px;
 }}
-.mldash-review td.mldash-col-preview img {{ max-width: 72px; max-height: 72px; display: block; }}
+.mldash-review td.mldash-col-preview img {{ max-width: 48px; max-height: 48px; display: block; }}
 .mldash-review td.mldash-col-preview a {{ color: var(--jp-content-link-color, #2563eb); }}
 .mldash-review code {{ font-size: 12px; background: none; color: inherit; white-space: nowrap; }}
 .mldash-review .mldash-correct {{ color: var(--mldash-ok); font-size: 85%; }}

@@ -318,21 +318,24 @@ class TallyGrid(widgets.VBox):
         wide = {"description_width": "initial"}
         self._split_pick = widgets.Dropdown(options=list(self.results.splits), value=self.split,
                                             description="Split", style=wide,
-                                            layout=widgets.Layout(width="130px"))
+                                            layout=widgets.Layout(width="120px"))
         self._size_box = widgets.BoundedIntText(value=self.sample_size, min=1, max=1_000_000,
                                                 description="Errors to review", style=wide,
-                                                layout=widgets.Layout(width="190px"))
+                                                layout=widgets.Layout(width="165px"))
         self._seed_box = widgets.IntText(value=self.seed, description="Seed", style=wide,
-                                         layout=widgets.Layout(width="120px"))
+                                         layout=widgets.Layout(width="110px"))
         self._eyeball_pick = widgets.Dropdown(
             options=[("whole split", 0.0), ("eyeball 10%", 0.1), ("eyeball 20%", 0.2),
                      ("eyeball 50%", 0.5)], value=self.eyeball, description="Draw from",
             style=wide,
             tooltip="draw the sample from an eyeball part only; the rest stays a black box "
                     "that tells whether the team overfits what it looks at",
-            layout=widgets.Layout(width="210px"))
+            layout=widgets.Layout(width="190px"))
         self._correct_box = widgets.Checkbox(value=self.include_correct, indent=False,
-                                             description="also show correctly classified",
+                                             description="also correct ones",
+                                             tooltip="also show a sample of correctly "
+                                             "classified examples (marked correct, left out "
+                                             "of the tally)",
                                              layout=widgets.Layout(width="auto"))
         for control, name in ((self._split_pick, "split"), (self._size_box, "sample_size"),
                               (self._seed_box, "seed"), (self._correct_box, "include_correct"),
@@ -340,7 +343,7 @@ class TallyGrid(widgets.VBox):
             widgets.link((control, "value"), (self, name))
         self._author_box = widgets.Text(value=self.store.author, description="Reviewer",
                                         continuous_update=False, style=wide,
-                                        layout=widgets.Layout(width="210px"))
+                                        layout=widgets.Layout(width="170px"))
         self._author_box.observe(self._on_author_box_value_change, names="value")
         self._refresh_button = widgets.Button(description="Refresh", icon="refresh",
                                               tooltip="load the edits others have saved",
