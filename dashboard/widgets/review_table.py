@@ -112,9 +112,10 @@ function render({ model, el }) {
   const paintPreview = (td, p) => {
     td.replaceChildren();
     if (!p) return;
-    if (p.kind === "image" && SAFE_IMAGE.test(p.src || "")) {
+    const src = p.kind === "image" ? (model.get("images") || {})[p.ref] : null;
+    if (p.kind === "image" && typeof src === "string" && SAFE_IMAGE.test(src)) {
       const img = node("img");
-      img.src = p.src;
+      img.src = src;
       img.alt = p.alt || "";
       td.appendChild(img);
     } else if (p.kind === "link" && /^https?:\\/\\//i.test(p.href || "")) {
@@ -233,7 +234,7 @@ function render({ model, el }) {
   const schedule = () => {
     if (!queued) { queued = true; queueMicrotask(paint); }
   };
-  const names = ["columns", "rows", "footer", "best", "best_decided", "revision"];
+  const names = ["columns", "rows", "images", "footer", "best", "best_decided", "revision"];
   for (const n of names) model.on("change:" + n, schedule);
   paint();
   return () => { for (const n of names) model.off("change:" + n, schedule); };
@@ -326,8 +327,11 @@ class ReviewTable(anywidget.AnyWidget):
     ``rows``
         ``[{"key", "correct", <text ids>..., "preview"?, "suspect"?, "reviewed", "ticks",
         "comment", "status"}]``; ``ticks`` aligned with the tag columns, ``preview``
-        ``{"kind": "image"|"link"|"text", ...}``, ``status`` ``{"kind": "saved"|"failed",
-        "text", "title", "note"}``.
+        ``{"kind": "image"|"link"|"text", ...}`` (an image names its entry of ``images`` by
+        ``ref``), ``status`` ``{"kind": "saved"|"failed", "text", "title", "note"}``.
+    ``images``
+        ``{ref: "data:image/...;base64,..."}`` for the page's image previews, apart from the
+        rows so that an edit (which sends the rows again) does not send the images again.
     ``footer``
         ``[{"name", "title", "lead", "lead_class", "cell_class", "cells": [{"text",
         "title"}]}]``, cells aligned with the tag columns.
@@ -340,6 +344,8 @@ class ReviewTable(anywidget.AnyWidget):
     _css = _CSS
     columns = t.List(t.Dict(), help="the table's columns").tag(sync=True)
     rows = t.List(t.Dict(), help="the rows of the page shown").tag(sync=True)
+    images = t.Dict(help="preview images of the page shown, by key: data URLs, sent when the "
+                         "page changes and not with every edit").tag(sync=True)
     footer = t.List(t.Dict(), help="the '% of total' and ceiling rows").tag(sync=True)
     best = t.Unicode("", help="category highlighted in the header and footer").tag(sync=True)
     best_decided = t.Bool(False, help="whether the highlighted category is the answer (else "
@@ -373,10 +379,13 @@ class ReviewTable(anywidget.AnyWidget):
 
     def show(self, *, columns: Sequence[Mapping[str, Any]] | None = None,
              rows: Sequence[Mapping[str, Any]] | None = None,
+             images: Mapping[str, str] | None = None,
              footer: Sequence[Mapping[str, Any]] | None = None,
              best: str | None = None, best_decided: bool | None = None) -> None:
         """Assign the parts given, in one message; an unchanged part sends nothing."""
         with self.hold_sync():
+            if images is not None and dict(images) != self.images:
+                self.images = dict(images)
             for name, value in (("columns", columns), ("rows", rows), ("footer", footer)):
                 if value is not None:
                     value = [dict(v) for v in value]

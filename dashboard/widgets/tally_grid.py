@@ -136,7 +136,7 @@ def preview_content(value: Any, base_dir: Path | None) -> tuple[str, Any]:
 
 def preview_cell(value: Any, base_dir: Path | None) -> dict[str, Any]:
     """The preview of one value as the review table's JSON (text, never markup): an image
-    as a ``data:`` URL, an http(s) link, a muted note, or the start of a text."""
+    (``src``, a ``data:`` URL), an http(s) link, a muted note, or the start of a text."""
     kind, content = _read_preview(value, base_dir)
     if kind == "image":
         data, fmt = content
@@ -419,7 +419,8 @@ class TallyGrid(widgets.VBox):
             f"<span style='color:{_MUTED}'>% of total = ticked rows / reviewed misclassified "
             "rows of this split at the current threshold (categories overlap, so columns need "
             "not sum to 100%). Ceiling = the split's error if that category were fixed "
-            "completely; the highlighted column is the one the answer above names. Rows marked "
+            "completely. The category the answer above names is filled; until it can name "
+            "one, the one leading so far is outlined. Rows marked "
             "<i>correct</i> are excluded from both. <i>Suspected mislabel</i>: the model "
             "confidently contradicts the given label (confident learning); only a reviewer "
             "ticks <i>incorrectly labelled</i>.</span>")
@@ -556,13 +557,17 @@ class TallyGrid(widgets.VBox):
         keys = rows["key"].astype(str).tolist()
         values = self._row_values(keys)
         base_dir = self.results.schema.base_dir
-        records = []
+        records, images = [], {}
         for row, value in zip(rows.to_dict("records"), values, strict=True):
             record = self._row_fields(row, base_dir)
+            preview = record.get("preview")
+            if preview and preview["kind"] == "image":  # apart: an edit re-sends only rows
+                images[record["key"]] = preview.pop("src")
+                preview["ref"] = record["key"]
             record.update(value)
             records.append(record)
         with self._table.hold_sync():
-            self._table.show(columns=self._columns(), rows=records)
+            self._table.show(columns=self._columns(), rows=records, images=images)
             self._update_footer()
         self._prev_button.disabled = self.page <= 1
         self._next_button.disabled = self.page >= pages

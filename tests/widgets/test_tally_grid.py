@@ -608,3 +608,20 @@ def test_the_answers_category_is_highlighted(demo: Results, tmp_path: Path) -> N
             view.boxes["blurry"].value = True
     after = demo.tally("dev").attrs["fix_first"]
     assert (grid._table.best, grid._table.best_decided) == (after.leading or "", after.decided)
+
+
+def test_an_edit_does_not_send_the_preview_images_again(grid: TallyGrid) -> None:
+    """Image previews travel apart from the rows: a tick re-sends the rows, not the images."""
+    images = grid._table.images
+    assert len(images) == 25 and all(v.startswith("data:image/png;base64,")
+                                      for v in images.values())
+    row = grid._table.rows[0]
+    assert row["preview"] == {"kind": "image", "alt": "preview", "ref": row["key"]}
+    sent: list[str] = []
+    grid._table.observe(lambda change: sent.append(change["name"]), names=["rows", "images"])
+    view = grid.row_view(row["key"])
+    view.boxes["dog"].value = not view.boxes["dog"].value
+    assert "rows" in sent and "images" not in sent
+    assert grid._table.images is images
+    grid.page = 2
+    assert "images" in sent and set(grid._table.images) == set(grid.visible_keys)
