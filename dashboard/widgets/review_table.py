@@ -12,7 +12,8 @@ message ``{"event": "edit", "key", "field", "category"?, "value"}``. Messages fr
 treated as hostile: :meth:`ReviewTable.receive` checks the fields, types, sizes, that the
 example is one of the rows shown and the category one of the columns, and only then calls
 the edit handler (the tally grid, which writes to the store); anything else is refused with
-a reason given to the refusal handler, and nothing is written. After every message the
+a reason (and the row, when the message names one shown) given to the refusal handler, and
+nothing is written. After every message the
 ``revision`` counter moves, so each view repaints from the kernel's state (a box whose edit
 was refused or failed goes back to what the store holds).
 """
@@ -38,7 +39,7 @@ EDIT_FIELDS: dict[str, type] = {"tag": bool, "reviewed": bool, "comment": str}
 _MESSAGE_FIELDS = {"event", "key", "field", "category", "value"}
 
 EditHandler = Callable[[str, str, "str | None", Any], None]
-RefusalHandler = Callable[[str], None]
+RefusalHandler = Callable[[str, "str | None"], None]
 
 _ESM = """
 const SAFE_IMAGE = /^data:image\\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\\/=]+$/;
@@ -145,6 +146,7 @@ function render({ model, el }) {
     const c = tr.cells_;
     c.reviewed.checked = !!row.reviewed;
     c.reviewed.title = "reviewed (counts in % of total): " + row.key;
+    c.reviewed.setAttribute("aria-label", c.reviewed.title);
     const id = c.example;
     id.replaceChildren(node("code", "", row.key));
     if (row.correct) id.append(" ", node("span", "mldash-correct", "correct"));
@@ -165,10 +167,12 @@ function render({ model, el }) {
       const input = tr.tags_[i];
       input.checked = !!(row.ticks || [])[i];
       input.title = col.category + ": " + row.key;
+      input.setAttribute("aria-label", input.title);
     });
     tr.comment_ = row.comment || "";
     if (document.activeElement !== c.comment) c.comment.value = tr.comment_;
     c.comment.title = "comment: " + row.key;
+    c.comment.setAttribute("aria-label", c.comment.title);
     paintStatus(c.saved, row.status);
   };
   const bestClass = () => (model.get("best_decided") ? "mldash-best" : "mldash-leading");
@@ -416,10 +420,11 @@ class ReviewTable(anywidget.AnyWidget):
         try:
             key, field, category, value = self._check(content)
         except ValueError as exc:
+            key = content.get("key") if isinstance(content, dict) else None
             with self.hold_sync():
                 self.revision += 1
-                if self._on_refused is not None:
-                    self._on_refused(str(exc))
+                if self._on_refused is not None:  # with the row, when it is one shown
+                    self._on_refused(str(exc), key if key in self.shown_keys else None)
             return False
         with self.hold_sync():  # the row's new state and the repaint in one message
             try:

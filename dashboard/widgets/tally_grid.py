@@ -800,7 +800,7 @@ class TallyGrid(widgets.VBox):
         """Write one edit from the page to the store (committed), then show it saved; a
         failed write leaves store and model as they were and says why on the row."""
         if key not in self._sample_keys():
-            self._on_page_refused(f"example {key[:80]!r} is not in the sample")
+            self._on_page_refused(f"example {key[:80]!r} is not in the sample", None)
             return
         try:
             if field == "tag":
@@ -820,8 +820,11 @@ class TallyGrid(widgets.VBox):
             self._failed(key, exc)
             self._repaint_values()
 
-    def _on_page_refused(self, reason: str) -> None:
-        """A message from the page that was not a valid edit: nothing written, say so."""
+    def _on_page_refused(self, reason: str, key: str | None) -> None:
+        """A message from the page that was not a valid edit: nothing written, say so (on the
+        row too, when it names a row shown)."""
+        if key is not None:
+            self._set_status(key, {"kind": "failed", "text": f"not saved: {reason}"})
         self.last_error = f"ignored a message from the page: {reason}"
         _set(self._status, f"<div role='alert' style='color:{_ERROR}'>"
              f"{html.escape(self.last_error)}</div>")

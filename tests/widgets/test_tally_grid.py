@@ -563,6 +563,10 @@ def test_hostile_messages_from_the_page_are_refused_and_write_nothing(
         assert grid._table.revision == revision + 1  # the views repaint the kernel's state
     assert demo.tags is tags and demo.comments is comments
     assert len(grid.store.history(key)) == history
+    # the refusal of a message about a row shown is said on that row too
+    assert grid.row_view(key).status.value == (f"not saved: a comment has at most "
+                                               f"{MAX_COMMENT:,} characters, this one "
+                                               f"{MAX_COMMENT + 1:,}")
     # a valid message still works, and a comment of the maximum length is kept whole
     assert _send(grid, key=key, field="comment", value="y" * MAX_COMMENT)
     assert demo.comments[key] == "y" * MAX_COMMENT and grid.last_error is None
