@@ -167,6 +167,8 @@ class FixFirst:
     decided: bool
     sentence: str
     more_needed: int | None = None
+    #: the category with the largest share so far (named first in the sentence), decided or not
+    leading: str | None = None
 
 
 def _pct(rate: float) -> str:
@@ -216,12 +218,12 @@ def fix_first(table: pd.DataFrame, split_error: float, *, errors: int | None = N
                 hint = f"even all {errors:,} errors may not separate them"
             else:
                 hint = f"about {more:,} more reviewed errors would separate them"
-            return FixFirst(None, False, (
+            return FixFirst(None, False, leading=name, more_needed=more, sentence=(
                 f"Not yet: {name} ({_pct(top['share'])}, 95%: {_pct(top['share_low'])}–"
                 f"{_pct(top['share_high'])}) and {ranked.index[1]} ({_pct(second['share'])}, "
                 f"95%: {_pct(second['share_low'])}–{_pct(second['share_high'])}) are not yet "
-                f"apart after {reviewed}{of} errors reviewed; {hint}."), more)
-    return FixFirst(name, True, (
+                f"apart after {reviewed}{of} errors reviewed; {hint}."))
+    return FixFirst(name, True, leading=name, sentence=(
         f"Fix {name} first: {split} error could fall from {_pct(split_error)} to at most "
         f"{_pct(top['ceiling_error'])} (95%: {_pct(top['ceiling_low'])}–"
         f"{_pct(top['ceiling_high'])}), from {reviewed}{of} errors reviewed."))

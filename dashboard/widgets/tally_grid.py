@@ -7,8 +7,10 @@ causes panel. Every tick goes to the :class:`~dashboard.annotations.AnnotationSt
 (durably) and only then to ``results.tags``; the footer and the panel are read back from
 ``Results.tally`` / ``Results.label_noise``, so the widget computes no number of its own.
 
-Rows are paginated (``page_size`` rows per page, 25 by default): the row widgets of one page are
-built once and reused, only their values change when paging, sorting or filtering.
+Rows are paginated (``page_size`` rows per page, 25 by default) and drawn by one
+:class:`~dashboard.widgets.review_table.ReviewTable`: the header, the page's rows and the
+footer are plain JSON in one widget model (not a widget per cell), and the page's edits come
+back as messages the table checks before the grid writes them to the store.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import functools
 import html
 import io
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,9 +45,10 @@ from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, samp
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.format import count, pct
+from dashboard.widgets.review_table import ReviewTable
 from dashboard.widgets.theme import COLORS
 
-__all__ = ["TallyGrid", "preview_content"]
+__all__ = ["TallyGrid", "preview_cell", "preview_content"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -79,98 +82,132 @@ def _guarded(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
+    """What a preview cell shows for one value, as data: ``("image", (bytes, format))``,
+    ``("link", (href, shown))``, ``("note", text)`` (a refused or missing file) or
+    ``("text", (short, full))``. Nothing outside ``base_dir`` is read, nothing is fetched."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "text", ("", "")
+    text = str(value).strip()
+    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
+    if scheme in ("http", "https"):
+        return "link", (text, text if len(text) <= 60 else text[:57] + "…")
+    suffix = Path(text).suffix.lower() if len(text) < 1024 and "\n" not in text else ""
+    if suffix in IMAGE_FORMATS and not scheme:
+        if base_dir is None:
+            return "note", text
+        root = Path(base_dir).resolve()
+        candidate = Path(text)
+        path = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        if not path.is_relative_to(root):
+            return "note", f"not shown: outside the results folder ({text})"
+        try:
+            if path.stat().st_size > MAX_IMAGE_BYTES:
+                return "note", "image too large to preview"
+            return "image", (path.read_bytes(), IMAGE_FORMATS[suffix])
+        except OSError:
+            return "note", f"missing image {text}"
+    short = text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW - 1] + "…"
+    return "text", (short, text[:500])
+
+
 def preview_content(value: Any, base_dir: Path | None) -> tuple[str, Any]:
-    """What a preview cell shows for one value, safely.
+    """What a preview cell shows for one value, safely, as escaped HTML or image bytes.
 
     Returns ``("image", (bytes, format))`` for an image file inside ``base_dir`` (relative to
     it, or absolute but still inside; ``..`` escapes are refused), ``("html", text)`` otherwise:
     an escaped link for an http(s) URL (nothing is fetched), an escaped note for a refused or
     missing file, or the escaped start of a text.
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    kind, content = _read_preview(value, base_dir)
+    if kind == "image":
+        return kind, content
+    if kind == "link":
+        href, shown = content
+        return "html", (f"<a href='{html.escape(href, quote=True)}' target='_blank' "
+                        f"rel='noopener noreferrer nofollow'>{html.escape(shown)}</a>")
+    if kind == "note":
+        return "html", f"<span style='color:{_MUTED}'>{html.escape(content)}</span>"
+    short, full = content
+    if not short:
         return "html", ""
-    text = str(value).strip()
-    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
-    if scheme in ("http", "https"):
-        shown = html.escape(text if len(text) <= 60 else text[:57] + "…")
-        return "html", (f"<a href='{html.escape(text, quote=True)}' target='_blank' "
-                        f"rel='noopener noreferrer nofollow'>{shown}</a>")
-    suffix = Path(text).suffix.lower() if len(text) < 1024 and "\n" not in text else ""
-    if suffix in IMAGE_FORMATS and not scheme:
-        if base_dir is None:
-            return "html", f"<span title='no results folder'>{html.escape(text)}</span>"
-        root = Path(base_dir).resolve()
-        candidate = Path(text)
-        path = (candidate if candidate.is_absolute() else root / candidate).resolve()
-        if not path.is_relative_to(root):
-            return "html", (f"<span style='color:{_MUTED}'>not shown: outside the results "
-                            f"folder ({html.escape(text)})</span>")
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                return "html", f"<span style='color:{_MUTED}'>image too large to preview</span>"
-            return "image", (path.read_bytes(), IMAGE_FORMATS[suffix])
-        except OSError:
-            return "html", (f"<span style='color:{_MUTED}'>missing image "
-                            f"{html.escape(text)}</span>")
-    short = text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW - 1] + "…"
-    title = html.escape(text[:500], quote=True)
-    return "html", f"<span title='{title}'>{html.escape(short)}</span>"
+    return "html", f"<span title='{html.escape(full, quote=True)}'>{html.escape(short)}</span>"
+
+
+def preview_cell(value: Any, base_dir: Path | None) -> dict[str, Any]:
+    """The preview of one value as the review table's JSON (text, never markup): an image
+    (``src``, a ``data:`` URL), an http(s) link, a muted note, or the start of a text."""
+    kind, content = _read_preview(value, base_dir)
+    if kind == "image":
+        data, fmt = content
+        return {"kind": "image", "alt": "preview",
+                "src": f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"}
+    if kind == "link":
+        href, shown = content
+        return {"kind": "link", "href": href, "text": shown}
+    if kind == "note":
+        return {"kind": "text", "text": content, "muted": True}
+    short, full = content
+    return {"kind": "text", "text": short, "title": full}
+
+
+class _Field:
+    """One control of a shown row, as the page sees it: reading gives what the page shows,
+    assigning sends the message a reviewer's click or Enter sends."""
+
+    def __init__(self, grid: TallyGrid, key: str, field: str, category: str | None = None
+                 ) -> None:
+        self._grid, self._key, self._field, self._category = grid, key, field, category
+
+    def _row(self) -> dict[str, Any]:
+        row = self._grid._table.row(self._key)
+        if row is None:
+            raise KeyError(f"{self._key!r} is no longer shown")
+        return row
+
+    @property
+    def value(self) -> Any:
+        row = self._row()
+        if self._field == "tag":
+            return bool(row["ticks"][self._grid._table.categories.index(self._category)])
+        if self._field == "status":
+            status = row.get("status") or {}
+            return " ".join(str(status.get(k, "")) for k in ("text", "note")).strip()
+        return row[self._field]
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        message = {"event": "edit", "key": self._key, "field": self._field, "value": value}
+        if self._category is not None:
+            message["category"] = self._category
+        self._grid._table.receive(message)
 
 
 class _RowView:
-    """The widgets of one grid row, built once and reused for whichever example is shown."""
+    """A row of the current page as the page shows it, for scripts and tests: ``boxes``
+    (category -> field), ``reviewed``, ``comment`` and ``status`` read what the page shows;
+    assigning ``.value`` sends exactly the message the page sends (and is checked as one)."""
 
-    def __init__(self, grid: TallyGrid, categories: tuple[str, ...]) -> None:
-        self.key: str | None = None
-        self.correct = False
-        self.reviewed = widgets.Checkbox(value=False, indent=False, description="",
-                                         tooltip="reviewed (counts in % of total)",
-                                         layout=widgets.Layout(width="auto"))
-        self.ident = widgets.HTML()
-        self.label = widgets.HTML()
-        self.predicted = widgets.HTML()
-        self.score = widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="72px",
-                                                                       max_height="72px"))
-        self.preview_text = widgets.HTML()
-        self.preview = widgets.Box(layout=widgets.Layout(min_height="24px"))
-        self.comment = widgets.Text(value="", placeholder="comment", continuous_update=False,
-                                    layout=widgets.Layout(width="100%"))
-        self.comment.add_class("mldash-comment")
-        self.status = widgets.HTML()
-        self.boxes: dict[str, widgets.Checkbox] = {}
+    def __init__(self, grid: TallyGrid, key: str) -> None:
+        self.key = key
         self._grid = grid
-        self.reviewed.observe(functools.partial(grid._on_reviewed_value_change, self),
-                              names="value")
-        self.comment.observe(functools.partial(grid._on_comment_value_change, self),
-                             names="value")
-        self.set_categories(categories)
+        self.reviewed = _Field(grid, key, "reviewed")
+        self.comment = _Field(grid, key, "comment")
+        self.status = _Field(grid, key, "status")
 
-    def set_categories(self, categories: tuple[str, ...]) -> None:
-        """One checkbox per category; boxes of vanished names are reused for new names."""
-        if tuple(self.boxes) == categories:
-            return
-        spare = [b for c, b in self.boxes.items() if c not in categories]
-        boxes = {}
-        for c in categories:
-            box = self.boxes.get(c) or (spare.pop() if spare else None)
-            if box is None:
-                box = widgets.Checkbox(value=False, indent=False, description="",
-                                       layout=widgets.Layout(width="auto"))
-                box.add_class("mldash-tag")
-                box.observe(functools.partial(self._grid._on_box_value_change, self, box),
-                            names="value")
-            boxes[c] = box
-        self.boxes = boxes
+    @property
+    def boxes(self) -> dict[str, _Field]:
+        """One field per category column shown now."""
+        return {c: _Field(self._grid, self.key, "tag", c) for c in self._grid._table.categories}
 
-    def category_of(self, box: widgets.Checkbox) -> str:
-        return next(c for c, b in self.boxes.items() if b is box)
+    @property
+    def row(self) -> dict[str, Any]:
+        """The row's JSON as the page has it now ({} once it is no longer shown)."""
+        return self._grid._table.row(self.key) or {}
 
-    def cells(self, with_preview: bool) -> list[widgets.Widget]:
-        cells = [self.reviewed, self.ident, self.label, self.predicted, self.score]
-        if with_preview:
-            cells.append(self.preview)
-        return [*cells, *self.boxes.values(), self.comment, self.status]
+    @property
+    def correct(self) -> bool:
+        return bool(self.row.get("correct"))
 
 
 class TallyGrid(widgets.VBox):
@@ -224,7 +261,6 @@ class TallyGrid(widgets.VBox):
         self.page_size = max(int(page_size), 1)
         self.last_error: str | None = None
         self.last_export: Path | None = None
-        self._painting = 0
         self._ready = False
         self._stale = False
         self._row_status: dict[str, str] = {}
@@ -234,6 +270,7 @@ class TallyGrid(widgets.VBox):
         self._categories = tuple(results.categories)
         self._preview_col = results.schema.previews[0] if results.schema.previews else None
         self._score_col, self._score_title = self._score_column()
+        self._suspects: pd.DataFrame | None = None
         if split not in results.splits:
             raise DashboardError(f"split {split!r} has no rows; the results have "
                                  f"{', '.join(results.splits)}")
@@ -274,107 +311,98 @@ class TallyGrid(widgets.VBox):
         return None, "score"
 
     def _build_controls(self) -> None:
+        """Three labelled groups, each named for what it does: which rows are drawn
+        (Sample), the categories to tick (Categories), and how the rows are shown (Arrange)."""
         self._title = widgets.HTML("<h3 style='margin:4px 0'>Error analysis: what went wrong"
                                    "</h3>")
+        wide = {"description_width": "initial"}
         self._split_pick = widgets.Dropdown(options=list(self.results.splits), value=self.split,
-                                            description="Split",
-                                            layout=widgets.Layout(width="170px"))
+                                            description="Split", style=wide,
+                                            layout=widgets.Layout(width="120px"))
         self._size_box = widgets.BoundedIntText(value=self.sample_size, min=1, max=1_000_000,
-                                                description="Sample",
-                                                layout=widgets.Layout(width="170px"))
-        self._seed_box = widgets.IntText(value=self.seed, description="Seed",
-                                         layout=widgets.Layout(width="150px"))
-        self._correct_box = widgets.Checkbox(value=self.include_correct, indent=False,
-                                             description="add correctly classified examples")
+                                                description="Errors to review", style=wide,
+                                                layout=widgets.Layout(width="165px"))
+        self._seed_box = widgets.IntText(value=self.seed, description="Seed", style=wide,
+                                         layout=widgets.Layout(width="110px"))
         self._eyeball_pick = widgets.Dropdown(
             options=[("whole split", 0.0), ("eyeball 10%", 0.1), ("eyeball 20%", 0.2),
-                     ("eyeball 50%", 0.5)], value=self.eyeball, description="Review",
+                     ("eyeball 50%", 0.5)], value=self.eyeball, description="Draw from",
+            style=wide,
             tooltip="draw the sample from an eyeball part only; the rest stays a black box "
                     "that tells whether the team overfits what it looks at",
-            layout=widgets.Layout(width="210px"))
+            layout=widgets.Layout(width="190px"))
+        self._correct_box = widgets.Checkbox(value=self.include_correct, indent=False,
+                                             description="also correct ones",
+                                             tooltip="also show a sample of correctly "
+                                             "classified examples (marked correct, left out "
+                                             "of the tally)",
+                                             layout=widgets.Layout(width="auto"))
         for control, name in ((self._split_pick, "split"), (self._size_box, "sample_size"),
                               (self._seed_box, "seed"), (self._correct_box, "include_correct"),
                               (self._eyeball_pick, "eyeball")):
             widgets.link((control, "value"), (self, name))
         self._author_box = widgets.Text(value=self.store.author, description="Reviewer",
-                                        continuous_update=False,
-                                        layout=widgets.Layout(width="220px"))
+                                        continuous_update=False, style=wide,
+                                        layout=widgets.Layout(width="170px"))
         self._author_box.observe(self._on_author_box_value_change, names="value")
         self._refresh_button = widgets.Button(description="Refresh", icon="refresh",
-                                              tooltip="load the edits others have saved")
+                                              tooltip="load the edits others have saved",
+                                              layout=widgets.Layout(width="auto"))
         self._refresh_button.on_click(self._on_refresh_click)
-        self._controls = widgets.HBox([self._split_pick, self._size_box, self._seed_box,
-                                       self._eyeball_pick, self._correct_box, self._author_box,
-                                       self._refresh_button],
-                                      layout=widgets.Layout(flex_flow="row wrap"))
+        self._controls = _group("Sample", [self._split_pick, self._size_box, self._seed_box,
+                                           self._eyeball_pick, self._correct_box,
+                                           self._author_box, self._refresh_button])
 
         self._new_category = widgets.Text(placeholder="new category", continuous_update=False,
-                                          layout=widgets.Layout(width="180px"))
-        self._add_button = widgets.Button(description="Add category", icon="plus")
+                                          layout=widgets.Layout(width="160px"))
+        self._add_button = widgets.Button(description="Add", icon="plus",
+                                          tooltip="add a category column to tick",
+                                          layout=widgets.Layout(width="auto"))
         self._add_button.on_click(self._on_add_click)
         self._category_pick = widgets.Dropdown(options=list(self._categories),
-                                               description="Category",
-                                               layout=widgets.Layout(width="240px"))
+                                               description="Rename or remove", style=wide,
+                                               layout=widgets.Layout(width="300px"))
         self._rename_to = widgets.Text(placeholder="new name", continuous_update=False,
-                                       layout=widgets.Layout(width="160px"))
-        self._rename_button = widgets.Button(description="Rename")
+                                       layout=widgets.Layout(width="140px"))
+        self._rename_button = widgets.Button(description="Rename",
+                                             layout=widgets.Layout(width="auto"))
         self._rename_button.on_click(self._on_rename_click)
         self._remove_button = widgets.Button(description="Remove", icon="trash",
                                              tooltip="hide the category; its ticks are kept "
-                                             "and come back if it is added again")
+                                             "and come back if it is added again",
+                                             layout=widgets.Layout(width="auto"))
         self._remove_button.on_click(self._on_remove_click)
-        self._category_bar = widgets.HBox([self._new_category, self._add_button,
-                                           self._category_pick, self._rename_to,
-                                           self._rename_button, self._remove_button],
-                                          layout=widgets.Layout(flex_flow="row wrap"))
+        self._category_bar = _group("Categories", [
+            self._new_category, self._add_button, self._category_pick, self._rename_to,
+            self._rename_button, self._remove_button])
 
         self._filter_pick = widgets.Dropdown(
             options=[(_FILTER_LABELS[f], f) for f in FILTERS], value=self.filter_by,
-            description="Show", layout=widgets.Layout(width="230px"))
+            description="Show", style=wide, layout=widgets.Layout(width="200px"))
         self._sort_pick = widgets.Dropdown(
             options=[(label, s) for s, label in _SORT_LABELS.items()], value=self.sort_by,
-            description="Sort by", layout=widgets.Layout(width="240px"))
-        self._sort_category_pick = widgets.Dropdown(options=list(self._categories),
-                                                    value=self.sort_category,
-                                                    description="Category",
-                                                    layout=widgets.Layout(width="240px"))
+            description="Sort by", style=wide, layout=widgets.Layout(width="270px"))
+        self._sort_category_pick = widgets.Dropdown(
+            options=list(self._categories), value=self.sort_category,
+            description="Ticked category (show, sort)", style=wide,
+            tooltip="the category 'category ticked' shows and 'category ticked first' sorts by",
+            layout=widgets.Layout(width="340px"))
         self._descending_box = widgets.Checkbox(value=False, indent=False,
-                                                description="descending")
+                                                description="descending",
+                                                layout=widgets.Layout(width="auto"))
         for control, name in ((self._filter_pick, "filter_by"), (self._sort_pick, "sort_by"),
                               (self._sort_category_pick, "sort_category"),
                               (self._descending_box, "descending")):
             widgets.link((control, "value"), (self, name))
-        self._arrange_bar = widgets.HBox([self._filter_pick, self._sort_pick,
-                                          self._sort_category_pick, self._descending_box],
-                                         layout=widgets.Layout(flex_flow="row wrap"))
+        self._arrange_bar = _group("Arrange", [self._filter_pick, self._sort_pick,
+                                               self._sort_category_pick, self._descending_box])
         self._summary = widgets.HTML()
         self._summary.add_class("mldash-tally-summary")
 
     def _build_table(self) -> None:
         self._with_preview = self._preview_col is not None
-        fixed = ["reviewed", "example", "label", "prediction", self._score_title]
-        if self._with_preview:
-            fixed.append("preview")
-        self._fixed_headers = [widgets.HTML(f"<b>{html.escape(h)}</b>") for h in fixed]
-        self._category_headers: dict[str, widgets.HTML] = {}
-        self._share_cells: dict[str, widgets.HTML] = {}
-        self._ceiling_cells: dict[str, widgets.HTML] = {}
-        self._tail_headers = [widgets.HTML("<b>comment</b>"), widgets.HTML("<b>saved</b>")]
-        n_fixed = len(fixed)
-        self._share_lead = [widgets.HTML("<b style='white-space:nowrap'>% of total</b>")] + [
-            widgets.HTML() for _ in range(n_fixed - 1)]
-        self._share_lead[1].add_class("mldash-tally-reviewed")
-        self._ceiling_lead = [widgets.HTML("<b>ceiling</b>")] + [
-            widgets.HTML() for _ in range(n_fixed - 1)]
-        self._ceiling_lead[1].add_class("mldash-tally-error")
-        self._footer_tail = [widgets.HTML() for _ in range(4)]
-        self._views = [_RowView(self, self._categories) for _ in range(self.page_size)]
-        self._visible = 0
-        self._table = widgets.GridBox(layout=widgets.Layout(grid_gap="2px 8px",
-                                                            align_items="center",
-                                                            overflow="auto"))
+        self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused)
         self._table.add_class("mldash-tally-grid")
-
         self._prev_button = widgets.Button(description="Previous", icon="arrow-left",
                                            layout=widgets.Layout(width="110px"))
         self._next_button = widgets.Button(description="Next", icon="arrow-right",
@@ -391,7 +419,11 @@ class TallyGrid(widgets.VBox):
             f"<span style='color:{_MUTED}'>% of total = ticked rows / reviewed misclassified "
             "rows of this split at the current threshold (categories overlap, so columns need "
             "not sum to 100%). Ceiling = the split's error if that category were fixed "
-            "completely. Rows marked <i>correct</i> are excluded from both.</span>")
+            "completely. The category the answer above names is filled; until it can name "
+            "one, the one leading so far is outlined. Rows marked "
+            "<i>correct</i> are excluded from both. <i>Suspected mislabel</i>: the model "
+            "confidently contradicts the given label (confident learning); only a reviewer "
+            "ticks <i>incorrectly labelled</i>.</span>")
         self._sync_categories(force=True)
 
     def _build_panels(self) -> None:
@@ -411,66 +443,41 @@ class TallyGrid(widgets.VBox):
 
     # -- layout of the table -------------------------------------------------------------------
     def _sync_categories(self, force: bool = False) -> None:
-        """Follow ``results.categories``: headers, footer cells and each row's checkboxes."""
+        """Follow ``results.categories``: the table's columns and the category pickers."""
         cats = tuple(self.results.categories)
         if cats == self._categories and not force:
             return
         self._categories = cats
-        for cells in (self._category_headers, self._share_cells, self._ceiling_cells):
-            old = dict(cells)
-            cells.clear()
-            spare = [w for c, w in old.items() if c not in cats]
-            for c in cats:
-                cells[c] = old.get(c) or (spare.pop() if spare else widgets.HTML())
-        for c, header in self._category_headers.items():
-            text = f"<b title='{html.escape(c, quote=True)}'>{html.escape(c)}</b>"
-            if header.value != text:
-                header.value = text
-        for cells, cls in ((self._share_cells, "mldash-tally-share"),
-                           (self._ceiling_cells, "mldash-tally-ceiling")):
-            for cell in cells.values():
-                if cls not in cell._dom_classes:
-                    cell.add_class(cls)
-        for view in self._views:
-            view.set_categories(cats)
         options = list(cats)
         for pick in (self._category_pick, self._sort_category_pick):
             if list(pick.options) != options:
                 keep = pick.value if pick.value in cats else cats[0]
                 pick.options = options
                 pick.value = keep
-        self._layout_table()
+        if self._ready:
+            self._paint_page()
+        else:
+            self._table.show(columns=self._columns())
 
-    def _layout_table(self) -> None:
-        widths = ["70px", "minmax(110px, 1.2fr)", "minmax(60px, 0.5fr)", "minmax(60px, 0.5fr)",
-                  "60px"]
+    def _columns(self) -> list[dict[str, Any]]:
+        cols = [{"id": "reviewed", "title": "reviewed", "kind": "reviewed",
+                 "tip": "reviewed: counts in % of total even with nothing ticked"},
+                {"id": "example", "title": "example", "kind": "example"},
+                {"id": "label", "title": "label", "kind": "text", "tip": "the given label"},
+                {"id": "predicted", "title": "prediction", "kind": "text",
+                 "tip": "the model's prediction at the current threshold"},
+                {"id": "score", "title": self._score_title, "kind": "text"}]
         if self._with_preview:
-            widths.append("80px")
-        widths += ["minmax(70px, 0.6fr)"] * len(self._categories)
-        widths += ["minmax(160px, 2fr)", "110px"]
-        template = " ".join(widths)
-        if self._table.layout.grid_template_columns != template:
-            self._table.layout.grid_template_columns = template
-        cats = self._categories
-        header = [*self._fixed_headers, *(self._category_headers[c] for c in cats),
-                  *self._tail_headers]
-        body = [cell for view in self._views[:self._visible]
-                for cell in view.cells(self._with_preview)]
-        footer = [*self._share_lead, *(self._share_cells[c] for c in cats),
-                  *self._footer_tail[:2], *self._ceiling_lead,
-                  *(self._ceiling_cells[c] for c in cats), *self._footer_tail[2:]]
-        children = (*header, *body, *footer)
-        if self._table.children != children:
-            self._table.children = children
-
-    @contextmanager
-    def _paint(self) -> Iterator[None]:
-        """Set widget values without treating them as the reviewer's edits."""
-        self._painting += 1
-        try:
-            yield
-        finally:
-            self._painting -= 1
+            cols.append({"id": "preview", "title": "preview", "kind": "preview"})
+        if self._suspects is not None:
+            cols.append({"id": "suspect", "title": "suspected mislabel", "kind": "suspect",
+                         "tip": "the model confidently contradicts the given label "
+                                "(confident learning); a reviewer decides"})
+        cols += [{"id": f"tag:{i}", "title": c, "kind": "tag", "category": c, "tip": c}
+                 for i, c in enumerate(self._categories)]
+        cols += [{"id": "comment", "title": "comment", "kind": "comment"},
+                 {"id": "saved", "title": "saved", "kind": "saved"}]
+        return cols
 
     # -- rows: sample, arrangement, page ---------------------------------------------------------
     def _resample(self) -> None:
@@ -499,6 +506,7 @@ class TallyGrid(widgets.VBox):
         if self._preview_col is not None:
             sample["preview"] = picked[self._preview_col].to_numpy()
         self._sample = sample
+        self._suspects = self._suspect_table()
         self._n_wrong = int((~sample["correct"]).sum())
         self._n_wrong_total = int((~rows["correct"].to_numpy(dtype=bool)).sum())
         self._arrange()
@@ -522,6 +530,15 @@ class TallyGrid(widgets.VBox):
         elif self.page == before:
             self._paint_page()
 
+    def _suspect_table(self) -> pd.DataFrame | None:
+        """The split's suspected label errors by key (``Results.label_suspects``), or None
+        when the results cannot say (no probabilities): then the column is left out."""
+        try:
+            suspects = self.results.label_suspects(self.split)
+        except DashboardError:
+            return None
+        return suspects.set_index("key")[["likely", "score"]]
+
     def _suspicion(self) -> np.ndarray:
         """Per sampled row, the given label's probability if it is a suspected label error
         (confident learning, computed by the results model), else NaN."""
@@ -530,26 +547,28 @@ class TallyGrid(widgets.VBox):
         return by_key.reindex(self._sample["key"].to_numpy()).to_numpy(dtype=np.float64)
 
     def _paint_page(self) -> None:
+        """The current page's rows (and the columns, footer and answer) into the table."""
         if not self._ready:
             return
         pages = max(math.ceil(len(self._order) / self.page_size), 1)
         start = (self.page - 1) * self.page_size
         shown = self._order[start:start + self.page_size]
         rows = self._sample.iloc[shown]
-        reviewed, ticked = self._tag_values(rows["key"].astype(str).tolist())
-        comments = self.results.comments
+        keys = rows["key"].astype(str).tolist()
+        values = self._row_values(keys)
         base_dir = self.results.schema.base_dir
-        records = rows.to_dict("records")
-        with self._paint():
-            for i, view in enumerate(self._views):
-                if i >= len(records):
-                    view.key = None
-                    continue
-                self._paint_row(view, records[i], base_dir)
-                self._paint_values(view, reviewed[i], ticked[i], comments)
-            if self._visible != len(rows):
-                self._visible = len(rows)
-                self._layout_table()
+        records, images = [], {}
+        for row, value in zip(rows.to_dict("records"), values, strict=True):
+            record = self._row_fields(row, base_dir)
+            preview = record.get("preview")
+            if preview and preview["kind"] == "image":  # apart: an edit re-sends only rows
+                images[record["key"]] = preview.pop("src")
+                preview["ref"] = record["key"]
+            record.update(value)
+            records.append(record)
+        with self._table.hold_sync():
+            self._table.show(columns=self._columns(), rows=records, images=images)
+            self._update_footer()
         self._prev_button.disabled = self.page <= 1
         self._next_button.disabled = self.page >= pages
         first = start + 1 if len(rows) else 0
@@ -558,66 +577,43 @@ class TallyGrid(widgets.VBox):
         if self._page_label.value != label:
             self._page_label.value = label
         self._update_summary()
-        self._update_footer()
 
-    def _tag_values(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per key: reviewed (any tag given) and the ticked boxes, in category order."""
+    def _row_values(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Per key, the reviewer's fields: reviewed (any tag given), the ticked boxes in
+        category order, the comment and the saved status."""
         tags = self.results.tags.reindex(index=pd.Index(keys, dtype=object),
                                          columns=list(self._categories))
-        return (tags.notna().to_numpy().any(axis=1),
-                tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), -1))
+        reviewed = tags.notna().to_numpy().any(axis=1)
+        ticked = tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), -1)
+        comments = self.results.comments
+        return [{"reviewed": bool(reviewed[i]), "ticks": [bool(v) for v in ticked[i]],
+                 "comment": comments.get(k, ""), "status": self._row_status.get(k, {})}
+                for i, k in enumerate(keys)]
 
-    def _paint_row(self, view: _RowView, row: dict[str, Any], base_dir: Path | None) -> None:
-        """The example's own fields (id, label, prediction, score, preview, saved status)."""
+    def _row_fields(self, row: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+        """The example's own fields: id, label, prediction, score, preview, suspicion."""
         key = str(row["key"])
-        view.key, view.correct = key, bool(row["correct"])
-        marker = (f" <span class='mldash-correct' style='color:{_OK};font-size:85%'>correct"
-                  "</span>" if view.correct else "")
-        _set(view.ident, f"<code>{html.escape(key)}</code>{marker}")
-        _set(view.label, html.escape(str(row["label"])))
-        _set(view.predicted, html.escape(str(row["predicted"])))
         score = row["score"]
-        _set(view.score, "—" if pd.isna(score) else f"{float(score):.3f}")
+        out: dict[str, Any] = {"key": key, "correct": bool(row["correct"]),
+                               "label": str(row["label"]), "predicted": str(row["predicted"]),
+                               "score": "—" if pd.isna(score) else f"{float(score):.3f}"}
         if self._with_preview:
-            kind, content = preview_content(row["preview"], base_dir)
-            if kind == "image":
-                data, fmt = content
-                if view.image.format != fmt:
-                    view.image.format = fmt
-                if view.image.value != data:
-                    view.image.value = data
-                shown: tuple[widgets.Widget, ...] = (view.image,)
-            else:
-                _set(view.preview_text, content)
-                shown = (view.preview_text,)
-            if view.preview.children != shown:
-                view.preview.children = shown
-        for c, box in view.boxes.items():
-            tip = f"{c}: {key}"
-            if box.tooltip != tip:
-                box.tooltip = tip
-        _set(view.status, self._row_status.get(key, ""))
-
-    def _paint_values(self, view: _RowView, reviewed: bool, ticked: np.ndarray,
-                      comments: dict[str, str]) -> None:
-        """The reviewer's fields: reviewed, one box per category, comment."""
-        if view.reviewed.value != bool(reviewed):
-            view.reviewed.value = bool(reviewed)
-        for box, value in zip(view.boxes.values(), ticked, strict=True):
-            if box.value != bool(value):
-                box.value = bool(value)
-        text = comments.get(view.key or "", "")
-        if view.comment.value != text:
-            view.comment.value = text
+            out["preview"] = preview_cell(row["preview"], base_dir)
+        if self._suspects is not None:
+            out["suspect"] = None
+            if key in self._suspects.index:
+                likely, given = self._suspects.loc[key, ["likely", "score"]]
+                out["suspect"] = {
+                    "text": f"likely {likely}",
+                    "title": f"the model gives the label {row['label']} a probability of "
+                             f"{float(given):.3f} and is confident of {likely}: check the "
+                             "label (nothing is ticked for you)"}
+        return out
 
     def _repaint_values(self) -> None:
-        """After tags or comments changed: the visible rows' boxes and comments."""
-        views = [v for v in self._views[:self._visible] if v.key is not None]
-        reviewed, ticked = self._tag_values([str(v.key) for v in views])
-        comments = self.results.comments
-        with self._paint():
-            for i, view in enumerate(views):
-                self._paint_values(view, reviewed[i], ticked[i], comments)
+        """After tags or comments changed: the shown rows' ticks, reviewed and comments."""
+        keys = self._table.shown_keys
+        self._table.update_rows(dict(zip(keys, self._row_values(keys), strict=True)))
 
     # -- read-outs ---------------------------------------------------------------------------------
     def _update_summary(self) -> None:
@@ -639,54 +635,89 @@ class TallyGrid(widgets.VBox):
         _set(self._summary, text)
 
     def _update_footer(self) -> None:
+        """The "% of total" and ceiling rows, the highlighted category and the answer, all
+        read from ``Results.tally`` (the widget computes none of them)."""
         tally = self.results.tally(self.split)
         reviewed = int(tally.attrs["reviewed"])
+        shares, ceilings = [], []
         for c in self._categories:
-            share = float(tally.loc[c, "share"]) if c in tally.index else float("nan")
-            ceiling = float(tally.loc[c, "ceiling_error"]) if c in tally.index else float("nan")
-            n = int(tally.loc[c, "count"]) if c in tally.index else 0
-            _set(self._share_cells[c], f"<b title='{n} of {reviewed}'>{pct(share, 0)}</b>")
-            _set(self._ceiling_cells[c], f"<span title='{html.escape(self.split)} error if "
-                 f"{html.escape(c, quote=True)} were fixed'>{pct(ceiling, 2)}</span>")
-        _set(self._share_lead[1], f"{count(reviewed)} reviewed")
-        _set(self._ceiling_lead[1], f"error now {pct(tally.attrs['split_error'], 2)}")
-        self._update_panel(tally.attrs["label_noise"])
+            known = c in tally.index
+            share = float(tally.loc[c, "share"]) if known else float("nan")
+            ceiling = float(tally.loc[c, "ceiling_error"]) if known else float("nan")
+            n = int(tally.loc[c, "count"]) if known else 0
+            shares.append({"text": pct(share, 0), "title": f"{c}: {n} of {reviewed} reviewed"})
+            ceilings.append({"text": pct(ceiling, 2),
+                             "title": f"{self.split} error if {c} were fixed"})
         answer = tally.attrs["fix_first"]
+        footer = [{"name": "share", "title": "% of total", "lead": f"{count(reviewed)} reviewed",
+                   "lead_class": "mldash-tally-reviewed", "cell_class": "mldash-tally-share",
+                   "cells": shares},
+                  {"name": "ceiling", "title": "ceiling",
+                   "lead": f"error now {pct(tally.attrs['split_error'], 2)}",
+                   "lead_class": "mldash-tally-error", "cell_class": "mldash-tally-ceiling",
+                   "cells": ceilings}]
+        self._table.show(footer=footer, best=answer.leading or "", best_decided=answer.decided)
+        self._update_panel(tally.attrs["label_noise"])
         colour = "inherit" if answer.decided else _MUTED
         _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
              f"margin:2px 0 6px 0;color:{colour}'>{html.escape(answer.sentence)}</div>")
         self._update_suggestions()
 
+    @property
+    def footer(self) -> dict[str, dict[str, str]]:
+        """What the footer shows: ``{"share"|"ceiling": {category: text}}`` and each row's
+        lead (``"lead"``: "100 reviewed", "error now 8.52%")."""
+        cats = self._table.categories
+        return {f["name"]: {"lead": f["lead"], **{c: cell["text"] for c, cell in
+                                                  zip(cats, f["cells"], strict=True)}}
+                for f in self._table.footer}
+
     def _update_suggestions(self) -> None:
-        """Significant metadata slices, each adoptable as a category in one click."""
+        """Significant metadata slices, each adoptable as a category in one click.
+
+        The slices follow the errors (split, model, threshold), not the ticks: the widgets are
+        built again only when what they say changes, and the replaced ones are closed (a tick
+        opens no widget model)."""
         if not self.results.metadata_columns:
-            self._suggestions.children = ()
+            self._show_suggestions(None, [])
             return
         table = self.results.suggest_slices(self.split)
         top = table[table["significant"]].head(_MAX_SUGGESTIONS)
-        head = widgets.HTML(
+        head = (
             f"<b>Suggested categories</b> from the metadata "
             f"({', '.join(map(html.escape, table.attrs.get('columns_used', ())))}): slices where "
             f"the {html.escape(self.split)} errors concentrate, significant after "
             f"{table.attrs['tried']} slices tried (Holm)." if len(top) else
             f"<b>Suggested categories</b>: no metadata slice concentrates the "
             f"{html.escape(self.split)} errors significantly ({table.attrs['tried']} tried).")
-        rows: list[widgets.Widget] = [head]
-        for _, row in top.iterrows():
-            name = str(row["slice"])
-            text = widgets.HTML(
-                f"<span><b>{html.escape(name)}</b>: {count(row['rows'])} rows, error "
-                f"{pct(row['error'], 1)} vs {pct(row['rest_error'], 1)} elsewhere, "
-                f"{pct(row['share'], 0)} of the errors; fixed, error falls to "
-                f"{pct(row['ceiling_error'], 2)} (p = {row['p_value']:.2g})</span>")
+        items = [(str(row["slice"]),
+                  f"<span><b>{html.escape(str(row['slice']))}</b>: {count(row['rows'])} rows, "
+                  f"error {pct(row['error'], 1)} vs {pct(row['rest_error'], 1)} elsewhere, "
+                  f"{pct(row['share'], 0)} of the errors; fixed, error falls to "
+                  f"{pct(row['ceiling_error'], 2)} (p = {row['p_value']:.2g})</span>")
+                 for _, row in top.iterrows()]
+        self._show_suggestions(head, items)
+
+    def _show_suggestions(self, head: str | None, items: list[tuple[str, str]]) -> None:
+        signature = (head, tuple(items))
+        if signature == getattr(self, "_suggested", None):
+            return
+        self._suggested = signature
+        old = self._suggestions.children
+        rows: list[widgets.Widget] = [] if head is None else [widgets.HTML(head)]
+        for name, text in items:
             button = widgets.Button(description="Adopt as category", icon="plus",
                                     tooltip=f"add the category {name!r} and tick it on the "
                                     "reviewed rows in this slice",
                                     layout=widgets.Layout(width="auto"))
             button.on_click(functools.partial(self._on_adopt_click, name))
-            rows.append(widgets.HBox([button, text], layout=widgets.Layout(
+            rows.append(widgets.HBox([button, widgets.HTML(text)], layout=widgets.Layout(
                 align_items="center")))
         self._suggestions.children = rows
+        for w in old:
+            for child in getattr(w, "children", ()):
+                child.close()
+            w.close()
 
     def adopt_slice(self, name: str) -> int:
         """Add a suggested slice as a category: ticked on the reviewed misclassified rows in
@@ -747,66 +778,63 @@ class TallyGrid(widgets.VBox):
         self.last_error = None
         _set(self._status, f"<span style='color:{_MUTED}'>{html.escape(text)}</span>")
 
-    def _saved(self, view: _RowView, edit: Edit, note: str = "") -> None:
+    def _saved(self, key: str, edit: Edit, note: str = "") -> None:
+        if self.last_error is not None:  # an earlier error is over once an edit is saved
+            self.last_error = None
+            _set(self._status, "")
         at = datetime.fromisoformat(edit.at).astimezone(timezone.utc).strftime("%H:%M:%S")
-        title = html.escape(f"saved by {edit.author} at {edit.at} (edit #{edit.seq})", quote=True)
-        text = (f"<span class='mldash-saved' style='color:{_OK}' title='{title}'>saved ✓ "
-                f"{at} UTC</span>")
-        if note:
-            text += f"<br><span style='color:{_MUTED};font-size:85%'>{html.escape(note)}</span>"
-        if view.key is not None:
-            self._row_status[view.key] = text
-        _set(view.status, text)
+        self._set_status(key, {"kind": "saved", "text": f"saved ✓ {at} UTC", "note": note,
+                               "title": f"saved by {edit.author} at {edit.at} "
+                                        f"(edit #{edit.seq})"})
 
-    def _failed(self, view: _RowView, exc: BaseException) -> None:
-        text = (f"<span class='mldash-not-saved' style='color:{_ERROR}' role='alert'>not saved: "
-                f"{html.escape(str(exc))}</span>")
-        if view.key is not None:
-            self._row_status[view.key] = text
-        _set(view.status, text)
+    def _failed(self, key: str, exc: BaseException) -> None:
+        self._set_status(key, {"kind": "failed", "text": f"not saved: {exc}"})
         self._show_error(exc)
 
-    # -- the reviewer's edits ---------------------------------------------------------------------
-    def _on_box_value_change(self, view: _RowView, box: widgets.Checkbox, change: dict) -> None:
-        if self._painting or view.key is None:
-            return
-        category = view.category_of(box)
-        try:
-            edit = self.session.set_tag(view.key, category, bool(change["new"]))
-        except Exception as exc:  # noqa: BLE001 - the box reverts and the error is shown
-            with self._paint():
-                box.value = change["old"]
-            self._failed(view, exc)
-            return
-        self._saved(view, edit)
+    def _set_status(self, key: str, status: dict[str, str]) -> None:
+        self._row_status[key] = status
+        self._table.update_rows({key: {"status": status}})
 
-    def _on_reviewed_value_change(self, view: _RowView, change: dict) -> None:
-        if self._painting or view.key is None:
+    # -- the reviewer's edits (messages from the page, checked by the table) ---------------------
+    def _on_page_edit(self, key: str, field: str, category: str | None, value: Any) -> None:
+        """Write one edit from the page to the store (committed), then show it saved; a
+        failed write leaves store and model as they were and says why on the row."""
+        if key not in self._sample_keys():
+            self._on_page_refused(f"example {key[:80]!r} is not in the sample", None)
             return
         try:
-            edits = self.session.set_reviewed(view.key, bool(change["new"]))
-        except Exception as exc:  # noqa: BLE001
-            with self._paint():
-                view.reviewed.value = change["old"]
-            self._failed(view, exc)
-            return
-        if edits:
-            self._saved(view, edits[-1], "" if change["new"] else "review cleared")
+            if field == "tag":
+                assert category is not None
+                self._saved(key, self.session.set_tag(key, category, bool(value)))
+            elif field == "reviewed":
+                edits = self.session.set_reviewed(key, bool(value))
+                if edits:
+                    self._saved(key, edits[-1], "" if value else "review cleared")
+            else:
+                edit = self.session.set_comment(key, str(value))
+                note = ""
+                if edit.previous_author and edit.previous_author != edit.author:
+                    note = f"replaced a comment by {edit.previous_author} (kept in the history)"
+                self._saved(key, edit, note)
+        except Exception as exc:  # noqa: BLE001 - the row reverts and the error is shown
+            self._failed(key, exc)
+            self._repaint_values()
 
-    def _on_comment_value_change(self, view: _RowView, change: dict) -> None:
-        if self._painting or view.key is None:
-            return
-        try:
-            edit = self.session.set_comment(view.key, str(change["new"]))
-        except Exception as exc:  # noqa: BLE001
-            with self._paint():
-                view.comment.value = change["old"]
-            self._failed(view, exc)
-            return
-        note = ""
-        if edit.previous_author and edit.previous_author != edit.author:
-            note = f"replaced a comment by {edit.previous_author} (kept in the history)"
-        self._saved(view, edit, note)
+    def _on_page_refused(self, reason: str, key: str | None) -> None:
+        """A message from the page that was not a valid edit: nothing written, say so (on the
+        row too, when it names a row shown)."""
+        if key is not None:
+            self._set_status(key, {"kind": "failed", "text": f"not saved: {reason}"})
+        self.last_error = f"ignored a message from the page: {reason}"
+        _set(self._status, f"<div role='alert' style='color:{_ERROR}'>"
+             f"{html.escape(self.last_error)}</div>")
+
+    def _sample_keys(self) -> frozenset[str]:
+        if getattr(self, "_keys_of", None) is not self._sample:
+            self._keys_of = self._sample
+            self._keys = frozenset(self._sample["key"].astype(str)) if len(self._sample) \
+                else frozenset()
+        return self._keys
 
     @_guarded
     def _on_add_click(self, _button: widgets.Button) -> None:
@@ -908,25 +936,23 @@ class TallyGrid(widgets.VBox):
         return target
 
     def row_view(self, key: str) -> _RowView | None:
-        """The widgets of the row showing ``key`` on the current page (None if not shown).
-
-        Its ``boxes`` (category -> Checkbox), ``reviewed``, ``comment`` and ``status`` are what
-        a reviewer clicks and reads; tests drive the grid through them.
-        """
-        return next((v for v in self._views[:self._visible] if v.key == str(key)), None)
+        """The row showing ``key`` on the current page, as the page shows it (None if not
+        shown). Its ``boxes`` (category -> field), ``reviewed``, ``comment`` and ``status``
+        read what the page shows; assigning ``.value`` sends the page's own message."""
+        key = str(key)
+        return _RowView(self, key) if self._table.row(key) is not None else None
 
     @property
     def visible_keys(self) -> list[str]:
         """Keys of the rows on the current page, top to bottom."""
-        return [v.key for v in self._views[:self._visible] if v.key is not None]
+        return self._table.shown_keys
 
     def close(self) -> None:
         """Stop following the results and close every widget of the grid."""
         for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             with suppress(ValueError):
                 self.results.unobserve(getattr(self, f"_on_{name}_change"), names=[name])
-        parts = [self, *(w for v in self._views for w in (*v.cells(self._with_preview),
-                                                          v.image, v.preview_text))]
+        parts = [self]
         seen: set[int] = set()
         while parts:
             w = parts.pop()
@@ -1019,6 +1045,16 @@ class TallyGrid(widgets.VBox):
     def _on_next_click(self, _button: widgets.Button) -> None:
         if self.page < self._page_box.max:
             self.page += 1
+
+
+def _group(title: str, controls: list[widgets.Widget]) -> widgets.HBox:
+    """A row of controls under a bold name saying what they are for."""
+    label = widgets.HTML(f"<b>{html.escape(title)}</b>",
+                         layout=widgets.Layout(width="84px", flex="0 0 auto"))
+    box = widgets.HBox([label, *controls], layout=widgets.Layout(
+        flex_flow="row wrap", align_items="center", margin="2px 0"))
+    box.add_class("mldash-control-group")
+    return box
 
 
 def _set(widget: widgets.Widget, value: str) -> None:

@@ -48,6 +48,25 @@ def test_answer_first_and_one_click_adoption(tmp_path: Path, page_guard: PageGua
         answer_box = page.locator(ANSWER).bounding_box()
         controls_box = page.locator(f"{TALLY} .widget-dropdown").first.bounding_box()
         assert answer_box["y"] < controls_box["y"]
+        # the summary rows are in sight with the first rows, without scrolling the page or
+        # the table: sticky footer in the table's own scroll box; the leading category marked
+        table = page.locator(f"{TALLY} .mldash-review-table")
+        expect(table.locator("tbody tr").first).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+        shares = table.locator("tfoot .mldash-tally-share")
+        expect(shares.first).to_be_in_viewport()
+        expect(table.locator("tfoot .mldash-tally-ceiling").first).to_be_in_viewport()
+        answer = Results.from_file(file).tally("dev").attrs["fix_first"]
+        cats = table.locator("thead th.mldash-col-tag").all_text_contents()
+        leading = table.locator("tfoot .mldash-tally-share.mldash-leading")
+        expect(leading).to_have_count(1)
+        assert cats.index(answer.leading) == shares.all_text_contents().index(
+            leading.text_content())
+        expect(table.locator("thead th", has_text="suspected mislabel")).to_have_count(1)
+        # the rows scroll under the sticky header: the last row of the page is below the fold
+        # of the table's box, the footer is not
+        box = table.locator(".mldash-review-scroll").bounding_box()
+        assert table.locator("tfoot").bounding_box()["y"] < box["y"] + box["height"]
+        assert table.locator("tbody tr").last.bounding_box()["y"] > box["y"] + box["height"]
         suggestion = page.locator(SUGGESTIONS).locator(".widget-hbox").first
         expect(suggestion).to_contain_text("lighting = night")
         screenshot(page, "analysis-answer", full_page=False)

@@ -268,7 +268,7 @@ def test_fix_first_names_a_category_only_when_it_stands_apart() -> None:
     apart = pd.DataFrame({"blurry": [True] * 30 + [False] * 34,
                           "dog": [True] * 5 + [False] * 59})
     answer = fix_first(tally_table(apart, 0.085), 0.085, errors=64)
-    assert answer.decided and answer.category == "blurry"
+    assert answer.decided and answer.category == "blurry" and answer.leading == "blurry"
     assert answer.sentence.startswith("Fix blurry first: dev error could fall from 8.5% to at "
                                       "most 4.5% (95%: ")
     assert "from 64 of 64 errors reviewed" in answer.sentence
@@ -276,6 +276,7 @@ def test_fix_first_names_a_category_only_when_it_stands_apart() -> None:
                           "great cat": [True] * 12 + [False] * 18})
     wait = fix_first(tally_table(close, 0.1), 0.1, errors=500)
     assert not wait.decided and wait.category is None
+    assert wait.leading == "blurry"  # leading so far: the grid highlights it as provisional
     assert wait.sentence.startswith("Not yet: blurry") and "more reviewed errors" in wait.sentence
     assert wait.more_needed is not None and wait.more_needed > 0
     # reviewing that many more at the same shares does separate them
@@ -285,3 +286,4 @@ def test_fix_first_names_a_category_only_when_it_stands_apart() -> None:
     hi_second = wilson_interval(12 / 30 * n, n)[1]
     assert lo_top > hi_second
     assert not fix_first(tally_table(close.iloc[:0], 0.1), 0.1).decided
+    assert fix_first(tally_table(close.iloc[:0], 0.1), 0.1).leading is None

@@ -43,11 +43,11 @@ def test_moving_the_explorer_slider_moves_the_waterfall_and_grid(
     assert "threshold <b>0.2</b>" in dash.header.value
     # the grid (a hidden tab) draws its sample again when it is shown, not on every move
     assert dash.tally_grid.stale
-    assert f"error now {100 * dev_error:.2f}%" not in dash.tally_grid._ceiling_lead[1].value
+    assert f"error now {100 * dev_error:.2f}%" != dash.tally_grid.footer["ceiling"]["lead"]
     dash.show_view("Error analysis")
     assert not dash.tally_grid.stale
     # the grid's footer restates the error at the new threshold
-    assert f"error now {100 * dev_error:.2f}%" in dash.tally_grid._ceiling_lead[1].value
+    assert f"error now {100 * dev_error:.2f}%" == dash.tally_grid.footer["ceiling"]["lead"]
     wrong = set(r.review_rows("dev")["key"].astype(str))
     assert set(dash.tally_grid.rows()["key"]) <= wrong
     # while shown, it follows each move at once

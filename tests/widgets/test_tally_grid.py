@@ -18,7 +18,8 @@ from dashboard import AnnotationStore, DashboardError, Results, TallyGrid
 from dashboard.annotations import ReviewSession
 from dashboard.metrics.tally import MISLABELLED
 from dashboard.widgets.format import pct
-from dashboard.widgets.tally_grid import preview_content
+from dashboard.widgets.review_table import MAX_COMMENT, ReviewTable
+from dashboard.widgets.tally_grid import preview_cell, preview_content
 
 XSS = "<img src=x onerror=alert(1)><script>alert('x')</script> & \"quotes\""
 
@@ -45,7 +46,14 @@ def _walk(widget: widgets.Widget) -> Iterator[widgets.Widget]:
 
 
 def _shares(grid: TallyGrid) -> dict[str, str]:
-    return {c: re.sub(r"<[^>]+>", "", cell.value) for c, cell in grid._share_cells.items()}
+    return {c: v for c, v in grid.footer["share"].items() if c != "lead"}
+
+
+def _models() -> int:
+    """Widget models alive in this kernel (each one is state sent to every page)."""
+    from ipywidgets.widgets.widget import _instances
+
+    return len(_instances)
 
 
 def _big(n_wrong: int = 3000, n: int = 20000) -> Results:
@@ -66,12 +74,18 @@ def test_builds_sample_reviewed_first_with_footer_from_tally(grid: TallyGrid,
     tally = demo.tally("dev")
     assert _shares(grid) == {c: pct(tally.loc[c, "share"], 0) for c in demo.categories}
     for c in demo.categories:
-        assert pct(tally.loc[c, "ceiling_error"], 2) in grid._ceiling_cells[c].value
+        assert grid.footer["ceiling"][c] == pct(tally.loc[c, "ceiling_error"], 2)
     assert "8.52%" in grid._panel.value and "not the priority" in grid._panel.value
-    header = [html.unescape(re.sub(r"<[^>]+>", "", w.value)) for w in grid._table.children[:12]
-              if isinstance(w, widgets.HTML)]
-    for c in demo.categories:
-        assert c in header
+    header = [c["title"] for c in grid._table.columns]
+    assert header[:4] == ["reviewed", "example", "label", "prediction"]
+    assert header[-2:] == ["comment", "saved"]
+    assert [c["category"] for c in grid._table.columns if c["kind"] == "tag"] == list(
+        demo.categories)
+    # labels and predictions as the class names the results hold, not codes
+    row = grid._table.rows[0]
+    assert row["label"] in {str(c) for c in demo.classes}
+    assert row["predicted"] in {str(c) for c in demo.classes}
+    assert row["label"] != row["predicted"]  # a misclassified example
 
 
 def test_sample_size_and_seed_are_reproducible(demo: Results, tmp_path: Path) -> None:
@@ -112,7 +126,7 @@ def test_mark_reviewed_counts_in_denominator(demo: Results, tmp_path: Path) -> N
     assert view is not None and view.reviewed.value is False
     view.reviewed.value = True
     assert demo.tally("dev").attrs["reviewed"] == 101
-    assert "101 reviewed" in grid._share_lead[1].value
+    assert grid.footer["share"]["lead"] == "101 reviewed"
     view.reviewed.value = False
     assert demo.tally("dev").attrs["reviewed"] == 100
 
@@ -138,7 +152,8 @@ def test_add_rename_remove_category(grid: TallyGrid, demo: Results) -> None:
     assert MISLABELLED in demo.categories and "always present" in grid._status.value
     grid._category_pick.value = "insta"
     grid._remove_button.click()
-    assert "insta" not in demo.categories and "insta" not in grid._share_cells
+    assert "insta" not in demo.categories and "insta" not in grid.footer["share"]
+    assert "insta" not in grid._table.categories
     assert grid.last_error is None
     grid._new_category.value = "insta"
     grid._add_button.click()  # restored with its tick
@@ -152,7 +167,9 @@ def test_comment_is_saved_and_never_markup(grid: TallyGrid, demo: Results) -> No
     view.comment.value = XSS
     assert demo.comments[key] == XSS
     assert grid.store.comments()[key] == XSS
-    assert isinstance(view.comment, widgets.Text)  # shown as text by a non-HTML widget
+    # the table's state holds the text as text; its view only ever sets textContent / value
+    assert grid._table.row(key)["comment"] == XSS
+    assert "innerHTML" not in ReviewTable._esm and "insertAdjacentHTML" not in ReviewTable._esm
     grid._export_button.click()
     grid.page = 2
     grid.page = 1
@@ -180,7 +197,9 @@ def test_store_failure_reverts_the_box_and_shows_the_error(grid: TallyGrid, demo
     view.boxes[category].value = True
     assert view.boxes[category].value is False
     assert demo.tags is tags_before
-    assert "not saved" in view.status.value and "&lt;b&gt;" in view.status.value
+    assert view.status.value == "not saved: database is locked <b>"  # text, never markup
+    assert grid._table.row(key)["status"]["kind"] == "failed"
+    assert grid._table.row(key)["ticks"][grid._table.categories.index(category)] is False
     assert "database is locked" in grid._status.value
 
 
@@ -188,12 +207,12 @@ def test_pages_of_a_1000_row_sample_reuse_the_row_widgets(tmp_path: Path) -> Non
     r = _big()
     grid = TallyGrid(r, tmp_path / "s.sqlite", sample_size=1000)
     assert len(grid.rows()) == 1000 and grid._page_box.max == 40
-    boxes = [id(b) for b in _walk(grid) if isinstance(b, widgets.Checkbox)]
+    models = _models()
     first = grid.visible_keys
     grid._next_button.click()
     assert grid.page == 2 and grid.visible_keys != first
     assert grid.visible_keys == grid.rows()["key"].tolist()[25:50]
-    assert [id(b) for b in _walk(grid) if isinstance(b, widgets.Checkbox)] == boxes
+    assert _models() == models  # paging changes the table's JSON, it opens no widget
     key = grid.visible_keys[3]
     grid.row_view(key).boxes[MISLABELLED].value = True
     grid.page = 40
@@ -207,8 +226,8 @@ def test_last_page_shows_only_its_rows(tmp_path: Path) -> None:
     grid = TallyGrid(_big(n_wrong=60), tmp_path / "s.sqlite")
     grid.page = 3
     assert len(grid.visible_keys) == 10
-    cells_per_row = len(grid._views[0].cells(grid._with_preview))
-    assert len(grid._table.children) == cells_per_row * (10 + 3)  # header, rows, 2 footers
+    assert len(grid._table.rows) == 10
+    assert [f["name"] for f in grid._table.footer] == ["share", "ceiling"]
 
 
 def test_correct_rows_are_marked_and_left_out_of_the_tally(grid: TallyGrid,
@@ -220,7 +239,7 @@ def test_correct_rows_are_marked_and_left_out_of_the_tally(grid: TallyGrid,
     grid.page = 5  # rows 101-125: correct ones
     key = grid.visible_keys[0]
     view = grid.row_view(key)
-    assert "correct" in view.ident.value
+    assert view.correct and grid._table.row(key)["correct"] is True
     before = _shares(grid)
     view.boxes[MISLABELLED].value = True
     assert bool(demo.tags.loc[key, MISLABELLED])
@@ -230,11 +249,11 @@ def test_correct_rows_are_marked_and_left_out_of_the_tally(grid: TallyGrid,
 
 
 def test_threshold_and_model_moves_follow(grid: TallyGrid, demo: Results) -> None:
-    error_before = grid._ceiling_lead[1].value
+    error_before = grid.footer["ceiling"]["lead"]
     demo.threshold = 0.3
     wrong = set(demo.review_rows("dev")["key"].astype(str))
     assert set(grid.rows()["key"]) <= wrong
-    assert grid._ceiling_lead[1].value != error_before
+    assert grid.footer["ceiling"]["lead"] != error_before
     demo.model = "B"
     wrong_b = set(demo.review_rows("dev", "B")["key"].astype(str))
     assert set(grid.rows()["key"]) <= wrong_b
@@ -322,9 +341,11 @@ def test_grid_with_text_previews_escapes_them(tmp_path: Path) -> None:
     r = Results.from_frame(df, preview="text")
     grid = TallyGrid(r, tmp_path / "s.sqlite")
     view = grid.row_view(grid.visible_keys[0])
-    assert view.preview.children == (view.preview_text,)
-    assert "<script" not in view.preview_text.value
-    assert "&lt;script&gt;" in view.preview_text.value
+    preview = view.row["preview"]
+    assert preview["kind"] == "text"  # drawn with textContent: the markup shows as text
+    assert preview["text"] == XSS and preview["title"] == XSS
+    assert preview_cell("images/cat_01.png", None) == {
+        "kind": "text", "text": "images/cat_01.png", "muted": True}
 
 
 def test_label_noise_warning_with_two_models(tmp_path: Path) -> None:
@@ -355,11 +376,25 @@ def test_wrong_store_dataset_is_refused(demo: Results, tmp_path: Path) -> None:
 
 
 def test_controls_are_keyboard_reachable(grid: TallyGrid) -> None:
-    view = grid.row_view(grid.visible_keys[0])
-    for w in (*view.boxes.values(), view.reviewed, view.comment, grid._next_button,
-              grid._add_button):
+    for w in (grid._next_button, grid._add_button, grid._rename_button, grid._remove_button):
         assert not w.disabled and w.tabbable is not False
-    assert all(b.tooltip for b in view.boxes.values())  # says which box it is
+    # the rows' controls are native inputs (tab-reachable), each titled with what it is
+    esm = ReviewTable._esm
+    assert esm.count('input.type = "checkbox"') == 2 and 'input.type = "text"' in esm
+    assert 'input.title = col.category + ": " + row.key' in esm
+
+
+def test_controls_are_grouped_under_distinct_names(grid: TallyGrid) -> None:
+    groups = {g.children[0].value: g for g in (grid._controls, grid._category_bar,
+                                               grid._arrange_bar)}
+    assert list(groups) == ["<b>Sample</b>", "<b>Categories</b>", "<b>Arrange</b>"]
+    assert grid._split_pick in groups["<b>Sample</b>"].children
+    assert grid._category_pick in groups["<b>Categories</b>"].children
+    assert grid._sort_category_pick in groups["<b>Arrange</b>"].children
+    labels = [w.description for w in _walk(grid)
+              if isinstance(w, widgets.Dropdown | widgets.Text | widgets.IntText
+                            | widgets.BoundedIntText) and w.description]
+    assert len(labels) == len(set(labels)), labels  # no two controls share a name
 
 
 def test_same_process_on_test_split(grid: TallyGrid, demo: Results) -> None:
@@ -465,3 +500,132 @@ def test_eyeball_mode_samples_only_the_eyeball_part(demo: Results, tmp_path: Pat
     assert "black-box part" in grid._panel.value
     grid.eyeball = 0.0
     assert not eyeball_mask(grid._sample["key"].to_numpy(), 0.2).all()
+
+
+# -- the table is one widget; messages from the page are checked ---------------------------------
+def test_the_rows_are_one_widget_model_whatever_the_page_size(demo: Results,
+                                                              tmp_path: Path) -> None:
+    """A widget per cell made a page of 25 rows ~1,300 models: now rows are JSON."""
+    counts = []
+    for size in (5, 50):
+        before = _models()
+        grid = TallyGrid(Results.from_file(demo.schema.source), tmp_path / f"{size}.sqlite",
+                         page_size=size)
+        counts.append(_models() - before)
+        assert len(grid._table.rows) == size
+        models = _models()
+        view = grid.row_view(grid.visible_keys[0])
+        view.boxes["dog"].value = not view.boxes["dog"].value
+        view.comment.value = "seen"
+        assert _models() == models and grid.last_error is None  # an edit opens no widget
+        grid.close()
+    assert counts[0] == counts[1] and counts[0] < 200, counts
+
+
+def _send(grid: TallyGrid, **message: object) -> bool:
+    """What the page's script sends for one edit (``model.send``)."""
+    return grid._table.receive({"event": "edit", **message})
+
+
+def test_hostile_messages_from_the_page_are_refused_and_write_nothing(
+        grid: TallyGrid, demo: Results) -> None:
+    key = grid.visible_keys[0]
+    hidden = next(k for k in grid.rows()["key"] if k not in grid.visible_keys)
+    history = len(grid.store.history(key))
+    tags, comments = demo.tags, demo.comments
+    cases = {
+        "not an object": ["edit", key],
+        "unknown event": {"event": "drop-table", "key": key},
+        "unknown field(s) 'sql'": {"event": "edit", "key": key, "field": "tag",
+                                   "category": "dog", "value": True, "sql": 1},
+        "not among the rows shown": {"event": "edit", "key": hidden, "field": "tag",
+                                     "category": "dog", "value": True},
+        "the example id is missing": {"event": "edit", "key": 7, "field": "reviewed",
+                                      "value": True},
+        "unknown field 'value'": {"event": "edit", "key": key, "field": "value", "value": 1},
+        "takes a bool, not str": {"event": "edit", "key": key, "field": "tag",
+                                  "category": "dog", "value": "true"},
+        "takes a bool, not int": {"event": "edit", "key": key, "field": "reviewed",
+                                  "value": 1},
+        "unknown category '<b>zoo</b>'": {"event": "edit", "key": key, "field": "tag",
+                                          "category": "<b>zoo</b>", "value": True},
+        "takes no category": {"event": "edit", "key": key, "field": "comment",
+                              "category": "dog", "value": "x"},
+        f"at most {MAX_COMMENT:,} characters": {"event": "edit", "key": key,
+                                                 "field": "comment",
+                                                 "value": "x" * (MAX_COMMENT + 1)},
+    }
+    for reason, message in cases.items():
+        revision = grid._table.revision
+        assert grid._table.receive(message) is False, reason
+        assert reason in grid.last_error, (reason, grid.last_error)
+        assert "ignored a message from the page" in grid._status.value
+        assert grid._table.revision == revision + 1  # the views repaint the kernel's state
+    assert demo.tags is tags and demo.comments is comments
+    assert len(grid.store.history(key)) == history
+    # the refusal of a message about a row shown is said on that row too
+    assert grid.row_view(key).status.value == (f"not saved: a comment has at most "
+                                               f"{MAX_COMMENT:,} characters, this one "
+                                               f"{MAX_COMMENT + 1:,}")
+    # a valid message still works, and a comment of the maximum length is kept whole
+    assert _send(grid, key=key, field="comment", value="y" * MAX_COMMENT)
+    assert demo.comments[key] == "y" * MAX_COMMENT and grid.last_error is None
+
+
+def test_suspected_mislabels_are_marked_never_ticked(demo: Results, tmp_path: Path) -> None:
+    grid = TallyGrid(demo, tmp_path / "s.sqlite", sample_size=400)
+    grid.sort_by = "suspect"
+    suspects = demo.label_suspects("dev").set_index("key")
+    shown = [k for k in grid.visible_keys if k in suspects.index]
+    assert shown, "the demo's sample holds suspected label errors"
+    assert "suspected mislabel" in [c["title"] for c in grid._table.columns]
+    mislabelled = grid._table.categories.index(MISLABELLED)
+    for key in grid.visible_keys:
+        row = grid._table.row(key)
+        if key in shown:
+            assert row["suspect"]["text"] == f"likely {suspects.loc[key, 'likely']}"
+        else:
+            assert row["suspect"] is None
+    untouched = [k for k in shown if k not in demo.tags.index]
+    assert untouched and not any(grid._table.row(k)["ticks"][mislabelled] for k in untouched)
+    assert not any(k in demo.tags.index for k in untouched)  # nothing ticked for the reviewer
+
+
+def test_no_suspect_column_without_probabilities(tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": [f"h{i}" for i in range(30)], "split": "dev",
+                       "label": [0, 1] * 15, "prediction": [1, 0] * 15})
+    grid = TallyGrid(Results.from_frame(df), tmp_path / "s.sqlite")
+    assert "suspect" not in [c["kind"] for c in grid._table.columns]
+    assert len(grid.visible_keys) == 25 and grid.last_error is None
+
+
+def test_the_answers_category_is_highlighted(demo: Results, tmp_path: Path) -> None:
+    grid = TallyGrid(demo, tmp_path / "s.sqlite")
+    answer = demo.tally("dev").attrs["fix_first"]
+    assert not answer.decided and answer.leading == "blurry"
+    assert (grid._table.best, grid._table.best_decided) == ("blurry", False)
+    # tick "dog" off everywhere it is ticked on the first page: still "blurry"; the table
+    # follows the model's answer, whatever it is
+    for key in grid.visible_keys:
+        view = grid.row_view(key)
+        if view.boxes["blurry"].value is False:
+            view.boxes["blurry"].value = True
+    after = demo.tally("dev").attrs["fix_first"]
+    assert (grid._table.best, grid._table.best_decided) == (after.leading or "", after.decided)
+
+
+def test_an_edit_does_not_send_the_preview_images_again(grid: TallyGrid) -> None:
+    """Image previews travel apart from the rows: a tick re-sends the rows, not the images."""
+    images = grid._table.images
+    assert len(images) == 25 and all(v.startswith("data:image/png;base64,")
+                                      for v in images.values())
+    row = grid._table.rows[0]
+    assert row["preview"] == {"kind": "image", "alt": "preview", "ref": row["key"]}
+    sent: list[str] = []
+    grid._table.observe(lambda change: sent.append(change["name"]), names=["rows", "images"])
+    view = grid.row_view(row["key"])
+    view.boxes["dog"].value = not view.boxes["dog"].value
+    assert "rows" in sent and "images" not in sent
+    assert grid._table.images is images
+    grid.page = 2
+    assert "images" in sent and set(grid._table.images) == set(grid.visible_keys)
