@@ -471,8 +471,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         if coarse:
             cond = " OR ".join(f"({model_sql} = {_lit(m)} AND {split_code_sql} = "
                                f"{SPLITS.index(s)})" for m, s in coarse)
-            value = f"(CASE WHEN {cond} THEN floor({s_sql} / {grid!r}) * {grid!r} " \
-                    f"ELSE {s_sql} END)"
+            value = f"(CASE WHEN {cond} THEN {_grid_sql(s_sql, grid)} ELSE {s_sql} END)"
         table = eng.sql(
             f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {value} AS v, "
             f"count(*) FILTER (WHERE {is_pos}) AS pn, count(*) FILTER (WHERE NOT {is_pos}) "
@@ -505,6 +504,23 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=score_dtype,
                       keys_with_split=keys_with_split, engine=eng, rows=total_rows)
+
+
+def _grid_sql(score_sql: str, grid: float) -> str:
+    """SQL of a score's grid point: the largest ``k * grid`` at or below it.
+
+    The quotient is rounded to 6 decimals before the floor, so a score on a grid point
+    (0.3 on a 0.1 grid) stays on it; with ``1 / grid`` whole, the point is ``k / (1 / grid)``,
+    the double nearest the decimal, as a user types a threshold.
+    """
+    grid = float(grid)
+    if not grid > 0:
+        raise DashboardError(f"the score grid must be a positive step, got {grid}")
+    inv = round(1.0 / grid)
+    k = f"floor(round({score_sql} / {grid!r}, 6))"
+    if inv >= 1 and abs(inv * grid - 1.0) < 1e-12:
+        return f"({k} / {float(inv)!r})"
+    return f"({k} * {grid!r})"
 
 
 def _replace(schema: Schema, **changes: Any) -> Schema:

@@ -1288,9 +1288,11 @@ class DatasetResults(Results):
                 raise DashboardError("a single score column scores one class; the positive "
                                      f"class is {self.schema.pos_label!r}")
             scores, pn, nn, pw, nw = self._agg.counts[(model, split)]
+            # grid points are doubles: a float32 threshold would miss the point it names
+            dtype = (np.dtype(np.float64) if (model, split) in self._agg.gridded
+                     else self._agg.score_dtype)
             curve = ThresholdCurve.from_counts(scores, pw if weighted else pn,
-                                               nw if weighted else nn,
-                                               dtype=self._agg.score_dtype)
+                                               nw if weighted else nn, dtype=dtype)
             self.curve_builds += 1
             self._cache[key] = curve
         return curve

@@ -1,0 +1,331 @@
+"""The DuckDB path gives the same tables as the in-memory path, and bad partitions one line.
+
+Each property writes the same generated results to Parquet, opens them with
+``Results.from_file`` (pandas, every row held) and ``Results.from_dataset(engine="duckdb")``
+(aggregates and a sample), and compares the whole-split tables exactly. Weights are drawn
+from dyadic values (0.25, 0.5, 1, 2, 3), whose sums are exact in any order, so exact equality
+is the right test: the engine adds weights in its own order.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dashboard.errors import DashboardError
+from dashboard.results import DatasetResults, Results
+
+pytest.importorskip("duckdb", reason="pip install duckdb (in the test extra)")
+
+LABELS = {
+    "int": (0, 1),
+    "bool": (False, True),
+    "str": ("dog", "cat"),
+    "pm1": (-1, 1),
+}
+WEIGHTS = (0.25, 0.5, 1.0, 2.0, 3.0)
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def results_frames(draw: st.DrawFn, hard: bool | None = None) -> tuple[pd.DataFrame, dict]:
+    """A long results table (several models over the same ids) and its column options."""
+    kind = draw(st.sampled_from(sorted(LABELS)))
+    neg, pos = LABELS[kind]
+    positive = draw(st.sampled_from([pos, neg]))
+    n = draw(st.integers(2, 40))
+    n_models = draw(st.integers(1, 3))
+    hard = draw(st.booleans()) if hard is None else hard
+    weighted = draw(st.booleans())
+    float32 = draw(st.booleans())
+    coarse = draw(st.booleans())  # few distinct scores: many ties
+    splits = draw(st.lists(st.sampled_from(["train", "train_dev", "dev", "test"]),
+                           min_size=n, max_size=n))
+    splits[draw(st.integers(0, n - 1))] = "dev"
+    labels = draw(st.lists(st.sampled_from([neg, pos]), min_size=n, max_size=n))
+    weights = draw(st.lists(st.sampled_from(WEIGHTS), min_size=n, max_size=n))
+    parts = []
+    for m in range(n_models):
+        part = {"id": [f"ex{i}" for i in range(n)], "split": splits, "model": f"m{m}",
+                "label": labels}
+        if hard:
+            part["prediction"] = draw(st.lists(st.sampled_from([neg, pos]), min_size=n,
+                                               max_size=n))
+        else:
+            values = (st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 1.0]) if coarse else
+                      st.floats(0, 1, allow_nan=False, width=32 if float32 else 64))
+            scores = draw(st.lists(values, min_size=n, max_size=n))
+            part["score"] = np.asarray(scores, dtype=np.float32 if float32 else np.float64)
+        if weighted:
+            part["weight"] = weights
+        parts.append(pd.DataFrame(part))
+    frame = pd.concat(parts, ignore_index=True)
+    if kind == "bool":
+        frame["label"] = frame["label"].astype(bool)
+        if hard:
+            frame["prediction"] = frame["prediction"].astype(bool)
+    options = {"pos_label": positive} if not hard else {}
+    if kind == "str" and hard:
+        options = {}
+    return frame, options
+
+
+def outcome(fn, *args, **kwargs):
+    """A call's value, or its DashboardError's message: both paths must agree on either."""
+    try:
+        return fn(*args, **kwargs)
+    except DashboardError as exc:
+        return ("error", str(exc))
+
+
+def same(a, b) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        return
+    assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (a, b)
+
+
+def both(frame: pd.DataFrame, options: dict, where: Path, **engine_options
+         ) -> tuple[Results, Results]:
+    path = where / "results.parquet"
+    frame.to_parquet(path)
+    memory = Results.from_file(path, **options)
+    engine = Results.from_dataset(path, engine="duckdb", **options, **engine_options)
+    return memory, engine
+
+
+def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]) -> None:
+    assert isinstance(engine, DatasetResults)
+    assert engine.models == memory.models
+    assert engine.splits == memory.splits
+    assert engine.classes == memory.classes
+    for weighted in ([False, True] if memory.schema.has_weight else [False]):
+        memory.weighted = engine.weighted = weighted
+        for m in memory.models:
+            assert engine.split_sizes(m) == memory.split_sizes(m)
+            for thr in [0.5, *thresholds]:
+                same(memory.error_rates(m, threshold=thr), engine.error_rates(m, threshold=thr))
+                same(memory.gaps(m, threshold=thr), engine.gaps(m, threshold=thr))
+            for split in memory.splits:
+                same(outcome(memory.class_f1, split, m), outcome(engine.class_f1, split, m))
+                if not memory.has_scores:
+                    continue
+                a, b = outcome(memory.curve, split, m), outcome(engine.curve, split, m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a.to_frame(), b.to_frame())
+                for thr in thresholds:
+                    same(memory.operating_point(split, thr, m),
+                         engine.operating_point(split, thr, m))
+                for optimize in ("f1", "accuracy", "recall"):
+                    same(memory.best_threshold(split, optimize, model=m),
+                         engine.best_threshold(split, optimize, model=m))
+        for split in memory.splits:
+            a = outcome(memory.compare_models, split)
+            b = outcome(engine.compare_models, split)
+            if isinstance(a, tuple):
+                assert a == b
+                continue
+            same(a, b)
+            assert a.attrs.get("mcnemar") == b.attrs.get("mcnemar")
+            assert a.attrs.get("chosen") == b.attrs.get("chosen")
+
+
+@SETTINGS
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_duckdb_tables_equal_the_in_memory_tables(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        memory, engine = both(frame, options, Path(tmp))
+        # thresholds on the scores themselves, where ties and float32 rounding bite
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in frame["score"].iloc[:3]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+@SETTINGS
+@given(data=results_frames(hard=False), shift=st.integers(0, 3))
+def test_threshold_moves_never_touch_the_engine(data, shift) -> None:
+    """After the first tables, a threshold sweep only does binary searches on built curves."""
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        _, engine = both(frame, options, Path(tmp))
+        engine.error_rates()
+        builds = engine.curve_builds
+        engine._agg.engine.con.close()  # any query now would fail
+        for thr in np.linspace(0, 1, 7)[shift:]:
+            engine.threshold = float(thr)
+            engine.error_rates()
+            engine.gaps()
+        assert engine.curve_builds == builds
+
+
+@SETTINGS
+@given(data=results_frames(hard=False), step=st.sampled_from([0.1, 0.01]))
+def test_a_grid_is_exact_at_its_points(data, step) -> None:
+    """Past the distinct-score limit the scores go on a grid; a threshold on a grid point
+    gives the in-memory counts, and the results say the grid was used."""
+    frame, options = data
+    frame = frame.assign(score=(np.floor(frame["score"].to_numpy(np.float64) * 1000)
+                                / 1000).astype(frame["score"].dtype))
+    with tempfile.TemporaryDirectory() as tmp:
+        memory, engine = both(frame, options, Path(tmp), distinct_limit=0, grid=step)
+        assert engine.gridded and set(engine.gridded.values()) == {step}
+        assert any("grid" in note for note in engine.schema.notes)
+        points = [k / round(1 / step) for k in range(round(1 / step) + 1)]
+        for m in memory.models:
+            for thr in points:
+                same(memory.error_rates(m, threshold=thr), engine.error_rates(m, threshold=thr))
+
+
+def test_every_kind_of_label_and_positive_class_is_read_alike(tmp_path: Path) -> None:
+    """One fixed case per label kind, so a regression names the kind."""
+    rng = np.random.default_rng(3)
+    for kind, (neg, pos) in LABELS.items():
+        for positive in (pos, neg):
+            n = 200
+            frame = pd.DataFrame({
+                "id": np.arange(n).astype(str), "split": rng.choice(["train", "dev"], n),
+                "label": np.where(rng.random(n) < 0.4, pos, neg).astype(
+                    bool if kind == "bool" else object if kind == "str" else np.int64),
+                "score": rng.random(n).astype(np.float32)})
+            memory, engine = both(frame, {"pos_label": positive}, tmp_path)
+            assert engine.schema.pos_label == memory.schema.pos_label
+            assert_same_tables(memory, engine, [0.3, 0.5, 0.9])
+
+
+# -- partitions and globs ----------------------------------------------------------------------
+def _partitioned(tmp_path: Path, frame: pd.DataFrame, parts: int = 3) -> Path:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(parts):
+        frame.iloc[i::parts].to_parquet(folder / f"part-{i}.parquet")
+    return folder
+
+
+def _demo_like(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame({"id": [f"x{i}" for i in range(n)],
+                         "split": rng.choice(["train", "train_dev", "dev", "test"], n),
+                         "label": rng.integers(0, 2, n),
+                         "weight": rng.choice(WEIGHTS, n)})
+    return pd.concat([base.assign(model=m, score=rng.random(n).round(3))
+                      for m in ("A", "B")], ignore_index=True)
+
+
+def test_a_folder_of_partitions_equals_the_single_file(tmp_path: Path) -> None:
+    frame = _demo_like()
+    frame.to_parquet(tmp_path / "whole.parquet")
+    memory = Results.from_file(tmp_path / "whole.parquet")
+    folder = _partitioned(tmp_path, frame)
+    engine = Results.from_dataset(folder)
+    assert_same_tables(memory, engine, [0.2, 0.5, 0.77])
+    globbed = Results.from_dataset(str(folder / "part-*.parquet"))
+    assert_same_tables(memory, globbed, [0.5])
+    assert globbed.fingerprint == engine.fingerprint
+
+
+def test_csv_and_parquet_give_the_same_tables(tmp_path: Path) -> None:
+    frame = _demo_like(300, seed=1)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    memory = Results.from_file(tmp_path / "r.csv")
+    engine = Results.from_dataset(tmp_path / "r.csv")
+    assert_same_tables(memory, engine, [0.25, 0.5])
+
+
+def test_the_sample_holds_the_misclassified_rows_for_the_tally(tmp_path: Path) -> None:
+    frame = _demo_like(400, seed=2)
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet")
+    engine = Results.from_dataset(tmp_path / "r.parquet")
+    wrong_memory = set(memory.review_rows("dev")["key"])
+    wrong_engine = set(engine.review_rows("dev")["key"])
+    assert wrong_engine == wrong_memory  # small data: the sample bound is not reached
+    key = sorted(wrong_engine)[0]
+    for r in (memory, engine):
+        r.set_tag(key, "incorrectly labelled", True)
+    same(memory.tally("dev"), engine.tally("dev"))
+
+
+def test_the_sample_is_bounded(tmp_path: Path) -> None:
+    frame = _demo_like(3000, seed=4)
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+    agg = aggregate(tmp_path / "r.parquet", sample_errors=50, sample_random=20)
+    examples = agg.sample["id"].nunique()
+    assert examples <= 50 + 20 + len(agg.sizes) * 2 * 2  # errors, random, one per group
+    assert agg.rows == len(frame)
+
+
+# -- bad input: one line naming the file, the column and the row -------------------------------
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_a_partition_missing_a_column_is_named(tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    pd.read_parquet(folder / "part-1.parquet").drop(columns=["score"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-1.parquet" in text and "'score'" in text and "missing column" in text
+
+
+def test_mixed_types_across_partitions_are_named(tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    part = pd.read_parquet(folder / "part-2.parquet")
+    part.assign(label=part["label"].map({0: "no", 1: "yes"})).to_parquet(
+        folder / "part-2.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-2.parquet" in text and "'label'" in text and "VARCHAR" in text
+
+
+def test_a_missing_file_or_empty_glob_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "nope.parquet")
+    assert "nope.parquet" in _one_line(exc) and "not found" in str(exc.value)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(str(tmp_path / "none-*.parquet"))
+    assert "no file matches" in _one_line(exc)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(score=f["score"].where(f.index != 5)), "score", "missing (NaN)"),
+    (lambda f: f.assign(score=f["score"].where(f.index != 5, 1.5)), "score", "outside [0, 1]"),
+    (lambda f: f.assign(split=f["split"].where(f.index != 5, "holdout?")), "split",
+     "unknown split"),
+    (lambda f: f.assign(id=f["id"].where(f.index != 5, f["id"].iloc[6])).assign(
+        split=f["split"].where(f.index != 5, f["split"].iloc[6])), "id", "appears twice"),
+    (lambda f: f.assign(weight=f["weight"].where(f.index != 5, -1.0)), "weight",
+     "negative weight"),
+])
+def test_bad_values_name_the_file_column_and_row(tmp_path: Path, change, column, words) -> None:
+    frame = change(_demo_like(50))
+    folder = _partitioned(tmp_path, frame, parts=1)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-0.parquet" in text and f"column {column!r}" in text and words in text
+    assert "row 6" in text or "row 7" in text  # the 1-based file row of the changed value
+
+
+def test_unknown_engine_and_pandas_engine(tmp_path: Path) -> None:
+    _demo_like(40).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError, match="unknown engine"):
+        Results.from_dataset(tmp_path / "r.parquet", engine="spark")
+    plain = Results.from_dataset(tmp_path / "r.parquet", engine="pandas")
+    assert type(plain) is Results
