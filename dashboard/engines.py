@@ -287,6 +287,8 @@ class Aggregates:
     keys_with_split: bool
     engine: DuckDBSource
     rows: int = 0
+    #: what the views and the report should say about how the numbers were computed
+    notes: tuple[str, ...] = ()
 
 
 def aggregate(source: str | Path, *, threshold: float | None = None,
@@ -445,12 +447,12 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         keys = pd.Series([f"{s}/{i}" for s, i in zip(sample["split"].astype(str), keys,
                                                      strict=True)], dtype=object)
     sample = sample.assign(key=keys.to_numpy())
-    notes = [*schema.notes,
-             f"Computed by DuckDB from {len(files):,} file(s), {total_rows:,} rows; the "
-             f"per-row views show a sample of {sample['id'].nunique():,} examples "
-             "(misclassified at the default threshold, and a random part).",
-             "Metadata slices, suspected label errors and the eyeball check need "
-             "engine='pandas' for now."]
+    engine_notes = [
+        f"Computed by DuckDB from {len(files):,} file(s), {total_rows:,} rows; the per-row "
+        f"views show a sample of {sample['id'].nunique():,} examples (misclassified at the "
+        "default threshold, and a random part).",
+        "Metadata slices, suspected label errors and the eyeball check need engine='pandas' "
+        "for now."]
 
     # -- per split: sizes, and the counts at each distinct score (or on the grid) -------------
     groups["m"] = groups["m"].astype(str)
@@ -471,7 +473,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         if coarse:
             cond = " OR ".join(f"({model_sql} = {_lit(m)} AND {split_code_sql} = "
                                f"{SPLITS.index(s)})" for m, s in coarse)
-            value = f"(CASE WHEN {cond} THEN {_grid_sql(s_sql, grid)} ELSE {s_sql} END)"
+            cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
+            value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(score), grid, cast)} "
+                     f"ELSE {s_sql} END)")
         table = eng.sql(
             f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {value} AS v, "
             f"count(*) FILTER (WHERE {is_pos}) AS pn, count(*) FILTER (WHERE NOT {is_pos}) "
@@ -496,31 +500,38 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             np.add.at(w_mat, (part["y"].to_numpy(), part["p"].to_numpy()), part["w"].to_numpy())
             confusion[(str(m), SPLITS[int(sc)])] = (n_mat, w_mat)
     if gridded:
-        notes.append(f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a "
-                     f"{grid:g} grid (more than {distinct_limit:,} distinct scores): "
-                     f"thresholds are exact to {grid:g}.")
-    schema = _replace(schema, notes=tuple(notes), metadata_columns=(),
+        engine_notes.append(
+            f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
+            f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
+            f"grid's points and within {grid:g} between them.")
+    schema = _replace(schema, notes=(*schema.notes, *engine_notes), metadata_columns=(),
                       has_weight=weight is not None)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=score_dtype,
-                      keys_with_split=keys_with_split, engine=eng, rows=total_rows)
+                      keys_with_split=keys_with_split, engine=eng, rows=total_rows,
+                      notes=tuple(engine_notes))
 
 
-def _grid_sql(score_sql: str, grid: float) -> str:
-    """SQL of a score's grid point: the largest ``k * grid`` at or below it.
+def _grid_sql(score_sql: str, grid: float, cast: str) -> str:
+    """SQL of a score's grid point: the largest point ``g_k`` with ``score >= g_k``, the
+    comparison made in the score's own type (``cast``: FLOAT or DOUBLE), as NumPy makes it.
 
-    The quotient is rounded to 6 decimals before the floor, so a score on a grid point
-    (0.3 on a 0.1 grid) stays on it; with ``1 / grid`` whole, the point is ``k / (1 / grid)``,
-    the double nearest the decimal, as a user types a threshold.
+    So a threshold on a grid point flags exactly the rows it flags in memory. With ``1 / grid``
+    whole, ``g_k = k / (1 / grid)``, the double nearest the decimal a user types.
     """
     grid = float(grid)
     if not grid > 0:
         raise DashboardError(f"the score grid must be a positive step, got {grid}")
     inv = round(1.0 / grid)
-    k = f"floor(round({score_sql} / {grid!r}, 6))"
-    if inv >= 1 and abs(inv * grid - 1.0) < 1e-12:
-        return f"({k} / {float(inv)!r})"
-    return f"({k} * {grid!r})"
+    whole = inv >= 1 and abs(inv * grid - 1.0) < 1e-12
+
+    def point(k: str) -> str:
+        return f"(({k}) / {float(inv)!r})" if whole else f"(({k}) * {grid!r})"
+
+    k0 = f"floor(CAST({score_sql} AS DOUBLE) / {grid!r})"
+    k = (f"(CASE WHEN CAST({point(k0 + ' + 1')} AS {cast}) <= {score_sql} THEN {k0} + 1 "
+         f"WHEN CAST({point(k0)} AS {cast}) > {score_sql} THEN {k0} - 1 ELSE {k0} END)")
+    return point(k)
 
 
 def _replace(schema: Schema, **changes: Any) -> Schema:

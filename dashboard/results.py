@@ -433,6 +433,11 @@ class Results(t.HasTraits):
         return self._models
 
     @property
+    def engine_notes(self) -> tuple[str, ...]:
+        """How an engine computed the numbers (a sample, a score grid); empty in memory."""
+        return ()
+
+    @property
     def splits(self) -> tuple[str, ...]:
         """Splits present in the table (for the task in view), in walk order."""
         return tuple(s for s in SPLITS
@@ -1245,6 +1250,10 @@ class DatasetResults(Results):
         self._models = tuple(m for m in agg.models if m in set(self._models))
         with self.hold_trait_notifications():
             self.model = self._models[0]
+
+    @property
+    def engine_notes(self) -> tuple[str, ...]:
+        return self._agg.notes
 
     @property
     def rows_total(self) -> int:

@@ -94,10 +94,18 @@ def same(a, b) -> None:
 
 
 def both(frame: pd.DataFrame, options: dict, where: Path, **engine_options
-         ) -> tuple[Results, Results]:
+         ) -> tuple[Results, Results] | None:
+    """Both paths over the same Parquet file; None when both refuse it with the same words."""
     path = where / "results.parquet"
     frame.to_parquet(path)
-    memory = Results.from_file(path, **options)
+    try:
+        memory = Results.from_file(path, **options)
+    except DashboardError as exc:
+        with pytest.raises(DashboardError) as refused:
+            Results.from_dataset(path, engine="duckdb", **options, **engine_options)
+        assert "\n" not in str(refused.value)
+        assert str(exc).rsplit("): ", 1)[-1] in str(refused.value)
+        return None
     engine = Results.from_dataset(path, engine="duckdb", **options, **engine_options)
     return memory, engine
 
@@ -145,7 +153,10 @@ def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]
 def test_duckdb_tables_equal_the_in_memory_tables(data, thresholds) -> None:
     frame, options = data
     with tempfile.TemporaryDirectory() as tmp:
-        memory, engine = both(frame, options, Path(tmp))
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
         # thresholds on the scores themselves, where ties and float32 rounding bite
         if "score" in frame:
             thresholds = thresholds + [float(v) for v in frame["score"].iloc[:3]]
@@ -158,7 +169,10 @@ def test_threshold_moves_never_touch_the_engine(data, shift) -> None:
     """After the first tables, a threshold sweep only does binary searches on built curves."""
     frame, options = data
     with tempfile.TemporaryDirectory() as tmp:
-        _, engine = both(frame, options, Path(tmp))
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        engine = opened[1]
         engine.error_rates()
         builds = engine.curve_builds
         engine._agg.engine.con.close()  # any query now would fail
@@ -178,7 +192,10 @@ def test_a_grid_is_exact_at_its_points(data, step) -> None:
     frame = frame.assign(score=(np.floor(frame["score"].to_numpy(np.float64) * 1000)
                                 / 1000).astype(frame["score"].dtype))
     with tempfile.TemporaryDirectory() as tmp:
-        memory, engine = both(frame, options, Path(tmp), distinct_limit=0, grid=step)
+        opened = both(frame, options, Path(tmp), distinct_limit=0, grid=step)
+        if opened is None:
+            return
+        memory, engine = opened
         assert engine.gridded and set(engine.gridded.values()) == {step}
         assert any("grid" in note for note in engine.schema.notes)
         points = [k / round(1 / step) for k in range(round(1 / step) + 1)]
@@ -198,7 +215,7 @@ def test_every_kind_of_label_and_positive_class_is_read_alike(tmp_path: Path) ->
                 "label": np.where(rng.random(n) < 0.4, pos, neg).astype(
                     bool if kind == "bool" else object if kind == "str" else np.int64),
                 "score": rng.random(n).astype(np.float32)})
-            memory, engine = both(frame, {"pos_label": positive}, tmp_path)
+            memory, engine = both(frame, {"pos_label": positive}, tmp_path)  # type: ignore
             assert engine.schema.pos_label == memory.schema.pos_label
             assert_same_tables(memory, engine, [0.3, 0.5, 0.9])
 
@@ -329,3 +346,35 @@ def test_unknown_engine_and_pandas_engine(tmp_path: Path) -> None:
         Results.from_dataset(tmp_path / "r.parquet", engine="spark")
     plain = Results.from_dataset(tmp_path / "r.parquet", engine="pandas")
     assert type(plain) is Results
+
+
+# -- the command line and the served app ---------------------------------------------------------
+def test_report_reads_a_folder_with_the_duckdb_engine(tmp_path: Path, capsys) -> None:
+    from dashboard.cli import main
+
+    folder = _partitioned(tmp_path, _demo_like(300, seed=5))
+    out = tmp_path / "diagnosis.html"
+    assert main(["report", str(folder), "--engine", "duckdb", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Computed by DuckDB from 3 file(s), 600 rows" in printed  # 300 ids x 2 models
+    assert "Computed by DuckDB" in out.read_text()
+    # the same folder without an engine that reads partitions: one line saying which to use
+    assert main(["report", str(folder), "-o", str(out)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--engine duckdb" in err and str(folder) in err
+
+
+def test_the_served_app_follows_the_engine_variable(tmp_path: Path) -> None:
+    from dashboard.app import DashboardApp, app_from_environment
+    from dashboard.serve import ENV_ENGINE, dashboard_env
+
+    folder = _partitioned(tmp_path, _demo_like(200, seed=6))
+    env = dashboard_env(folder, engine="duckdb", store=tmp_path / "a.sqlite")
+    assert env[ENV_ENGINE] == "duckdb"
+    app = app_from_environment(env, defer=False)
+    assert isinstance(app, DashboardApp)
+    assert isinstance(app.dashboard.results, DatasetResults)
+    assert ENV_ENGINE not in dashboard_env(folder, engine="pandas")
+    # without the variable a folder is not a results file: a message, not a traceback
+    plain = app_from_environment(dashboard_env(folder), defer=False)
+    assert not isinstance(plain, DashboardApp)
