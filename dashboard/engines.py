@@ -417,10 +417,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
                       "score": _q(score) if score else "NULL"})
     if not score:
         eng.exprs["pred_code"] = pred_code_sql
-    _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident)
-    keys_with_split = eng.one(
-        f"SELECT count(*) FROM (SELECT {id_sql} FROM src GROUP BY {id_sql} "
-        f"HAVING min({split_code_sql}) <> max({split_code_sql}) LIMIT 1)")[0] > 0
+    keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models))
     n_models = max(len(models), 1)
     picks = [seeds]
     picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE {wrong} "
@@ -476,16 +473,16 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
             value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(score), grid, cast)} "
                      f"ELSE {s_sql} END)")
+        model_code = _case(model_sql, [(m, i) for i, m in enumerate(models)])
         table = eng.sql(
-            f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {value} AS v, "
+            f"SELECT {model_code} AS m, {split_code_sql} AS sc, {value} AS v, "
             f"count(*) FILTER (WHERE {is_pos}) AS pn, count(*) FILTER (WHERE NOT {is_pos}) "
             f"AS nn, coalesce(sum({w_sql}) FILTER (WHERE {is_pos}), 0) AS pw, "
             f"coalesce(sum({w_sql}) FILTER (WHERE NOT {is_pos}), 0) AS nw FROM src "
             "GROUP BY ALL ORDER BY m, sc, v DESC").fetchnumpy()
-        m_arr, sc_arr = np.asarray(table["m"]).astype(str), np.asarray(table["sc"])
-        pairs = pd.DataFrame({"m": m_arr, "sc": sc_arr})
+        pairs = pd.DataFrame({"m": np.asarray(table["m"]), "sc": np.asarray(table["sc"])})
         for (m, sc), idx in pairs.groupby(["m", "sc"], sort=False).indices.items():
-            counts[(str(m), SPLITS[int(sc)])] = tuple(
+            counts[(models[int(m)], SPLITS[int(sc)])] = tuple(
                 np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn", "pw",
                                                                         "nw"))
     else:
@@ -572,6 +569,28 @@ def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tup
     rows = eng.sql(f"SELECT m FROM (SELECT {model_sql} AS m, row_number() OVER () AS rn "
                    "FROM src) GROUP BY m ORDER BY min(rn)").fetchall()
     return tuple(str(r[0]) for r in rows)
+
+
+def _check_ids(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
+               ident: str, n_models: int) -> bool:
+    """Refuse an id twice in one split for one model; say whether keys need the split.
+
+    One grouping by (id, model) answers both in the usual case (each id in one split); only
+    ids that span splits cost a second, exact grouping (and several models a third, for the
+    key rule: ids repeated across splits by any model make the key ``split/id``).
+    """
+    dup_rows, spanning = eng.one(
+        f"SELECT max(c) FILTER (WHERE lo = hi), count(*) FILTER (WHERE lo <> hi) FROM "
+        f"(SELECT {id_sql}, {model_sql}, count(*) AS c, min({split_code_sql}) AS lo, "
+        f"max({split_code_sql}) AS hi FROM src GROUP BY ALL)")
+    if (dup_rows or 0) > 1 or spanning:
+        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident)
+    if spanning:
+        return True
+    if n_models == 1:
+        return False
+    return eng.one(f"SELECT count(*) FROM (SELECT {id_sql} FROM src GROUP BY {id_sql} "
+                   f"HAVING min({split_code_sql}) <> max({split_code_sql}) LIMIT 1)")[0] > 0
 
 
 def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,

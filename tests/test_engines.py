@@ -378,3 +378,20 @@ def test_the_served_app_follows_the_engine_variable(tmp_path: Path) -> None:
     # without the variable a folder is not a results file: a message, not a traceback
     plain = app_from_environment(dashboard_env(folder), defer=False)
     assert not isinstance(plain, DashboardApp)
+
+
+def test_ids_repeated_across_splits_key_examples_by_split(tmp_path: Path) -> None:
+    """The same id in train and dev names two examples (key split/id), as in memory; an id
+    twice in one split is still refused when ids span splits."""
+    frame = _demo_like(200, seed=7)
+    frame["id"] = [f"x{i % 150}" for i in range(len(frame))]  # ids repeat, in other splits
+    frame["split"] = np.where(np.arange(len(frame)) % 200 < 150, "dev", "train")
+    memory, engine = both(frame, {}, tmp_path)  # type: ignore[misc]
+    assert set(engine.frame["key"]) <= set(memory.frame["key"])
+    assert all("/" in k for k in engine.frame["key"])
+    assert_same_tables(memory, engine, [0.4])
+    bad = frame.copy()
+    bad.loc[1, "id"] = bad.loc[0, "id"]
+    folder = _partitioned(tmp_path, bad, parts=1)
+    with pytest.raises(DashboardError, match="appears twice in split 'dev'"):
+        Results.from_dataset(folder)
