@@ -14,7 +14,7 @@ from __future__ import annotations
 import glob as globlib
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from dashboard.io import (
 
 __all__ = ["ENGINES", "Aggregates", "DuckDBSource", "aggregate"]
 
-ENGINES = ("pandas", "duckdb")
+ENGINES = ("pandas", "duckdb", "dask")
 #: more distinct scores than this in a split and its scores are grouped on a fixed grid
 DISTINCT_LIMIT = 5_000_000
 GRID = 1e-6
@@ -149,6 +149,40 @@ class DuckDBSource:
         rows = self.sql(query).fetchall()
         return rows[0] if rows else None
 
+    def fingerprint(self, keys_with_split: bool) -> str:
+        """An order-independent hash of the example keys per split (computed by the engine)."""
+        sc, ident = self.exprs["split_code"], self.exprs["id"]
+        key = (f"CAST({sc} AS VARCHAR) || '/' || CAST({ident} AS VARCHAR)" if keys_with_split
+               else f"CAST({ident} AS VARCHAR)")
+        rows = self.sql(f"SELECT sc, bit_xor(h), count(*) FROM (SELECT DISTINCT {sc} AS sc, "
+                        f"hash({key}) AS h FROM src) GROUP BY sc ORDER BY sc").fetchall()
+        text = ";".join(f"{SPLITS[c]}:{h}:{n}" for c, h, n in rows)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def correct_sql(self, threshold: float | None, dtype: np.dtype, pos_code: int | None) -> str:
+        """SQL of a row's correctness: at ``threshold`` for a score, else the hard prediction."""
+        if threshold is None or pos_code is None:
+            return f"({self.exprs['label_code']} = {self.exprs['pred_code']})"
+        cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
+        return (f"(({self.exprs['label_code']} = {pos_code}) = ({self.exprs['score']} >= "
+                f"CAST({float(threshold)!r} AS {cast})))")
+
+    def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
+                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None
+                      ) -> tuple[int, int, int]:
+        """(A wrong and B right, A right and B wrong, shared) on the examples both models have."""
+        sc = SPLITS.index(split)
+        m, s, i = self.exprs["model"], self.exprs["split_code"], self.exprs["id"]
+        ca = self.correct_sql(threshold_a, dtype, pos_code)
+        cb = self.correct_sql(threshold_b, dtype, pos_code)
+        row = self.one(
+            f"SELECT count(*) FILTER (WHERE NOT a.c AND b.c), count(*) FILTER (WHERE a.c AND "
+            f"NOT b.c), count(*) FROM (SELECT {i} AS i, {ca} AS c FROM src WHERE {m} = "
+            f"{_lit(model_a)} AND {s} = {sc}) a JOIN (SELECT {i} AS i, {cb} AS c FROM src "
+            f"WHERE {m} = {_lit(model_b)} AND {s} = {sc}) b USING (i)")
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
     def row_ref(self, where: str) -> tuple[str, str | None]:
         """File and 1-based row (with the id) of the first row matching ``where``."""
         id_col = self.roles.get("id")
@@ -229,10 +263,11 @@ def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
     return roles
 
 
-def _check_partitions(con: Any, files: list[str], fmt: str, source: str,
-                      opts: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str | None]]:
+def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str],
+                      source: str, opts: Mapping[str, Any]
+                      ) -> tuple[dict[str, str], dict[str, str | None]]:
     """Every partition has the columns the roles need, each of one type family."""
-    first = _describe(con, files[0], fmt)
+    first = describe(files[0])
     roles = _resolve_roles(list(first), files[0], opts)
     for unsupported in ("task", "train_size"):
         name = opts.get(unsupported, unsupported)
@@ -246,7 +281,7 @@ def _check_partitions(con: Any, files: list[str], fmt: str, source: str,
     types = dict(first)
     needed = [c for c in roles.values() if c is not None]
     for f in files[1:]:
-        these = _describe(con, f, fmt)
+        these = describe(f)
         for col in needed:
             if col not in these:
                 raise DashboardError(f"missing column (present in {files[0]})", file=f,
@@ -304,7 +339,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     files, fmt = expand_source(source)
     name = str(source)
     con = _open(files, fmt, name, memory_limit, threads)
-    types, roles = _check_partitions(con, files, fmt, name, columns)
+    types, roles = _check_partitions(lambda f: _describe(con, f, fmt), files, name, columns)
     reader = (f"read_parquet([{', '.join(map(_lit, files))}], union_by_name=true, "
               f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
               f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
@@ -606,38 +641,4 @@ def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id
     raise DashboardError(f"id {str(i)!r} appears twice in split {SPLITS[sc]!r} for model "
                          f"{m!r}", file=file, column=ident, row=row)
 
-
-def fingerprint(eng: DuckDBSource, keys_with_split: bool) -> str:
-    """An order-independent hash of the example keys per split (computed by the engine)."""
-    key = (f"CAST({eng.exprs['split_code']} AS VARCHAR) || '/' || CAST({eng.exprs['id']} AS "
-           "VARCHAR)" if keys_with_split else f"CAST({eng.exprs['id']} AS VARCHAR)")
-    rows = eng.sql(f"SELECT sc, bit_xor(h), count(*) FROM (SELECT DISTINCT "
-                   f"{eng.exprs['split_code']} AS sc, hash({key}) AS h FROM src) "
-                   "GROUP BY sc ORDER BY sc").fetchall()
-    text = ";".join(f"{SPLITS[sc]}:{h}:{n}" for sc, h, n in rows)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def paired_counts(eng: DuckDBSource, model_a: str, model_b: str, split: str,
-                  correct_a: str, correct_b: str) -> tuple[int, int, int]:
-    """(A wrong and B right, A right and B wrong, shared) over the examples both models have."""
-    sc = SPLITS.index(split)
-    m, s, i = eng.exprs["model"], eng.exprs["split_code"], eng.exprs["id"]
-    row = eng.one(
-        f"SELECT count(*) FILTER (WHERE NOT a.c AND b.c), count(*) FILTER (WHERE a.c AND NOT "
-        f"b.c), count(*) FROM (SELECT {i} AS i, {correct_a} AS c FROM src WHERE {m} = "
-        f"{_lit(model_a)} AND {s} = {sc}) a JOIN (SELECT {i} AS i, {correct_b} AS c FROM src "
-        f"WHERE {m} = {_lit(model_b)} AND {s} = {sc}) b USING (i)")
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-def correct_sql(eng: DuckDBSource, threshold: float | None, dtype: np.dtype,
-                pos_code: int | None) -> str:
-    """SQL of a row's correctness: at ``threshold`` for a score, else the hard prediction."""
-    if threshold is None or pos_code is None:
-        return f"({eng.exprs['label_code']} = {eng.exprs['pred_code']})"
-    cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
-    return (f"(({eng.exprs['label_code']} = {pos_code}) = ({eng.exprs['score']} >= "
-            f"CAST({float(threshold)!r} AS {cast})))")
 

@@ -18,16 +18,14 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from dashboard.dask_engine import aggregate_dask
 from dashboard.engines import (
     DISTINCT_LIMIT,
     ENGINES,
     GRID,
     Aggregates,
     aggregate,
-    correct_sql,
-    paired_counts,
 )
-from dashboard.engines import fingerprint as engine_fingerprint
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, Schema, class_index, load_table, normalize
 from dashboard.metrics.compare import (
@@ -161,22 +159,28 @@ class Results(t.HasTraits):
                      human_level: Any = None, threshold: float | None = None,
                      metadata: Any = None, distinct_limit: int = DISTINCT_LIMIT,
                      grid: float = GRID, memory_limit: str | None = None,
-                     **columns: Any) -> Results:
+                     scheduler: Any = None, **columns: Any) -> Results:
         """Open a Parquet/CSV file, a folder of Parquet partitions or a glob through an engine.
 
         ``engine="duckdb"`` computes the aggregates out of core and keeps only a bounded sample
-        of rows (see :class:`DatasetResults`); ``"pandas"`` is :meth:`from_file`. Column
+        of rows (see :class:`DatasetResults`); ``"dask"`` the same on a Dask cluster
+        (``scheduler``: an address such as ``"tcp://host:8786"``, a ``distributed.Client``, or
+        None for Dask's default); ``"pandas"`` is :meth:`from_file`. Column
         options are :meth:`from_file`'s. A split with more than ``distinct_limit`` distinct
         scores is grouped on a ``grid`` (say so with :attr:`DatasetResults.gridded`).
         """
         if engine == "pandas":
             return cls.from_file(source, human_level=human_level, threshold=threshold,
                                  metadata=metadata, **columns)
-        if engine != "duckdb":
+        if engine not in ENGINES:
             raise DashboardError(f"unknown engine {engine!r}; choose one of "
                                  f"{', '.join(ENGINES)}")
-        agg = aggregate(source, threshold=threshold, distinct_limit=distinct_limit, grid=grid,
-                        memory_limit=memory_limit, **columns)
+        if engine == "dask":
+            agg = aggregate_dask(source, scheduler=scheduler, threshold=threshold,
+                                 distinct_limit=distinct_limit, grid=grid, **columns)
+        else:
+            agg = aggregate(source, threshold=threshold, distinct_limit=distinct_limit,
+                            grid=grid, memory_limit=memory_limit, **columns)
         return DatasetResults(agg, human_level=human_level, threshold=threshold,
                               name=Path(str(source).rstrip("/*")).name or str(source),
                               metadata=metadata)
@@ -1346,11 +1350,10 @@ class DatasetResults(Results):
         key = ("mcnemar", model_a, model_b, split, float(ta), float(tb))
         if key not in self._cache:
             pos = self._code(self.schema.pos_label) if self.has_scores else None
-            dtype = self._agg.score_dtype
-            sql = [correct_sql(self._agg.engine, float(t) if self.has_scores else None, dtype,
-                               pos) for t in (ta, tb)]
-            only_a, only_b, shared = paired_counts(self._agg.engine, model_a, model_b, split,
-                                                   *sql)
+            only_a, only_b, shared = self._agg.engine.paired_counts(
+                model_a, model_b, split, *(float(t) if self.has_scores else None
+                                           for t in (ta, tb)),
+                dtype=self._agg.score_dtype, pos_code=pos)
             if shared == 0:
                 raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
                                      "examples")
@@ -1360,8 +1363,8 @@ class DatasetResults(Results):
     @property
     def fingerprint(self) -> str:
         if "fingerprint" not in self._cache:
-            self._cache["fingerprint"] = engine_fingerprint(self._agg.engine,
-                                                            self._agg.keys_with_split)
+            self._cache["fingerprint"] = self._agg.engine.fingerprint(
+                self._agg.keys_with_split)
         return self._cache["fingerprint"]
 
     def _not_here(self, what: str) -> DashboardError:

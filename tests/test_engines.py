@@ -93,8 +93,8 @@ def same(a, b) -> None:
     assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (a, b)
 
 
-def both(frame: pd.DataFrame, options: dict, where: Path, **engine_options
-         ) -> tuple[Results, Results] | None:
+def both(frame: pd.DataFrame, options: dict, where: Path, engine: str = "duckdb",
+         **engine_options) -> tuple[Results, Results] | None:
     """Both paths over the same Parquet file; None when both refuse it with the same words."""
     path = where / "results.parquet"
     frame.to_parquet(path)
@@ -102,12 +102,11 @@ def both(frame: pd.DataFrame, options: dict, where: Path, **engine_options
         memory = Results.from_file(path, **options)
     except DashboardError as exc:
         with pytest.raises(DashboardError) as refused:
-            Results.from_dataset(path, engine="duckdb", **options, **engine_options)
+            Results.from_dataset(path, engine=engine, **options, **engine_options)
         assert "\n" not in str(refused.value)
         assert str(exc).rsplit("): ", 1)[-1] in str(refused.value)
         return None
-    engine = Results.from_dataset(path, engine="duckdb", **options, **engine_options)
-    return memory, engine
+    return memory, Results.from_dataset(path, engine=engine, **options, **engine_options)
 
 
 def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]) -> None:
@@ -395,3 +394,64 @@ def test_ids_repeated_across_splits_key_examples_by_split(tmp_path: Path) -> Non
     folder = _partitioned(tmp_path, bad, parts=1)
     with pytest.raises(DashboardError, match="appears twice in split 'dev'"):
         Results.from_dataset(folder)
+
+
+# -- the Dask engine: the same tables, on a distributed cluster of two workers ----------------
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("dask.dataframe", reason="pip install 'dask[dataframe]' (test extra)")
+    distributed = pytest.importorskip("distributed", reason="pip install distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_dask_tables_equal_the_in_memory_tables(dask_client, data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in frame["score"].iloc[:2]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+def test_dask_partitions_on_a_cluster_address(dask_client, tmp_path: Path) -> None:
+    frame = _demo_like(400, seed=8)
+    frame.to_parquet(tmp_path / "whole.parquet")
+    memory = Results.from_file(tmp_path / "whole.parquet")
+    folder = _partitioned(tmp_path, frame)
+    engine = Results.from_dataset(folder, engine="dask",
+                                  scheduler=dask_client.scheduler.address)
+    assert "Computed by Dask from 3 file(s)" in " ".join(engine.engine_notes)
+    assert_same_tables(memory, engine, [0.3, 0.5])
+    duck = Results.from_dataset(folder, engine="duckdb")
+    assert set(engine.frame["key"]) == set(duck.frame["key"])  # the same sample, by id
+    grid = Results.from_dataset(folder, engine="dask", scheduler=dask_client,
+                                distinct_limit=0, grid=0.01)
+    duck_grid = Results.from_dataset(folder, distinct_limit=0, grid=0.01)
+    for thr in (0.2, 0.5, 0.73):
+        same(grid.error_rates(threshold=thr), duck_grid.error_rates(threshold=thr))
+
+
+def test_dask_bad_partitions_are_one_line(dask_client, tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    part = pd.read_parquet(folder / "part-2.parquet")
+    part.assign(score=part["score"].where(part.index != part.index[3])).to_parquet(
+        folder / "part-2.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    text = _one_line(exc)
+    assert "part-2.parquet" in text and "column 'score'" in text and "row 4" in text
+    pd.read_parquet(folder / "part-1.parquet").drop(columns=["label"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    assert "part-1.parquet" in _one_line(exc) and "'label'" in str(exc.value)
