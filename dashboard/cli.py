@@ -155,6 +155,10 @@ def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
                if getattr(args, f"{name}_col", None)}
     if getattr(args, "pos_label", None) is not None:
         columns["pos_label"] = args.pos_label
+    if getattr(args, "scheduler", None):
+        if getattr(args, "engine", "pandas") != "dask":
+            raise DashboardError("--scheduler is for --engine dask")
+        columns["scheduler"] = args.scheduler
     return columns
 
 
@@ -375,10 +379,14 @@ def _add_loader_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_engine_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=("pandas", "duckdb"), default="pandas",
+    parser.add_argument("--engine", choices=("pandas", "duckdb", "dask"), default="pandas",
                         help="pandas holds every row in memory (default); duckdb computes the "
                         "aggregates out of core and keeps a sample of rows (big files, "
-                        "folders of partitions; pip install duckdb)")
+                        "folders of partitions; pip install duckdb); dask does the same on a "
+                        "Dask cluster (Parquet; see --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --engine dask: the distributed scheduler, e.g. "
+                        "tcp://10.0.0.5:8786 (default: Dask's local threads)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -455,3 +455,39 @@ def test_dask_bad_partitions_are_one_line(dask_client, tmp_path: Path) -> None:
     with pytest.raises(DashboardError) as exc:
         Results.from_dataset(folder, engine="dask", scheduler=dask_client)
     assert "part-1.parquet" in _one_line(exc) and "'label'" in str(exc.value)
+
+
+def test_report_with_the_dask_engine_and_a_scheduler(dask_client, tmp_path: Path,
+                                                     capsys) -> None:
+    from dashboard.cli import main
+
+    folder = _partitioned(tmp_path, _demo_like(200, seed=9))
+    out = tmp_path / "d.html"
+    assert main(["report", str(folder), "--engine", "dask", "--scheduler",
+                 dask_client.scheduler.address, "-o", str(out)]) == 0
+    assert "Computed by Dask from 3 file(s)" in capsys.readouterr().out
+    assert main(["report", str(folder), "--engine", "duckdb", "--scheduler", "tcp://x:1",
+                 "-o", str(out)]) != 0
+    assert "--scheduler is for --engine dask" in capsys.readouterr().err
+
+
+def test_the_package_imports_without_the_engines(tmp_path: Path) -> None:
+    """DuckDB and Dask are optional: the package imports without them, and asking for the
+    DuckDB engine then says what to install, in one line."""
+    import subprocess
+    import sys
+
+    _demo_like(20).to_parquet(tmp_path / "r.parquet")
+    code = ("import sys; sys.modules['duckdb'] = None; sys.modules['dask'] = None\n"
+            "import dashboard.app, dashboard.report\n"
+            "from dashboard.results import Results\n"
+            "from dashboard.errors import DashboardError\n"
+            f"Results.from_file({str(tmp_path / 'r.parquet')!r})\n"
+            "try:\n"
+            f"    Results.from_dataset({str(tmp_path / 'r.parquet')!r})\n"
+            "except DashboardError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "needs the duckdb package" in done.stdout
