@@ -491,3 +491,19 @@ def test_the_package_imports_without_the_engines(tmp_path: Path) -> None:
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert "needs the duckdb package" in done.stdout
+
+
+def test_the_tally_grid_says_it_draws_from_the_engines_sample(tmp_path: Path) -> None:
+    from dashboard.widgets.tally_grid import TallyGrid
+
+    frame = _demo_like(3000, seed=10)
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+
+    agg = aggregate(tmp_path / "r.parquet", sample_errors=40, sample_random=10)
+    r = DatasetResults(agg)
+    grid = TallyGrid(r, store=tmp_path / "s.sqlite")
+    errors = int(Results.from_file(tmp_path / "r.parquet").error_rates(
+        r.model, weighted=False).loc["dev", "errors"])
+    assert f"in the engine's sample ({errors:,} in the split)" in grid._summary.value
+    assert len(r.review_rows("dev")) < errors  # the sample is smaller than the split
