@@ -339,11 +339,21 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     files, fmt = expand_source(source)
     name = str(source)
     con = _open(files, fmt, name, memory_limit, threads)
-    types, roles = _check_partitions(lambda f: _describe(con, f, fmt), files, name, columns)
+    id_name = columns.get("id", "id")
+
+    def describe(f: str) -> dict[str, str]:
+        found = _describe(con, f, fmt)
+        if fmt == "csv" and id_name in found:
+            found[id_name] = "VARCHAR"  # read as text, as the pandas path reads a CSV's ids
+        return found
+
+    types, roles = _check_partitions(describe, files, name, columns)
+    text_id = (f", types={{{_lit(roles['id'])}: 'VARCHAR'}}" if fmt == "csv" and roles["id"]
+               else "")
     reader = (f"read_parquet([{', '.join(map(_lit, files))}], union_by_name=true, "
               f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
               f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
-              f"filename='{_FILE}')")
+              f"filename='{_FILE}'{text_id})")
     con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {reader}")
     eng = DuckDBSource(con, files, fmt, name, types, roles)
     probabilities = bool(columns.get("probabilities", True))

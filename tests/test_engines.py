@@ -507,3 +507,15 @@ def test_the_tally_grid_says_it_draws_from_the_engines_sample(tmp_path: Path) ->
         r.model, weighted=False).loc["dev", "errors"])
     assert f"in the engine's sample ({errors:,} in the split)" in grid._summary.value
     assert len(r.review_rows("dev")) < errors  # the sample is smaller than the split
+
+
+def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
+    """A CSV's ids keep their text ("3.50", not 3.5), as the pandas path reads them."""
+    frame = _demo_like(120, seed=11)
+    frame["id"] = [f"{i % 120}.50" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    memory = Results.from_file(tmp_path / "r.csv")
+    engine = Results.from_dataset(tmp_path / "r.csv")
+    assert set(engine.frame["key"]) == set(memory.frame["key"])
+    assert "2.50" in set(engine.frame["key"])
+    assert engine.fingerprint == Results.from_dataset(tmp_path / "r.csv").fingerprint
