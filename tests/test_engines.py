@@ -519,3 +519,18 @@ def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
     assert set(engine.frame["key"]) == set(memory.frame["key"])
     assert "2.50" in set(engine.frame["key"])
     assert engine.fingerprint == Results.from_dataset(tmp_path / "r.csv").fingerprint
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda f: f.drop(columns=["score"]).assign(proba_0=0.5, proba_1=0.5),
+     "per-class probability columns need engine='pandas'"),
+    (lambda f: f.assign(task="car"), "a task column needs engine='pandas'"),
+    (lambda f: f.assign(train_size=100), "a train_size column needs engine='pandas'"),
+    (lambda f: f.drop(columns=["id"]), "needs an id column"),
+])
+def test_what_the_engine_path_does_not_read_yet_is_refused_plainly(tmp_path: Path, change,
+                                                                   words) -> None:
+    change(_demo_like(30)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet")
+    assert words in _one_line(exc)
