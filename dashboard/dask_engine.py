@@ -289,6 +289,10 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
 
         scheduler = Client(scheduler, set_as_default=False)
     types, roles = _check_partitions(_describe, files, name, columns)
+    if roles["score"] is None and "proba:0" in roles:
+        raise DashboardError("per-class probability columns need engine='duckdb' or 'pandas' "
+                             "for now (the Dask engine reads a score or a prediction column)",
+                             file=name, column=roles["proba:0"])
     if roles["id"] is None:
         raise DashboardError("the Dask engine needs an id column (examples are fetched by id)",
                              file=name, column="id")

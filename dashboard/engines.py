@@ -24,10 +24,12 @@ import pandas as pd
 
 from dashboard.errors import DashboardError
 from dashboard.io import (
+    PROBA_PREFIXES,
     SPLIT_ALIASES,
     SPLITS,
     Schema,
     _alias_key,
+    _class_from_column,
     _sklearn_name,
     class_index,
     normalize,
@@ -134,6 +136,7 @@ class DuckDBSource:
     types: dict[str, str]
     roles: dict[str, str | None]
     exprs: dict[str, str] = field(default_factory=dict)
+    class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
 
     def sql(self, query: str) -> Any:
         """Run a query; an engine error becomes one line naming the source."""
@@ -163,8 +166,10 @@ class DuckDBSource:
         """SQL of a row's correctness: at ``threshold`` for a score, else the hard prediction."""
         if threshold is None or pos_code is None:
             return f"({self.exprs['label_code']} = {self.exprs['pred_code']})"
+        score = self.exprs.get(f"proba:{pos_code}", self.exprs["score"])  # one-vs-rest
+        dtype = self.class_dtypes.get(pos_code, dtype)
         cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
-        return (f"(({self.exprs['label_code']} = {pos_code}) = ({self.exprs['score']} >= "
+        return (f"(({self.exprs['label_code']} = {pos_code}) = ({score} >= "
                 f"CAST({float(threshold)!r} AS {cast})))")
 
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
@@ -255,11 +260,24 @@ def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
                     f"missing {role} column; the columns are "
                     f"{', '.join(map(repr, list(columns)[:20]))}", file=source, column=name)
             roles[role] = None
-    if roles["score"] is None and roles["prediction"] is None:
-        raise DashboardError("the DuckDB engine reads a score column (probability or margin "
-                             "of the positive class) or a prediction column; per-class "
-                             "probability columns need engine='pandas' for now",
-                             file=source, column="score")
+    if roles["score"] is None:
+        # per-class probability columns: named (proba=...), else found by prefix, as io does
+        given = opts.get("proba")
+        if given is not None:
+            found = list(given.values()) if isinstance(given, Mapping) else list(given)
+        else:
+            taken = {v for v in roles.values() if v is not None}
+            found = [c for c in columns if isinstance(c, str) and c not in taken
+                     and c.lower().startswith(PROBA_PREFIXES)]
+        for c in found:
+            if c not in columns:
+                raise DashboardError("missing class-probability column", file=source, column=c)
+        if len(found) >= 2:
+            roles.update({f"proba:{i}": c for i, c in enumerate(found)})
+    if roles["score"] is None and roles["prediction"] is None and "proba:0" not in roles:
+        raise DashboardError("no model output found: give a score column (probability of the "
+                             "positive class), per-class probability columns (proba_<class>), "
+                             "or a prediction column", file=source, column="score")
     return roles
 
 
@@ -294,7 +312,7 @@ def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str
                 types[col] = "DOUBLE" if _family(types[col]) == "float" else types[col]
         for col, typ in these.items():
             types.setdefault(col, typ)
-    for role in ("score", "weight"):
+    for role in ["score", "weight", *(r for r in roles if r.startswith("proba:"))]:
         col = roles.get(role)
         if col is not None and _family(types[col]) not in ("float", "integer", "boolean"):
             raise DashboardError(f"{role} values must be numbers, but the column holds "
@@ -324,6 +342,8 @@ class Aggregates:
     rows: int = 0
     #: what the views and the report should say about how the numbers were computed
     notes: tuple[str, ...] = ()
+    #: per-class probabilities: each class code's float type (its curve's threshold type)
+    class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
 
 
 def aggregate(source: str | Path, *, threshold: float | None = None,
@@ -364,36 +384,45 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     split_sql = f"CAST({_q(split)} AS VARCHAR)"
     w_sql = f"CAST({_q(weight)} AS DOUBLE)" if weight else "1.0"
     s_sql = f"CAST({_q(score)} AS DOUBLE)" if score else "NULL"
+    proba_cols = [roles[r] for r in roles if r.startswith("proba:")] if not score else []
+    if proba_cols:  # per-class probabilities: the score range is over every class's column
+        s_sql = (f"least({', '.join(f'CAST({_q(c)} AS DOUBLE)' for c in proba_cols)})",
+                 f"greatest({', '.join(f'CAST({_q(c)} AS DOUBLE)' for c in proba_cols)})")
+        pred = None  # the argmax decides; a prediction column beside them is not read
 
     # -- one pass of checks: missing values, non-finite or out-of-range numbers ----------------
-    checks = {
-        "missing label": (label, f"{_q(label)} IS NULL"),
-        "missing split name": (split, f"{_q(split)} IS NULL"),
-    }
+    checks = [
+        ("missing label", label, f"{_q(label)} IS NULL"),
+        ("missing split name", split, f"{_q(split)} IS NULL"),
+    ]
     if model:
-        checks["missing model name"] = (model, f"{_q(model)} IS NULL")
+        checks.append(("missing model name", model, f"{_q(model)} IS NULL"))
     if ident:
-        checks["missing example id"] = (ident, f"{_q(ident)} IS NULL")
-    if score:
-        checks["value is missing (NaN)"] = (score, f"({s_sql} IS NULL OR isnan({s_sql}))")
-        checks["value is not finite"] = (score, f"isinf({s_sql})")
+        checks.append(("missing example id", ident, f"{_q(ident)} IS NULL"))
+    for col in ([score] if score else proba_cols):
+        v = f"CAST({_q(col)} AS DOUBLE)"
+        checks.append(("value is missing (NaN)", col, f"({v} IS NULL OR isnan({v}))"))
+        checks.append(("value is not finite", col, f"isinf({v})"))
         if probabilities:
-            checks["value is outside [0, 1], but scores are declared to be probabilities "
-                   "(pass probabilities=False for raw scores such as decision_function "
-                   "margins)"] = (score, f"({s_sql} < 0 OR {s_sql} > 1)")
-    elif pred:
-        checks["missing prediction"] = (pred, f"{_q(pred)} IS NULL")
+            checks.append(("value is outside [0, 1], but scores are declared to be "
+                           "probabilities (pass probabilities=False for raw scores such as "
+                           "decision_function margins)", col, f"({v} < 0 OR {v} > 1)"))
+    if pred and not score:
+        checks.append(("missing prediction", pred, f"{_q(pred)} IS NULL"))
     if weight:
-        checks["weight is missing (NaN)"] = (weight, f"({w_sql} IS NULL OR isnan({w_sql}))")
-        checks["negative weight; weights are per-example costs >= 0"] = (weight, f"{w_sql} < 0")
-    select = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in checks.values())
+        checks.append(("weight is missing (NaN)", weight,
+                       f"({w_sql} IS NULL OR isnan({w_sql}))"))
+        checks.append(("negative weight; weights are per-example costs >= 0", weight,
+                       f"{w_sql} < 0"))
+    select = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in checks)
     found = eng.one(f"SELECT count(*), {select} FROM src")
     total_rows = int(found[0])
     if total_rows == 0:
         raise DashboardError("the data has no rows", file=name)
-    for (message, (col, cond)), bad in zip(checks.items(), found[1:], strict=True):
+    for (message, col, cond), bad in zip(checks, found[1:], strict=True):
         if bad:
             raise eng.fail(message, col, cond)
+    lo_sql, hi_sql = s_sql if isinstance(s_sql, tuple) else (s_sql, s_sql)
 
     # -- the small groups: model × split × label × prediction, per file ----------------------
     pred_sql = _q(pred) if pred else "NULL"
@@ -403,7 +432,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     groups = eng.sql(
         f"SELECT {model_sql} AS m, {split_sql} AS s, {_q(label)} AS y, {pred_sql} AS p, "
         f"{_FILE} AS f, count(*) AS n, sum({w_sql}) AS w, sum({w_sql} * {w_sql}) AS w2, "
-        f"min({s_sql}) AS lo, max({s_sql}) AS hi, {id_min} AS some_id, {row_min} AS first_row "
+        f"min({lo_sql}) AS lo, max({hi_sql}) AS hi, {id_min} AS some_id, "
+        f"{row_min} AS first_row "
         "FROM src GROUP BY ALL").df()
     # split names as io reads them (aliases allowed)
     split_code: dict[str, int] = {}
@@ -442,11 +472,41 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     thr = float(threshold) if threshold is not None else (0.0 if margin else 0.5)
     score_dtype = np.dtype(np.float32) if score and types[score].upper() in ("FLOAT", "REAL") \
         else np.dtype(np.float64)
+    #: per class code, its probability column and float type (per-class probabilities)
+    class_cols: dict[int, str] = {}
+    class_dtypes: dict[int, np.dtype] = {}
     if score:
         pos_code = class_index(classes, skel_schema.pos_label)
         is_pos = f"({label_code_sql} = {pos_code})"
         cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
         wrong = f"({is_pos} <> ({_q(score)} >= CAST({thr!r} AS {cast})))"
+    elif proba_cols:
+        given = columns.get("proba")
+        by_code: dict[int, str] = {}
+        for col in proba_cols:
+            key = (next(k for k, v in given.items() if v == col) if isinstance(given, Mapping)
+                   else _class_from_column(col))
+            code = class_index(classes, key)
+            if code is not None:
+                by_code[code] = col
+        # numpy's argmax order: the schema's probability columns, first maximum wins
+        for cls in skel_schema.proba_columns:
+            code = class_index(classes, cls)
+            assert code is not None
+            class_cols[code] = by_code[code]
+            class_dtypes[code] = (np.dtype(np.float32) if types[by_code[code]].upper() in
+                                  ("FLOAT", "REAL") else np.dtype(np.float64))
+        ordered = list(class_cols.items())
+        whens = []
+        for j, (code, col) in enumerate(ordered):
+            conds = [f"{_q(col)} {'>' if i < j else '>='} {_q(other)}"
+                     for i, (_, other) in enumerate(ordered) if i != j]
+            whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN {code}")
+        pred_code_sql = f"(CASE {' '.join(whens)} ELSE -1 END)"
+        wrong = f"({label_code_sql} <> {pred_code_sql})"
+        is_pos = None
+        for code, col in class_cols.items():
+            eng.exprs[f"proba:{code}"] = _q(col)
     else:
         pmap = [(v, class_index(classes, v)) for v in pd.unique(groups["p"]).tolist()]
         if any(c is None for _, c in pmap):
@@ -462,6 +522,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
                       "score": _q(score) if score else "NULL"})
     if not score:
         eng.exprs["pred_code"] = pred_code_sql
+    eng.class_dtypes = class_dtypes
     keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models))
     n_models = max(len(models), 1)
     picks = [seeds]
@@ -503,34 +564,44 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
     confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     gridded: dict[tuple[str, str], float] = {}
-    if score:
-        distinct = eng.sql(f"SELECT {model_sql}, {split_code_sql}, approx_count_distinct("
-                           f"{_q(score)}) FROM src GROUP BY ALL").fetchall()
+    # one score column per curve: the score (binary), else each class's probability
+    scored = ([(None, score, is_pos, score_dtype)] if score else
+              [(code, col, f"({label_code_sql} = {code})", class_dtypes[code])
+               for code, col in class_cols.items()])
+    model_code = _case(model_sql, [(m, i) for i, m in enumerate(models)])
+    if scored:
+        # a split past the limit in any class's column goes on the grid for every class
+        distinct = eng.sql(f"SELECT {model_sql}, {split_code_sql}, " + ", ".join(
+            f"approx_count_distinct({_q(col)})" for _, col, _, _ in scored)
+            + " FROM src GROUP BY ALL").fetchall()
         per_split: dict[tuple[str, str], int] = {}
-        for m, sc, d in distinct:
-            per_split[(str(m), SPLITS[sc])] = per_split.get((str(m), SPLITS[sc]), 0) + int(d)
+        for m, sc, *ds in distinct:
+            per_split[(str(m), SPLITS[sc])] = max(per_split.get((str(m), SPLITS[sc]), 0),
+                                                  *map(int, ds))
         coarse = [k for k, d in per_split.items() if d > distinct_limit]
-        gridded = {k: float(grid) for k in coarse}
-        value = s_sql
+        gridded.update({k: float(grid) for k in coarse})
+    for code, col, positive, dtype in scored:
+        value_sql = f"CAST({_q(col)} AS DOUBLE)"
+        value = value_sql
         if coarse:
             cond = " OR ".join(f"({model_sql} = {_lit(m)} AND {split_code_sql} = "
                                f"{SPLITS.index(s)})" for m, s in coarse)
-            cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
-            value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(score), grid, cast)} "
-                     f"ELSE {s_sql} END)")
-        model_code = _case(model_sql, [(m, i) for i, m in enumerate(models)])
+            cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
+            value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(col), grid, cast)} "
+                     f"ELSE {value_sql} END)")
         table = eng.sql(
             f"SELECT {model_code} AS m, {split_code_sql} AS sc, {value} AS v, "
-            f"count(*) FILTER (WHERE {is_pos}) AS pn, count(*) FILTER (WHERE NOT {is_pos}) "
-            f"AS nn, coalesce(sum({w_sql}) FILTER (WHERE {is_pos}), 0) AS pw, "
-            f"coalesce(sum({w_sql}) FILTER (WHERE NOT {is_pos}), 0) AS nw FROM src "
+            f"count(*) FILTER (WHERE {positive}) AS pn, count(*) FILTER (WHERE NOT "
+            f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS pw, "
+            f"coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM src "
             "GROUP BY ALL ORDER BY m, sc, v DESC").fetchnumpy()
         pairs = pd.DataFrame({"m": np.asarray(table["m"]), "sc": np.asarray(table["sc"])})
         for (m, sc), idx in pairs.groupby(["m", "sc"], sort=False).indices.items():
-            counts[(models[int(m)], SPLITS[int(sc)])] = tuple(
+            where = (models[int(m)], SPLITS[int(sc)])
+            counts[where if code is None else (*where, code)] = tuple(  # type: ignore[index]
                 np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn", "pw",
                                                                         "nw"))
-    else:
+    if not score:
         k = len(classes)
         table = eng.sql(
             f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {label_code_sql} AS y, "
@@ -551,7 +622,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=score_dtype,
                       keys_with_split=keys_with_split, engine=eng, rows=total_rows,
-                      notes=tuple(engine_notes))
+                      notes=tuple(engine_notes), class_dtypes=class_dtypes)
 
 
 def _grid_sql(score_sql: str, grid: float, cast: str) -> str:

@@ -1297,13 +1297,19 @@ class DatasetResults(Results):
             if not self.has_scores:
                 raise DashboardError("these results hold hard predictions only: a threshold "
                                      "curve needs a score column", file=self.schema.source)
-            if self._code(pos) != self._code(self.schema.pos_label):
-                raise DashboardError("a single score column scores one class; the positive "
-                                     f"class is {self.schema.pos_label!r}")
-            scores, pn, nn, pw, nw = self._agg.counts[(model, split)]
-            # grid points are doubles: a float32 threshold would miss the point it names
-            dtype = (np.dtype(np.float64) if (model, split) in self._agg.gridded
-                     else self._agg.score_dtype)
+            code = self._code(pos)
+            if self.schema.kind == "binary_score":
+                if code != self._code(self.schema.pos_label):
+                    raise DashboardError("a single score column scores one class; the "
+                                         f"positive class is {self.schema.pos_label!r}")
+                where: tuple = (model, split)
+                dtype = self._agg.score_dtype
+            else:  # per-class probabilities: one-vs-rest on the class's own column
+                where, dtype = (model, split, code), self._agg.class_dtypes[code]
+            scores, pn, nn, pw, nw = self._agg.counts[where]
+            if (model, split) in self._agg.gridded:
+                # grid points are doubles: a float32 threshold would miss the point it names
+                dtype = np.dtype(np.float64)
             curve = ThresholdCurve.from_counts(scores, pw if weighted else pn,
                                                nw if weighted else nn, dtype=dtype)
             self.curve_builds += 1
@@ -1349,10 +1355,14 @@ class DatasetResults(Results):
                                                               self.threshold_of(model_b))
         key = ("mcnemar", model_a, model_b, split, float(ta), float(tb))
         if key not in self._cache:
-            pos = self._code(self.schema.pos_label) if self.has_scores else None
+            binary = self.schema.kind == "binary_score"
+            # as in memory: binary at the thresholds; per-class probabilities one-vs-rest on
+            # the positive class when thresholds are given, else the argmax; predictions as is
+            scored = binary or (self.has_scores and thresholds is not None)
+            pos = (self._code(self.schema.pos_label) if binary else
+                   self._code(self.positive_class) if scored else None)
             only_a, only_b, shared = self._agg.engine.paired_counts(
-                model_a, model_b, split, *(float(t) if self.has_scores else None
-                                           for t in (ta, tb)),
+                model_a, model_b, split, *(float(t) if scored else None for t in (ta, tb)),
                 dtype=self._agg.score_dtype, pos_code=pos)
             if shared == 0:
                 raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
