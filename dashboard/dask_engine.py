@@ -411,13 +411,14 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         return pairs.assign(h=h.to_numpy())
     pair_meta = {"sv": object, "iv": raw[roles["id"]].dtype, "h": np.uint64}
     n_models = max(len(models), 1)
-    wrong = canon.map_partitions(hashed, None, True, meta=pair_meta).nsmallest(
-        int(sample_errors) * n_models, "h")
-    rand = canon.map_partitions(hashed, _SAMPLE_KEY, False, meta=pair_meta).nsmallest(
-        int(sample_random) * n_models, "h")
+    codes = sorted(set(split_code.values()))
+    lazy = [canon[canon["sc"] == sc].map_partitions(hashed, None, True, meta=pair_meta)
+            .nsmallest(int(sample_errors) * n_models, "h") for sc in codes]  # per split
+    lazy.append(canon.map_partitions(hashed, _SAMPLE_KEY, False, meta=pair_meta).nsmallest(
+        int(sample_random) * n_models, "h"))
+    limits = [sample_errors] * len(codes) + [sample_random]
     picks = [seeds]
-    for part, limit in zip(eng.compute(wrong, rand), (sample_errors, sample_random),
-                           strict=True):
+    for part, limit in zip(eng.compute(*lazy), limits, strict=True):
         picks.append(part.sort_values("h")[["sv", "iv"]].drop_duplicates().head(int(limit)))
     present = [c for c in tag_cols if c in types]
     if present:
@@ -437,8 +438,9 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                                                      strict=True)], dtype=object)
     sample = sample.assign(key=keys.to_numpy())
     notes = [f"Computed by Dask from {len(files):,} file(s), {total_rows:,} rows; the per-row "
-             f"views show a sample of {sample['id'].nunique():,} examples (misclassified at "
-             "the default threshold, and a random part).",
+             f"views show a sample of {sample['id'].nunique():,} examples (up to "
+             f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+             f"{int(sample_random):,} at random).",
              "Metadata slices, suspected label errors and the eyeball check need "
              "engine='pandas' for now."]
 

@@ -526,10 +526,11 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models))
     n_models = max(len(models), 1)
     picks = [seeds]
-    picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE {wrong} "
-                         f"ORDER BY hash({split_sql}, {id_sql}) LIMIT "
-                         f"{int(sample_errors) * n_models}").df().drop_duplicates()
-                 .head(int(sample_errors)))
+    for sc in sorted(set(split_code.values())):  # up to sample_errors examples per split
+        picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE "
+                             f"{wrong} AND {split_code_sql} = {sc} ORDER BY hash({split_sql}, "
+                             f"{id_sql}) LIMIT {int(sample_errors) * n_models}").df()
+                     .drop_duplicates().head(int(sample_errors)))
     picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src ORDER BY "
                          f"hash({id_sql}, {split_sql}, 'sample') LIMIT "
                          f"{int(sample_random) * n_models}").df().drop_duplicates()
@@ -552,8 +553,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     sample = sample.assign(key=keys.to_numpy())
     engine_notes = [
         f"Computed by DuckDB from {len(files):,} file(s), {total_rows:,} rows; the per-row "
-        f"views show a sample of {sample['id'].nunique():,} examples (misclassified at the "
-        "default threshold, and a random part).",
+        f"views show a sample of {sample['id'].nunique():,} examples (up to "
+        f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+        f"{int(sample_random):,} at random).",
         "Metadata slices, suspected label errors and the eyeball check need engine='pandas' "
         "for now."]
 

@@ -279,7 +279,10 @@ def test_the_sample_is_bounded(tmp_path: Path) -> None:
     from dashboard.engines import aggregate
     agg = aggregate(tmp_path / "r.parquet", sample_errors=50, sample_random=20)
     examples = agg.sample["id"].nunique()
-    assert examples <= 50 + 20 + len(agg.sizes) * 2 * 2  # errors, random, one per group
+    n_splits = len(agg.sizes.index.get_level_values("split").unique())
+    # errors per split, random, one per small group
+    assert examples <= 50 * n_splits + 20 + len(agg.sizes) * 2 * 2
+    assert examples < frame["id"].nunique()
     assert agg.rows == len(frame)
 
 
