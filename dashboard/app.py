@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from dashboard.serve import ENV_COLUMNS, ENV_DATASET_NAME, ENV_FILE, ENV_HUMAN_LEVEL, ENV_STORE
+from dashboard.serve import (
+    ENV_COLUMNS,
+    ENV_DATASET_NAME,
+    ENV_ENGINE,
+    ENV_FILE,
+    ENV_HUMAN_LEVEL,
+    ENV_STORE,
+)
 
 if TYPE_CHECKING:
     from dashboard.results import Results
@@ -202,7 +209,7 @@ class DashboardApp(widgets.VBox):
 
 
 def load_results(path: Path, human_level: Mapping[str, float] | float | None = None,
-                 columns: Mapping[str, Any] | None = None) -> Results:
+                 columns: Mapping[str, Any] | None = None, engine: str = "pandas") -> Results:
     """Read the results file with the per-model facts of its sidecar (``read_sidecar``).
 
     Parameters
@@ -213,6 +220,9 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
         Human-level references; by default the sidecar's.
     columns : mapping, optional
         Loader keywords (column names, ``pos_label``) from the command line.
+    engine : str
+        ``"pandas"`` (every row in memory) or ``"duckdb"`` (aggregates and a sample; the path
+        may be a folder of partitions).
 
     Returns
     -------
@@ -225,6 +235,9 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
     meta = read_sidecar(path)
     if human_level is None:
         human_level = meta.get("human_level")  # type: ignore[assignment]
+    if engine != "pandas":
+        return Results.from_dataset(path, engine=engine, human_level=human_level,
+                                    metadata=meta.get("models"), **dict(columns or {}))
     return Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
                              **dict(columns or {}))
 
@@ -232,7 +245,8 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
 def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
               store: str | Path | None = None, title: str | None = None,
               progress: Callable[[str], None] | None = None,
-              columns: Mapping[str, Any] | None = None) -> widgets.Widget:
+              columns: Mapping[str, Any] | None = None,
+              engine: str = "pandas") -> widgets.Widget:
     """Load ``path`` and compose the page; a message widget when the input cannot be used.
 
     Parameters
@@ -249,6 +263,8 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         Called with a sentence before each slow step.
     columns : mapping, optional
         Loader keywords, as in :func:`load_results`.
+    engine : str
+        As in :func:`load_results`.
 
     Returns
     -------
@@ -260,7 +276,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
     say = progress or (lambda _text: None)
     try:
         say(f"Reading {path.name} ({_size(path)})…")
-        results = load_results(path, human_level, columns)
+        results = load_results(path, human_level, columns, engine)
     except DashboardError as exc:
         return message_widget(f"Cannot use the results file {path}.", str(exc))
     except OSError as exc:
@@ -269,7 +285,8 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot read the results file {path}.",
                               f"{type(exc).__name__}: {exc}")
     try:
-        say(f"Building the views of {path.name} ({len(results.frame):,} rows)…")
+        rows = getattr(results, "rows_total", len(results.frame))
+        say(f"Building the views of {path.name} ({rows:,} rows)…")
         return DashboardApp(results, store=store, title=title)
     except (DashboardError, OSError) as exc:
         where = f" with the annotation store {store}" if store else ""
@@ -441,12 +458,13 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
             raise ValueError("expected a JSON object of loader keywords")
     except ValueError as exc:
         return message_widget(f"Bad {ENV_COLUMNS} value.", str(exc))
-    if not path.is_file():
+    engine = env.get(ENV_ENGINE) or "pandas"
+    if not (path.is_file() or engine != "pandas" and path.is_dir()):
         return message_widget(f"Cannot open the results file {path}.",
                               "No such file." if not path.exists() else "It is not a file.")
     def build(progress: Callable[[str], None]) -> widgets.Widget:
         return build_app(path, human_level=human_level, store=store, title=title,
-                         progress=progress, columns=columns)
+                         progress=progress, columns=columns, engine=engine)
 
     preheated = env.get(ENV_VOILA_PREHEAT)
     if defer is None:

@@ -115,6 +115,16 @@ def check_sidecar(path: Path) -> None:
                   file=sys.stderr)
 
 
+def check_engine(path: Path, engine: str) -> None:
+    """A folder needs an engine that reads partitions; a glob is refused for a folder."""
+    if any(ch in str(path) for ch in "*?["):
+        raise DashboardError("give the folder of partitions rather than a pattern (the "
+                             "annotation store is named after it)", file=str(path))
+    if engine == "pandas" and path.is_dir():
+        raise DashboardError("is a folder: pass --engine duckdb to read its partitions",
+                             file=str(path))
+
+
 def check_port(port: int | None) -> None:
     """Refuse a port outside 1-65535 (``None``: the default)."""
     if port is not None and not 1 <= port <= 65535:
@@ -145,6 +155,10 @@ def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
                if getattr(args, f"{name}_col", None)}
     if getattr(args, "pos_label", None) is not None:
         columns["pos_label"] = args.pos_label
+    if getattr(args, "scheduler", None):
+        if getattr(args, "engine", "pandas") != "dask":
+            raise DashboardError("--scheduler is for --engine dask")
+        columns["scheduler"] = args.scheduler
     return columns
 
 
@@ -177,7 +191,7 @@ from dashboard.cli import _summary
 from dashboard.errors import DashboardError
 args = json.load(sys.stdin)
 try:
-    out = _summary(args["path"], args["human_level"], args["columns"])
+    out = _summary(args["path"], args["human_level"], args["columns"], args["engine"])
 except (DashboardError, ValueError, OSError) as exc:
     print(str(exc), file=sys.stderr)
     raise SystemExit(2) from None
@@ -185,17 +199,20 @@ print(json.dumps(out))
 """
 
 
-def _summary(path: str | Path, human_level: Any, columns: dict[str, Any]) -> dict[str, Any]:
+def _summary(path: str | Path, human_level: Any, columns: dict[str, Any],
+             engine: str = "pandas") -> dict[str, Any]:
     """Load the results once and return what the launcher prints (runs in a child process)."""
     from dashboard.results import Results
 
-    results = Results.from_file(Path(path), human_level=human_level, **columns)
-    return {"rows": len(results.frame), "models": [str(m) for m in results.models],
+    results = Results.from_dataset(Path(path), engine=engine, human_level=human_level,
+                                   **columns)
+    rows = getattr(results, "rows_total", len(results.frame))
+    return {"rows": rows, "models": [str(m) for m in results.models],
             "notes": [str(n) for n in results.schema.notes]}
 
 
-def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = None
-              ) -> dict[str, Any]:
+def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = None,
+              engine: str = "pandas") -> dict[str, Any]:
     """Load the file in a child process so errors surface here, in plain words, and the
     launcher keeps no copy of the data while the server runs (the kernels load their own).
 
@@ -207,7 +224,7 @@ def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = Non
     from dashboard.serve import voila_process_env
 
     request = json.dumps({"path": str(path), "human_level": human_level,
-                          "columns": columns or {}})
+                          "columns": columns or {}, "engine": engine})
     done = subprocess.run([sys.executable, "-c", _VALIDATE_CHILD], input=request,
                           capture_output=True, text=True, env=voila_process_env())
     if done.returncode == 2:
@@ -235,6 +252,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_port(args.port)
     token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
+    check_engine(path, args.engine)
     check_input(path, parse_size(args.max_size))
     check_sidecar(path)
     meta = read_sidecar(path)
@@ -249,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = Path(args.store) if args.store else default_store(path)
     _check_store(store, path)
     started = time.perf_counter()
-    summary = _validate(path, human_level, columns)
+    summary = _validate(path, human_level, columns, args.engine)
     print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
           f"in {time.perf_counter() - started:.1f} s")
     for note in summary["notes"]:
@@ -264,7 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
-            columns=columns,
+            columns=columns, engine=args.engine,
         )
     except (RuntimeError, TimeoutError) as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
@@ -304,14 +322,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dashboard.results import Results
 
     path = Path(args.file)
+    check_engine(path, args.engine)
     check_input(path, parse_size(args.max_size))
     check_sidecar(path)
     meta = read_sidecar(path)
     human_level = human_level_option(args.human_level)
     if human_level is None:
         human_level = meta.get("human_level")
-    results = Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
-                                **loader_columns(args))
+    results = Results.from_dataset(path, engine=args.engine, human_level=human_level,
+                                   metadata=meta.get("models"), **loader_columns(args))
     for note in results.schema.notes:
         print(f"note: {note}")
     if args.no_store:
@@ -359,12 +378,25 @@ def _add_loader_options(parser: argparse.ArgumentParser) -> None:
                         help="the positive class, when labels are not 0/1 or False/True")
 
 
+def _add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=("pandas", "duckdb", "dask"), default="pandas",
+                        help="pandas holds every row in memory (default); duckdb computes the "
+                        "aggregates out of core and keeps a sample of rows (big files, "
+                        "folders of partitions; pip install duckdb); dask does the same on a "
+                        "Dask cluster (Parquet; see --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --engine dask: the distributed scheduler, e.g. "
+                        "tcp://10.0.0.5:8786 (default: Dask's local threads)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")
-    s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results (default: demo)")
+    s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results, or with "
+                   "--engine duckdb a folder of Parquet partitions (default: demo)")
+    _add_engine_option(s)
     s.add_argument("--port", type=int, default=None,
                    help="port (default 8866, or a free one when 8866 is taken)")
     s.add_argument("--host", default="127.0.0.1",
@@ -397,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="write a self-contained HTML diagnosis")
-    rp.add_argument("file", help="CSV, Parquet or JSON Lines results")
+    rp.add_argument("file", help="CSV, Parquet or JSON Lines results, or with --engine "
+                    "duckdb a folder of Parquet partitions")
+    _add_engine_option(rp)
     rp.add_argument("-o", "--output", default="diagnosis.html", help="HTML file to write")
     rp.add_argument("--human-level", default=None, help="as for serve")
     rp.add_argument("--store", default=None,

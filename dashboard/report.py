@@ -195,6 +195,7 @@ def build_report(results: Results, *, title: str | None = None,
         parts.append(f"<p class='note'><b>Try for {html.escape(GAP_LABELS[gap])}:</b> "
                      + " ".join(html.escape(t) for t in report.tactics[gap]) + "</p>")
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in report.notes)
+    parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in r.engine_notes)
 
     parts.append("<h2>Where the error comes from</h2>")
     parts.append(_div("waterfall"))

@@ -18,11 +18,20 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from dashboard.dask_engine import aggregate_dask
+from dashboard.engines import (
+    DISTINCT_LIMIT,
+    ENGINES,
+    GRID,
+    Aggregates,
+    aggregate,
+)
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, Schema, class_index, load_table, normalize
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
+    mcnemar_from_counts,
     paired_mcnemar,
     split_constraints,
     unmet_constraints,
@@ -34,6 +43,7 @@ from dashboard.metrics.curve import (
     above,
     best_threshold,
     flag,
+    point_from_counts,
     point_from_predictions,
     unmet,
 )
@@ -44,7 +54,7 @@ from dashboard.metrics.intervals import (
     resolution,
     wilson_interval,
 )
-from dashboard.metrics.multiclass import ClassF1, multiclass_f1
+from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
@@ -57,7 +67,7 @@ from dashboard.metrics.tally import (
     tally_table,
 )
 
-__all__ = ["Results", "StateError"]
+__all__ = ["DatasetResults", "Results", "StateError"]
 
 
 class StateError(DashboardError, t.TraitError):
@@ -143,6 +153,37 @@ class Results(t.HasTraits):
         frame, schema = load_table(path, **columns)
         return cls(frame, schema, human_level=human_level, threshold=threshold,
                    name=Path(path).name, metadata=metadata)
+
+    @classmethod
+    def from_dataset(cls, source: str | Path, engine: str = "duckdb", *,
+                     human_level: Any = None, threshold: float | None = None,
+                     metadata: Any = None, distinct_limit: int = DISTINCT_LIMIT,
+                     grid: float = GRID, memory_limit: str | None = None,
+                     scheduler: Any = None, **columns: Any) -> Results:
+        """Open a Parquet/CSV file, a folder of Parquet partitions or a glob through an engine.
+
+        ``engine="duckdb"`` computes the aggregates out of core and keeps only a bounded sample
+        of rows (see :class:`DatasetResults`); ``"dask"`` the same on a Dask cluster
+        (``scheduler``: an address such as ``"tcp://host:8786"``, a ``distributed.Client``, or
+        None for Dask's default); ``"pandas"`` is :meth:`from_file`. Column
+        options are :meth:`from_file`'s. A split with more than ``distinct_limit`` distinct
+        scores is grouped on a ``grid`` (say so with :attr:`DatasetResults.gridded`).
+        """
+        if engine == "pandas":
+            return cls.from_file(source, human_level=human_level, threshold=threshold,
+                                 metadata=metadata, **columns)
+        if engine not in ENGINES:
+            raise DashboardError(f"unknown engine {engine!r}; choose one of "
+                                 f"{', '.join(ENGINES)}")
+        if engine == "dask":
+            agg = aggregate_dask(source, scheduler=scheduler, threshold=threshold,
+                                 distinct_limit=distinct_limit, grid=grid, **columns)
+        else:
+            agg = aggregate(source, threshold=threshold, distinct_limit=distinct_limit,
+                            grid=grid, memory_limit=memory_limit, **columns)
+        return DatasetResults(agg, human_level=human_level, threshold=threshold,
+                              name=Path(str(source).rstrip("/*")).name or str(source),
+                              metadata=metadata)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, label: str = "label", score: str | None = "score",
@@ -396,6 +437,11 @@ class Results(t.HasTraits):
         return self._models
 
     @property
+    def engine_notes(self) -> tuple[str, ...]:
+        """How an engine computed the numbers (a sample, a score grid); empty in memory."""
+        return ()
+
+    @property
     def splits(self) -> tuple[str, ...]:
         """Splits present in the table (for the task in view), in walk order."""
         return tuple(s for s in SPLITS
@@ -601,25 +647,34 @@ class Results(t.HasTraits):
             return self._cache[key]
         rows = []
         for split in self.splits:
-            idx = self._positions(split, model)
-            if idx.size == 0:
+            counted = self._split_errors(split, model, thr, weighted)
+            if counted is None:
                 continue
-            w = self._frame["weight"].to_numpy()[idx] if weighted else None
-            if self.schema.kind == "binary_score":
-                pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
-                errors, total = pt.fp + pt.fn, pt.n
-            else:
-                wrong = ~self._correct_at(idx, thr)
-                errors = float(np.sum(w[wrong])) if w is not None else float(wrong.sum())
-                total = float(np.sum(w)) if w is not None else float(idx.size)
-            n_eff = effective_n(w) if w is not None else float(idx.size)
+            n, errors, total, n_eff = counted
             error = errors / total if total > 0 else np.nan
             lo, hi = wilson_interval(error * n_eff, n_eff)
-            rows.append({"split": split, "n": int(idx.size), "errors": errors, "error": error,
+            rows.append({"split": split, "n": n, "errors": errors, "error": error,
                          "ci_low": lo, "ci_high": hi, "n_effective": n_eff})
         table = pd.DataFrame(rows).set_index("split")
         self._cache_put(key, table, limit_kind="errors")
         return table
+
+    def _split_errors(self, split: str, model: str, thr: float, weighted: bool
+                      ) -> tuple[int, float, float, float] | None:
+        """(rows, errors, total weight, effective n) of one split, or None when it is empty."""
+        idx = self._positions(split, model)
+        if idx.size == 0:
+            return None
+        w = self._frame["weight"].to_numpy()[idx] if weighted else None
+        if self.schema.kind == "binary_score":
+            pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
+            errors, total = pt.fp + pt.fn, pt.n
+        else:
+            wrong = ~self._correct_at(idx, thr)
+            errors = float(np.sum(w[wrong])) if w is not None else float(wrong.sum())
+            total = float(np.sum(w)) if w is not None else float(idx.size)
+        n_eff = effective_n(w) if w is not None else float(idx.size)
+        return int(idx.size), errors, total, n_eff
 
     def gaps(self, model: str | None = None, *, reference: str | None = None,
              weighted: bool | None = None, threshold: float | None = None) -> GapReport:
@@ -1154,7 +1209,7 @@ class Results(t.HasTraits):
         if ranked:
             top = ranked[0]
             table.attrs["resolution"] = resolution(float(table.loc[top, "error"]),
-                                                   len(self._positions(split, top)))
+                                                   self.split_sizes(top).get(split, 0))
         return table
 
     def _prediction_point(self, split: str, model: str, beta: float = 1.0) -> OperatingPoint:
@@ -1179,6 +1234,166 @@ class Results(t.HasTraits):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<Results {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}>")
+
+
+
+class DatasetResults(Results):
+    """Results whose rows stay in an engine: whole-split numbers come from its aggregates.
+
+    Error rates, gaps, curves, operating points, best thresholds, model comparisons and
+    per-class F1 use the per-distinct-score (or label × prediction) counts, so a threshold
+    move never touches the engine; the per-row views (review rows, the tally, previews,
+    comments) use the bounded sample in :attr:`frame`. Build with
+    :meth:`Results.from_dataset`.
+    """
+
+    def __init__(self, agg: Aggregates, **kwargs: Any) -> None:
+        self._agg = agg
+        super().__init__(agg.sample, agg.schema, **kwargs)
+        # the sample lists models in its own order; the dataset's order is the file's
+        self._models = tuple(m for m in agg.models if m in set(self._models))
+        with self.hold_trait_notifications():
+            self.model = self._models[0]
+
+    @property
+    def engine_notes(self) -> tuple[str, ...]:
+        return self._agg.notes
+
+    @property
+    def rows_total(self) -> int:
+        """Rows in the dataset (the frame holds only the sample)."""
+        return self._agg.rows
+
+    @property
+    def gridded(self) -> dict[tuple[str, str], float]:
+        """(model, split) whose scores were grouped on a grid, and the grid step."""
+        return dict(self._agg.gridded)
+
+    def split_sizes(self, model: str | None = None) -> dict[str, int]:
+        model = model or self.model
+        sizes = self._agg.sizes
+        return {s: int(sizes.loc[(model, s), "n"]) for s in self.splits
+                if (model, s) in sizes.index}
+
+    def _split_errors(self, split: str, model: str, thr: float, weighted: bool
+                      ) -> tuple[int, float, float, float] | None:
+        if (model, split) not in self._agg.sizes.index:
+            return None
+        size = self._agg.sizes.loc[(model, split)]
+        n = int(size["n"])
+        n_eff = (float(size["w"]) ** 2 / float(size["w2"]) if float(size["w2"]) > 0 else 0.0) \
+            if weighted else float(n)
+        if self.schema.kind == "binary_score":
+            pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
+            return n, pt.fp + pt.fn, pt.n, n_eff
+        counts = self._agg.confusion[(model, split)][1 if weighted else 0]
+        total = float(counts.sum())
+        return n, total - float(np.trace(counts)), total, n_eff
+
+    def _curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
+        key = ("curve", model, split, str(pos), weighted)
+        curve = self._cache.get(key)
+        if curve is None:
+            if not self.has_scores:
+                raise DashboardError("these results hold hard predictions only: a threshold "
+                                     "curve needs a score column", file=self.schema.source)
+            code = self._code(pos)
+            if self.schema.kind == "binary_score":
+                if code != self._code(self.schema.pos_label):
+                    raise DashboardError("a single score column scores one class; the "
+                                         f"positive class is {self.schema.pos_label!r}")
+                where: tuple = (model, split)
+                dtype = self._agg.score_dtype
+            else:  # per-class probabilities: one-vs-rest on the class's own column
+                where, dtype = (model, split, code), self._agg.class_dtypes[code]
+            scores, pn, nn, pw, nw = self._agg.counts[where]
+            if (model, split) in self._agg.gridded:
+                # grid points are doubles: a float32 threshold would miss the point it names
+                dtype = np.dtype(np.float64)
+            curve = ThresholdCurve.from_counts(scores, pw if weighted else pn,
+                                               nw if weighted else nn, dtype=dtype)
+            self.curve_builds += 1
+            self._cache[key] = curve
+        return curve
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        if self.scale(self.model) == "probability" or not self.has_scores:
+            return (0.0, 1.0)
+        sizes = self._agg.sizes.xs(self.model, level="m")
+        return (float(sizes["lo"].min()), float(sizes["hi"].max()))
+
+    def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
+        model = self._check_model(model)
+        thr = self.threshold_of(model)
+        key = ("class_f1", model, split, thr if self.schema.kind == "binary_score" else None)
+        if key not in self._cache:
+            if self.schema.kind == "binary_score":
+                pt = self._curve(split, model, self.schema.pos_label, False).at(thr)
+                pos = self._code(self.schema.pos_label)
+                cm = np.zeros((2, 2))
+                cm[pos, pos], cm[1 - pos, pos] = pt.tp, pt.fp
+                cm[pos, 1 - pos], cm[1 - pos, 1 - pos] = pt.fn, pt.tn
+            else:
+                cm = self._agg.confusion[(model, split)][0]
+            self._cache_put(key, f1_from_confusion(cm.astype(np.int64), self.schema.classes),
+                            "class_f1")
+        return self._cache[key]
+
+    def _prediction_point(self, split: str, model: str, beta: float = 1.0) -> OperatingPoint:
+        code = self._code(self.positive_class)
+        cm = self._agg.confusion[(model, split)][1 if self.weighted else 0]
+        tp, fp = float(cm[code, code]), float(cm[:, code].sum() - cm[code, code])
+        positives = float(cm[code].sum())
+        return point_from_counts(tp, fp, positives, float(cm.sum()) - positives, beta=beta)
+
+    def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,
+                thresholds: tuple[float, float] | None = None) -> McNemar:
+        for m in (model_a, model_b):
+            self._check_split(split, m)
+        ta, tb = thresholds if thresholds is not None else (self.threshold_of(model_a),
+                                                              self.threshold_of(model_b))
+        key = ("mcnemar", model_a, model_b, split, float(ta), float(tb))
+        if key not in self._cache:
+            binary = self.schema.kind == "binary_score"
+            # as in memory: binary at the thresholds; per-class probabilities one-vs-rest on
+            # the positive class when thresholds are given, else the argmax; predictions as is
+            scored = binary or (self.has_scores and thresholds is not None)
+            pos = (self._code(self.schema.pos_label) if binary else
+                   self._code(self.positive_class) if scored else None)
+            only_a, only_b, shared = self._agg.engine.paired_counts(
+                model_a, model_b, split, *(float(t) if scored else None for t in (ta, tb)),
+                dtype=self._agg.score_dtype, pos_code=pos)
+            if shared == 0:
+                raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
+                                     "examples")
+            self._cache_put(key, mcnemar_from_counts(only_a, only_b), "mcnemar")
+        return self._cache[key]
+
+    @property
+    def fingerprint(self) -> str:
+        if "fingerprint" not in self._cache:
+            self._cache["fingerprint"] = self._agg.engine.fingerprint(
+                self._agg.keys_with_split)
+        return self._cache["fingerprint"]
+
+    def _not_here(self, what: str) -> DashboardError:
+        return DashboardError(f"{what} needs every row: open the results with "
+                              "engine='pandas' for it (the DuckDB engine keeps a sample)")
+
+    def suggest_slices(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise self._not_here("suggesting metadata slices")
+
+    def eyeball_check(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise self._not_here("the eyeball check")
+
+    def label_suspects(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise self._not_here("finding suspected label errors")
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
+        return (f"<DatasetResults {self.name!r}: models {list(self.models)}, {sizes}, "
+                f"threshold={self.threshold:g}, sample of {len(self._frame):,} rows>")
 
 
 def learning_verdict(table: pd.DataFrame, human: float, human_given: bool = True) -> str:

@@ -53,6 +53,8 @@ ENV_STORE = "DASHBOARD_STORE"
 ENV_DATASET_NAME = "DASHBOARD_DATASET_NAME"
 """Display name of the data set (defaults to the file's name)."""
 ENV_COLUMNS = "DASHBOARD_COLUMNS"
+#: the engine that reads the results ("pandas" when unset; "duckdb" for big data)
+ENV_ENGINE = "DASHBOARD_ENGINE"
 """Optional JSON object of loader keywords (``label``, ``score``, ``pos_label``...)."""
 ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
 """The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
@@ -263,6 +265,7 @@ def dashboard_env(
     store: Path | None = None,
     dataset_name: str | None = None,
     columns: Mapping[str, object] | None = None,
+    engine: str | None = None,
 ) -> dict[str, str]:
     """Environment variables that tell the notebook what to show.
 
@@ -278,6 +281,9 @@ def dashboard_env(
         Display name; defaults to the file's name.
     columns : Mapping[str, object], optional
         Loader keywords (column names, ``pos_label``), passed as JSON.
+    engine : str, optional
+        ``"duckdb"`` to read the results through DuckDB (a file, or a folder of partitions);
+        unset or ``"pandas"``: every row in memory.
 
     Returns
     -------
@@ -292,6 +298,8 @@ def dashboard_env(
         env[ENV_STORE] = str(Path(store).resolve())
     if columns:
         env[ENV_COLUMNS] = json.dumps({str(k): v for k, v in columns.items()})
+    if engine and engine != "pandas":
+        env[ENV_ENGINE] = str(engine)
     return env
 
 
@@ -696,6 +704,7 @@ def launch_dashboard(
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
     columns: Mapping[str, object] | None = None,
+    engine: str | None = None,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -727,6 +736,8 @@ def launch_dashboard(
         Most concurrent pages (kernels).
     columns : Mapping[str, object], optional
         Loader keywords, as in :func:`dashboard_env`.
+    engine : str, optional
+        As in :func:`dashboard_env`.
 
     Returns
     -------
@@ -741,7 +752,7 @@ def launch_dashboard(
     notebook = prepare_root_dir(root_dir)
     port = port or find_free_port(host or "0.0.0.0")
     env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name,
-                        columns=columns)
+                        columns=columns, engine=engine)
     try:
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,

@@ -13,7 +13,8 @@ from dashboard.errors import DashboardError
 from dashboard.metrics.curve import flag
 
 __all__ = [
-    "McNemar", "binary_correct", "choose", "mcnemar_exact", "paired_mcnemar", "satisfies",
+    "McNemar", "binary_correct", "choose", "mcnemar_exact", "mcnemar_from_counts",
+    "paired_mcnemar", "satisfies",
     "split_constraints", "unmet_constraints",
 ]
 
@@ -53,8 +54,12 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     b = np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape:
         raise DashboardError(f"paired arrays differ in length: {a.size} vs {b.size}")
-    only_a = int(np.count_nonzero(~a & b))  # A wrong, B right
-    only_b = int(np.count_nonzero(a & ~b))
+    return mcnemar_from_counts(int(np.count_nonzero(~a & b)),  # A wrong, B right
+                               int(np.count_nonzero(a & ~b)))
+
+
+def mcnemar_from_counts(only_a: int, only_b: int) -> McNemar:
+    """Exact McNemar test from the discordant counts (A wrong only, B wrong only)."""
     n = only_a + only_b
     p = 1.0 if n == 0 else min(1.0, 2.0 * _binom_cdf_half(min(only_a, only_b), n))
     return McNemar(only_a_wrong=only_a, only_b_wrong=only_b, p_value=p)

@@ -28,6 +28,7 @@ __all__ = [
     "best_threshold",
     "cast_threshold",
     "flag",
+    "point_from_counts",
     "point_from_predictions",
     "score_counts",
     "score_dtype",
@@ -426,6 +427,13 @@ def point_from_predictions(y_true: np.ndarray, y_pred: np.ndarray, *,
     w = np.ones(t.size) if sample_weight is None else np.asarray(sample_weight, np.float64)
     tp, fp = float(w[t & pr].sum()), float(w[~t & pr].sum())
     return _point(math.nan, tp, fp, float(w[t].sum()), float(w[~t].sum()), _check_beta(beta))
+
+
+def point_from_counts(tp: float, fp: float, positives: float, negatives: float, *,
+                      beta: float = 1.0) -> OperatingPoint:
+    """The operating point of hard predictions from their confusion counts (threshold NaN)."""
+    return _point(math.nan, float(tp), float(fp), float(positives), float(negatives),
+                  _check_beta(beta))
 
 
 @dataclass(frozen=True)

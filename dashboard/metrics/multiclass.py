@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClassF1", "multiclass_f1"]
+__all__ = ["ClassF1", "f1_from_confusion", "multiclass_f1"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,14 @@ def multiclass_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[object,
     k = len(classes)
     yt = np.asarray(y_true, dtype=np.int64)
     yp = np.asarray(y_pred, dtype=np.int64)
-    cm = np.bincount(yt * k + yp, minlength=k * k).reshape(k, k)
+    return f1_from_confusion(np.bincount(yt * k + yp, minlength=k * k).reshape(k, k), classes)
+
+
+def f1_from_confusion(cm: np.ndarray, classes: tuple[object, ...]) -> ClassF1:
+    """:func:`multiclass_f1` from a k × k count matrix (rows: true class, columns: predicted),
+    for aggregates computed elsewhere."""
+    k = len(classes)
+    cm = np.asarray(cm).reshape(k, k)
     tp = np.diag(cm).astype(np.float64)
     pred_pos = cm.sum(axis=0).astype(np.float64)
     actual = cm.sum(axis=1).astype(np.float64)

@@ -147,6 +147,8 @@ class Dashboard(widgets.VBox):
                 facts.append("weighted error")
             # how the file was read where it differs from what it says (split aliases...)
             facts.extend(html.escape(n) for n in r.schema.notes if " read as " in n)
+            # computed by an engine: a sample behind the per-row views, maybe a score grid
+            facts.extend(html.escape(n) for n in r.engine_notes)
             self.header.value = (
                 f'<p class="mldash-title">{html.escape(self._title)}</p>'
                 f'<p class="mldash-facts">{" · ".join(f for f in facts if f)}</p>'

@@ -620,8 +620,12 @@ class TallyGrid(widgets.VBox):
         n = len(self._sample)
         n_correct = n - self._n_wrong
         wrong_total = self._n_wrong_total
+        where = ""
+        if self.results.engine_notes:  # rows held by an engine: the grid draws from its sample
+            split_errors = self.results.error_rates(weighted=False).loc[self.split, "errors"]
+            where = f" in the engine's sample ({count(int(split_errors))} in the split)"
         text = (f"{count(self._n_wrong)} of the {count(wrong_total)} misclassified "
-                f"<b>{html.escape(self.split)}</b> examples of model "
+                f"<b>{html.escape(self.split)}</b> examples{where} of model "
                 f"<b>{html.escape(self.results.model)}</b> at threshold "
                 f"{self.results.threshold:.3g} (seed {self.seed}, already-reviewed rows "
                 "always included)")

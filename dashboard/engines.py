@@ -1,0 +1,727 @@
+"""Aggregates of results too big to hold: computed by an engine (DuckDB), never all rows.
+
+The results model needs, per model and split, the positive and negative (weighted) counts at
+each distinct score (or, for hard predictions, the label × prediction counts), the split
+sizes and weight sums, and a bounded sample of rows for the per-row views (the tally, previews,
+comments). :func:`aggregate` reads a Parquet/CSV file, a folder of partitions or a glob with
+DuckDB (imported lazily, so the package works without it) and returns them as plain arrays and
+frames; every bad input is one :class:`~dashboard.errors.DashboardError` naming the file, the
+column and, where there is one, the row.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.errors import DashboardError
+from dashboard.io import (
+    PROBA_PREFIXES,
+    SPLIT_ALIASES,
+    SPLITS,
+    Schema,
+    _alias_key,
+    _class_from_column,
+    _sklearn_name,
+    class_index,
+    normalize,
+)
+
+__all__ = ["ENGINES", "Aggregates", "DuckDBSource", "aggregate"]
+
+ENGINES = ("pandas", "duckdb", "dask")
+#: more distinct scores than this in a split and its scores are grouped on a fixed grid
+DISTINCT_LIMIT = 5_000_000
+GRID = 1e-6
+_FILE = "__file__"
+_ROW = "file_row_number"
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+              "UINTEGER", "UBIGINT", "UHUGEINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+
+
+def _family(duck_type: str) -> str:
+    """A column type's family, so partitions may differ in width but not in kind."""
+    t = duck_type.upper()
+    if t in _INT_TYPES:
+        return "integer"
+    if t in _FLOAT_TYPES or t.startswith("DECIMAL"):
+        return "float"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t == "VARCHAR" or t.startswith("VARCHAR"):
+        return "text"
+    return t
+
+
+def _q(name: str) -> str:
+    """A column name quoted for SQL."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(value: Any) -> str:
+    """A Python scalar as a SQL literal (labels, predictions, model names)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return f"'{value}'::DOUBLE"
+        return repr(value) + "::DOUBLE"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _case(column_sql: str, mapping: Sequence[tuple[Any, int]], default: int = -2) -> str:
+    """``CASE column WHEN v THEN code ... END``: raw values mapped to integer codes in SQL."""
+    if not mapping:
+        return str(default)
+    whens = " ".join(f"WHEN {column_sql} = {_lit(v)} THEN {c}" for v, c in mapping)
+    return f"(CASE {whens} ELSE {default} END)"
+
+
+def expand_source(source: str | Path) -> tuple[list[str], str]:
+    """The files a source names (a file, a folder of partitions or a glob) and their format."""
+    text = str(source)
+    if not text:
+        raise DashboardError("from_dataset needs a file, a folder of partitions or a glob")
+    p = Path(text)
+    if any(ch in text for ch in "*?["):
+        files = sorted(f for f in globlib.glob(text, recursive=True) if Path(f).is_file())
+        if not files:
+            raise DashboardError("no file matches the pattern", file=text)
+    elif p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in
+                       (".parquet", ".pq", ".csv"))
+        if not files:
+            raise DashboardError("the folder holds no .parquet or .csv files", file=text)
+    elif p.exists():
+        files = [text]
+    else:
+        raise DashboardError("file not found", file=text)
+    kinds = {("csv" if f.lower().endswith(".csv") else "parquet") for f in files}
+    bad = [f for f in files if not f.lower().endswith((".parquet", ".pq", ".csv"))]
+    if bad:
+        raise DashboardError("unsupported file type for the DuckDB engine; use .parquet or "
+                             ".csv", file=bad[0])
+    if len(kinds) > 1:
+        raise DashboardError("the source mixes Parquet and CSV files; give one format",
+                             file=text)
+    for f in files:
+        if Path(f).stat().st_size == 0:
+            raise DashboardError("the file is empty", file=f)
+    return files, kinds.pop()
+
+
+@dataclass
+class DuckDBSource:
+    """An open DuckDB view ``src`` over the files, and the SQL of each canonical column."""
+
+    con: Any
+    files: list[str]
+    fmt: str
+    source: str
+    types: dict[str, str]
+    roles: dict[str, str | None]
+    exprs: dict[str, str] = field(default_factory=dict)
+    class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
+
+    def sql(self, query: str) -> Any:
+        """Run a query; an engine error becomes one line naming the source."""
+        try:
+            return self.con.execute(query)
+        except Exception as exc:  # duckdb raises its own hierarchy
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DashboardError(f"the DuckDB engine could not read the data: {first}",
+                                 file=self.source) from None
+
+    def one(self, query: str) -> tuple | None:
+        """The first row of a query's result (read whole, so the connection is free again)."""
+        rows = self.sql(query).fetchall()
+        return rows[0] if rows else None
+
+    def fingerprint(self, keys_with_split: bool) -> str:
+        """An order-independent hash of the example keys per split (computed by the engine)."""
+        sc, ident = self.exprs["split_code"], self.exprs["id"]
+        key = (f"CAST({sc} AS VARCHAR) || '/' || CAST({ident} AS VARCHAR)" if keys_with_split
+               else f"CAST({ident} AS VARCHAR)")
+        rows = self.sql(f"SELECT sc, bit_xor(h), count(*) FROM (SELECT DISTINCT {sc} AS sc, "
+                        f"hash({key}) AS h FROM src) GROUP BY sc ORDER BY sc").fetchall()
+        text = ";".join(f"{SPLITS[c]}:{h}:{n}" for c, h, n in rows)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def correct_sql(self, threshold: float | None, dtype: np.dtype, pos_code: int | None) -> str:
+        """SQL of a row's correctness: at ``threshold`` for a score, else the hard prediction."""
+        if threshold is None or pos_code is None:
+            return f"({self.exprs['label_code']} = {self.exprs['pred_code']})"
+        score = self.exprs.get(f"proba:{pos_code}", self.exprs["score"])  # one-vs-rest
+        dtype = self.class_dtypes.get(pos_code, dtype)
+        cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
+        return (f"(({self.exprs['label_code']} = {pos_code}) = ({score} >= "
+                f"CAST({float(threshold)!r} AS {cast})))")
+
+    def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
+                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None
+                      ) -> tuple[int, int, int]:
+        """(A wrong and B right, A right and B wrong, shared) on the examples both models have."""
+        sc = SPLITS.index(split)
+        m, s, i = self.exprs["model"], self.exprs["split_code"], self.exprs["id"]
+        ca = self.correct_sql(threshold_a, dtype, pos_code)
+        cb = self.correct_sql(threshold_b, dtype, pos_code)
+        row = self.one(
+            f"SELECT count(*) FILTER (WHERE NOT a.c AND b.c), count(*) FILTER (WHERE a.c AND "
+            f"NOT b.c), count(*) FROM (SELECT {i} AS i, {ca} AS c FROM src WHERE {m} = "
+            f"{_lit(model_a)} AND {s} = {sc}) a JOIN (SELECT {i} AS i, {cb} AS c FROM src "
+            f"WHERE {m} = {_lit(model_b)} AND {s} = {sc}) b USING (i)")
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def row_ref(self, where: str) -> tuple[str, str | None]:
+        """File and 1-based row (with the id) of the first row matching ``where``."""
+        id_col = self.roles.get("id")
+        id_sql = f", CAST({_q(id_col)} AS VARCHAR)" if id_col else ", NULL"
+        if self.fmt == "parquet":
+            q = (f"SELECT {_FILE}, {_ROW}{id_sql} FROM src WHERE {where} "
+                 f"ORDER BY {_FILE}, {_ROW} LIMIT 1")
+        else:
+            q = (f"SELECT {_FILE}, rn{id_sql} FROM (SELECT *, row_number() OVER "
+                 f"(PARTITION BY {_FILE}) - 1 AS rn FROM src) WHERE {where} "
+                 f"ORDER BY {_FILE}, rn LIMIT 1")
+        found = self.one(q)
+        if found is None:
+            return self.source, None
+        file, row, ident = found
+        ref = f"{int(row) + 1}" + (f" (id {ident!r})" if ident is not None else "")
+        return str(file), ref
+
+    def fail(self, message: str, column: str | None, where: str) -> DashboardError:
+        file, row = self.row_ref(where)
+        return DashboardError(message, file=file, column=column, row=row)
+
+
+def _open(files: list[str], fmt: str, source: str, memory_limit: str | None,
+          threads: int | None) -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise DashboardError("the DuckDB engine needs the duckdb package: pip install "
+                             "'ml-diagnosis-dashboard[scale]' (or pip install duckdb)") from None
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(str(memory_limit))}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _describe(con: Any, file: str, fmt: str) -> dict[str, str]:
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {reader}({_lit(file)})").fetchall()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DashboardError(f"could not read the file as {fmt}: {first}", file=file) from None
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
+                   ) -> dict[str, str | None]:
+    """Which file column plays which role, as :func:`dashboard.io.normalize` decides it."""
+    frame = pd.DataFrame(columns=list(columns))
+    notes: list[str] = []
+    roles: dict[str, str | None] = {}
+    for role, names in (("label", ("y_true", "y", "target")),
+                        ("score", ("y_score", "y_proba", "y_prob", "probability")),
+                        ("prediction", ("y_pred", "pred", "predicted")),
+                        ("weight", ("sample_weight",))):
+        given = opts.get(role, role)
+        roles[role] = _sklearn_name(frame, given, role, names, notes)
+    for role in ("split", "model", "id"):
+        roles[role] = opts.get(role, role)
+    for role in list(roles):
+        name = roles[role]
+        if name is None:
+            continue
+        if name not in columns:
+            if role in ("label", "split") or name != role:
+                raise DashboardError(
+                    f"missing {role} column; the columns are "
+                    f"{', '.join(map(repr, list(columns)[:20]))}", file=source, column=name)
+            roles[role] = None
+    if roles["score"] is None:
+        # per-class probability columns: named (proba=...), else found by prefix, as io does
+        given = opts.get("proba")
+        if given is not None:
+            found = list(given.values()) if isinstance(given, Mapping) else list(given)
+        else:
+            taken = {v for v in roles.values() if v is not None}
+            found = [c for c in columns if isinstance(c, str) and c not in taken
+                     and c.lower().startswith(PROBA_PREFIXES)]
+        for c in found:
+            if c not in columns:
+                raise DashboardError("missing class-probability column", file=source, column=c)
+        if len(found) >= 2:
+            roles.update({f"proba:{i}": c for i, c in enumerate(found)})
+    if roles["score"] is None and roles["prediction"] is None and "proba:0" not in roles:
+        raise DashboardError("no model output found: give a score column (probability of the "
+                             "positive class), per-class probability columns (proba_<class>), "
+                             "or a prediction column", file=source, column="score")
+    return roles
+
+
+def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str],
+                      source: str, opts: Mapping[str, Any]
+                      ) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Every partition has the columns the roles need, each of one type family."""
+    first = describe(files[0])
+    roles = _resolve_roles(list(first), files[0], opts)
+    for unsupported in ("task", "train_size"):
+        name = opts.get(unsupported, unsupported)
+        if name is not None and name in first:
+            raise DashboardError(f"a {unsupported} column needs engine='pandas' for now (the "
+                                 "DuckDB engine reads one task at the largest size)",
+                                 file=files[0], column=name)
+    if any(c.startswith("label_") for c in first) and "label" not in first:
+        raise DashboardError("wide multi-task tables need engine='pandas' for now",
+                             file=files[0])
+    types = dict(first)
+    needed = [c for c in roles.values() if c is not None]
+    for f in files[1:]:
+        these = describe(f)
+        for col in needed:
+            if col not in these:
+                raise DashboardError(f"missing column (present in {files[0]})", file=f,
+                                     column=col)
+            if _family(these[col]) != _family(types[col]):
+                raise DashboardError(f"type {these[col]} here but {types[col]} in {files[0]}: "
+                                     "every partition must hold the same kind of values",
+                                     file=f, column=col)
+            if these[col] != types[col]:
+                types[col] = "DOUBLE" if _family(types[col]) == "float" else types[col]
+        for col, typ in these.items():
+            types.setdefault(col, typ)
+    for role in ["score", "weight", *(r for r in roles if r.startswith("proba:"))]:
+        col = roles.get(role)
+        if col is not None and _family(types[col]) not in ("float", "integer", "boolean"):
+            raise DashboardError(f"{role} values must be numbers, but the column holds "
+                                 f"{types[col]}", file=files[0], column=col)
+    return types, roles
+
+
+@dataclass
+class Aggregates:
+    """What the results model needs of a dataset it never holds whole."""
+
+    #: canonical frame (as :func:`dashboard.io.normalize` returns it) of the sampled rows
+    sample: pd.DataFrame
+    schema: Schema
+    models: tuple[str, ...]
+    #: per (model, split): n, w (sum of weights), w2 (sum of squared weights), lo, hi (scores)
+    sizes: pd.DataFrame
+    #: per (model, split): (scores, pos, neg, pos_w, neg_w), scores in any order
+    counts: dict[tuple[str, str], tuple[np.ndarray, ...]]
+    #: per (model, split): label_code × prediction_code counts and weights (hard predictions)
+    confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    #: splits whose scores were grouped on the grid, per model: {(model, split): grid}
+    gridded: dict[tuple[str, str], float]
+    score_dtype: np.dtype
+    keys_with_split: bool
+    engine: DuckDBSource
+    rows: int = 0
+    #: what the views and the report should say about how the numbers were computed
+    notes: tuple[str, ...] = ()
+    #: per-class probabilities: each class code's float type (its curve's threshold type)
+    class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
+
+
+def aggregate(source: str | Path, *, threshold: float | None = None,
+              distinct_limit: int = DISTINCT_LIMIT, grid: float = GRID,
+              sample_errors: int = 20_000, sample_random: int = 10_000,
+              memory_limit: str | None = None, threads: int | None = None,
+              **columns: Any) -> Aggregates:
+    """Compute the aggregates of a results dataset with DuckDB (see the module docstring).
+
+    ``columns`` are :meth:`Results.from_file`'s column options (label, score, prediction,
+    split, model, id, weight, categories, preview, classes, pos_label, probabilities).
+    """
+    files, fmt = expand_source(source)
+    name = str(source)
+    con = _open(files, fmt, name, memory_limit, threads)
+    id_name = columns.get("id", "id")
+
+    def describe(f: str) -> dict[str, str]:
+        found = _describe(con, f, fmt)
+        if fmt == "csv" and id_name in found:
+            found[id_name] = "VARCHAR"  # read as text, as the pandas path reads a CSV's ids
+        return found
+
+    types, roles = _check_partitions(describe, files, name, columns)
+    text_id = (f", types={{{_lit(roles['id'])}: 'VARCHAR'}}" if fmt == "csv" and roles["id"]
+               else "")
+    reader = (f"read_parquet([{', '.join(map(_lit, files))}], union_by_name=true, "
+              f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
+              f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
+              f"filename='{_FILE}'{text_id})")
+    con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {reader}")
+    eng = DuckDBSource(con, files, fmt, name, types, roles)
+    probabilities = bool(columns.get("probabilities", True))
+    label, score, pred = roles["label"], roles["score"], roles["prediction"]
+    split, model, ident, weight = roles["split"], roles["model"], roles["id"], roles["weight"]
+    assert label is not None and split is not None
+    model_sql = f"CAST({_q(model)} AS VARCHAR)" if model else "'model'"
+    split_sql = f"CAST({_q(split)} AS VARCHAR)"
+    w_sql = f"CAST({_q(weight)} AS DOUBLE)" if weight else "1.0"
+    s_sql = f"CAST({_q(score)} AS DOUBLE)" if score else "NULL"
+    proba_cols = [roles[r] for r in roles if r.startswith("proba:")] if not score else []
+    if proba_cols:  # per-class probabilities: the score range is over every class's column
+        s_sql = (f"least({', '.join(f'CAST({_q(c)} AS DOUBLE)' for c in proba_cols)})",
+                 f"greatest({', '.join(f'CAST({_q(c)} AS DOUBLE)' for c in proba_cols)})")
+        pred = None  # the argmax decides; a prediction column beside them is not read
+
+    # -- one pass of checks: missing values, non-finite or out-of-range numbers ----------------
+    checks = [
+        ("missing label", label, f"{_q(label)} IS NULL"),
+        ("missing split name", split, f"{_q(split)} IS NULL"),
+    ]
+    if model:
+        checks.append(("missing model name", model, f"{_q(model)} IS NULL"))
+    if ident:
+        checks.append(("missing example id", ident, f"{_q(ident)} IS NULL"))
+    for col in ([score] if score else proba_cols):
+        v = f"CAST({_q(col)} AS DOUBLE)"
+        checks.append(("value is missing (NaN)", col, f"({v} IS NULL OR isnan({v}))"))
+        checks.append(("value is not finite", col, f"isinf({v})"))
+        if probabilities:
+            checks.append(("value is outside [0, 1], but scores are declared to be "
+                           "probabilities (pass probabilities=False for raw scores such as "
+                           "decision_function margins)", col, f"({v} < 0 OR {v} > 1)"))
+    if pred and not score:
+        checks.append(("missing prediction", pred, f"{_q(pred)} IS NULL"))
+    if weight:
+        checks.append(("weight is missing (NaN)", weight,
+                       f"({w_sql} IS NULL OR isnan({w_sql}))"))
+        checks.append(("negative weight; weights are per-example costs >= 0", weight,
+                       f"{w_sql} < 0"))
+    select = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in checks)
+    found = eng.one(f"SELECT count(*), {select} FROM src")
+    total_rows = int(found[0])
+    if total_rows == 0:
+        raise DashboardError("the data has no rows", file=name)
+    for (message, col, cond), bad in zip(checks, found[1:], strict=True):
+        if bad:
+            raise eng.fail(message, col, cond)
+    lo_sql, hi_sql = s_sql if isinstance(s_sql, tuple) else (s_sql, s_sql)
+
+    # -- the small groups: model × split × label × prediction, per file ----------------------
+    pred_sql = _q(pred) if pred else "NULL"
+    id_min = f"min({_q(ident)})" if ident else "min(file_row_number)" if fmt == "parquet" \
+        else "NULL"
+    row_min = f"min({_ROW})" if fmt == "parquet" else "NULL"
+    groups = eng.sql(
+        f"SELECT {model_sql} AS m, {split_sql} AS s, {_q(label)} AS y, {pred_sql} AS p, "
+        f"{_FILE} AS f, count(*) AS n, sum({w_sql}) AS w, sum({w_sql} * {w_sql}) AS w2, "
+        f"min({lo_sql}) AS lo, max({hi_sql}) AS hi, {id_min} AS some_id, "
+        f"{row_min} AS first_row "
+        "FROM src GROUP BY ALL").df()
+    # split names as io reads them (aliases allowed)
+    split_code: dict[str, int] = {}
+    for raw in pd.unique(groups["s"]):
+        canon = SPLIT_ALIASES.get(_alias_key(raw))
+        if canon is None:
+            raise eng.fail(f"unknown split {raw!r}; expected one of {', '.join(SPLITS)} (or an "
+                           "alias such as train-dev, val, validation)", split,
+                           f"{split_sql} = {_lit(raw)}")
+        split_code[str(raw)] = SPLITS.index(canon)
+    groups["split"] = [SPLITS[split_code[str(s)]] for s in groups["s"]]
+    if "dev" not in set(groups["split"]):
+        raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
+                             "them dev, val or validation)", file=name, column=split)
+    models = _model_order(eng, groups, model_sql)
+
+    # -- the sample: one row per small group, reviewed rows, errors and a random part ---------
+    if ident is None:
+        raise DashboardError("the DuckDB engine needs an id column (examples are fetched by "
+                             "id); row numbers are not stable across partitions",
+                             file=name, column="id")
+    id_sql = _q(ident)
+    seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
+    # a tiny skeleton of the classes first, to know the label codes and the positive class
+    skeleton = _fetch(eng, seeds, split_sql, id_sql)
+    skel_frame, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
+    classes = skel_schema.classes
+    label_map = [(v, class_index(classes, v)) for v in pd.unique(groups["y"]).tolist()]
+    label_code_sql = _case(_q(label), [(v, c) for v, c in label_map if c is not None])
+    if any(c is None for _, c in label_map):
+        bad = next(v for v, c in label_map if c is None)
+        raise eng.fail(f"label {bad!r} is not one of the declared classes "
+                       f"({', '.join(map(repr, classes))})", label, f"{_q(label)} = {_lit(bad)}")
+    split_code_sql = _case(split_sql, list(split_code.items()))
+    margin = not probabilities
+    thr = float(threshold) if threshold is not None else (0.0 if margin else 0.5)
+    score_dtype = np.dtype(np.float32) if score and types[score].upper() in ("FLOAT", "REAL") \
+        else np.dtype(np.float64)
+    #: per class code, its probability column and float type (per-class probabilities)
+    class_cols: dict[int, str] = {}
+    class_dtypes: dict[int, np.dtype] = {}
+    if score:
+        pos_code = class_index(classes, skel_schema.pos_label)
+        is_pos = f"({label_code_sql} = {pos_code})"
+        cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
+        wrong = f"({is_pos} <> ({_q(score)} >= CAST({thr!r} AS {cast})))"
+    elif proba_cols:
+        given = columns.get("proba")
+        by_code: dict[int, str] = {}
+        for col in proba_cols:
+            key = (next(k for k, v in given.items() if v == col) if isinstance(given, Mapping)
+                   else _class_from_column(col))
+            code = class_index(classes, key)
+            if code is not None:
+                by_code[code] = col
+        # numpy's argmax order: the schema's probability columns, first maximum wins
+        for cls in skel_schema.proba_columns:
+            code = class_index(classes, cls)
+            assert code is not None
+            class_cols[code] = by_code[code]
+            class_dtypes[code] = (np.dtype(np.float32) if types[by_code[code]].upper() in
+                                  ("FLOAT", "REAL") else np.dtype(np.float64))
+        ordered = list(class_cols.items())
+        whens = []
+        for j, (code, col) in enumerate(ordered):
+            conds = [f"{_q(col)} {'>' if i < j else '>='} {_q(other)}"
+                     for i, (_, other) in enumerate(ordered) if i != j]
+            whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN {code}")
+        pred_code_sql = f"(CASE {' '.join(whens)} ELSE -1 END)"
+        wrong = f"({label_code_sql} <> {pred_code_sql})"
+        is_pos = None
+        for code, col in class_cols.items():
+            eng.exprs[f"proba:{code}"] = _q(col)
+    else:
+        pmap = [(v, class_index(classes, v)) for v in pd.unique(groups["p"]).tolist()]
+        if any(c is None for _, c in pmap):
+            bad = next(v for v, c in pmap if c is None)
+            raise eng.fail(f"prediction {bad!r} is not one of the classes "
+                           f"({', '.join(map(repr, classes))})", pred,
+                           f"{_q(pred)} = {_lit(bad)}")
+        pred_code_sql = _case(_q(pred), [(v, c) for v, c in pmap if c is not None])
+        wrong = f"({label_code_sql} <> {pred_code_sql})"
+        is_pos = None
+    eng.exprs.update({"model": model_sql, "split_code": split_code_sql, "id": id_sql,
+                      "wrong": wrong, "label_code": label_code_sql, "weight": w_sql,
+                      "score": _q(score) if score else "NULL"})
+    if not score:
+        eng.exprs["pred_code"] = pred_code_sql
+    eng.class_dtypes = class_dtypes
+    keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models))
+    n_models = max(len(models), 1)
+    picks = [seeds]
+    for sc in sorted(set(split_code.values())):  # up to sample_errors examples per split
+        picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE "
+                             f"{wrong} AND {split_code_sql} = {sc} ORDER BY hash({split_sql}, "
+                             f"{id_sql}) LIMIT {int(sample_errors) * n_models}").df()
+                     .drop_duplicates().head(int(sample_errors)))
+    picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src ORDER BY "
+                         f"hash({id_sql}, {split_sql}, 'sample') LIMIT "
+                         f"{int(sample_random) * n_models}").df().drop_duplicates()
+                 .head(int(sample_random)))
+    tag_cols = list(columns.get("categories") or [c for c, t in types.items()
+                                                  if t.upper() == "BOOLEAN"
+                                                  and c not in roles.values()])
+    if tag_cols:
+        any_tag = " OR ".join(f"{_q(c)} IS NOT NULL" for c in tag_cols if c in types)
+        if any_tag:
+            picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE "
+                                 f"{any_tag} LIMIT 100000").df())
+    wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
+    raw = _fetch(eng, wanted, split_sql, id_sql)
+    sample, schema = normalize(raw, source=name, **_normalize_opts(columns))
+    keys = sample["id"].astype(object)
+    if keys_with_split:
+        keys = pd.Series([f"{s}/{i}" for s, i in zip(sample["split"].astype(str), keys,
+                                                     strict=True)], dtype=object)
+    sample = sample.assign(key=keys.to_numpy())
+    engine_notes = [
+        f"Computed by DuckDB from {len(files):,} file(s), {total_rows:,} rows; the per-row "
+        f"views show a sample of {sample['id'].nunique():,} examples (up to "
+        f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+        f"{int(sample_random):,} at random).",
+        "Metadata slices, suspected label errors and the eyeball check need engine='pandas' "
+        "for now."]
+
+    # -- per split: sizes, and the counts at each distinct score (or on the grid) -------------
+    groups["m"] = groups["m"].astype(str)
+    sizes = groups.groupby(["m", "split"], sort=False).agg(
+        n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
+    counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+    confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    gridded: dict[tuple[str, str], float] = {}
+    # one score column per curve: the score (binary), else each class's probability
+    scored = ([(None, score, is_pos, score_dtype)] if score else
+              [(code, col, f"({label_code_sql} = {code})", class_dtypes[code])
+               for code, col in class_cols.items()])
+    model_code = _case(model_sql, [(m, i) for i, m in enumerate(models)])
+    if scored:
+        # a split past the limit in any class's column goes on the grid for every class
+        distinct = eng.sql(f"SELECT {model_sql}, {split_code_sql}, " + ", ".join(
+            f"approx_count_distinct({_q(col)})" for _, col, _, _ in scored)
+            + " FROM src GROUP BY ALL").fetchall()
+        per_split: dict[tuple[str, str], int] = {}
+        for m, sc, *ds in distinct:
+            per_split[(str(m), SPLITS[sc])] = max(per_split.get((str(m), SPLITS[sc]), 0),
+                                                  *map(int, ds))
+        coarse = [k for k, d in per_split.items() if d > distinct_limit]
+        gridded.update({k: float(grid) for k in coarse})
+    for code, col, positive, dtype in scored:
+        value_sql = f"CAST({_q(col)} AS DOUBLE)"
+        value = value_sql
+        if coarse:
+            cond = " OR ".join(f"({model_sql} = {_lit(m)} AND {split_code_sql} = "
+                               f"{SPLITS.index(s)})" for m, s in coarse)
+            cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
+            value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(col), grid, cast)} "
+                     f"ELSE {value_sql} END)")
+        table = eng.sql(
+            f"SELECT {model_code} AS m, {split_code_sql} AS sc, {value} AS v, "
+            f"count(*) FILTER (WHERE {positive}) AS pn, count(*) FILTER (WHERE NOT "
+            f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS pw, "
+            f"coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM src "
+            "GROUP BY ALL ORDER BY m, sc, v DESC").fetchnumpy()
+        pairs = pd.DataFrame({"m": np.asarray(table["m"]), "sc": np.asarray(table["sc"])})
+        for (m, sc), idx in pairs.groupby(["m", "sc"], sort=False).indices.items():
+            where = (models[int(m)], SPLITS[int(sc)])
+            counts[where if code is None else (*where, code)] = tuple(  # type: ignore[index]
+                np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn", "pw",
+                                                                        "nw"))
+    if not score:
+        k = len(classes)
+        table = eng.sql(
+            f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {label_code_sql} AS y, "
+            f"{pred_code_sql} AS p, count(*) AS n, sum({w_sql}) AS w FROM src "
+            "GROUP BY ALL").df()
+        for (m, sc), part in table.groupby(["m", "sc"], sort=False):
+            n_mat, w_mat = np.zeros((k, k)), np.zeros((k, k))
+            np.add.at(n_mat, (part["y"].to_numpy(), part["p"].to_numpy()), part["n"].to_numpy())
+            np.add.at(w_mat, (part["y"].to_numpy(), part["p"].to_numpy()), part["w"].to_numpy())
+            confusion[(str(m), SPLITS[int(sc)])] = (n_mat, w_mat)
+    if gridded:
+        engine_notes.append(
+            f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
+            f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
+            f"grid's points and within {grid:g} between them.")
+    schema = _replace(schema, notes=(*schema.notes, *engine_notes), metadata_columns=(),
+                      has_weight=weight is not None)
+    return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
+                      confusion=confusion, gridded=gridded, score_dtype=score_dtype,
+                      keys_with_split=keys_with_split, engine=eng, rows=total_rows,
+                      notes=tuple(engine_notes), class_dtypes=class_dtypes)
+
+
+def _grid_sql(score_sql: str, grid: float, cast: str) -> str:
+    """SQL of a score's grid point: the largest point ``g_k`` with ``score >= g_k``, the
+    comparison made in the score's own type (``cast``: FLOAT or DOUBLE), as NumPy makes it.
+
+    So a threshold on a grid point flags exactly the rows it flags in memory. With ``1 / grid``
+    whole, ``g_k = k / (1 / grid)``, the double nearest the decimal a user types.
+    """
+    grid = float(grid)
+    if not grid > 0:
+        raise DashboardError(f"the score grid must be a positive step, got {grid}")
+    inv = round(1.0 / grid)
+    whole = inv >= 1 and abs(inv * grid - 1.0) < 1e-12
+
+    def point(k: str) -> str:
+        return f"(({k}) / {float(inv)!r})" if whole else f"(({k}) * {grid!r})"
+
+    k0 = f"floor(CAST({score_sql} AS DOUBLE) / {grid!r})"
+    k = (f"(CASE WHEN CAST({point(k0 + ' + 1')} AS {cast}) <= {score_sql} THEN {k0} + 1 "
+         f"WHEN CAST({point(k0)} AS {cast}) > {score_sql} THEN {k0} - 1 ELSE {k0} END)")
+    return point(k)
+
+
+def _replace(schema: Schema, **changes: Any) -> Schema:
+    from dataclasses import replace
+    return replace(schema, **changes)
+
+
+def _normalize_opts(columns: Mapping[str, Any]) -> dict[str, Any]:
+    opts = {k: v for k, v in columns.items() if k not in ("metadata_columns",)}
+    opts["metadata_columns"] = ()
+    return opts
+
+
+def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
+           ) -> pd.DataFrame:
+    """The rows (of every model) of the wanted (split, id) pairs, in file order."""
+    eng.con.register("wanted_rows", wanted)
+    order = f"{_FILE}, {_ROW}" if eng.fmt == "parquet" else _FILE
+    try:
+        query = (f"SELECT * FROM src SEMI JOIN wanted_rows w ON {split_sql} = "
+                 f"CAST(w.sv AS VARCHAR) AND {id_sql} = w.iv ORDER BY {order}")
+        try:
+            frame = eng.con.sql(query).to_arrow_table()
+        except Exception as exc:  # duckdb raises its own hierarchy
+            raise DashboardError(f"the DuckDB engine could not fetch the sample: "
+                                 f"{str(exc).strip().splitlines()[0]}", file=eng.source) from None
+    finally:
+        eng.con.unregister("wanted_rows")
+    df = frame.to_pandas()
+    return df.drop(columns=[c for c in (_FILE, _ROW) if c in df.columns]).reset_index(drop=True)
+
+
+def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tuple[str, ...]:
+    """Models in order of first appearance (file order, then row), as the pandas path has it."""
+    if eng.fmt == "parquet":
+        first = groups.sort_values(["f", "first_row"]).drop_duplicates("m")
+        return tuple(str(m) for m in first["m"])
+    rows = eng.sql(f"SELECT m FROM (SELECT {model_sql} AS m, row_number() OVER () AS rn "
+                   "FROM src) GROUP BY m ORDER BY min(rn)").fetchall()
+    return tuple(str(r[0]) for r in rows)
+
+
+def _check_ids(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
+               ident: str, n_models: int) -> bool:
+    """Refuse an id twice in one split for one model; say whether keys need the split.
+
+    One grouping by (id, model) answers both in the usual case (each id in one split); only
+    ids that span splits cost a second, exact grouping (and several models a third, for the
+    key rule: ids repeated across splits by any model make the key ``split/id``).
+    """
+    dup_rows, spanning = eng.one(
+        f"SELECT max(c) FILTER (WHERE lo = hi), count(*) FILTER (WHERE lo <> hi) FROM "
+        f"(SELECT {id_sql}, {model_sql}, count(*) AS c, min({split_code_sql}) AS lo, "
+        f"max({split_code_sql}) AS hi FROM src GROUP BY ALL)")
+    if (dup_rows or 0) > 1 or spanning:
+        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident)
+    if spanning:
+        return True
+    if n_models == 1:
+        return False
+    return eng.one(f"SELECT count(*) FROM (SELECT {id_sql} FROM src GROUP BY {id_sql} "
+                   f"HAVING min({split_code_sql}) <> max({split_code_sql}) LIMIT 1)")[0] > 0
+
+
+def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
+                      ident: str) -> None:
+    """An id twice in one split for one model is refused, naming the file and row."""
+    dup = eng.one(f"SELECT {model_sql}, {split_code_sql}, {id_sql} FROM src GROUP BY ALL "
+                  "HAVING count(*) > 1 LIMIT 1")
+    if dup is None:
+        return
+    m, sc, i = dup
+    where = f"{model_sql} = {_lit(m)} AND {split_code_sql} = {sc} AND {id_sql} = {_lit(i)}"
+    file, row = eng.row_ref(where)
+    raise DashboardError(f"id {str(i)!r} appears twice in split {SPLITS[sc]!r} for model "
+                         f"{m!r}", file=file, column=ident, row=row)
+
+

@@ -1,0 +1,588 @@
+"""The DuckDB path gives the same tables as the in-memory path, and bad partitions one line.
+
+Each property writes the same generated results to Parquet, opens them with
+``Results.from_file`` (pandas, every row held) and ``Results.from_dataset(engine="duckdb")``
+(aggregates and a sample), and compares the whole-split tables exactly. Weights are drawn
+from dyadic values (0.25, 0.5, 1, 2, 3), whose sums are exact in any order, so exact equality
+is the right test: the engine adds weights in its own order.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dashboard.errors import DashboardError
+from dashboard.results import DatasetResults, Results
+
+pytest.importorskip("duckdb", reason="pip install duckdb (in the test extra)")
+
+LABELS = {
+    "int": (0, 1),
+    "bool": (False, True),
+    "str": ("dog", "cat"),
+    "pm1": (-1, 1),
+}
+WEIGHTS = (0.25, 0.5, 1.0, 2.0, 3.0)
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def results_frames(draw: st.DrawFn, hard: bool | None = None) -> tuple[pd.DataFrame, dict]:
+    """A long results table (several models over the same ids) and its column options."""
+    kind = draw(st.sampled_from(sorted(LABELS)))
+    neg, pos = LABELS[kind]
+    positive = draw(st.sampled_from([pos, neg]))
+    n = draw(st.integers(2, 40))
+    n_models = draw(st.integers(1, 3))
+    hard = draw(st.booleans()) if hard is None else hard
+    weighted = draw(st.booleans())
+    float32 = draw(st.booleans())
+    coarse = draw(st.booleans())  # few distinct scores: many ties
+    splits = draw(st.lists(st.sampled_from(["train", "train_dev", "dev", "test"]),
+                           min_size=n, max_size=n))
+    splits[draw(st.integers(0, n - 1))] = "dev"
+    labels = draw(st.lists(st.sampled_from([neg, pos]), min_size=n, max_size=n))
+    weights = draw(st.lists(st.sampled_from(WEIGHTS), min_size=n, max_size=n))
+    parts = []
+    for m in range(n_models):
+        part = {"id": [f"ex{i}" for i in range(n)], "split": splits, "model": f"m{m}",
+                "label": labels}
+        if hard:
+            part["prediction"] = draw(st.lists(st.sampled_from([neg, pos]), min_size=n,
+                                               max_size=n))
+        else:
+            values = (st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 1.0]) if coarse else
+                      st.floats(0, 1, allow_nan=False, width=32 if float32 else 64))
+            scores = draw(st.lists(values, min_size=n, max_size=n))
+            part["score"] = np.asarray(scores, dtype=np.float32 if float32 else np.float64)
+        if weighted:
+            part["weight"] = weights
+        parts.append(pd.DataFrame(part))
+    frame = pd.concat(parts, ignore_index=True)
+    if kind == "bool":
+        frame["label"] = frame["label"].astype(bool)
+        if hard:
+            frame["prediction"] = frame["prediction"].astype(bool)
+    options = {"pos_label": positive} if not hard else {}
+    if kind == "str" and hard:
+        options = {}
+    return frame, options
+
+
+def outcome(fn, *args, **kwargs):
+    """A call's value, or its DashboardError's message: both paths must agree on either."""
+    try:
+        return fn(*args, **kwargs)
+    except DashboardError as exc:
+        return ("error", str(exc))
+
+
+def same(a, b) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        return
+    assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (a, b)
+
+
+def both(frame: pd.DataFrame, options: dict, where: Path, engine: str = "duckdb",
+         **engine_options) -> tuple[Results, Results] | None:
+    """Both paths over the same Parquet file; None when both refuse it with the same words."""
+    path = where / "results.parquet"
+    frame.to_parquet(path)
+    try:
+        memory = Results.from_file(path, **options)
+    except DashboardError as exc:
+        with pytest.raises(DashboardError) as refused:
+            Results.from_dataset(path, engine=engine, **options, **engine_options)
+        assert "\n" not in str(refused.value)
+        # the same words (lists of values may come in another order)
+        assert str(exc).rsplit("): ", 1)[-1].split("(")[0] in str(refused.value)
+        return None
+    return memory, Results.from_dataset(path, engine=engine, **options, **engine_options)
+
+
+def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]) -> None:
+    assert isinstance(engine, DatasetResults)
+    assert engine.models == memory.models
+    assert engine.splits == memory.splits
+    assert engine.classes == memory.classes
+    for weighted in ([False, True] if memory.schema.has_weight else [False]):
+        memory.weighted = engine.weighted = weighted
+        for m in memory.models:
+            assert engine.split_sizes(m) == memory.split_sizes(m)
+            for thr in [0.5, *thresholds]:
+                same(memory.error_rates(m, threshold=thr), engine.error_rates(m, threshold=thr))
+                same(memory.gaps(m, threshold=thr), engine.gaps(m, threshold=thr))
+            for split in memory.splits:
+                same(outcome(memory.class_f1, split, m), outcome(engine.class_f1, split, m))
+                if not memory.has_scores:
+                    continue
+                a, b = outcome(memory.curve, split, m), outcome(engine.curve, split, m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a.to_frame(), b.to_frame())
+                for thr in thresholds:
+                    same(memory.operating_point(split, thr, m),
+                         engine.operating_point(split, thr, m))
+                for optimize in ("f1", "accuracy", "recall"):
+                    same(memory.best_threshold(split, optimize, model=m),
+                         engine.best_threshold(split, optimize, model=m))
+        for split in memory.splits:
+            a = outcome(memory.compare_models, split)
+            b = outcome(engine.compare_models, split)
+            if isinstance(a, tuple):
+                assert a == b
+                continue
+            same(a, b)
+            assert a.attrs.get("mcnemar") == b.attrs.get("mcnemar")
+            assert a.attrs.get("chosen") == b.attrs.get("chosen")
+
+
+@SETTINGS
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_duckdb_tables_equal_the_in_memory_tables(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        # thresholds on the scores themselves, where ties and float32 rounding bite
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in frame["score"].iloc[:3]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+@SETTINGS
+@given(data=results_frames(hard=False), shift=st.integers(0, 3))
+def test_threshold_moves_never_touch_the_engine(data, shift) -> None:
+    """After the first tables, a threshold sweep only does binary searches on built curves."""
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        engine = opened[1]
+        engine.error_rates()
+        builds = engine.curve_builds
+        engine._agg.engine.con.close()  # any query now would fail
+        for thr in np.linspace(0, 1, 7)[shift:]:
+            engine.threshold = float(thr)
+            engine.error_rates()
+            engine.gaps()
+        assert engine.curve_builds == builds
+
+
+@SETTINGS
+@given(data=results_frames(hard=False), step=st.sampled_from([0.1, 0.01]))
+def test_a_grid_is_exact_at_its_points(data, step) -> None:
+    """Past the distinct-score limit the scores go on a grid; a threshold on a grid point
+    gives the in-memory counts, and the results say the grid was used."""
+    frame, options = data
+    frame = frame.assign(score=(np.floor(frame["score"].to_numpy(np.float64) * 1000)
+                                / 1000).astype(frame["score"].dtype))
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), distinct_limit=0, grid=step)
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.gridded and set(engine.gridded.values()) == {step}
+        assert any("grid" in note for note in engine.schema.notes)
+        points = [k / round(1 / step) for k in range(round(1 / step) + 1)]
+        for m in memory.models:
+            for thr in points:
+                same(memory.error_rates(m, threshold=thr), engine.error_rates(m, threshold=thr))
+
+
+def test_every_kind_of_label_and_positive_class_is_read_alike(tmp_path: Path) -> None:
+    """One fixed case per label kind, so a regression names the kind."""
+    rng = np.random.default_rng(3)
+    for kind, (neg, pos) in LABELS.items():
+        for positive in (pos, neg):
+            n = 200
+            frame = pd.DataFrame({
+                "id": np.arange(n).astype(str), "split": rng.choice(["train", "dev"], n),
+                "label": np.where(rng.random(n) < 0.4, pos, neg).astype(
+                    bool if kind == "bool" else object if kind == "str" else np.int64),
+                "score": rng.random(n).astype(np.float32)})
+            memory, engine = both(frame, {"pos_label": positive}, tmp_path)  # type: ignore
+            assert engine.schema.pos_label == memory.schema.pos_label
+            assert_same_tables(memory, engine, [0.3, 0.5, 0.9])
+
+
+# -- partitions and globs ----------------------------------------------------------------------
+def _partitioned(tmp_path: Path, frame: pd.DataFrame, parts: int = 3) -> Path:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(parts):
+        frame.iloc[i::parts].to_parquet(folder / f"part-{i}.parquet")
+    return folder
+
+
+def _demo_like(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame({"id": [f"x{i}" for i in range(n)],
+                         "split": rng.choice(["train", "train_dev", "dev", "test"], n),
+                         "label": rng.integers(0, 2, n),
+                         "weight": rng.choice(WEIGHTS, n)})
+    return pd.concat([base.assign(model=m, score=rng.random(n).round(3))
+                      for m in ("A", "B")], ignore_index=True)
+
+
+def test_a_folder_of_partitions_equals_the_single_file(tmp_path: Path) -> None:
+    frame = _demo_like()
+    frame.to_parquet(tmp_path / "whole.parquet")
+    memory = Results.from_file(tmp_path / "whole.parquet")
+    folder = _partitioned(tmp_path, frame)
+    engine = Results.from_dataset(folder)
+    assert_same_tables(memory, engine, [0.2, 0.5, 0.77])
+    globbed = Results.from_dataset(str(folder / "part-*.parquet"))
+    assert_same_tables(memory, globbed, [0.5])
+    assert globbed.fingerprint == engine.fingerprint
+
+
+def test_csv_and_parquet_give_the_same_tables(tmp_path: Path) -> None:
+    frame = _demo_like(300, seed=1)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    memory = Results.from_file(tmp_path / "r.csv")
+    engine = Results.from_dataset(tmp_path / "r.csv")
+    assert_same_tables(memory, engine, [0.25, 0.5])
+
+
+def test_the_sample_holds_the_misclassified_rows_for_the_tally(tmp_path: Path) -> None:
+    frame = _demo_like(400, seed=2)
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet")
+    engine = Results.from_dataset(tmp_path / "r.parquet")
+    wrong_memory = set(memory.review_rows("dev")["key"])
+    wrong_engine = set(engine.review_rows("dev")["key"])
+    assert wrong_engine == wrong_memory  # small data: the sample bound is not reached
+    key = sorted(wrong_engine)[0]
+    for r in (memory, engine):
+        r.set_tag(key, "incorrectly labelled", True)
+    same(memory.tally("dev"), engine.tally("dev"))
+
+
+def test_the_sample_is_bounded(tmp_path: Path) -> None:
+    frame = _demo_like(3000, seed=4)
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+    agg = aggregate(tmp_path / "r.parquet", sample_errors=50, sample_random=20)
+    examples = agg.sample["id"].nunique()
+    n_splits = len(agg.sizes.index.get_level_values("split").unique())
+    # errors per split, random, one per small group
+    assert examples <= 50 * n_splits + 20 + len(agg.sizes) * 2 * 2
+    assert examples < frame["id"].nunique()
+    assert agg.rows == len(frame)
+
+
+# -- bad input: one line naming the file, the column and the row -------------------------------
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_a_partition_missing_a_column_is_named(tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    pd.read_parquet(folder / "part-1.parquet").drop(columns=["score"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-1.parquet" in text and "'score'" in text and "missing column" in text
+
+
+def test_mixed_types_across_partitions_are_named(tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    part = pd.read_parquet(folder / "part-2.parquet")
+    part.assign(label=part["label"].map({0: "no", 1: "yes"})).to_parquet(
+        folder / "part-2.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-2.parquet" in text and "'label'" in text and "VARCHAR" in text
+
+
+def test_a_missing_file_or_empty_glob_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "nope.parquet")
+    assert "nope.parquet" in _one_line(exc) and "not found" in str(exc.value)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(str(tmp_path / "none-*.parquet"))
+    assert "no file matches" in _one_line(exc)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(score=f["score"].where(f.index != 5)), "score", "missing (NaN)"),
+    (lambda f: f.assign(score=f["score"].where(f.index != 5, 1.5)), "score", "outside [0, 1]"),
+    (lambda f: f.assign(split=f["split"].where(f.index != 5, "holdout?")), "split",
+     "unknown split"),
+    (lambda f: f.assign(id=f["id"].where(f.index != 5, f["id"].iloc[6])).assign(
+        split=f["split"].where(f.index != 5, f["split"].iloc[6])), "id", "appears twice"),
+    (lambda f: f.assign(weight=f["weight"].where(f.index != 5, -1.0)), "weight",
+     "negative weight"),
+])
+def test_bad_values_name_the_file_column_and_row(tmp_path: Path, change, column, words) -> None:
+    frame = change(_demo_like(50))
+    folder = _partitioned(tmp_path, frame, parts=1)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-0.parquet" in text and f"column {column!r}" in text and words in text
+    assert "row 6" in text or "row 7" in text  # the 1-based file row of the changed value
+
+
+def test_unknown_engine_and_pandas_engine(tmp_path: Path) -> None:
+    _demo_like(40).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError, match="unknown engine"):
+        Results.from_dataset(tmp_path / "r.parquet", engine="spark")
+    plain = Results.from_dataset(tmp_path / "r.parquet", engine="pandas")
+    assert type(plain) is Results
+
+
+# -- the command line and the served app ---------------------------------------------------------
+def test_report_reads_a_folder_with_the_duckdb_engine(tmp_path: Path, capsys) -> None:
+    from dashboard.cli import main
+
+    folder = _partitioned(tmp_path, _demo_like(300, seed=5))
+    out = tmp_path / "diagnosis.html"
+    assert main(["report", str(folder), "--engine", "duckdb", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Computed by DuckDB from 3 file(s), 600 rows" in printed  # 300 ids x 2 models
+    assert "Computed by DuckDB" in out.read_text()
+    # the same folder without an engine that reads partitions: one line saying which to use
+    assert main(["report", str(folder), "-o", str(out)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--engine duckdb" in err and str(folder) in err
+
+
+def test_the_served_app_follows_the_engine_variable(tmp_path: Path) -> None:
+    from dashboard.app import DashboardApp, app_from_environment
+    from dashboard.serve import ENV_ENGINE, dashboard_env
+
+    folder = _partitioned(tmp_path, _demo_like(200, seed=6))
+    env = dashboard_env(folder, engine="duckdb", store=tmp_path / "a.sqlite")
+    assert env[ENV_ENGINE] == "duckdb"
+    app = app_from_environment(env, defer=False)
+    assert isinstance(app, DashboardApp)
+    assert isinstance(app.dashboard.results, DatasetResults)
+    assert ENV_ENGINE not in dashboard_env(folder, engine="pandas")
+    # without the variable a folder is not a results file: a message, not a traceback
+    plain = app_from_environment(dashboard_env(folder), defer=False)
+    assert not isinstance(plain, DashboardApp)
+
+
+def test_ids_repeated_across_splits_key_examples_by_split(tmp_path: Path) -> None:
+    """The same id in train and dev names two examples (key split/id), as in memory; an id
+    twice in one split is still refused when ids span splits."""
+    frame = _demo_like(200, seed=7)
+    frame["id"] = [f"x{i % 150}" for i in range(len(frame))]  # ids repeat, in other splits
+    frame["split"] = np.where(np.arange(len(frame)) % 200 < 150, "dev", "train")
+    memory, engine = both(frame, {}, tmp_path)  # type: ignore[misc]
+    assert set(engine.frame["key"]) <= set(memory.frame["key"])
+    assert all("/" in k for k in engine.frame["key"])
+    assert_same_tables(memory, engine, [0.4])
+    bad = frame.copy()
+    bad.loc[1, "id"] = bad.loc[0, "id"]
+    folder = _partitioned(tmp_path, bad, parts=1)
+    with pytest.raises(DashboardError, match="appears twice in split 'dev'"):
+        Results.from_dataset(folder)
+
+
+# -- the Dask engine: the same tables, on a distributed cluster of two workers ----------------
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("dask.dataframe", reason="pip install 'dask[dataframe]' (test extra)")
+    distributed = pytest.importorskip("distributed", reason="pip install distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_dask_tables_equal_the_in_memory_tables(dask_client, data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in frame["score"].iloc[:2]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+def test_dask_partitions_on_a_cluster_address(dask_client, tmp_path: Path) -> None:
+    frame = _demo_like(400, seed=8)
+    frame.to_parquet(tmp_path / "whole.parquet")
+    memory = Results.from_file(tmp_path / "whole.parquet")
+    folder = _partitioned(tmp_path, frame)
+    engine = Results.from_dataset(folder, engine="dask",
+                                  scheduler=dask_client.scheduler.address)
+    assert "Computed by Dask from 3 file(s)" in " ".join(engine.engine_notes)
+    assert_same_tables(memory, engine, [0.3, 0.5])
+    duck = Results.from_dataset(folder, engine="duckdb")
+    assert set(engine.frame["key"]) == set(duck.frame["key"])  # the same sample, by id
+    grid = Results.from_dataset(folder, engine="dask", scheduler=dask_client,
+                                distinct_limit=0, grid=0.01)
+    duck_grid = Results.from_dataset(folder, distinct_limit=0, grid=0.01)
+    for thr in (0.2, 0.5, 0.73):
+        same(grid.error_rates(threshold=thr), duck_grid.error_rates(threshold=thr))
+
+
+def test_dask_bad_partitions_are_one_line(dask_client, tmp_path: Path) -> None:
+    folder = _partitioned(tmp_path, _demo_like())
+    part = pd.read_parquet(folder / "part-2.parquet")
+    part.assign(score=part["score"].where(part.index != part.index[3])).to_parquet(
+        folder / "part-2.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    text = _one_line(exc)
+    assert "part-2.parquet" in text and "column 'score'" in text and "row 4" in text
+    pd.read_parquet(folder / "part-1.parquet").drop(columns=["label"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    assert "part-1.parquet" in _one_line(exc) and "'label'" in str(exc.value)
+
+
+def test_report_with_the_dask_engine_and_a_scheduler(dask_client, tmp_path: Path,
+                                                     capsys) -> None:
+    from dashboard.cli import main
+
+    folder = _partitioned(tmp_path, _demo_like(200, seed=9))
+    out = tmp_path / "d.html"
+    assert main(["report", str(folder), "--engine", "dask", "--scheduler",
+                 dask_client.scheduler.address, "-o", str(out)]) == 0
+    assert "Computed by Dask from 3 file(s)" in capsys.readouterr().out
+    assert main(["report", str(folder), "--engine", "duckdb", "--scheduler", "tcp://x:1",
+                 "-o", str(out)]) != 0
+    assert "--scheduler is for --engine dask" in capsys.readouterr().err
+
+
+def test_the_package_imports_without_the_engines(tmp_path: Path) -> None:
+    """DuckDB and Dask are optional: the package imports without them, and asking for the
+    DuckDB engine then says what to install, in one line."""
+    import subprocess
+    import sys
+
+    _demo_like(20).to_parquet(tmp_path / "r.parquet")
+    code = ("import sys; sys.modules['duckdb'] = None; sys.modules['dask'] = None\n"
+            "import dashboard.app, dashboard.report\n"
+            "from dashboard.results import Results\n"
+            "from dashboard.errors import DashboardError\n"
+            f"Results.from_file({str(tmp_path / 'r.parquet')!r})\n"
+            "try:\n"
+            f"    Results.from_dataset({str(tmp_path / 'r.parquet')!r})\n"
+            "except DashboardError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "needs the duckdb package" in done.stdout
+
+
+def test_the_tally_grid_says_it_draws_from_the_engines_sample(tmp_path: Path) -> None:
+    from dashboard.widgets.tally_grid import TallyGrid
+
+    frame = _demo_like(3000, seed=10)
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+
+    agg = aggregate(tmp_path / "r.parquet", sample_errors=40, sample_random=10)
+    r = DatasetResults(agg)
+    grid = TallyGrid(r, store=tmp_path / "s.sqlite")
+    errors = int(Results.from_file(tmp_path / "r.parquet").error_rates(
+        r.model, weighted=False).loc["dev", "errors"])
+    assert f"in the engine's sample ({errors:,} in the split)" in grid._summary.value
+    assert len(r.review_rows("dev")) < errors  # the sample is smaller than the split
+
+
+def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
+    """A CSV's ids keep their text ("3.50", not 3.5), as the pandas path reads them."""
+    frame = _demo_like(120, seed=11)
+    frame["id"] = [f"{i % 120}.50" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    memory = Results.from_file(tmp_path / "r.csv")
+    engine = Results.from_dataset(tmp_path / "r.csv")
+    assert set(engine.frame["key"]) == set(memory.frame["key"])
+    assert "2.50" in set(engine.frame["key"])
+    assert engine.fingerprint == Results.from_dataset(tmp_path / "r.csv").fingerprint
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda f: f.assign(task="car"), "a task column needs engine='pandas'"),
+    (lambda f: f.assign(train_size=100), "a train_size column needs engine='pandas'"),
+    (lambda f: f.drop(columns=["id"]), "needs an id column"),
+])
+def test_what_the_engine_path_does_not_read_yet_is_refused_plainly(tmp_path: Path, change,
+                                                                   words) -> None:
+    change(_demo_like(30)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet")
+    assert words in _one_line(exc)
+
+
+# -- per-class probabilities (multiclass): one-vs-rest curves and the argmax -------------------
+@st.composite
+def multiclass_frames(draw: st.DrawFn) -> pd.DataFrame:
+    k = draw(st.integers(3, 4))
+    classes = draw(st.sampled_from([list(range(k)), ["bird", "cat", "dog", "eel"][:k]]))
+    n = draw(st.integers(3, 30))
+    float32 = draw(st.booleans())
+    coarse = draw(st.booleans())  # ties, so the first maximum decides the argmax
+    splits = draw(st.lists(st.sampled_from(["train", "dev", "test"]), min_size=n, max_size=n))
+    splits[0] = "dev"
+    labels = draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n))
+    weights = draw(st.lists(st.sampled_from(WEIGHTS), min_size=n, max_size=n))
+    parts = []
+    for m in range(draw(st.integers(1, 2))):
+        part = {"id": [f"e{i}" for i in range(n)], "split": splits, "model": f"m{m}",
+                "label": labels, "weight": weights}
+        for c in classes:
+            values = (st.sampled_from([0.0, 0.2, 0.5, 1.0]) if coarse else
+                      st.floats(0, 1, allow_nan=False, width=32 if float32 else 64))
+            part[f"proba_{c}"] = np.asarray(draw(st.lists(values, min_size=n, max_size=n)),
+                                            dtype=np.float32 if float32 else np.float64)
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True)
+
+
+@SETTINGS
+@given(frame=multiclass_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_duckdb_multiclass_tables_equal_the_in_memory_tables(frame, thresholds) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, {}, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.schema.kind == memory.schema.kind == "multiclass_proba"
+        assert_same_tables(memory, engine, thresholds)
+        for weighted in (False, True):
+            memory.weighted = engine.weighted = weighted
+            for m in memory.models:
+                for split in memory.splits:
+                    for c in memory.classes:
+                        a = outcome(memory.curve, split, m, positive_class=c)
+                        b = outcome(engine.curve, split, m, positive_class=c)
+                        if isinstance(a, tuple):
+                            assert a == b
+                            continue
+                        same(a.to_frame(), b.to_frame())
+                        for thr in thresholds:
+                            same(a.at(thr), b.at(thr))
