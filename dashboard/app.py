@@ -235,11 +235,12 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
     meta = read_sidecar(path)
     if human_level is None:
         human_level = meta.get("human_level")  # type: ignore[assignment]
+    loader = {"class_names": meta.get("class_names"), **dict(columns or {})}
     if engine != "pandas":
         return Results.from_dataset(path, engine=engine, human_level=human_level,
-                                    metadata=meta.get("models"), **dict(columns or {}))
+                                    metadata=meta.get("models"), **loader)
     return Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
-                             **dict(columns or {}))
+                             **loader)
 
 
 def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,

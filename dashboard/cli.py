@@ -155,10 +155,31 @@ def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
                if getattr(args, f"{name}_col", None)}
     if getattr(args, "pos_label", None) is not None:
         columns["pos_label"] = args.pos_label
+    if getattr(args, "class_names", None):
+        columns["class_names"] = class_names_option(args.class_names)
     if getattr(args, "scheduler", None):
         if getattr(args, "engine", "pandas") != "dask":
             raise DashboardError("--scheduler is for --engine dask")
         columns["scheduler"] = args.scheduler
+    return columns
+
+
+def class_names_option(text: str) -> dict[str, str]:
+    """Parse ``--class-names "0=not cat,1=cat"`` (label=name pairs) into label -> name."""
+    names: dict[str, str] = {}
+    for part in text.split(","):
+        label, sep, name = part.partition("=")
+        if not sep or not label.strip() or not name.strip():
+            raise DashboardError(f"--class-names {text!r}: each entry is label=name, as in "
+                                 "'0=not cat,1=cat'")
+        names[label.strip()] = name.strip()
+    return names
+
+
+def with_sidecar_names(columns: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The loader keywords with the sidecar's class names unless ``--class-names`` gave some."""
+    if meta.get("class_names") and "class_names" not in columns:
+        return {**columns, "class_names": meta["class_names"]}
     return columns
 
 
@@ -261,7 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         human_level = meta.get("human_level")
     if isinstance(human_level, float):
         human_level = {"human level": human_level}
-    columns = loader_columns(args)
+    columns = with_sidecar_names(loader_columns(args), meta)
     if not path.exists():  # before a store is made for it
         raise DashboardError("file not found", file=str(path))
     store = Path(args.store) if args.store else default_store(path)
@@ -330,7 +351,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if human_level is None:
         human_level = meta.get("human_level")
     results = Results.from_dataset(path, engine=args.engine, human_level=human_level,
-                                   metadata=meta.get("models"), **loader_columns(args))
+                                   metadata=meta.get("models"),
+                                   **with_sidecar_names(loader_columns(args), meta))
     for note in results.schema.notes:
         print(f"note: {note}")
     if args.no_store:
@@ -376,6 +398,9 @@ def _add_loader_options(parser: argparse.ArgumentParser) -> None:
                             help=f"column holding the {what} (default: {name})")
     parser.add_argument("--pos-label", default=None, metavar="CLASS",
                         help="the positive class, when labels are not 0/1 or False/True")
+    parser.add_argument("--class-names", default=None, metavar="LABEL=NAME,...",
+                        help="names the views show for the labels, e.g. '0=not cat,1=cat' "
+                             "(default: the sidecar's class_names, else the labels)")
 
 
 def _add_engine_option(parser: argparse.ArgumentParser) -> None:

@@ -771,6 +771,7 @@ def write_demo(directory: str | Path, seed: int = 0) -> Path:
         "human_level": HUMAN_LEVEL,
         "models": MODEL_INFO,
         "positive_label": 1,
+        "class_names": {"0": "not cat", "1": "cat"},
         "description": DESCRIPTION,
     }
     (directory / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

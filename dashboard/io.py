@@ -854,7 +854,8 @@ def _rate(text: str, option: str = "--human-level") -> float:
 def read_sidecar(path: str | Path) -> dict[str, object]:
     """Metadata beside a results file: ``<name>.json`` or a ``demo.json`` that names it.
 
-    Holds optional ``title`` (text), ``human_level`` (a rate or name: rate) and per-model
+    Holds optional ``title`` (text), ``human_level`` (a rate or name: rate), ``class_names``
+    (label: the name views show) and per-model
     ``models`` facts (``{"A": {"running_time_ms": 80}}``). A sidecar that cannot be read, is
     not a JSON object, or holds a bad field is refused, naming the file and the field.
     """
@@ -893,6 +894,11 @@ def _check_sidecar(data: Mapping[str, object], name: str) -> None:
         raise DashboardError(f"title must be text, got {title!r}", file=name, column="title")
     if data.get("human_level") is not None:
         _check_human_level(data["human_level"], f"{name}: human_level")
+    names = data.get("class_names")
+    if names is not None and (not isinstance(names, dict) or not all(
+            isinstance(v, str) for v in names.values())):
+        raise DashboardError("class_names must be an object of label: name, such as "
+                             '{"1": "cat", "0": "not cat"}', file=name, column="class_names")
     models = data.get("models")
     if models is None:
         return

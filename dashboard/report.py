@@ -104,10 +104,8 @@ def figures(results: Results) -> dict[str, dict[str, Any]]:
         point = r.operating_point("dev")
         best = r.best_threshold("dev", "f1")
         out["explorer"] = apply_marks(curves_spec(r, "dev"), curves_marks(point, best))
-        neg = [c for c in r.classes if str(c) != str(r.positive_class)]
-        classes = (str(neg[0]) if neg else "negative", str(r.positive_class))
         out["confusion"] = confusion_spec(
-            point, classes, title=f"dev, threshold {r.threshold:.3g}")
+            point, r.confusion_classes(), title=f"dev, threshold {r.threshold:.3g}")
     return out
 
 

@@ -67,7 +67,33 @@ from dashboard.metrics.tally import (
     tally_table,
 )
 
-__all__ = ["DatasetResults", "Results", "StateError"]
+__all__ = ["DatasetResults", "Results", "StateError", "check_class_names"]
+
+
+def check_class_names(names: Mapping[Any, str] | None,
+                      classes: Sequence[Any]) -> dict[str, str]:
+    """Display names by the class's text; refuse a name for a class the labels lack, a
+    name that is not text, or two classes with one name (the views would merge them)."""
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise DashboardError(f"class names must map a label to a name, got {names!r}")
+    known = {str(c) for c in classes}
+    out: dict[str, str] = {}
+    for value, name in names.items():
+        key = str(value)
+        if key not in known:
+            raise DashboardError(f"class names: {key!r} is not a label; the labels are "
+                                 f"{', '.join(sorted(known))}")
+        if not isinstance(name, str) or not name.strip():
+            raise DashboardError(f"class names: the name of {key!r} must be text, got "
+                                 f"{name!r}")
+        out[key] = name.strip()
+    shown = [out.get(k, k) for k in known]
+    if len(set(shown)) < len(shown):
+        raise DashboardError(f"class names: two classes would show as one name "
+                             f"({', '.join(sorted(shown))})")
+    return out
 
 
 class StateError(DashboardError, t.TraitError):
@@ -96,7 +122,8 @@ class Results(t.HasTraits):
                  human_level: HumanLevel | float | Mapping[str, float] | None = None,
                  threshold: float | None = None, name: str | None = None,
                  metadata: Mapping[str, Mapping[str, float]] | None = None,
-                 margin_models: Sequence[str] = ()) -> None:
+                 margin_models: Sequence[str] = (),
+                 class_names: Mapping[Any, str] | None = None) -> None:
         #: every training-set size's rows, for the learning curve; the views use the largest
         self._lc_frame: pd.DataFrame | None = None
         if "train_size" in frame.columns:
@@ -110,6 +137,8 @@ class Results(t.HasTraits):
                              "results")
         #: per-model facts the user gives (running time in ms, size...), for satisficing
         self.metadata = {str(k): dict(v) for k, v in (metadata or {}).items()}
+        #: display names of the classes ("1" -> "cat"), keyed by the class's text
+        self.class_names = check_class_names(class_names, schema.classes)
         #: derived tables, one cache per task (a task switch keeps every task's tables)
         self._caches: dict[str, dict[tuple, Any]] = {}
         self._task_override: str | None = None
@@ -146,20 +175,22 @@ class Results(t.HasTraits):
     @classmethod
     def from_file(cls, path: str | Path, *, human_level: Any = None,
                   threshold: float | None = None, metadata: Any = None,
-                  **columns: Any) -> Results:
-        """Load a CSV, Parquet or JSON Lines results file (see :meth:`from_frame` for columns)."""
+                  class_names: Mapping[Any, str] | None = None, **columns: Any) -> Results:
+        """Load a CSV, Parquet or JSON Lines results file (see :meth:`from_frame` for columns;
+        ``class_names`` maps a label to its display name, ``{1: "cat", 0: "not cat"}``)."""
         if not isinstance(path, str | Path) or not str(path):
             raise DashboardError(f"from_file needs the path of a results file, got {path!r}")
         frame, schema = load_table(path, **columns)
         return cls(frame, schema, human_level=human_level, threshold=threshold,
-                   name=Path(path).name, metadata=metadata)
+                   name=Path(path).name, metadata=metadata, class_names=class_names)
 
     @classmethod
     def from_dataset(cls, source: str | Path, engine: str = "duckdb", *,
                      human_level: Any = None, threshold: float | None = None,
                      metadata: Any = None, distinct_limit: int = DISTINCT_LIMIT,
                      grid: float = GRID, memory_limit: str | None = None,
-                     scheduler: Any = None, **columns: Any) -> Results:
+                     scheduler: Any = None, class_names: Mapping[Any, str] | None = None,
+                     **columns: Any) -> Results:
         """Open a Parquet/CSV file, a folder of Parquet partitions or a glob through an engine.
 
         ``engine="duckdb"`` computes the aggregates out of core and keeps only a bounded sample
@@ -171,7 +202,7 @@ class Results(t.HasTraits):
         """
         if engine == "pandas":
             return cls.from_file(source, human_level=human_level, threshold=threshold,
-                                 metadata=metadata, **columns)
+                                 metadata=metadata, class_names=class_names, **columns)
         if engine not in ENGINES:
             raise DashboardError(f"unknown engine {engine!r}; choose one of "
                                  f"{', '.join(ENGINES)}")
@@ -183,24 +214,25 @@ class Results(t.HasTraits):
                             grid=grid, memory_limit=memory_limit, **columns)
         return DatasetResults(agg, human_level=human_level, threshold=threshold,
                               name=Path(str(source).rstrip("/*")).name or str(source),
-                              metadata=metadata)
+                              metadata=metadata, class_names=class_names)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, label: str = "label", score: str | None = "score",
                    split: str = "split", model: str | None = "model", id: str | None = "id",  # noqa: A002
                    human_level: Any = None, threshold: float | None = None,
                    name: str | None = None, metadata: Any = None,
-                   **columns: Any) -> Results:
+                   class_names: Mapping[Any, str] | None = None, **columns: Any) -> Results:
         """Build from a frame, one row per example (and per model in a long table).
 
         Keyword arguments name the columns: ``label``, ``score`` (probability of the positive
         class), ``prediction``, ``proba`` (per-class probability columns), ``split``,
         ``model``, ``id``, ``weight``, ``categories`` (boolean review tags), ``preview``.
+        ``class_names`` maps a label to the name the views show (``{1: "cat"}``).
         """
         frame, schema = normalize(df, label=label, score=score, split=split, model=model, id=id,
                                   **columns)
         return cls(frame, schema, human_level=human_level, threshold=threshold, name=name,
-                   metadata=metadata)
+                   metadata=metadata, class_names=class_names)
 
     @classmethod
     def from_predictions(cls, y_true: Sequence[Any] | np.ndarray, y_score: Any = None, *,
@@ -450,6 +482,20 @@ class Results(t.HasTraits):
     @property
     def classes(self) -> tuple[Any, ...]:
         return self.schema.classes
+
+    def class_name(self, value: Any) -> str:
+        """The name a view shows for a class value: its given name, else its text."""
+        text = str(value)
+        return self.class_names.get(text, text)
+
+    def confusion_classes(self) -> tuple[str, str]:
+        """The (negative, positive) names of the binary view of the positive class (the
+        negative is "rest" one-vs-rest, when the results are multiclass)."""
+        pos = self.positive_class
+        if self.schema.multiclass:
+            return "rest", self.class_name(pos)
+        neg = [c for c in self.classes if str(c) != str(pos)]
+        return (self.class_name(neg[0]) if neg else "negative"), self.class_name(pos)
 
     @property
     def categories(self) -> tuple[str, ...]:

@@ -200,7 +200,7 @@ class ThresholdExplorer(widgets.VBox):
         self._model_picker = widgets.Dropdown(options=list(r.models), value=r.model,
                                               description="model", layout=box("190px"))
         self._class_picker = widgets.Dropdown(
-            options=[(str(c), c) for c in r.classes], value=r.positive_class,
+            options=[(r.class_name(c), c) for c in r.classes], value=r.positive_class,
             description="positive class", layout=box("230px", self.multiclass))
         self._weighted_box = widgets.Checkbox(
             value=bool(r.weighted), description="weighted", indent=False,
@@ -443,7 +443,7 @@ class ThresholdExplorer(widgets.VBox):
         cf = r.class_f1(self.split)
         rows, styles = [], []
         for i, c in enumerate(cf.classes):
-            rows.append([html.escape(str(c)), pct(cf.precision[i]), pct(cf.recall[i]),
+            rows.append([html.escape(r.class_name(c)), pct(cf.precision[i]), pct(cf.recall[i]),
                          pct(cf.f1[i]), f"{cf.support[i]:,}"])
             styles.append("cur" if str(c) == str(r.positive_class) else "")
         caption = (f"All classes, argmax prediction on {html.escape(self.split)}: "
@@ -453,11 +453,7 @@ class ThresholdExplorer(widgets.VBox):
 
     # -- text -------------------------------------------------------------------------------------
     def _class_names(self) -> tuple[str, str]:
-        r = self.results
-        if self.multiclass:
-            return "rest", str(r.positive_class)
-        neg = [c for c in r.classes if str(c) != str(r.positive_class)]
-        return (str(neg[0]) if neg else "negative"), str(r.positive_class)
+        return self.results.confusion_classes()
 
     def _headline_html(self) -> str:
         pt = self.point

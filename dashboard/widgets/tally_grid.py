@@ -595,7 +595,8 @@ class TallyGrid(widgets.VBox):
         key = str(row["key"])
         score = row["score"]
         out: dict[str, Any] = {"key": key, "correct": bool(row["correct"]),
-                               "label": str(row["label"]), "predicted": str(row["predicted"]),
+                               "label": self.results.class_name(row["label"]),
+                               "predicted": self.results.class_name(row["predicted"]),
                                "score": "—" if pd.isna(score) else f"{float(score):.3f}"}
         if self._with_preview:
             out["preview"] = preview_cell(row["preview"], base_dir)
@@ -604,9 +605,10 @@ class TallyGrid(widgets.VBox):
             if key in self._suspects.index:
                 likely, given = self._suspects.loc[key, ["likely", "score"]]
                 out["suspect"] = {
-                    "text": f"likely {likely}",
-                    "title": f"the model gives the label {row['label']} a probability of "
-                             f"{float(given):.3f} and is confident of {likely}: check the "
+                    "text": f"likely {self.results.class_name(likely)}",
+                    "title": f"the model gives the label {out['label']} a probability of "
+                             f"{float(given):.3f} and is confident of "
+                             f"{self.results.class_name(likely)}: check the "
                              "label (nothing is ticked for you)"}
         return out
 
