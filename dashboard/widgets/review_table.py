@@ -302,6 +302,7 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
   color: inherit; background: var(--mldash-table-bg);
   border: 1px solid var(--mldash-table-line); border-radius: 3px;
 }}
+.mldash-review td.mldash-col-text {{ white-space: nowrap; }}
 .mldash-review td.mldash-col-preview img {{ max-width: 48px; max-height: 48px; display: block; }}
 .mldash-review td.mldash-col-preview a {{ color: var(--jp-content-link-color, #2563eb); }}
 .mldash-review code {{ font-size: 12px; background: none; color: inherit; white-space: nowrap; }}
