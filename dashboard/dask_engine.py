@@ -24,6 +24,8 @@ from dashboard.engines import (
     _normalize_opts,
     _replace,
     expand_source,
+    keyed_sample,
+    sample_notes,
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
@@ -348,14 +350,8 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     skeleton = _fetch(eng, files, seeds, roles)
     _, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
-    labels = {}
-    for v in pd.unique(groups["y"]).tolist():
-        code = class_index(classes, v)
-        if code is None:
-            raise DashboardError(f"label {v!r} is not one of the declared classes "
-                                 f"({', '.join(map(repr, classes))})", file=name,
-                                 column=roles["label"])
-        labels[v] = code
+    labels = _class_codes(groups["y"], classes, "label", "the declared classes", name,
+                          roles["label"])
     score = roles["score"]
     dtype = np.dtype(np.float32) if score and types[score] == "FLOAT" else np.dtype(np.float64)
     thr = float(threshold) if threshold is not None else (0.5 if probabilities else 0.0)
@@ -365,15 +361,8 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     if score:
         spec["pos"] = class_index(classes, skel_schema.pos_label)
     else:
-        preds = {}
-        for v in pd.unique(groups["p"]).tolist():
-            code = class_index(classes, v)
-            if code is None:
-                raise DashboardError(f"prediction {v!r} is not one of the classes "
-                                     f"({', '.join(map(repr, classes))})", file=name,
-                                     column=roles["prediction"])
-            preds[v] = code
-        spec["preds"] = preds
+        spec["preds"] = _class_codes(groups["p"], classes, "prediction", "the classes", name,
+                                     roles["prediction"])
     meta = {"m": np.int64, "sv": object, "sc": np.int64, "y": np.int64}
     if score:
         meta["s"] = dtype
@@ -432,17 +421,8 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
     sample, schema = normalize(_fetch(eng, files, wanted, roles), source=name,
                                **_normalize_opts(columns))
-    keys = sample["id"].astype(object)
-    if keys_with_split:
-        keys = pd.Series([f"{s}/{i}" for s, i in zip(sample["split"].astype(str), keys,
-                                                     strict=True)], dtype=object)
-    sample = sample.assign(key=keys.to_numpy())
-    notes = [f"Computed by Dask from {len(files):,} file(s), {total_rows:,} rows; the per-row "
-             f"views show a sample of {sample['id'].nunique():,} examples (up to "
-             f"{int(sample_errors):,} misclassified at the default threshold per split, and "
-             f"{int(sample_random):,} at random).",
-             "Metadata slices, suspected label errors and the eyeball check need "
-             "engine='pandas' for now."]
+    sample = keyed_sample(sample, keys_with_split)
+    notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)
@@ -510,3 +490,17 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
     order = {f: i for i, f in enumerate(files)}
     frame = frame.assign(__o=frame[_FILE].map(order)).sort_values(["__o", _ROW])
     return frame.drop(columns=["__o", _FILE, _ROW]).reset_index(drop=True)
+
+
+def _class_codes(values: pd.Series, classes: tuple, what: str, among: str, name: str,
+                 column: str) -> dict[Any, int]:
+    """Each distinct label (or prediction) to its class code; one that is no class is
+    refused, naming the file and the column."""
+    codes = {}
+    for v in pd.unique(values).tolist():
+        code = class_index(classes, v)
+        if code is None:
+            raise DashboardError(f"{what} {v!r} is not one of {among} "
+                                 f"({', '.join(map(repr, classes))})", file=name, column=column)
+        codes[v] = code
+    return codes

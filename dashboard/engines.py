@@ -546,18 +546,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
     raw = _fetch(eng, wanted, split_sql, id_sql)
     sample, schema = normalize(raw, source=name, **_normalize_opts(columns))
-    keys = sample["id"].astype(object)
-    if keys_with_split:
-        keys = pd.Series([f"{s}/{i}" for s, i in zip(sample["split"].astype(str), keys,
-                                                     strict=True)], dtype=object)
-    sample = sample.assign(key=keys.to_numpy())
-    engine_notes = [
-        f"Computed by DuckDB from {len(files):,} file(s), {total_rows:,} rows; the per-row "
-        f"views show a sample of {sample['id'].nunique():,} examples (up to "
-        f"{int(sample_errors):,} misclassified at the default threshold per split, and "
-        f"{int(sample_random):,} at random).",
-        "Metadata slices, suspected label errors and the eyeball check need engine='pandas' "
-        "for now."]
+    sample = keyed_sample(sample, keys_with_split)
+    engine_notes = sample_notes("DuckDB", len(files), total_rows, sample, sample_errors,
+                                sample_random)
 
     # -- per split: sizes, and the counts at each distinct score (or on the grid) -------------
     groups["m"] = groups["m"].astype(str)
@@ -678,6 +669,27 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
     df = frame.to_pandas()
     return df.drop(columns=[c for c in (_FILE, _ROW) if c in df.columns]).reset_index(drop=True)
 
+
+
+def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
+    """The sample with its example keys: the id, or ``split/id`` when ids repeat across
+    splits (the in-memory path's rule, so reviews in a store match on both paths)."""
+    keys = sample["id"].astype(object)
+    if keys_with_split:
+        keys = pd.Series([f"{s}/{i}" for s, i in zip(sample["split"].astype(str), keys,
+                                                     strict=True)], dtype=object)
+    return sample.assign(key=keys.to_numpy())
+
+
+def sample_notes(engine: str, files: int, total_rows: int, sample: pd.DataFrame,
+                 sample_errors: int, sample_random: int) -> list[str]:
+    """What the header and the report say about numbers computed by an engine."""
+    return [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
+            f"views show a sample of {sample['id'].nunique():,} examples (up to "
+            f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+            f"{int(sample_random):,} at random).",
+            "Metadata slices, suspected label errors and the eyeball check need "
+            "engine='pandas' for now."]
 
 def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tuple[str, ...]:
     """Models in order of first appearance (file order, then row), as the pandas path has it."""
