@@ -26,6 +26,7 @@ from dashboard.engines import (
     expand_source,
     keyed_sample,
     sample_notes,
+    split_sizes,
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
@@ -426,8 +427,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)
-    sizes = groups.groupby(["m", "split"], sort=False).agg(
-        n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
+    sizes = split_sizes(groups)
     counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
     confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     gridded: dict[tuple[str, str], float] = {}

@@ -552,8 +552,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
 
     # -- per split: sizes, and the counts at each distinct score (or on the grid) -------------
     groups["m"] = groups["m"].astype(str)
-    sizes = groups.groupby(["m", "split"], sort=False).agg(
-        n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
+    sizes = split_sizes(groups)
     counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
     confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     gridded: dict[tuple[str, str], float] = {}
@@ -670,6 +669,13 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
     return df.drop(columns=[c for c in (_FILE, _ROW) if c in df.columns]).reset_index(drop=True)
 
 
+
+
+def split_sizes(groups: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, split): rows, weight, squared weight and the score range, from the
+    engine's small groups (one row per model, split and group key)."""
+    return groups.groupby(["m", "split"], sort=False).agg(
+        n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
 
 def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
     """The sample with its example keys: the id, or ``split/id`` when ids repeat across
