@@ -593,15 +593,18 @@ class Results(t.HasTraits):
                 raise DashboardError("these results hold hard predictions only: a threshold "
                                      "curve needs a score column or per-class probabilities",
                                      file=self.schema.source)
-            idx = self._positions(split, model)
-            is_pos = self._frame["label_code"].to_numpy()[idx] == self._code(pos)
-            scores = self._score_array(pos)[idx]
-            w = self._frame["weight"].to_numpy()[idx] if weighted else None
-            curve = ThresholdCurve.from_predictions(is_pos, scores, sample_weight=w,
-                                                    pos_label=True)
+            curve = self._build_curve(split, model, pos, weighted)
             self.curve_builds += 1
             self._cache[key] = curve
         return curve
+
+    def _build_curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
+        """One split's curve for class ``pos`` from its rows (one sort of their scores)."""
+        idx = self._positions(split, model)
+        is_pos = self._frame["label_code"].to_numpy()[idx] == self._code(pos)
+        scores = self._score_array(pos)[idx]
+        w = self._frame["weight"].to_numpy()[idx] if weighted else None
+        return ThresholdCurve.from_predictions(is_pos, scores, sample_weight=w, pos_label=True)
 
     def _code(self, cls: Any) -> int:
         """Integer code of a class (its position in ``schema.classes``)."""
@@ -1336,31 +1339,23 @@ class DatasetResults(Results):
         total = float(counts.sum())
         return n, total - float(np.trace(counts)), total, n_eff
 
-    def _curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
-        key = ("curve", model, split, str(pos), weighted)
-        curve = self._cache.get(key)
-        if curve is None:
-            if not self.has_scores:
-                raise DashboardError("these results hold hard predictions only: a threshold "
-                                     "curve needs a score column", file=self.schema.source)
-            code = self._code(pos)
-            if self.schema.kind == "binary_score":
-                if code != self._code(self.schema.pos_label):
-                    raise DashboardError("a single score column scores one class; the "
-                                         f"positive class is {self.schema.pos_label!r}")
-                where: tuple = (model, split)
-                dtype = self._agg.score_dtype
-            else:  # per-class probabilities: one-vs-rest on the class's own column
-                where, dtype = (model, split, code), self._agg.class_dtypes[code]
-            scores, pn, nn, pw, nw = self._agg.counts[where]
-            if (model, split) in self._agg.gridded:
-                # grid points are doubles: a float32 threshold would miss the point it names
-                dtype = np.dtype(np.float64)
-            curve = ThresholdCurve.from_counts(scores, pw if weighted else pn,
-                                               nw if weighted else nn, dtype=dtype)
-            self.curve_builds += 1
-            self._cache[key] = curve
-        return curve
+    def _build_curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
+        """The curve from the engine's counts at each distinct score (or grid point)."""
+        code = self._code(pos)
+        if self.schema.kind == "binary_score":
+            if code != self._code(self.schema.pos_label):
+                raise DashboardError("a single score column scores one class; the "
+                                     f"positive class is {self.schema.pos_label!r}")
+            where: tuple = (model, split)
+            dtype = self._agg.score_dtype
+        else:  # per-class probabilities: one-vs-rest on the class's own column
+            where, dtype = (model, split, code), self._agg.class_dtypes[code]
+        scores, pn, nn, pw, nw = self._agg.counts[where]
+        if (model, split) in self._agg.gridded:
+            # grid points are doubles: a float32 threshold would miss the point it names
+            dtype = np.dtype(np.float64)
+        return ThresholdCurve.from_counts(scores, pw if weighted else pn,
+                                          nw if weighted else nn, dtype=dtype)
 
     @property
     def score_range(self) -> tuple[float, float]:
