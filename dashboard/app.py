@@ -286,8 +286,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot read the results file {path}.",
                               f"{type(exc).__name__}: {exc}")
     try:
-        rows = getattr(results, "rows_total", len(results.frame))
-        say(f"Building the views of {path.name} ({rows:,} rows)…")
+        say(f"Building the views of {path.name} ({results.rows_total:,} rows)…")
         return DashboardApp(results, store=store, title=title)
     except (DashboardError, OSError) as exc:
         where = f" with the annotation store {store}" if store else ""
@@ -407,8 +406,9 @@ class PreheatedApp(_FirstView):
     def freshen(self) -> None:
         """Rebuild from a changed results file, else reload the reviews from the store."""
         try:
-            if file_stamp(self._path) != self._stamp:
-                old, self._stamp = self.content, file_stamp(self._path)
+            stamp = file_stamp(self._path)
+            if stamp != self._stamp:
+                old, self._stamp = self.content, stamp
                 self.content = self._build(lambda _text: None)
                 self.children = (self.content,)
                 self.rebuilt = True

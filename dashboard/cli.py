@@ -227,8 +227,7 @@ def _summary(path: str | Path, human_level: Any, columns: dict[str, Any],
 
     results = Results.from_dataset(Path(path), engine=engine, human_level=human_level,
                                    **columns)
-    rows = getattr(results, "rows_total", len(results.frame))
-    return {"rows": rows, "models": [str(m) for m in results.models],
+    return {"rows": results.rows_total, "models": [str(m) for m in results.models],
             "notes": [str(n) for n in results.schema.notes]}
 
 

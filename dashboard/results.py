@@ -474,6 +474,11 @@ class Results(t.HasTraits):
         return ()
 
     @property
+    def rows_total(self) -> int:
+        """Rows in the results (the table shown: the largest training-set size's runs)."""
+        return len(self._frame)
+
+    @property
     def splits(self) -> tuple[str, ...]:
         """Splits present in the table (for the task in view), in walk order."""
         return tuple(s for s in SPLITS
