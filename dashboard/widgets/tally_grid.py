@@ -48,7 +48,7 @@ from dashboard.widgets.format import count, pct
 from dashboard.widgets.review_table import ReviewTable
 from dashboard.widgets.theme import COLORS
 
-__all__ = ["TallyGrid", "preview_cell", "preview_content"]
+__all__ = ["TallyGrid", "preview_cell"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -109,29 +109,6 @@ def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
             return "note", f"missing image {text}"
     short = text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW - 1] + "…"
     return "text", (short, text[:500])
-
-
-def preview_content(value: Any, base_dir: Path | None) -> tuple[str, Any]:
-    """What a preview cell shows for one value, safely, as escaped HTML or image bytes.
-
-    Returns ``("image", (bytes, format))`` for an image file inside ``base_dir`` (relative to
-    it, or absolute but still inside; ``..`` escapes are refused), ``("html", text)`` otherwise:
-    an escaped link for an http(s) URL (nothing is fetched), an escaped note for a refused or
-    missing file, or the escaped start of a text.
-    """
-    kind, content = _read_preview(value, base_dir)
-    if kind == "image":
-        return kind, content
-    if kind == "link":
-        href, shown = content
-        return "html", (f"<a href='{html.escape(href, quote=True)}' target='_blank' "
-                        f"rel='noopener noreferrer nofollow'>{html.escape(shown)}</a>")
-    if kind == "note":
-        return "html", f"<span style='color:{_MUTED}'>{html.escape(content)}</span>"
-    short, full = content
-    if not short:
-        return "html", ""
-    return "html", f"<span title='{html.escape(full, quote=True)}'>{html.escape(short)}</span>"
 
 
 def preview_cell(value: Any, base_dir: Path | None) -> dict[str, Any]:

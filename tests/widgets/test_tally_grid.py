@@ -19,7 +19,7 @@ from dashboard.annotations import ReviewSession
 from dashboard.metrics.tally import MISLABELLED
 from dashboard.widgets.format import pct
 from dashboard.widgets.review_table import MAX_COMMENT, ReviewTable
-from dashboard.widgets.tally_grid import preview_cell, preview_content
+from dashboard.widgets.tally_grid import preview_cell
 
 XSS = "<img src=x onerror=alert(1)><script>alert('x')</script> & \"quotes\""
 
@@ -316,22 +316,27 @@ def test_export_csv(grid: TallyGrid, demo: Results, tmp_path: Path) -> None:
 
 
 def test_previews_are_safe(demo: Results, tmp_path: Path) -> None:
+    """Only image files inside the results folder are read; a URL is a link, never fetched;
+    the rest is text the page sets with textContent (never parsed as markup)."""
     base = demo.schema.base_dir
-    kind, (data, fmt) = preview_content("images/cat_01.png", base)
-    assert kind == "image" and fmt == "png" and data.startswith(b"\x89PNG")
+    cell = preview_cell("images/cat_01.png", base)
+    assert cell["kind"] == "image" and cell["src"].startswith("data:image/png;base64,")
+    assert base64.b64decode(cell["src"].split(",", 1)[1]).startswith(b"\x89PNG")
     outside = tmp_path / "secret.png"
     outside.write_bytes(b"\x89PNG secret")
     for path in ("../../../../etc/passwd.png", str(outside), "images/../../results.py.png"):
-        kind, content = preview_content(path, base)
-        assert kind == "html" and "outside" in content
-    kind, content = preview_content("https://example.com/a.png?x=<b>", base)
-    assert kind == "html" and "<img" not in content and "&lt;b&gt;" in content
-    assert "<a href=" in content
-    kind, content = preview_content("javascript:alert(1)//.png", base)
-    assert "href" not in content
-    kind, content = preview_content(XSS * 10, base)
-    assert kind == "html" and "<script" not in content and "…" in content
-    assert preview_content(None, base) == ("html", "")
+        cell = preview_cell(path, base)
+        assert cell["kind"] == "text" and cell["muted"] and "outside" in cell["text"]
+        assert "src" not in cell
+    cell = preview_cell("https://example.com/a.png?x=<b>", base)
+    assert cell == {"kind": "link", "href": "https://example.com/a.png?x=<b>",
+                    "text": "https://example.com/a.png?x=<b>"}  # shown as text, not fetched
+    cell = preview_cell("javascript:alert(1)//.png", base)
+    assert cell["kind"] == "text" and "href" not in cell
+    cell = preview_cell(XSS * 10, base)
+    assert cell["kind"] == "text" and cell["text"].endswith("…")
+    assert len(cell["text"]) < len(XSS * 10)
+    assert preview_cell(None, base) == {"kind": "text", "text": "", "title": ""}
 
 
 def test_grid_with_text_previews_escapes_them(tmp_path: Path) -> None:
