@@ -23,7 +23,9 @@ from dashboard.engines import (
     _check_partitions,
     _normalize_opts,
     _replace,
+    confusion_counts,
     expand_source,
+    grid_note,
     keyed_sample,
     sample_notes,
     split_sizes,
@@ -450,18 +452,10 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     else:
         k = len(classes)
         (table,) = eng.compute(canon.groupby(["m", "sc", "y", "p"]).w.agg(["count", "sum"]))
-        for (m, sc), part in table.reset_index().groupby(["m", "sc"], sort=False):
-            n_mat, w_mat = np.zeros((k, k)), np.zeros((k, k))
-            np.add.at(n_mat, (part["y"].to_numpy(), part["p"].to_numpy()),
-                      part["count"].to_numpy())
-            np.add.at(w_mat, (part["y"].to_numpy(), part["p"].to_numpy()),
-                      part["sum"].to_numpy())
-            confusion[(models[int(m)], SPLITS[int(sc)])] = (n_mat, w_mat)
+        confusion.update(confusion_counts(table.reset_index(), k, "count", "sum",
+                                          lambda m: models[int(m)]))
     if gridded:
-        notes.append(
-            f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
-            f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
-            f"grid's points and within {grid:g} between them.")
+        notes.append(grid_note(gridded, grid, distinct_limit))
     schema = _replace(schema, notes=(*schema.notes, *notes), metadata_columns=(),
                       has_weight=roles["weight"] is not None)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,

@@ -599,16 +599,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {label_code_sql} AS y, "
             f"{pred_code_sql} AS p, count(*) AS n, sum({w_sql}) AS w FROM src "
             "GROUP BY ALL").df()
-        for (m, sc), part in table.groupby(["m", "sc"], sort=False):
-            n_mat, w_mat = np.zeros((k, k)), np.zeros((k, k))
-            np.add.at(n_mat, (part["y"].to_numpy(), part["p"].to_numpy()), part["n"].to_numpy())
-            np.add.at(w_mat, (part["y"].to_numpy(), part["p"].to_numpy()), part["w"].to_numpy())
-            confusion[(str(m), SPLITS[int(sc)])] = (n_mat, w_mat)
+        confusion.update(confusion_counts(table, k, "n", "w", str))
     if gridded:
-        engine_notes.append(
-            f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
-            f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
-            f"grid's points and within {grid:g} between them.")
+        engine_notes.append(grid_note(gridded, grid, distinct_limit))
     schema = _replace(schema, notes=(*schema.notes, *engine_notes), metadata_columns=(),
                       has_weight=weight is not None)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
@@ -676,6 +669,29 @@ def split_sizes(groups: pd.DataFrame) -> pd.DataFrame:
     engine's small groups (one row per model, split and group key)."""
     return groups.groupby(["m", "split"], sort=False).agg(
         n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
+
+
+def confusion_counts(table: pd.DataFrame, k: int, count: str, weight: str,
+                     model_name: Callable[[Any], str]) -> dict[tuple[str, str], tuple]:
+    """Per (model, split), the k x k label x prediction matrices of rows and of weight, from
+    an engine's counts grouped by model code ``m``, split code ``sc``, label ``y`` and
+    prediction ``p``."""
+    out = {}
+    for (m, sc), part in table.groupby(["m", "sc"], sort=False):
+        cells = (part["y"].to_numpy(), part["p"].to_numpy())
+        n_mat, w_mat = np.zeros((k, k)), np.zeros((k, k))
+        np.add.at(n_mat, cells, part[count].to_numpy())
+        np.add.at(w_mat, cells, part[weight].to_numpy())
+        out[(model_name(m), SPLITS[int(sc)])] = (n_mat, w_mat)
+    return out
+
+
+def grid_note(gridded: Mapping[tuple[str, str], float], grid: float,
+              distinct_limit: int) -> str:
+    """What the header and the report say when scores were grouped on a grid."""
+    return (f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
+            f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
+            f"grid's points and within {grid:g} between them.")
 
 def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
     """The sample with its example keys: the id, or ``split/id`` when ids repeat across
