@@ -31,7 +31,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -417,16 +417,24 @@ class AnnotationStore:
             "(origin IS NULL OR origin != ?))",
             (dataset, dataset, dataset, MISLABELLED)).fetchone()[0] == 1
 
-    def adopt_legacy_dataset(self, keys: Collection[str], fingerprint: str | None = None
-                             ) -> str | None:
+    def adopt_legacy_dataset(self, keys: Collection[str] | Callable[[list[str]], Collection[str]],
+                             fingerprint: str | Callable[[], str] | None = None) -> str | None:
         """Move the reviews of a hash-named dataset (older stores) to this store's name.
 
         Only when this name holds no review yet. Candidates are datasets named by a 16-digit
         hash (:attr:`Results.fingerprint`); ``fingerprint`` wins if present, else the one whose
         reviewed ids overlap ``keys`` most (none without overlap). Every row moves (tags,
         comments, categories, the edit log), one transaction. Returns the old name or None.
+        ``keys`` may be a function of the ids asked about (the known ones) and ``fingerprint``
+        one of nothing: both cost a pass over every row, paid only when a candidate exists.
         """
-        keys = keys if isinstance(keys, (set, frozenset)) else frozenset(map(str, keys))
+        if callable(keys):
+            known = keys
+        else:
+            have = keys if isinstance(keys, (set, frozenset)) else frozenset(map(str, keys))
+
+            def known(ids: list[str]) -> list[str]:
+                return [i for i in ids if i in have]
         with self._transaction(write=True) as conn:
             if self._has_reviews(conn, self.dataset):
                 return None
@@ -435,6 +443,7 @@ class AnnotationStore:
                 if _LEGACY_DATASET.fullmatch(d) and self._has_reviews(conn, d)]
             if not legacy:
                 return None
+            fingerprint = fingerprint() if callable(fingerprint) else fingerprint
             if fingerprint in legacy:
                 chosen = fingerprint
             else:
@@ -442,7 +451,7 @@ class AnnotationStore:
                     ids = conn.execute("SELECT example_id FROM tags WHERE dataset = ? UNION "
                                        "SELECT example_id FROM comments WHERE dataset = ?",
                                        (d, d)).fetchall()
-                    return sum(1 for (i,) in ids if i in keys)
+                    return len(known([i for (i,) in ids]))
 
                 best = max(legacy, key=overlap)
                 chosen = best if overlap(best) > 0 else None
@@ -865,7 +874,7 @@ def _open_store(results: Results, store: AnnotationStore | str | Path | None,
         store.parent.mkdir(parents=True, exist_ok=True)  # the user data folder, the first time
     if not isinstance(store, AnnotationStore):
         return AnnotationStore(store, dataset=dataset_name(results), author=author)
-    if store.dataset not in (dataset_name(results), results.fingerprint):
+    if store.dataset != dataset_name(results) and store.dataset != results.fingerprint:
         raise DashboardError(f"the annotation store is bound to dataset {store.dataset!r} but "
                              f"these results are dataset {dataset_name(results)!r}: tags of one "
                              "dataset never go to another", file=str(store.path))
@@ -897,17 +906,19 @@ def sync_results(results: Results, store: AnnotationStore, *, base: pd.DataFrame
     columns (renamed file columns follow their new name, removed ones disappear), and every
     stored edit, a cleared value included, wins over the file. A reviewed example reads False
     in the categories nobody ticked. Ids the results do not hold are left out and reported.
-    ``base`` (:func:`file_tags`) and ``keys`` (the results' example keys, a set) may be given
-    to save recomputing them on every refresh.
+    ``base`` (:func:`file_tags`) may be given to save recomputing it on every refresh, and
+    ``keys`` (a set of the results' example keys) to check ids against instead of the results.
     """
     base = file_tags(results) if base is None else base
-    known = keys if keys is not None else frozenset(results.frame["key"].astype(str))
     mapping = store.adopt_categories(list(base.columns))
     base = base[[c for c in base.columns if mapping.get(c)]]
     base = base.rename(columns={c: mapping[c] for c in base.columns})
     records = store.tag_records()
     cats = list(store.categories())
     ids = records["example_id"].tolist()
+    stored_comments = store.comments()
+    # only the ids the store holds are looked up: one pass over the rows, no set of them all
+    known = keys if keys is not None else results.known_keys([*ids, *stored_comments])
     is_known = np.fromiter((k in known for k in ids), dtype=bool, count=len(ids))
     unknown = sorted({k for k, ok in zip(ids, is_known, strict=True) if not ok})
     records = records[is_known]
@@ -923,7 +934,7 @@ def sync_results(results: Results, store: AnnotationStore, *, base: pd.DataFrame
     if not (merged.index.equals(current.index) and list(merged.columns) ==
             list(current.columns) and merged.equals(current)):
         results.tags = merged
-    comments = {k: v for k, v in store.comments().items() if k in known}
+    comments = {k: v for k, v in stored_comments.items() if k in known}
     if comments != results.comments:
         results.comments = comments
     return SyncResult(reviewed=len(merged), comments=len(comments), unknown_ids=tuple(unknown))
@@ -954,9 +965,9 @@ class ReviewSession:
         self.results = results
         self.defaulted = store is None
         self.store = _open_store(results, store, author)
-        self._keys = frozenset(results.frame["key"].astype(str))
         self._base = file_tags(results)
-        self.adopted_from = self.store.adopt_legacy_dataset(self._keys, results.fingerprint)
+        self.adopted_from = self.store.adopt_legacy_dataset(
+            results.known_keys, lambda: results.fingerprint)
         self.last_sync = self.sync()
 
     @property
@@ -979,13 +990,12 @@ class ReviewSession:
 
     def sync(self) -> SyncResult:
         """Reload the store (others' edits included) into the results."""
-        self.last_sync = sync_results(self.results, self.store, base=self._base,
-                                      keys=self._keys)
+        self.last_sync = sync_results(self.results, self.store, base=self._base)
         return self.last_sync
 
     def _check(self, key: str, category: str | None = None) -> str:
         key = str(key)
-        if key not in self._keys:
+        if not self.results.has_key(key):
             raise DashboardError(f"unknown example {key!r}")
         if category is not None and category not in self.results.categories:
             raise DashboardError(f"unknown category {category!r}; add it first")

@@ -2,9 +2,10 @@
 
 Every check raises :class:`~dashboard.errors.DashboardError` naming the file, the column and
 the first offending row (1-based data row, plus the example id when there is one). Inner
-code trusts what leaves this module: a canonical frame with columns ``id`` (str), ``split``
-(one of :data:`SPLITS`), ``model`` (str), ``label``, ``score`` / ``prediction`` / per-class
-probability columns, ``weight`` (float), category columns (nullable boolean) and previews.
+code trusts what leaves this module: a canonical frame with columns ``id`` (str, Arrow-backed),
+``split`` (one of :data:`SPLITS`), ``model`` (str), ``label``, ``score`` / ``prediction`` /
+per-class probability columns, ``weight`` (float, when the table has weights), category
+columns (nullable boolean) and previews.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dashboard.errors import DashboardError
 from dashboard.metrics.gaps import HumanLevel
@@ -178,6 +181,56 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(merged, dtype=object))
 
 
+def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Integer codes per row (-1 where missing) and the rows' ids as Arrow-backed text.
+
+    Ids are the one per-row text column: kept as one Arrow string buffer (a few bytes an
+    id), never as a Python object per row. Text ids are encoded by Arrow; integer ids are
+    factorized as numbers and only their distinct values formatted; anything else (floats,
+    mixed values such as 1 and "1") goes through :func:`_text_codes`, which merges equal texts.
+    """
+    small = len(series) < 2**31
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        arr = pa.chunked_array([series.array]) if not hasattr(series.array, "_pa_array") \
+            else series.array._pa_array
+    elif series.dtype == object:
+        try:
+            arr = pa.chunked_array([pa.array(series.to_numpy(), type=pa.large_string(),
+                                             from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = None
+    elif pd.api.types.is_integer_dtype(series.dtype) and not isinstance(
+            series.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        texts = pa.array(np.asarray(uniques)).cast(pa.large_string())
+        return _as_text_rows(codes, texts, small)
+    else:
+        arr = None
+    if arr is None:
+        codes, texts = _text_codes(series)
+        return _as_text_rows(codes, pa.array(texts.tolist(), type=pa.large_string()), small)
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    encoded = pc.dictionary_encode(arr).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    rows = pd.Series(pd.array(arr.combine_chunks() if len(encoded.dictionary) == len(arr)
+                              else encoded.dictionary.take(pa.array(np.maximum(codes, 0))),
+                              dtype="str"))
+    if arr.null_count:
+        rows = rows.where(codes >= 0)
+    return codes.astype(np.int32 if small else np.int64), rows
+
+
+def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.ndarray, pd.Series]:
+    """Codes and each row's text (the distinct ``texts`` taken by code) as an Arrow column."""
+    rows = texts.take(pa.array(np.maximum(codes, 0))) if len(texts) else \
+        pa.nulls(len(codes), pa.large_string())
+    series = pd.Series(pd.array(rows, dtype="str"))
+    if (codes < 0).any():
+        series = series.where(codes >= 0)
+    return codes.astype(np.int32 if small else np.int64), series
+
+
 def class_index(classes: Sequence[object], value: object) -> int | None:
     """Position of ``value`` among ``classes``, matched as a user means it.
 
@@ -306,16 +359,17 @@ def normalize(
     if id is not None and id != "id" and id_col is None:
         _require(df, id, source, "id")
     if id_col is not None:
-        id_codes, id_texts = _text_codes(df[id_col])
+        id_codes, id_rows = _id_codes(df[id_col])
         if (id_codes < 0).any():
             raise DashboardError("missing example id", file=source, column=id_col,
                                  row=_row_ref(df, _first(id_codes < 0), None))
     else:
-        id_codes = np.arange(len(df), dtype=np.int64)
-        id_texts = np.array([str(i) for i in range(len(df))], dtype=object)
+        id_codes = np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64)
+        id_rows = pd.Series(pd.array(pa.array(id_codes).cast(pa.string()), dtype="str"))
         notes.append("No id column: examples are identified by their row number, so tags "
                      "follow them only while the file keeps its row order.")
-    out["id"] = pd.Series(id_texts[id_codes], dtype=object)
+    n_ids = int(id_codes.max()) + 1
+    out["id"] = id_rows.set_axis(out.index)
     out["id_code"] = id_codes
 
     # -- split ---------------------------------------------------------------------------
@@ -390,7 +444,7 @@ def normalize(
     n_models = int(model_codes.max()) + 1 if len(df) else 1
     n_tasks = int(task_codes.max()) + 1 if len(df) else 1
     combined = ((((size_codes * n_tasks + task_codes) * n_models
-                  + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * len(id_texts)
+                  + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * n_ids
                 + id_codes)
     ordered = np.sort(combined)
     if (ordered[1:] == ordered[:-1]).any():
@@ -477,7 +531,9 @@ def normalize(
             f"({_shows(declared)})", file=source, column=label,
             row=_row_ref(df, pos, id_col))
     out["label"] = pd.Categorical.from_codes(label_code, categories=_categories(declared))
-    out["label_code"] = label_code
+    # the smallest integer that holds a class code: one byte a row for up to 127 classes
+    out["label_code"] = label_code.astype(np.int8 if len(declared) < 2**7 else
+                                          np.int16 if len(declared) < 2**15 else np.int32)
 
     if kind == "binary_score":
         if len(declared) > 2:
@@ -525,8 +581,7 @@ def normalize(
             raise DashboardError(f"negative weight {w[pos]}; weights are per-example costs >= 0",
                                  file=source, column=weight, row=_row_ref(df, pos, id_col))
         out["weight"] = w
-    else:
-        out["weight"] = 1.0
+    # no weight column: no column of ones either (80 MB at 10M rows); weighted views need one
 
     # -- categories and previews ----------------------------------------------------------
     used = {c for c in (id_col, split, model, label, score, prediction, weight,
@@ -542,7 +597,10 @@ def normalize(
                     and c not in used]
     for c in previews:
         _require(df, c, source, "preview")
-        out[c] = df[c].to_numpy(dtype=object)
+        col = df[c]
+        # text previews stay one Arrow buffer (pandas' str dtype), not an object per row
+        out[c] = col.astype("str").set_axis(out.index) if col.dtype == object or \
+            pd.api.types.is_string_dtype(col.dtype) else col.to_numpy(dtype=object)
     used |= set(previews)
 
     cat_names: list[str] = []
@@ -791,6 +849,21 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
                 "decision_function margins)", file=source, column=col,
                 row=_row_ref(df, pos, id_col))
     return values
+
+
+def release_scratch() -> None:
+    """Give the memory a load used and freed back to the system.
+
+    Arrow's allocator keeps what a load frees (the file's columns, the id hash table: about
+    1.3 GB at 10M rows) for reuse; without this the kernel holds it for its whole life."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: collecting is all
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema]:

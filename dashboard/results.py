@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import traitlets as t
 
 from dashboard.dask_engine import aggregate_dask
@@ -27,7 +29,7 @@ from dashboard.engines import (
     aggregate,
 )
 from dashboard.errors import DashboardError
-from dashboard.io import SPLITS, Schema, class_index, load_table, normalize
+from dashboard.io import SPLITS, Schema, class_index, load_table, normalize, release_scratch
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
@@ -145,7 +147,9 @@ class Results(t.HasTraits):
         self.curve_builds = 0  # how many curves were built: tests use it to prove caching
         self._tasks = tuple(schema.tasks) if "task" in frame.columns else ()
         group = ["model", "task", "split"] if self._tasks else ["model", "split"]
-        self._index = {k: np.asarray(v) for k, v in
+        # row positions per (model, split): int32 halves them (80 -> 40 MB at 10M rows)
+        pos_type = np.int32 if len(frame) < 2**31 else np.int64
+        self._index = {k: np.asarray(v, dtype=pos_type) for k, v in
                        frame.groupby(group, observed=True, sort=False).indices.items()}
         models = tuple(pd.unique(frame["model"]))
         self._models = models
@@ -159,6 +163,8 @@ class Results(t.HasTraits):
         self._scale_thresholds = {"probability": 0.5, "margin": 0.0}
         if "key" not in frame.columns:
             self._frame = frame = self._with_keys(frame)
+        if "id_code" in frame.columns:  # only the keys needed it
+            self._frame = frame = frame.drop(columns="id_code")
         default_threshold = self._scale_thresholds[self.scale(models[0])]
         super().__init__(
             task=self._tasks[0] if self._tasks else "",
@@ -181,8 +187,10 @@ class Results(t.HasTraits):
         if not isinstance(path, str | Path) or not str(path):
             raise DashboardError(f"from_file needs the path of a results file, got {path!r}")
         frame, schema = load_table(path, **columns)
-        return cls(frame, schema, human_level=human_level, threshold=threshold,
-                   name=Path(path).name, metadata=metadata, class_names=class_names)
+        results = cls(frame, schema, human_level=human_level, threshold=threshold,
+                      name=Path(path).name, metadata=metadata, class_names=class_names)
+        release_scratch()
+        return results
 
     @classmethod
     def from_dataset(cls, source: str | Path, engine: str = "duckdb", *,
@@ -523,18 +531,43 @@ class Results(t.HasTraits):
         """
         if "fingerprint" not in self._cache:
             h = hashlib.sha256()
-            for split in SPLITS:
-                keys = self._frame["key"].to_numpy()[self._frame["split"].to_numpy() == split]
+            keys = self._key_arrow()
+            codes = self._frame["split"].cat.codes.to_numpy()
+            for i, split in enumerate(SPLITS):
+                # Arrow sorts text by its UTF-8 bytes: the code-point order of sorted()
+                distinct = pc.unique(keys.filter(pa.array(codes == i)))
+                ordered = distinct.take(pc.sort_indices(distinct))
                 h.update(split.encode() + b"\x1e")
-                h.update("\x1f".join(sorted(set(keys.tolist()))).encode())
+                h.update("\x1f".join(ordered.to_pylist()).encode())
             self._cache["fingerprint"] = h.hexdigest()[:16]
         return self._cache["fingerprint"]
 
+    def _key_arrow(self) -> pa.Array:
+        """Every row's example key as one Arrow string array (no Python object per row)."""
+        col = self._frame["key"]
+        arr = getattr(col.array, "_pa_array", None)
+        if arr is None:
+            return pa.array(col.astype(str).to_numpy(), type=pa.large_string())
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    def _keys_at(self, rows: np.ndarray) -> np.ndarray:
+        """The example keys of ``rows`` (positions) as text; only those rows become objects."""
+        return np.asarray(self._frame["key"].array.take(np.asarray(rows, dtype=np.int64)),
+                          dtype=object)
+
     def has_key(self, key: str) -> bool:
-        """Whether an example key exists in these results."""
-        if "key_set" not in self._cache:
-            self._cache["key_set"] = frozenset(self._frame["key"].tolist())
-        return str(key) in self._cache["key_set"]
+        """Whether an example key exists in these results (one scan of the keys' buffer)."""
+        return bool(pc.any(pc.equal(self._key_arrow(), str(key))).as_py())
+
+    def known_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """Those of ``keys`` that exist in these results: one pass over the rows' keys against
+        a hash set of the few asked for, never a set of every key."""
+        asked = pa.array(sorted({str(k) for k in keys}), type=pa.large_string())
+        if len(asked) == 0:
+            return frozenset()
+        all_keys = self._key_arrow()
+        return frozenset(pc.unique(all_keys.filter(pc.is_in(all_keys, value_set=asked)))
+                         .to_pylist())
 
     @property
     def score_range(self) -> tuple[float, float]:
@@ -748,16 +781,21 @@ class Results(t.HasTraits):
 
         Decided on integer codes; only distinct (split, id) pairs become strings.
         """
-        id_codes = frame["id_code"].to_numpy()
-        pair = id_codes * len(SPLITS) + frame["split"].cat.codes.to_numpy()
+        id_codes = frame["id_code"].to_numpy().astype(np.int64)
+        split_codes = frame["split"].cat.codes.to_numpy()
+        pair = id_codes * len(SPLITS) + split_codes
+        ids = frame["id"]
+        if not isinstance(ids.dtype, pd.StringDtype):  # a frame built by hand: text ids
+            ids = ids.astype("str")
         if _count_unique(pair) == _count_unique(id_codes):
-            return frame.assign(key=frame["id"])
-        codes, uniques = pd.factorize(pair)
-        id_text = pd.Series(frame["id"].to_numpy(), index=id_codes)
-        id_text = id_text[~id_text.index.duplicated()]
-        texts = np.array([f"{SPLITS[p % len(SPLITS)]}/{id_text[p // len(SPLITS)]}"
-                          for p in uniques.tolist()], dtype=object)
-        return frame.assign(key=pd.Series(texts[codes], dtype=object, index=frame.index))
+            return frame.assign(id=ids, key=ids)  # one Arrow buffer for both columns
+        names = pa.DictionaryArray.from_arrays(pa.array(split_codes.astype(np.int8)),
+                                               pa.array(SPLITS, type=pa.large_string()))
+        keys = pc.binary_join_element_wise(names.cast(pa.large_string()),
+                                           pa.array(ids.array).cast(pa.large_string()),
+                                           pa.scalar("/", pa.large_string()))
+        return frame.assign(id=ids, key=pd.Series(pd.array(keys, dtype="str"),
+                                                  index=frame.index))
 
     @staticmethod
     def _initial_tags(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -809,19 +847,25 @@ class Results(t.HasTraits):
         reviewed = tags[tags.notna().any(axis=1).to_numpy()]
         # look up the few reviewed keys in the split (an index built once per split and
         # model), not every misclassified key in the tags
-        pos = self._key_index(split, model).get_indexer(reviewed.index)
+        pos = self._key_positions(split, model, reviewed.index)
         wrong = np.zeros(pos.size, dtype=bool)
         found = pos >= 0
         wrong[found] = ~self._correct_cached(split, model)[pos[found]]
         return reviewed[wrong]
 
-    def _key_index(self, split: str, model: str) -> pd.Index:
-        """The split's example keys in row order, as a hashed index (built once)."""
-        key = ("key_index", model, split)
-        if key not in self._cache:
-            idx = self._positions(split, model)
-            self._cache[key] = pd.Index(self._frame["key"].to_numpy()[idx])
-        return self._cache[key]
+    def _key_positions(self, split: str, model: str, keys: pd.Index) -> np.ndarray:
+        """Position within the split of each of ``keys`` (-1 when absent): one pass over the
+        split's keys against a hash of the few asked for (the reviewed ones)."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if len(keys) == 0:
+            return out
+        idx = self._positions(split, model)
+        split_keys = self._key_arrow().take(pa.array(idx))
+        asked = pa.array(np.asarray(keys, dtype=object).astype(str), type=pa.large_string())
+        where = pc.index_in(split_keys, value_set=asked)  # per split row: which key, or null
+        rows = np.flatnonzero(where.is_valid().to_numpy(zero_copy_only=False))
+        out[where.filter(where.is_valid()).to_numpy()] = rows
+        return out
 
     def tally(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
         """Per category: count, share of reviewed misclassified rows, and ceiling error.
@@ -847,9 +891,9 @@ class Results(t.HasTraits):
         if not self.weighted:
             return None
         idx = self._positions(split, model)
-        by_key = pd.Series(self._frame["weight"].to_numpy()[idx],
-                           index=self._frame["key"].to_numpy()[idx])
-        return by_key.reindex(tags.index).to_numpy(dtype=np.float64)
+        pos = self._key_positions(split, model, tags.index)
+        weight = self._frame["weight"].to_numpy()[idx]
+        return np.where(pos >= 0, weight[np.maximum(pos, 0)], np.nan)
 
     def label_noise(self, split: str = "dev", model: str | None = None) -> LabelNoise:
         """How much of the split's error is due to incorrect labels (DOMAIN.md section 2)."""
@@ -983,7 +1027,7 @@ class Results(t.HasTraits):
                     break
             else:
                 raise DashboardError(f"no metadata slice named {part!r}", column="slice")
-        return self._frame["key"].to_numpy()[idx[mask]]
+        return self._keys_at(idx[mask])
 
     def _class_proba(self, idx: np.ndarray, model: str) -> np.ndarray:
         """n x k probabilities in class-code order, or one clear error without them."""
@@ -1020,8 +1064,8 @@ class Results(t.HasTraits):
             rows = idx[found.positions]
             classes = np.asarray(self.schema.classes, dtype=object)
             table = pd.DataFrame({
-                "key": self._frame["key"].to_numpy()[rows],
-                "id": self._frame["id"].to_numpy()[rows],
+                "key": self._keys_at(rows),
+                "id": np.asarray(self._frame["id"].array.take(rows), dtype=object),
                 "label": classes[found.given], "likely": classes[found.likely],
                 "score": found.self_confidence})
             table.attrs.update({"split": split, "model": model, "rows": int(idx.size),
@@ -1045,7 +1089,7 @@ class Results(t.HasTraits):
             if self._ikey(m, split) not in self._index:
                 continue
             idx = self._positions(split, m)
-            eye = eyeball_mask(self._frame["key"].to_numpy()[idx], fraction, seed)
+            eye = eyeball_mask(self._keys_at(idx), fraction, seed)
             wrong = ~self._correct_cached(split, m)
             n_eye, n_blind = int(eye.sum()), int((~eye).sum())
             e_eye = float(wrong[eye].mean()) if n_eye else math.nan
@@ -1186,7 +1230,7 @@ class Results(t.HasTraits):
         for m, thr in ((model_a, ta), (model_b, tb)):
             correct = (self.correct_one_vs_rest(split, m, float(thr)) if thresholds is not None
                        else self.correct(split, m))
-            pairs += [self._frame["key"].to_numpy()[self._positions(split, m)], correct]
+            pairs += [self._keys_at(self._positions(split, m)), correct]
         try:
             return paired_mcnemar(*pairs)
         except ValueError:

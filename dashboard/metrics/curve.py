@@ -119,6 +119,15 @@ def score_counts(y_true: np.ndarray, y_score: np.ndarray, sample_weight: np.ndar
             np.add.reduceat(nw, starts)[::-1].copy())
 
 
+def _compact_counts(cumulative: np.ndarray) -> np.ndarray:
+    """Whole counts below 2**31 as int32 (half of float64: 40 MB less per 10M distinct
+    scores); weighted, fractional or larger sums stay float64. Exact either way."""
+    if cumulative.size == 0 or cumulative[-1] >= 2**31 or cumulative[0] < 0:
+        return cumulative
+    as_int = cumulative.astype(np.int32)
+    return as_int if np.array_equal(as_int, cumulative) else cumulative
+
+
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray:
     """Indices where a run of equal values starts in a sorted array."""
     change = np.empty(sorted_values.size, dtype=bool)
@@ -230,6 +239,7 @@ class ThresholdCurve:
         else:
             s, p, n = scores.copy(), pos, neg
         tps, fps = np.cumsum(p), np.cumsum(n)
+        tps, fps = _compact_counts(tps), _compact_counts(fps)
         for a in (s, tps, fps):
             a.setflags(write=False)
         return cls(s, tps, fps, float(tps[-1]) if tps.size else 0.0,
