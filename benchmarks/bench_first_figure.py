@@ -10,7 +10,9 @@ and as medians, the milliseconds from navigation start to: the HTML's first byte
 ready, the kernel's websocket opening, its first frame, plotly.js loaded, the header drawn,
 and the waterfall drawn (its plotly div holds bars); plus the bytes received over the
 websocket and over HTTP before the waterfall was drawn. The server's own start (command to
-URL printed) is printed once. Timings are printed, never asserted: machines are noisy.
+URL printed) is printed once, and at the end each live kernel's resident memory against the
+file's columns as Arrow (Parquet only). Timings are printed, never asserted: machines are
+noisy.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ def main() -> None:
             for i in range(args.loads):
                 rows.append(one_load(browser, url))
                 print(f"load {i + 1}: waterfall drawn at {rows[-1]['waterfall']:,.0f} ms")
+            kernels = kernel_memory(proc.pid)  # the pages are still open: their kernels live
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -130,6 +133,40 @@ def main() -> None:
     print("  " + ", ".join(f"{s} {med[s]:,.0f}" for s in STEPS))
     print(f"  bytes before the waterfall: websocket {med['ws KB']:,.0f} KB, "
           f"HTTP {med['http KB']:,.0f} KB")
+    arrow = arrow_mb(Path(args.file))
+    for pid, mb in kernels:
+        ratio = f" ({mb / arrow:.2f}x the columns' Arrow size, {arrow:,.0f} MB)" if arrow else ""
+        print(f"kernel {pid}: {mb:,.0f} MB resident{ratio}")
+
+
+def kernel_memory(server_pid: int) -> list[tuple[int, float]]:
+    """Resident MB of each kernel (an ipykernel process) under the server's process."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [server_pid]
+    while todo:
+        pid = todo.pop()
+        for child, parent in parents.items():
+            if parent == pid:
+                todo.append(child)
+                with contextlib.suppress(OSError):
+                    if b"ipykernel" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        status = Path(f"/proc/{child}/status").read_text()
+                        kb = next(int(line.split()[1]) for line in status.splitlines()
+                                  if line.startswith("VmRSS:"))
+                        found.append((child, kb / 1024))
+    return sorted(found)
+
+
+def arrow_mb(path: Path) -> float:
+    """MB of the file's columns as Arrow (what the issue's budget is measured against)."""
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return 0.0
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).nbytes / 2**20
 
 
 if __name__ == "__main__":

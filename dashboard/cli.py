@@ -210,7 +210,7 @@ _VALIDATE_CHILD = """
 import json, sys
 from dashboard.cli import _summary
 from dashboard.errors import DashboardError
-args = json.load(sys.stdin)
+args = json.loads(sys.argv[1])
 try:
     out = _summary(args["path"], args["human_level"], args["columns"], args["engine"])
 except (DashboardError, ValueError, OSError) as exc:
@@ -231,29 +231,75 @@ def _summary(path: str | Path, human_level: Any, columns: dict[str, Any],
             "notes": [str(n) for n in results.schema.notes]}
 
 
+#: a source at least this big is validated while the server starts and preheats its first
+#: page, not before: at 10M rows each load takes ~6 s, and in turn they made the page wait
+#: for two (15 s from the URL to the first figure; 9 s overlapped). Smaller sources are
+#: validated first, so a bad file is refused before any server starts.
+OVERLAP_BYTES = 64 * 2**20
+
+
+class _Validation:
+    """The source loaded once in a child process (:func:`_validate`), started now, awaited
+    with :meth:`result`; the launcher keeps no copy of the data."""
+
+    def __init__(self, path: Path, human_level: Any, columns: dict[str, Any] | None = None,
+                 engine: str = "pandas") -> None:
+        import subprocess
+
+        from dashboard.serve import voila_process_env
+
+        self.path = path
+        request = json.dumps({"path": str(path), "human_level": human_level,
+                              "columns": columns or {}, "engine": engine})
+        # files, not pipes: nobody reads the child while the server starts; both are closed
+        # by result() or cancel()
+        self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self._err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-c", _VALIDATE_CHILD, request],
+                                     stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=self._err, text=True, env=voila_process_env())
+
+    def result(self) -> dict[str, Any]:
+        """The row count, the models and the loader's notes; DashboardError with the
+        loader's message when the source cannot be used."""
+        code = self.proc.wait()
+        self._out.seek(0)
+        self._err.seek(0)
+        out, err = self._out.read(), self._err.read().strip()
+        self._out.close()
+        self._err.close()
+        if code == 2:
+            raise DashboardError(err.splitlines()[-1] if err else f"cannot read {self.path}")
+        if code != 0:
+            tail = "\n".join(err.splitlines()[-5:])
+            raise RuntimeError(f"validating {self.path} failed (exit {code}):\n{tail}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def cancel(self) -> None:
+        """Stop the child (the server could not start)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._out.close()
+        self._err.close()
+
+
 def _validate(path: Path, human_level: Any, columns: dict[str, Any] | None = None,
               engine: str = "pandas") -> dict[str, Any]:
-    """Load the file in a child process so errors surface here, in plain words, and the
+    """Load the source in a child process so errors surface here, in plain words, and the
     launcher keeps no copy of the data while the server runs (the kernels load their own).
 
     Returns the row count, the models and the loader's notes; raises DashboardError with the
     loader's message when the file cannot be used.
     """
-    import subprocess
+    return _Validation(path, human_level, columns, engine).result()
 
-    from dashboard.serve import voila_process_env
 
-    request = json.dumps({"path": str(path), "human_level": human_level,
-                          "columns": columns or {}, "engine": engine})
-    done = subprocess.run([sys.executable, "-c", _VALIDATE_CHILD], input=request,
-                          capture_output=True, text=True, env=voila_process_env())
-    if done.returncode == 2:
-        raise DashboardError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
-                             else f"cannot read {path}")
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"validating {path} failed (exit {done.returncode}):\n{tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _source_bytes(path: Path) -> int:
+    """Bytes of a results file, or of every file in a folder of partitions."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _check_store(store: Path, results_file: Path) -> None:
@@ -287,11 +333,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = Path(args.store) if args.store else default_store(path)
     _check_store(store, path)
     started = time.perf_counter()
-    summary = _validate(path, human_level, columns, args.engine)
-    print(f"Loaded {path} ({summary['rows']:,} rows, models {', '.join(summary['models'])}) "
-          f"in {time.perf_counter() - started:.1f} s")
-    for note in summary["notes"]:
-        print(f"note: {note}")
+    validation = _Validation(path, human_level, columns, args.engine)
+    overlap = args.preheat and _source_bytes(path) >= OVERLAP_BYTES
+
+    def loaded() -> None:
+        summary = validation.result()
+        print(f"Loaded {path} ({summary['rows']:,} rows, models "
+              f"{', '.join(summary['models'])}) in {time.perf_counter() - started:.1f} s")
+        for note in summary["notes"]:
+            print(f"note: {note}")
+
+    if not overlap:
+        loaded()
     port, preferred_free = serve.choose_port(args.host, args.port)
     if not preferred_free:
         print(f"Port {serve.DEFAULT_PORT} is in use; serving on port {port} instead.")
@@ -305,10 +358,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             columns=columns, engine=args.engine,
         )
     except (RuntimeError, TimeoutError) as exc:
+        validation.cancel()
         tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() \
             else []
         raise RuntimeError("\n".join([f"{exc}; Voilà's last lines ({log_path}):", *tail])) \
             from None
+    except BaseException:
+        validation.cancel()
+        raise
+    if overlap:
+        try:
+            loaded()
+        except BaseException:
+            running.stop()
+            raise
     print(f"Dashboard for {path.name} at {running.url}")
     if not serve.is_loopback(args.host):
         port = int(running.base_url.rstrip("/").rsplit(":", 1)[1])

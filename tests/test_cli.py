@@ -226,3 +226,48 @@ def test_tally_grid_default_store_for_the_bundled_demo(tmp_path: Path,
                      "demo.annotations.sqlite").resolve()
     assert {p for p in PACKAGE_DIR.rglob("*.sqlite*")} == before
     assert f"Reviews are saved in {store}" in grid._status.value
+
+
+class _FakeRunning:
+    """What serve gets back from a launch that never started Voilà."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.base_url, self.token = "http://127.0.0.1:1/", "t" * 32
+        self.url = self.base_url
+        self.proc = type("P", (), {"poll": lambda _self: 0, "returncode": 0})()
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_big_source_is_validated_while_the_server_starts(
+        bad: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """At or past OVERLAP_BYTES the launcher starts the server (which preheats the first
+    page) before the validation's load is done; a bad file still gets its one-line error,
+    and the server it started is stopped."""
+    from dashboard import cli, serve
+
+    monkeypatch.setattr(cli, "OVERLAP_BYTES", 0)
+    running = _FakeRunning()
+    seen: dict = {}
+
+    def fake_launch(file: Path, **kwargs: object) -> _FakeRunning:
+        seen["printed before the launch"] = capsys.readouterr().out
+        return running
+
+    monkeypatch.setattr(serve, "launch_dashboard", fake_launch)
+    path = _csv(tmp_path)
+    if bad:
+        path.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,oops\n")
+    code = main(["serve", str(path), "--no-browser", "--store", str(tmp_path / "s.sqlite")])
+    assert "Loaded" not in seen["printed before the launch"]
+    if bad:
+        assert code == 2 and running.stopped
+        assert "row 2" in _one_line(capsys)
+    else:
+        out = capsys.readouterr().out
+        assert "Loaded" in out and "2 rows" in out and "Dashboard for r.csv" in out
+        assert code == 1 and running.stopped  # the fake server "exited" at once
