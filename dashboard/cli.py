@@ -48,15 +48,18 @@ def _available_memory() -> int | None:
     return None
 
 
-def check_input(path: Path, max_size: int) -> None:
+def check_input(path: Path, max_size: int, engine: str = "pandas") -> None:
     """Refuse, before reading it, a results file too big or too odd to load sensibly.
 
     Over ``max_size`` bytes (0: no limit), or a text file whose first MiB is mostly blank or
     delimiter-only lines, or one whose estimated in-memory size exceeds the memory
-    available: one :class:`DashboardError` naming the file and the way to override.
+    available: one :class:`DashboardError` naming the file and the way to override. The
+    size checks are for holding every row (pandas); DuckDB and Dask read out of core.
     """
     if not path.is_file():
         return  # the loader says what is wrong with it
+    if engine != "pandas":
+        max_size = 0
     size = path.stat().st_size
     if max_size and size > max_size:
         raise DashboardError(f"the file is {size / 2**30:.1f} GiB, more than the "
@@ -83,7 +86,8 @@ def check_input(path: Path, max_size: int) -> None:
     if max_size and free is not None and need > free:
         raise DashboardError(f"loading ~{rows:,.0f} rows would need ~{need / 2**30:.1f} GiB, "
                              f"more than the {free / 2**30:.1f} GiB available; pass "
-                             "--max-size 0 to try anyway", file=str(path))
+                             "--engine duckdb to read it out of core, or --max-size 0 to try "
+                             "anyway", file=str(path))
 
 
 def check_sidecar(path: Path) -> None:
@@ -115,6 +119,66 @@ def check_sidecar(path: Path) -> None:
                   file=sys.stderr)
 
 
+#: a pandas load's peak memory per byte of the columns as Arrow (measured at 10M rows: 2.2 GB
+#: for 336 MiB of text ids, int64 labels and float64 scores; it then holds ~1.7x)
+PANDAS_PEAK_PER_ARROW_BYTE = 7
+
+
+def estimated_load_bytes(path: Path) -> int | None:
+    """A pandas load's estimated peak memory for a results file (None: cannot tell).
+
+    Parquet: from its metadata (rows, columns, uncompressed sizes), read without the data;
+    text: from the first MiB's rows, as :func:`check_input` does."""
+    if not path.is_file():
+        return None
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(path)
+        except Exception:  # noqa: BLE001 - not readable as Parquet: the loader says why
+            return None
+        raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        arrow = max(raw, 8 * meta.num_rows * meta.num_columns)
+        return PANDAS_PEAK_PER_ARROW_BYTE * arrow
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return None
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE_BYTES)
+    lines = sample.splitlines()
+    if len(lines) < 2:
+        return None
+    rows = path.stat().st_size / max(1.0, len(sample) / len(lines))
+    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
+    return int(rows * (columns * 16 + 120))
+
+
+def choose_engine(path: Path, requested: str) -> tuple[str, str | None]:
+    """The engine to read ``path`` with, and why when ``"auto"`` chose DuckDB.
+
+    ``auto`` (the default) is DuckDB for a folder of partitions, or for a file whose pandas
+    load would need more than half the memory available (a starting server loads it twice
+    at once: the launcher's check and the first page's kernel), when DuckDB is installed;
+    pandas otherwise. Pandas holds every row and so has every view; measured at 10^7 rows it
+    also reaches the first figure sooner (4.3 s against DuckDB's 6.7 s).
+    """
+    if requested != "auto":
+        return requested, None
+    if path.is_dir():
+        return "duckdb", "a folder of partitions is read through DuckDB"
+    need, free = estimated_load_bytes(path), _available_memory()
+    if need is None or free is None or 2 * need <= free:
+        return "pandas", None
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return "pandas", None  # check_input then refuses it, naming the way out
+    return "duckdb", (f"holding every row would need ~{need / 2**30:.1f} GiB at load, more "
+                      f"than half the {free / 2**30:.1f} GiB available: reading it through "
+                      "DuckDB (aggregates out of core, a sample of rows); --engine pandas "
+                      "holds every row")
+
+
 def check_engine(path: Path, engine: str) -> None:
     """A folder needs an engine that reads partitions; a glob is refused for a folder."""
     if any(ch in str(path) for ch in "*?["):
@@ -123,6 +187,19 @@ def check_engine(path: Path, engine: str) -> None:
     if engine == "pandas" and path.is_dir():
         raise DashboardError("is a folder: pass --engine duckdb to read its partitions",
                              file=str(path))
+
+
+def _resolve_engine(path: Path, args: argparse.Namespace) -> str:
+    """:func:`choose_engine` then :func:`check_engine`; says when auto chose DuckDB. A
+    ``--scheduler`` makes auto mean Dask."""
+    requested = args.engine
+    if requested == "auto" and getattr(args, "scheduler", None):
+        requested = "dask"
+    engine, why = choose_engine(path, requested)
+    check_engine(path, engine)
+    if why:
+        print(f"note: {why}")
+    return engine
 
 
 def check_port(port: int | None) -> None:
@@ -318,8 +395,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_port(args.port)
     token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
-    check_engine(path, args.engine)
-    check_input(path, parse_size(args.max_size))
+    args.engine = _resolve_engine(path, args)
+    check_input(path, parse_size(args.max_size), args.engine)
     check_sidecar(path)
     meta = read_sidecar(path)
     human_level = human_level_option(args.human_level)
@@ -405,8 +482,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dashboard.results import Results
 
     path = Path(args.file)
-    check_engine(path, args.engine)
-    check_input(path, parse_size(args.max_size))
+    args.engine = _resolve_engine(path, args)
+    check_input(path, parse_size(args.max_size), args.engine)
     check_sidecar(path)
     meta = read_sidecar(path)
     human_level = human_level_option(args.human_level)
@@ -466,11 +543,13 @@ def _add_loader_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_engine_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=("pandas", "duckdb", "dask"), default="pandas",
-                        help="pandas holds every row in memory (default); duckdb computes the "
+    parser.add_argument("--engine", choices=("auto", "pandas", "duckdb", "dask"),
+                        default="auto",
+                        help="pandas holds every row in memory; duckdb computes the "
                         "aggregates out of core and keeps a sample of rows (big files, "
                         "folders of partitions; pip install duckdb); dask does the same on a "
-                        "Dask cluster (Parquet; see --scheduler)")
+                        "Dask cluster (see --scheduler); auto (default): duckdb for a folder "
+                        "or a file that would not fit in half the memory, else pandas")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="with --engine dask: the distributed scheduler, e.g. "
                         "tcp://10.0.0.5:8786 (default: Dask's local threads)")

@@ -271,3 +271,31 @@ def test_a_big_source_is_validated_while_the_server_starts(
         out = capsys.readouterr().out
         assert "Loaded" in out and "2 rows" in out and "Dashboard for r.csv" in out
         assert code == 1 and running.stopped  # the fake server "exited" at once
+
+
+def test_auto_engine_reads_what_fits_with_pandas_and_the_rest_with_duckdb(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--engine auto (the default): pandas while twice a load's estimated peak fits in the
+    memory available, DuckDB past it (saying why), and what was asked for otherwise."""
+    import numpy as np
+    import pandas as pd
+
+    from dashboard import cli
+
+    path = tmp_path / "r.parquet"
+    n = 20_000
+    pd.DataFrame({"id": [f"e{i}" for i in range(n)], "split": "dev",
+                  "label": np.arange(n) % 2, "score": np.linspace(0, 1, n)}).to_parquet(path)
+    need = cli.estimated_load_bytes(path)
+    assert need is not None and need >= 7 * 8 * n * 4  # at least 8 bytes a cell, 7x at peak
+    monkeypatch.setattr(cli, "_available_memory", lambda: 2 * need)
+    assert cli.choose_engine(path, "auto") == ("pandas", None)
+    monkeypatch.setattr(cli, "_available_memory", lambda: 2 * need - 1)
+    engine, why = cli.choose_engine(path, "auto")
+    assert engine == "duckdb" and "--engine pandas" in why
+    assert cli.choose_engine(path, "pandas") == ("pandas", None)
+    assert cli.choose_engine(tmp_path, "auto")[0] == "duckdb"  # a folder of partitions
+    csv = _csv(tmp_path)
+    assert cli.estimated_load_bytes(csv) is not None
+    monkeypatch.setattr(cli, "_available_memory", lambda: None)  # unknown: hold every row
+    assert cli.choose_engine(path, "auto") == ("pandas", None)

@@ -361,8 +361,11 @@ def test_report_reads_a_folder_with_the_duckdb_engine(tmp_path: Path, capsys) ->
     printed = capsys.readouterr().out
     assert "Computed by DuckDB from 3 file(s), 600 rows" in printed  # 300 ids x 2 models
     assert "Computed by DuckDB" in out.read_text()
-    # the same folder without an engine that reads partitions: one line saying which to use
-    assert main(["report", str(folder), "-o", str(out)]) != 0
+    # by default (--engine auto) a folder is read through DuckDB, and the launcher says so
+    assert main(["report", str(folder), "-o", str(out)]) == 0
+    assert "a folder of partitions is read through DuckDB" in capsys.readouterr().out
+    # pandas cannot read partitions: one line saying which engine to use
+    assert main(["report", str(folder), "--engine", "pandas", "-o", str(out)]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--engine duckdb" in err and str(folder) in err
 
