@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("file", nargs="?",
                         default=str(REPO / "dashboard" / "data" / "demo" / "cat_results.parquet"))
     parser.add_argument("--loads", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds to wait after the last load before reading the "
+                        "kernels' memory")
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
     proc, url, started = start_server(Path(args.file), extra)
@@ -118,6 +121,7 @@ def main() -> None:
             for i in range(args.loads):
                 rows.append(one_load(browser, url))
                 print(f"load {i + 1}: waterfall drawn at {rows[-1]['waterfall']:,.0f} ms")
+            time.sleep(args.settle)  # each page's first view finishes (it frees its scratch)
             kernels = kernel_memory(proc.pid)  # the pages are still open: their kernels live
             browser.close()
     finally:
