@@ -483,8 +483,6 @@ class TallyGrid(widgets.VBox):
         if self._preview_col is not None:
             sample["preview"] = picked[self._preview_col].to_numpy()
         self._sample = sample
-        # one scan confirms the sample's keys, so checking each tick's example is a lookup
-        self.results.known_keys(sample["key"].tolist())
         self._suspects = self._suspect_table()
         self._n_wrong = int((~sample["correct"]).sum())
         self._n_wrong_total = int((~rows["correct"].to_numpy(dtype=bool)).sum())
