@@ -92,13 +92,18 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
     ok = np.asarray(correct, dtype=bool)
     if k.shape != ok.shape:
         raise ValueError("keys and correct must have the same length")
-    position = pd.Series(np.arange(k.size), index=pd.Index(k))
-    position = position[~position.index.duplicated()]
     chosen = [review_sample(k[~ok], size, seed, reviewed)]
     if include_correct:
         chosen.append(review_sample(k[ok], size, seed, reviewed))
     picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=object)
-    return position.loc[picked].to_numpy(dtype=np.int64)
+    # each picked key's first position: a hash of the few picked keys looked up by every
+    # key, not a hash of every key (1.5M at 10M rows) for the few picked
+    which = pd.Index(picked).get_indexer(k)
+    rows = np.flatnonzero(which >= 0)
+    found, first = np.unique(which[rows], return_index=True)
+    out = np.empty(picked.size, dtype=np.int64)
+    out[found] = rows[first]
+    return out
 
 
 def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,

@@ -287,3 +287,24 @@ def test_fix_first_names_a_category_only_when_it_stands_apart() -> None:
     assert lo_top > hi_second
     assert not fix_first(tally_table(close.iloc[:0], 0.1), 0.1).decided
     assert fix_first(tally_table(close.iloc[:0], 0.1), 0.1).leading is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([f"k{i}" for i in range(40)]), min_size=0, max_size=120),
+       st.integers(0, 2**16), st.integers(0, 30), st.booleans())
+def test_sample_review_rows_points_at_each_picked_keys_first_row(
+        keys: list[str], seed: int, size: int, include_correct: bool) -> None:
+    """Positions equal the first row of each picked key, in the picked order (keys may
+    repeat across rows; the oracle is a plain dict of first positions)."""
+    rng = np.random.default_rng(seed)
+    k = np.array(keys, dtype=object)
+    correct = rng.random(k.size) < 0.5
+    pos = sample_review_rows(k, correct, size=size, seed=seed, include_correct=include_correct)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    picked = [review_sample(k[~correct], size, seed)]
+    if include_correct:
+        picked.append(review_sample(k[correct], size, seed))
+    expected = [first[key] for key in np.concatenate(picked)] if picked else []
+    assert pos.tolist() == expected
