@@ -98,12 +98,14 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
     picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=object)
     # each picked key's first position: a hash of the few picked keys looked up by every
     # key, not a hash of every key (1.5M at 10M rows) for the few picked
-    which = pd.Index(picked).get_indexer(k)
+    # (a key may be picked twice: wrong on one row, right on another)
+    distinct, inverse = np.unique(picked.astype(str), return_inverse=True)
+    which = pd.Index(distinct).get_indexer(k)
     rows = np.flatnonzero(which >= 0)
     found, first = np.unique(which[rows], return_index=True)
-    out = np.empty(picked.size, dtype=np.int64)
-    out[found] = rows[first]
-    return out
+    row_of = np.empty(distinct.size, dtype=np.int64)
+    row_of[found] = rows[first]
+    return row_of[inverse.ravel()]
 
 
 def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,
