@@ -1,6 +1,7 @@
 """The same aggregates as :mod:`dashboard.engines`, computed by Dask (a ``distributed`` cluster).
 
-One partition per Parquet file, read on the workers with its file name and row numbers, so a
+One partition per Parquet or CSV file (a CSV read whole by pandas, ids as text, as the in-memory
+path reads it), read on the workers with its file name and row numbers, so a
 bad value is named as the DuckDB path names it. Every per-row step is a pandas function of one
 partition (the same comparisons as the in-memory path: ``flag`` in the scores' own dtype), and
 only aggregates and the bounded sample come back to the client. ``dask`` and ``distributed``
@@ -72,21 +73,66 @@ def _describe(file: str) -> dict[str, str]:
     return {n: _arrow_type(t) for n, t in zip(schema.names, schema.types, strict=True)}
 
 
-def _read(file: str, wanted: list[str] | None = None) -> pd.DataFrame:
-    """One partition: a file's rows (the wanted columns, those it has), name and row numbers."""
-    import pyarrow.parquet as pq
+def _pandas_type(col: pd.Series) -> str:
+    """A column pandas read from a CSV as the DuckDB type name the partition checks compare."""
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "BIGINT"
+    if dtype == np.float32:
+        return "FLOAT"
+    if pd.api.types.is_float_dtype(dtype):
+        return "DOUBLE"
+    values = col.dropna()
+    if len(values) and all(isinstance(v, bool | np.bool_) for v in values.tolist()):
+        return "BOOLEAN"  # True/False with empty cells: pandas keeps objects
+    return "VARCHAR"
 
-    present = pq.read_schema(file).names
-    cols = None if wanted is None else [c for c in wanted if c in present]
-    df = pq.read_table(file, columns=cols).to_pandas()
+
+def _read_csv(file: str, id_name: str | None, columns: list[str] | None = None
+              ) -> pd.DataFrame:
+    """A whole CSV file as the in-memory path reads it (ids as text); one line if unreadable."""
+    try:
+        return pd.read_csv(file, dtype={id_name: str} if id_name else None,
+                           keep_default_na=True,
+                           usecols=None if columns is None else lambda c: c in columns)
+    except pd.errors.EmptyDataError:
+        raise DashboardError("the file has no columns or rows", file=file) from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DashboardError(f"could not read the file as csv: {first}", file=file) from None
+
+
+def _describe_csv(file: str, id_name: str | None) -> tuple[dict[str, str], pd.DataFrame]:
+    """A CSV file's column types (read whole, as pandas infers them) and its empty frame."""
+    df = _read_csv(file, id_name)
+    return {str(c): _pandas_type(df[c]) for c in df.columns}, df.iloc[:0]
+
+
+def _shape(df: pd.DataFrame, file: str, wanted: list[str] | None) -> pd.DataFrame:
+    """A partition's wanted columns (missing ones empty), its file name and row numbers."""
     if wanted is not None:
         for c in wanted:
             if c not in df.columns:
                 df[c] = pd.Series(pd.NA, index=df.index, dtype=object)
         df = df[wanted]
+    df = df.copy()
     df[_FILE] = file
     df[_ROW] = np.arange(len(df), dtype=np.int64)
     return df
+
+
+def _read(file: str, wanted: list[str] | None = None, fmt: str = "parquet",
+          id_name: str | None = None) -> pd.DataFrame:
+    """One partition: a file's rows (the wanted columns, those it has), name and row numbers."""
+    if fmt == "csv":
+        return _shape(_read_csv(file, id_name, wanted), file, wanted)
+    import pyarrow.parquet as pq
+
+    present = pq.read_schema(file).names
+    cols = None if wanted is None else [c for c in wanted if c in present]
+    return _shape(pq.read_table(file, columns=cols).to_pandas(), file, wanted)
 
 
 def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bool
@@ -216,6 +262,7 @@ class DaskSource:
                  source: str) -> None:
         self.raw, self.canon, self.spec = raw, canon, spec
         self.scheduler, self.source = scheduler, source
+        self.fmt = "parquet"
 
     def compute(self, *objs: Any) -> tuple:
         import dask
@@ -231,8 +278,10 @@ class DaskSource:
 
     def fingerprint(self, keys_with_split: bool) -> str:
         """An order-independent hash of the example keys per split (computed on the cluster)."""
+        splits = self.spec["splits"]  # not self: the closure goes to the workers
+
         def hashed(part: pd.DataFrame) -> pd.DataFrame:
-            key = (part["sv"].map(lambda s: SPLITS[self.spec["splits"][s]]) + "/"
+            key = (part["sv"].map(lambda s: SPLITS[splits[s]]) + "/"
                    + part["id"].astype(str)) if keys_with_split else part["id"].astype(str)
             return pd.DataFrame({"sc": part["sc"].to_numpy(), "h": pd.util.hash_pandas_object(
                 key, index=False).to_numpy()})
@@ -273,7 +322,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                    distinct_limit: int = DISTINCT_LIMIT, grid: float = GRID,
                    sample_errors: int = 20_000, sample_random: int = 10_000,
                    memory_limit: str | None = None, **columns: Any) -> Aggregates:
-    """Compute the aggregates of a Parquet dataset with Dask (see the module docstring).
+    """Compute the aggregates of a Parquet or CSV dataset with Dask (see the module docstring).
 
     ``scheduler`` is a ``distributed`` scheduler address (``"tcp://host:8786"``), a
     ``distributed.Client``, or None for Dask's default (an active client, else threads).
@@ -286,14 +335,21 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     del memory_limit  # a DuckDB setting; Dask workers have their own
     files, fmt = expand_source(source)
     name = str(source)
-    if fmt != "parquet":
-        raise DashboardError("the Dask engine reads Parquet; use engine='duckdb' for CSV",
-                             file=name)
     if isinstance(scheduler, str):
         from distributed import Client
 
         scheduler = Client(scheduler, set_as_default=False)
-    types, roles = _check_partitions(_describe, files, name, columns)
+    id_name = columns.get("id", "id")
+    empty: pd.DataFrame | None = None
+    if fmt == "csv":  # each file read whole on the workers, as pandas infers its types
+        import dask
+
+        described = dict(zip(files, DaskSource(None, None, {}, scheduler, name).compute(
+            *(dask.delayed(_describe_csv)(f, id_name) for f in files)), strict=True))
+        empty = described[files[0]][1]
+        types, roles = _check_partitions(lambda f: described[f][0], files, name, columns)
+    else:
+        types, roles = _check_partitions(_describe, files, name, columns)
     if roles["score"] is None and "proba:0" in roles:
         raise DashboardError("per-class probability columns need engine='duckdb' or 'pandas' "
                              "for now (the Dask engine reads a score or a prediction column)",
@@ -306,9 +362,12 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     tag_cols = list(columns.get("categories") or [c for c, t in types.items()
                                                   if t == "BOOLEAN" and c not in role_cols])
     wanted_cols = role_cols + [c for c in tag_cols if c not in role_cols]
-    raw = dd.from_map(_read, files, args=(wanted_cols,),
-                      meta=_read(files[0], wanted_cols).iloc[:0], enforce_metadata=False)
+    meta = (_shape(empty.copy(), files[0], wanted_cols) if empty is not None else
+            _read(files[0], wanted_cols).iloc[:0])
+    raw = dd.from_map(_read, files, args=(wanted_cols, fmt, roles["id"]), meta=meta,
+                      enforce_metadata=False)
     eng = DaskSource(raw, None, {"roles": roles}, scheduler, name)
+    eng.fmt = fmt
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={
@@ -470,8 +529,10 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
     want = wanted.assign(sv=wanted["sv"].astype(str))
     split, ident = roles["split"], roles["id"]
 
+    fmt = eng.fmt  # not eng itself: the closure goes to the workers
+
     def pick(file: str) -> pd.DataFrame:
-        df = _read(file, None)
+        df = _read(file, None, fmt, ident)
         keys = pd.MultiIndex.from_arrays([df[split].astype(str), df[ident]])
         sel = keys.isin(pd.MultiIndex.from_arrays([want["sv"], want["iv"]]))
         return df[sel]

@@ -94,10 +94,14 @@ def same(a, b) -> None:
 
 
 def both(frame: pd.DataFrame, options: dict, where: Path, engine: str = "duckdb",
-         **engine_options) -> tuple[Results, Results] | None:
-    """Both paths over the same Parquet file; None when both refuse it with the same words."""
-    path = where / "results.parquet"
-    frame.to_parquet(path)
+         fmt: str = "parquet", **engine_options) -> tuple[Results, Results] | None:
+    """Both paths over the same Parquet (or CSV) file; None when both refuse it with the same
+    words."""
+    path = where / f"results.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
     try:
         memory = Results.from_file(path, **options)
     except DashboardError as exc:
@@ -586,3 +590,69 @@ def test_duckdb_multiclass_tables_equal_the_in_memory_tables(frame, thresholds) 
                         same(a.to_frame(), b.to_frame())
                         for thr in thresholds:
                             same(a.at(thr), b.at(thr))
+
+
+# -- CSV on the Dask engine: read whole per file by pandas, ids as text --------------------------
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_dask_csv_tables_equal_the_in_memory_tables(dask_client, data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", fmt="csv",
+                      scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in memory.frame["score"].iloc[:2]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+def test_dask_csv_partitions_equal_duckdb_and_keep_text_ids(dask_client, tmp_path: Path) -> None:
+    frame = _demo_like(300, seed=12)
+    frame["id"] = [f"{i % 300}.50" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    memory = Results.from_file(tmp_path / "whole.csv")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        frame.iloc[i::3].to_csv(folder / f"part-{i}.csv", index=False)
+    engine = Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    assert "Computed by Dask from 3 file(s)" in " ".join(engine.engine_notes)
+    assert_same_tables(memory, engine, [0.3, 0.5])
+    assert "2.50" in set(engine.frame["key"])
+    duck = Results.from_dataset(folder, engine="duckdb")
+    assert set(engine.frame["key"]) == set(duck.frame["key"])
+    assert engine.fingerprint == Results.from_dataset(folder, engine="dask",
+                                                      scheduler=dask_client).fingerprint
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(score=f["score"].where(f.index != 5)), "score", "missing (NaN)"),
+    (lambda f: f.assign(score=f["score"].where(f.index != 5, 1.5)), "score", "outside [0, 1]"),
+    (lambda f: f.assign(split=f["split"].where(f.index != 5, "holdout?")), "split",
+     "unknown split"),
+    (lambda f: f.assign(weight=f["weight"].where(f.index != 5, -1.0)), "weight",
+     "negative weight"),
+    (lambda f: f.assign(score=f["score"].astype(str).where(f.index != 5, "abc")), "score",
+     "must be numbers"),
+    (lambda f: f.drop(columns=["label"]), "label", "missing label column"),
+])
+def test_dask_bad_csv_is_one_line_as_on_duckdb(dask_client, tmp_path: Path, change, column,
+                                              words) -> None:
+    change(_demo_like(50)).to_csv(tmp_path / "r.csv", index=False)
+    said = []
+    for engine in ("duckdb", "dask"):
+        with pytest.raises(DashboardError) as exc:
+            Results.from_dataset(tmp_path / "r.csv", engine=engine, scheduler=dask_client
+                                 if engine == "dask" else None)
+        text = _one_line(exc)
+        assert "r.csv" in text and f"column {column!r}" in text and words in text, text
+        said.append(text)
+    if column != "split":  # Dask names the row of a bad split without its id
+        assert said[0] == said[1]
+    else:
+        assert "row 6" in said[1]
+
