@@ -21,8 +21,11 @@ from dashboard.engines import (
     DISTINCT_LIMIT,
     GRID,
     Aggregates,
+    _as_read,
     _check_partitions,
+    _family,
     _normalize_opts,
+    _plain,
     _replace,
     confusion_counts,
     expand_source,
@@ -137,34 +140,51 @@ def _read(file: str, wanted: list[str] | None = None, fmt: str = "parquet",
 
 def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bool
             ) -> pd.DataFrame:
-    """Per check, the first offending row of this partition (-1: none)."""
-    found: dict[str, tuple[str | None, np.ndarray]] = {
-        "missing label": (roles["label"], df[roles["label"]].isna().to_numpy()),
-        "missing split name": (roles["split"], df[roles["split"]].isna().to_numpy()),
-    }
+    """Per check, the first offending row of this partition (-1: none); with a task column
+    only labelled rows are checked (an empty label is "not labelled for this task")."""
+    found: list[tuple[str, str | None, np.ndarray]] = []
+
+    def missing(message: str, role: str) -> None:
+        found.append((message, roles[role], df[roles[role]].isna().to_numpy()))
+
+    def numbers(role: str, range_check: bool) -> None:
+        col = roles[role]
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        found.append(("value is missing (NaN)", col, np.isnan(v)))
+        found.append(("value is not finite", col, np.isinf(v)))
+        if range_check:
+            found.append(("value is outside [0, 1], but scores are declared to be "
+                          "probabilities (pass probabilities=False for raw scores such as "
+                          "decision_function margins)", col, (v < 0) | (v > 1)))
+
+    if roles["task"]:
+        df = df[df[roles["label"]].notna().to_numpy()]
+    else:
+        missing("missing label", "label")
+    missing("missing split name", "split")
+    if roles["task"]:
+        missing("missing task name", "task")
+    if roles["train_size"]:
+        numbers("train_size", False)
+        z = pd.to_numeric(df[roles["train_size"]], errors="coerce").to_numpy(dtype=np.float64)
+        found.append(("training-set size is not a positive count", roles["train_size"], z <= 0))
     if roles["model"]:
-        found["missing model name"] = (roles["model"], df[roles["model"]].isna().to_numpy())
+        missing("missing model name", "model")
     if roles["id"]:
-        found["missing example id"] = (roles["id"], df[roles["id"]].isna().to_numpy())
+        missing("missing example id", "id")
     if roles["score"]:
-        s = pd.to_numeric(df[roles["score"]], errors="coerce").to_numpy(dtype=np.float64)
-        found["value is missing (NaN)"] = (roles["score"], np.isnan(s))
-        found["value is not finite"] = (roles["score"], np.isinf(s))
-        if probabilities:
-            found["value is outside [0, 1], but scores are declared to be probabilities (pass "
-                  "probabilities=False for raw scores such as decision_function margins)"] = (
-                roles["score"], (s < 0) | (s > 1))
+        numbers("score", probabilities)
     elif roles["prediction"]:
-        found["missing prediction"] = (roles["prediction"],
-                                       df[roles["prediction"]].isna().to_numpy())
+        missing("missing prediction", "prediction")
     if roles["weight"]:
         w = pd.to_numeric(df[roles["weight"]], errors="coerce").to_numpy(dtype=np.float64)
-        found["weight is missing (NaN)"] = (roles["weight"], np.isnan(w))
-        found["negative weight; weights are per-example costs >= 0"] = (roles["weight"], w < 0)
+        found.append(("weight is missing (NaN)", roles["weight"], np.isnan(w)))
+        found.append(("negative weight; weights are per-example costs >= 0", roles["weight"],
+                      w < 0))
     rows = []
-    for message, (column, bad) in found.items():
+    for k, (message, column, bad) in enumerate(found):
         hit = np.flatnonzero(bad)
-        rows.append({"message": message, "column": column,
+        rows.append({"k": k, "message": message, "column": column,
                      "row": int(df[_ROW].iloc[hit[0]]) if hit.size else -1,
                      "id": str(df[roles["id"]].iloc[hit[0]]) if hit.size and roles["id"]
                      else None,
@@ -172,9 +192,21 @@ def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bo
     return pd.DataFrame(rows)
 
 
+def _unlabelled(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
+    """Per task, this partition's entries not labelled, and the first one's row."""
+    sel = df[roles["label"]].isna().to_numpy()
+    part = pd.DataFrame({"t": df[roles["task"]].astype(str)[sel], "r": df[_ROW][sel]})
+    out = part.groupby("t", sort=False)["r"].agg(["count", "min"]).reset_index()
+    out["f"] = str(df[_FILE].iloc[0]) if len(df) else ""
+    return out
+
+
 def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
-    """This partition's small groups: model × split × label × prediction."""
+    """This partition's small groups: model × split × label × prediction (× task × training
+    size), of the labelled rows."""
     label, score, pred = roles["label"], roles["score"], roles["prediction"]
+    if roles["task"]:
+        df = df[df[label].notna().to_numpy()]
     w = (pd.to_numeric(df[roles["weight"]], errors="coerce").astype(np.float64)
          if roles["weight"] else pd.Series(1.0, index=df.index))
     keys = pd.DataFrame({
@@ -182,11 +214,14 @@ def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
         "s": df[roles["split"]].astype(str), "y": df[label],
         "p": df[pred] if pred else pd.Series(-1, index=df.index)})
     keys = keys.astype({"y": object, "p": object})
+    dims = _dim_columns(df, roles)
+    for c, values in dims.items():
+        keys[c] = values
     vals = pd.DataFrame({"n": 1, "w": w, "w2": w * w,
                          "lo": df[score].astype(np.float64) if score else np.nan,
                          "hi": df[score].astype(np.float64) if score else np.nan,
                          "some_id": df[roles["id"]], "first_row": df[_ROW]})
-    g = pd.concat([keys, vals], axis=1).groupby(["m", "s", "y", "p"], dropna=False,
+    g = pd.concat([keys, vals], axis=1).groupby(["m", "s", "y", "p", *dims], dropna=False,
                                                  sort=False)
     out = g.agg(n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"),
                 hi=("hi", "max"), some_id=("some_id", "min"),
@@ -195,9 +230,37 @@ def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
     return out
 
 
-def _canon(df: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """Canonical columns of one partition: codes, the score in its own dtype, weight, id."""
+def _dim_columns(df: pd.DataFrame, roles: Mapping[str, str | None]) -> dict[str, pd.Series]:
+    """The task (as text) and the training-set size (as a float), where the table has them."""
+    dims = {}
+    if roles["task"]:
+        dims["t"] = df[roles["task"]].astype(str)
+    if roles["train_size"]:
+        dims["z"] = pd.to_numeric(df[roles["train_size"]]).astype(np.float64)
+    return dims
+
+
+def _held(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False) -> np.ndarray:
+    """Which rows the results hold: labelled ones (with a task column), at each model's
+    largest training-set size (unless ``every_size``, for the learning curves)."""
     roles = spec["roles"]
+    keep = np.ones(len(df), dtype=bool)
+    if roles["task"]:
+        keep &= df[roles["label"]].notna().to_numpy()
+    if roles["train_size"] and not every_size:
+        models = (df[roles["model"]].astype(str) if roles["model"] else
+                  pd.Series("model", index=df.index))
+        keep &= (pd.to_numeric(df[roles["train_size"]]).astype(np.float64).to_numpy()
+                 == models.map(spec["largest"]).to_numpy(dtype=np.float64))
+    return keep
+
+
+def _canon(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False
+           ) -> pd.DataFrame:
+    """Canonical columns of one partition's held rows: codes, the score in its own dtype,
+    weight, id (and the task, the training-set size)."""
+    roles = spec["roles"]
+    df = df[_held(df, spec, every_size)]
     out = pd.DataFrame(index=df.index)
     out["m"] = (df[roles["model"]].astype(str).map(spec["models"]) if roles["model"]
                 else 0).astype(np.int64)
@@ -211,6 +274,8 @@ def _canon(df: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
     out["w"] = (pd.to_numeric(df[roles["weight"]]).astype(np.float64) if roles["weight"]
                 else 1.0)
     out["id"] = df[roles["id"]]
+    for c, values in _dim_columns(df, roles).items():
+        out[c] = values
     if roles["score"]:
         out["wrong"] = (out["y"].to_numpy() == spec["pos"]) != flag(out["s"].to_numpy(),
                                                                     spec["threshold"])
@@ -239,20 +304,24 @@ def _grid_points(s: np.ndarray, grid: float) -> np.ndarray:
     return point(np.where(up, k0 + 1, np.where(down, k0 - 1, k0)))
 
 
-def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple[int, int], float]
-                  ) -> pd.DataFrame:
-    """Per (model, split, score or grid point): positive and negative counts and weights."""
+def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple, float],
+                  dims: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (model, *dims, split, score or grid point): positive and negative counts and
+    weights; ``gridded`` keys are (model code, *dim values, split code)."""
     v = part["s"].to_numpy().astype(np.float64)
-    for (m, sc), grid in gridded.items():
+    for (m, *values, sc), grid in gridded.items():
         sel = ((part["m"] == m) & (part["sc"] == sc)).to_numpy()
+        for d, value in zip(dims, values, strict=True):
+            sel &= (part[d] == value).to_numpy()
         if sel.any():
             v[sel] = _grid_points(part["s"].to_numpy()[sel], grid)
     is_pos = part["y"].to_numpy() == pos
     w = part["w"].to_numpy(dtype=np.float64)
-    frame = pd.DataFrame({"m": part["m"].to_numpy(), "sc": part["sc"].to_numpy(), "v": v,
+    frame = pd.DataFrame({"m": part["m"].to_numpy(), **{d: part[d].to_numpy() for d in dims},
+                          "sc": part["sc"].to_numpy(), "v": v,
                           "pn": is_pos.astype(np.float64), "nn": (~is_pos).astype(np.float64),
                           "pw": np.where(is_pos, w, 0.0), "nw": np.where(is_pos, 0.0, w)})
-    return frame.groupby(["m", "sc", "v"], sort=False).sum().reset_index()
+    return frame.groupby(["m", *dims, "sc", "v"], sort=False).sum().reset_index()
 
 
 class DaskSource:
@@ -295,9 +364,10 @@ class DaskSource:
         return hashlib.sha256(";".join(rows).encode()).hexdigest()[:16]
 
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
-                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None
-                      ) -> tuple[int, int, int]:
-        """(A wrong and B right, A right and B wrong, shared) on the examples both models have."""
+                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None,
+                      task: str | None = None) -> tuple[int, int, int]:
+        """(A wrong and B right, A right and B wrong, shared) on the examples both models have
+        (in one task, for multi-task results)."""
         import dask.dataframe as dd
 
         sc = SPLITS.index(split)
@@ -308,6 +378,8 @@ class DaskSource:
             def pick(part: pd.DataFrame, code: int = code, thr: float | None = thr
                      ) -> pd.DataFrame:
                 sel = part[(part["m"] == code) & (part["sc"] == sc)]
+                if task is not None:
+                    sel = sel[sel["t"] == task]
                 return pd.DataFrame({"id": sel["id"], "c": _correct(sel, thr, pos_code)})
             sides.append(self.canon.map_partitions(pick, meta={"id": self.canon["id"].dtype,
                                                                "c": bool}))
@@ -371,24 +443,39 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={
-        "message": object, "column": object, "row": np.int64, "id": object, "file": object})
+        "k": np.int64, "message": object, "column": object, "row": np.int64, "id": object,
+        "file": object})
+    task, size_col = roles["task"], roles["train_size"]
+    dims_meta = {**({"t": object} if task else {}), **({"z": np.float64} if size_col else {})}
     groups = raw.map_partitions(_groups, roles, meta={
-        "m": object, "s": object, "y": object, "p": object, "n": np.int64, "w": np.float64,
-        "w2": np.float64, "lo": np.float64, "hi": np.float64, "some_id": object,
-        "first_row": np.int64, "f": object})
-    checks, groups = eng.compute(checks, groups)
+        "m": object, "s": object, "y": object, "p": object, **dims_meta, "n": np.int64,
+        "w": np.float64, "w2": np.float64, "lo": np.float64, "hi": np.float64,
+        "some_id": object, "first_row": np.int64, "f": object})
+    unlabelled: dict[str, int] = {}
+    if task:
+        checks, groups, hidden = eng.compute(checks, groups, raw.map_partitions(
+            _unlabelled, roles, meta={"t": object, "count": np.int64, "min": np.int64,
+                                      "f": object}))
+    else:
+        checks, groups = eng.compute(checks, groups)
     order = {f: i for i, f in enumerate(files)}
     hits = checks[checks["row"] >= 0]
     if len(hits):
-        by_check = list(dict.fromkeys(checks["message"]))
-        hits = hits.assign(k=hits["message"].map(by_check.index), o=hits["file"].map(order))
+        hits = hits.assign(o=hits["file"].map(order))
         first = hits.sort_values(["k", "o", "row"]).iloc[0]
         ref = f"{int(first['row']) + 1}" + (f" (id {first['id']!r})" if first["id"] else "")
         raise DashboardError(str(first["message"]), file=str(first["file"]),
                              column=str(first["column"]), row=ref)
     total_rows = int(groups["n"].sum())
     if total_rows == 0:
-        raise DashboardError("the data has no rows", file=name)
+        raise DashboardError("no labelled rows in any task" if task else "the data has no rows",
+                             file=name, column=roles["label"] if task else None)
+    if task and len(hidden):
+        # per task, as value_counts orders them: most first, ties in order of appearance
+        hidden = hidden.assign(o=hidden["f"].map(order)).sort_values(["o", "min"])
+        counts_by_task = hidden.groupby("t", sort=False)["count"].sum()
+        seen = {str(t): int(counts_by_task[t]) for t in hidden.drop_duplicates("t")["t"]}
+        unlabelled = dict(sorted(seen.items(), key=lambda kv: -kv[1]))
     split_code: dict[str, int] = {}
     for value in pd.unique(groups["s"]):
         canon = SPLIT_ALIASES.get(_alias_key(value))
@@ -405,11 +492,24 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
                              "them dev, val or validation)", file=name, column=roles["split"])
     firsts = groups.assign(o=groups["f"].map(order)).sort_values(["o", "first_row"])
+    tasks = tuple(str(t) for t in firsts.drop_duplicates("t")["t"]) if task else ()
+    lc_groups = None
+    largest: dict[str, float] = {}
+    if size_col:  # the views hold each model's largest training-set size, as in memory
+        lc_groups = groups
+        largest = {str(m): float(z) for m, z in groups.groupby("m")["z"].max().items()}
+        groups = groups[(groups["z"] == groups["m"].map(largest)).to_numpy()].reset_index(
+            drop=True)
+        total_rows = int(groups["n"].sum())
+        firsts = firsts[(firsts["z"] == firsts["m"].map(largest)).to_numpy()]
     models = tuple(str(m) for m in firsts.drop_duplicates("m")["m"])
+    held = {"roles": roles, "largest": largest}
+    # integer labels with empty cells (not labelled): pandas reads the column as floats
+    floats = bool(unlabelled) and _family(types[roles["label"]]) == "integer"
 
     # -- classes from a skeleton (one row per small group), as the DuckDB path does ------------
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
-    skeleton = _fetch(eng, files, seeds, roles)
+    skeleton = _as_read(_fetch(eng, files, seeds, held), roles["label"], floats)
     _, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
     labels = _class_codes(groups["y"], classes, "label", "the declared classes", name,
@@ -419,7 +519,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     thr = float(threshold) if threshold is not None else (0.5 if probabilities else 0.0)
     spec: dict[str, Any] = {"roles": roles, "models": {m: i for i, m in enumerate(models)},
                             "splits": split_code, "labels": labels, "dtype": dtype,
-                            "threshold": thr, "pos": None}
+                            "threshold": thr, "pos": None, "largest": largest}
     if score:
         spec["pos"] = class_index(classes, skel_schema.pos_label)
     else:
@@ -430,25 +530,29 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         meta["s"] = dtype
     else:
         meta["p"] = np.int64
-    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype, "wrong": bool})
+    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype, **dims_meta, "wrong": bool})
     canon = raw.map_partitions(_canon, spec, meta=meta)
     eng.canon, eng.spec = canon, spec
+    every_size = raw.map_partitions(_canon, spec, True, meta=meta) if size_col else None
 
     # -- ids: duplicates, and whether keys need the split ----------------------------------------
-    per = canon.groupby(["id", "m"]).sc.agg(["count", "min", "max"])
+    t_dims = ["t"] if task else []
+    per = canon.groupby(["id", "m", *t_dims]).sc.agg(["count", "min", "max"])
     same = per[per["min"] == per["max"]]["count"].max()
     spanning = (per["min"] != per["max"]).sum()
     dup_rows, spanning = eng.compute(same, spanning)
-    if (dup_rows or 0) > 1 or spanning:
-        sizes = canon.groupby(["m", "sc", "id"]).size()
+    for frame, dims in ([(canon, t_dims)] if (dup_rows or 0) > 1 or spanning else []) + (
+            [(every_size, [*t_dims, "z"])] if every_size is not None else []):
+        sizes = frame.groupby(["m", "sc", "id", *dims]).size()
         (dups,) = eng.compute(sizes[sizes > 1].head(1, npartitions=-1)
                               if hasattr(sizes, "head") else sizes[sizes > 1])
         if len(dups):
-            m, sc, ident = dups.index[0]
+            m, sc, ident, *values = dups.index[0]
+            in_task = f", task {str(values[0])!r}" if task else ""
             raise DashboardError(f"id {str(ident)!r} appears twice in split {SPLITS[sc]!r} for "
-                                 f"model {models[m]!r}", file=name, column=roles["id"])
+                                 f"model {models[m]!r}{in_task}", file=name, column=roles["id"])
     keys_with_split = bool(spanning)
-    if not keys_with_split and len(models) > 1:
+    if not keys_with_split and (len(models) > 1 or task):
         ids = canon.groupby("id").sc.agg(["min", "max"])
         (n_span,) = eng.compute((ids["min"] != ids["max"]).sum())
         keys_with_split = bool(n_span)
@@ -481,52 +585,96 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
             "sv": object, "iv": raw[roles["id"]].dtype}))
         picks.append(tags.head(100_000))
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    sample, schema = normalize(_fetch(eng, files, wanted, roles), source=name,
-                               **_normalize_opts(columns))
+    sample, schema = normalize(_as_read(_fetch(eng, files, wanted, held), roles["label"],
+                                        floats), source=name, **_normalize_opts(columns))
     sample = keyed_sample(sample, keys_with_split)
     notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)
-    sizes = split_sizes(groups)
-    counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
-    confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    gridded: dict[tuple[str, str], float] = {}
-    if score:
-        pairs = sorted({(spec["models"][m], SPLITS.index(s)) for m, s in sizes.index})
-        approx = [canon[(canon["m"] == m) & (canon["sc"] == sc)]["s"].nunique_approx()
-                  for m, sc in pairs]
-        estimates = eng.compute(*approx)
-        coarse = {pair: float(grid) for pair, d in zip(pairs, estimates, strict=True)
-                  if d > distinct_limit}
-        gridded = {(models[m], SPLITS[sc]): g for (m, sc), g in coarse.items()}
-        partial = canon.map_partitions(_score_counts, spec["pos"], coarse, meta={
-            "m": np.int64, "sc": np.int64, "v": np.float64, "pn": np.float64,
-            "nn": np.float64, "pw": np.float64, "nw": np.float64})
-        (table,) = eng.compute(partial.groupby(["m", "sc", "v"]).sum())
-        table = table.reset_index().sort_values(["m", "sc", "v"], ascending=[True, True, False])
-        for (m, sc), part in table.groupby(["m", "sc"], sort=False):
-            counts[(models[int(m)], SPLITS[int(sc)])] = tuple(
-                part[c].to_numpy(dtype=np.float64) for c in ("v", "pn", "nn", "pw", "nw"))
-    else:
-        k = len(classes)
-        (table,) = eng.compute(canon.groupby(["m", "sc", "y", "p"]).w.agg(["count", "sum"]))
-        confusion.update(confusion_counts(table.reset_index(), k, "count", "sum",
-                                          lambda m: models[int(m)]))
-    if gridded:
-        notes.append(grid_note(gridded, grid, distinct_limit))
+    sizes = split_sizes(groups, t_dims)
+    count = _Counter(eng, spec, models, grid, distinct_limit, len(classes))
+    counts, gridded = count.scores(canon, tuple(t_dims), list(sizes.index)) if score else ({}, {})
+    confusion = count.confusion(canon, tuple(t_dims)) if not score else {}
+    lc_sizes, lc_counts, lc_confusion, lc_gridded = None, {}, {}, {}
+    if lc_groups is not None and every_size is not None:  # learning curves, pooled over tasks
+        lc_groups = lc_groups.assign(m=lc_groups["m"].astype(str))
+        lc_sizes = lc_groups.groupby(["m", "z", "split"], sort=True).agg(
+            n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"))
+        if score:
+            lc_counts, lc_gridded = count.scores(every_size, ("z",), list(lc_sizes.index))
+        else:
+            lc_confusion = count.confusion(every_size, ("z",))
+    if gridded or lc_gridded:
+        notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
+    if unlabelled:
+        notes.append("not labelled, left out of their task only: " + ", ".join(
+            f"{k} {v:,}" for k, v in unlabelled.items()))
     schema = _replace(schema, notes=(*schema.notes, *notes), metadata_columns=(),
-                      has_weight=roles["weight"] is not None)
+                      has_weight=roles["weight"] is not None, tasks=tasks,
+                      unlabelled=unlabelled)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=dtype,
                       keys_with_split=keys_with_split, engine=eng,  # type: ignore[arg-type]
-                      rows=total_rows, notes=tuple(notes))
+                      rows=total_rows, notes=tuple(notes), tasks=tasks,
+                      unlabelled=unlabelled, lc_sizes=lc_sizes, lc_counts=lc_counts,
+                      lc_confusion=lc_confusion, lc_gridded=lc_gridded)
+
+
+class _Counter:
+    """The per-split counts on the cluster, keyed (model, *dims, split): ``dims`` are extra
+    canonical columns (``t``, the task; ``z``, the training-set size of a learning curve)."""
+
+    def __init__(self, eng: DaskSource, spec: Mapping[str, Any], models: tuple[str, ...],
+                 grid: float, distinct_limit: int, k: int) -> None:
+        self.eng, self.spec, self.models = eng, spec, models
+        self.grid, self.distinct_limit, self.k = grid, distinct_limit, k
+
+    def scores(self, canon: Any, dims: tuple[str, ...], keys: list[tuple]
+               ) -> tuple[dict[tuple, tuple[np.ndarray, ...]], dict[tuple, float]]:
+        """(scores, pos, neg, pos_w, neg_w) at each distinct score of each key (on the grid
+        past the distinct limit), and the keys put on the grid."""
+        spec, models = self.spec, self.models
+        coded = [(spec["models"][k[0]], *k[1:-1], SPLITS.index(k[-1])) for k in keys]
+
+        def part_of(key: tuple) -> Any:
+            sel = (canon["m"] == key[0]) & (canon["sc"] == key[-1])
+            for d, value in zip(dims, key[1:-1], strict=True):
+                sel = sel & (canon[d] == value)
+            return canon[sel]["s"].nunique_approx()
+        estimates = self.eng.compute(*(part_of(k) for k in coded))
+        coarse = {key: float(self.grid) for key, d in zip(coded, estimates, strict=True)
+                  if d > self.distinct_limit}
+        gridded = {(models[k[0]], *k[1:-1], SPLITS[k[-1]]): g for k, g in coarse.items()}
+        dims_meta = {d: (object if d == "t" else np.float64) for d in dims}
+        partial = canon.map_partitions(_score_counts, spec["pos"], coarse, dims, meta={
+            "m": np.int64, **dims_meta, "sc": np.int64, "v": np.float64, "pn": np.float64,
+            "nn": np.float64, "pw": np.float64, "nw": np.float64})
+        names = ["m", *dims, "sc"]
+        (table,) = self.eng.compute(partial.groupby([*names, "v"]).sum())
+        table = table.reset_index().sort_values([*names, "v"],
+                                                ascending=[True] * len(names) + [False])
+        counts = {}
+        for key, part in table.groupby(names, sort=False):
+            counts[(models[int(key[0])], *_plain(key[1:-1]), SPLITS[int(key[-1])])] = tuple(
+                part[c].to_numpy(dtype=np.float64) for c in ("v", "pn", "nn", "pw", "nw"))
+        return counts, gridded
+
+    def confusion(self, canon: Any, dims: tuple[str, ...]
+                  ) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """The label x prediction matrices (rows and weight) of each key."""
+        (table,) = self.eng.compute(canon.groupby(["m", *dims, "sc", "y", "p"]).w.agg(
+            ["count", "sum"]))
+        return confusion_counts(table.reset_index(), self.k, "count", "sum",
+                                lambda m: self.models[int(m)], list(dims))
 
 
 def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
-           roles: Mapping[str, str | None]) -> pd.DataFrame:
-    """Every column of the rows (of every model) of the wanted (split, id) pairs, file order."""
+           held: Mapping[str, Any]) -> pd.DataFrame:
+    """Every column of the held rows (of every model) of the wanted (split, id) pairs, in
+    file order; ``held`` is what :func:`_held` needs (the roles, each model's largest size)."""
     want = wanted.assign(sv=wanted["sv"].astype(str))
+    roles = held["roles"]
     split, ident = roles["split"], roles["id"]
 
     fmt = eng.fmt  # not eng itself: the closure goes to the workers
@@ -535,7 +683,7 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
         df = _read(file, None, fmt, ident)
         keys = pd.MultiIndex.from_arrays([df[split].astype(str), df[ident]])
         sel = keys.isin(pd.MultiIndex.from_arrays([want["sv"], want["iv"]]))
-        return df[sel]
+        return df[sel & _held(df, held)]
 
     import dask
 

@@ -1143,15 +1143,9 @@ class Results(t.HasTraits):
                                  "trained on different amounts of data (one train_size per "
                                  "row)", column="train_size")
         weighted = self.weighted if weighted is None else weighted
-        lc = self._lc_frame
-        idx = np.flatnonzero((lc["model"] == model).to_numpy())
-        wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
-        w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
-        parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
-                              "split": lc["split"].to_numpy()[idx],
-                              "err": w * wrong, "w": w, "w2": w * w})
-        grouped = parts.groupby(["size", "split"], observed=True).sum()
-        table = pd.DataFrame(index=pd.Index(sorted(parts["size"].unique()), name="train_size"))
+        grouped = self._lc_groups(model, weighted)
+        table = pd.DataFrame(index=pd.Index(sorted(grouped.index.get_level_values("size")
+                                                   .unique()), name="train_size"))
         for split in SPLITS:
             if split not in grouped.index.get_level_values("split"):
                 continue
@@ -1169,6 +1163,19 @@ class Results(t.HasTraits):
                             "verdict": learning_verdict(table, self.human_error,
                                                         self.human_level.given)})
         return table
+
+    def _lc_groups(self, model: str, weighted: bool) -> pd.DataFrame:
+        """Per (training-set size, split): errors at the model's threshold (weighted or
+        counted), weight and squared weight; the sums a learning curve is read from."""
+        lc = self._lc_frame
+        assert lc is not None
+        idx = np.flatnonzero((lc["model"] == model).to_numpy())
+        wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
+        w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
+        parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
+                              "split": lc["split"].to_numpy()[idx],
+                              "err": w * wrong, "w": w, "w2": w * w})
+        return parts.groupby(["size", "split"], observed=True).sum()
 
     # -- comparing models ---------------------------------------------------------------------
     def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,
@@ -1303,6 +1310,7 @@ class DatasetResults(Results):
 
     def __init__(self, agg: Aggregates, **kwargs: Any) -> None:
         self._agg = agg
+        self._lc_curves: dict[tuple, ThresholdCurve] = {}
         super().__init__(agg.sample, agg.schema, **kwargs)
         # the sample lists models in its own order; the dataset's order is the file's
         self._models = tuple(m for m in agg.models if m in set(self._models))
@@ -1326,21 +1334,22 @@ class DatasetResults(Results):
     def split_sizes(self, model: str | None = None) -> dict[str, int]:
         model = model or self.model
         sizes = self._agg.sizes
-        return {s: int(sizes.loc[(model, s), "n"]) for s in self.splits
-                if (model, s) in sizes.index}
+        # a split another model has counts 0 rows, as in memory
+        return {s: int(sizes.loc[self._ikey(model, s), "n"]) if self._ikey(model, s) in
+                sizes.index else 0 for s in self.splits}
 
     def _split_errors(self, split: str, model: str, thr: float, weighted: bool
                       ) -> tuple[int, float, float, float] | None:
-        if (model, split) not in self._agg.sizes.index:
+        if self._ikey(model, split) not in self._agg.sizes.index:
             return None
-        size = self._agg.sizes.loc[(model, split)]
+        size = self._agg.sizes.loc[self._ikey(model, split)]
         n = int(size["n"])
         n_eff = (float(size["w"]) ** 2 / float(size["w2"]) if float(size["w2"]) > 0 else 0.0) \
             if weighted else float(n)
         if self.schema.kind == "binary_score":
             pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
             return n, pt.fp + pt.fn, pt.n, n_eff
-        counts = self._agg.confusion[(model, split)][1 if weighted else 0]
+        counts = self._agg.confusion[self._ikey(model, split)][1 if weighted else 0]
         total = float(counts.sum())
         return n, total - float(np.trace(counts)), total, n_eff
 
@@ -1351,12 +1360,12 @@ class DatasetResults(Results):
             if code != self._code(self.schema.pos_label):
                 raise DashboardError("a single score column scores one class; the "
                                      f"positive class is {self.schema.pos_label!r}")
-            where: tuple = (model, split)
+            where: tuple = self._ikey(model, split)
             dtype = self._agg.score_dtype
         else:  # per-class probabilities: one-vs-rest on the class's own column
-            where, dtype = (model, split, code), self._agg.class_dtypes[code]
+            where, dtype = (*self._ikey(model, split), code), self._agg.class_dtypes[code]
         scores, pn, nn, pw, nw = self._agg.counts[where]
-        if (model, split) in self._agg.gridded:
+        if self._ikey(model, split) in self._agg.gridded:
             # grid points are doubles: a float32 threshold would miss the point it names
             dtype = np.dtype(np.float64)
         return ThresholdCurve.from_counts(scores, pw if weighted else pn,
@@ -1367,6 +1376,8 @@ class DatasetResults(Results):
         if self.scale(self.model) == "probability" or not self.has_scores:
             return (0.0, 1.0)
         sizes = self._agg.sizes.xs(self.model, level="m")
+        if self._tasks:
+            sizes = sizes.xs(self._current_task, level="t")
         return (float(sizes["lo"].min()), float(sizes["hi"].max()))
 
     def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
@@ -1374,21 +1385,24 @@ class DatasetResults(Results):
         thr = self.threshold_of(model)
         key = ("class_f1", model, split, thr if self.schema.kind == "binary_score" else None)
         if key not in self._cache:
-            if self.schema.kind == "binary_score":
+            if self._ikey(model, split) not in self._agg.sizes.index:
+                k = len(self.schema.classes)
+                cm = np.zeros((k, k))  # no rows of this model in the split: empty, as in memory
+            elif self.schema.kind == "binary_score":
                 pt = self._curve(split, model, self.schema.pos_label, False).at(thr)
                 pos = self._code(self.schema.pos_label)
                 cm = np.zeros((2, 2))
                 cm[pos, pos], cm[1 - pos, pos] = pt.tp, pt.fp
                 cm[pos, 1 - pos], cm[1 - pos, 1 - pos] = pt.fn, pt.tn
             else:
-                cm = self._agg.confusion[(model, split)][0]
+                cm = self._agg.confusion[self._ikey(model, split)][0]
             self._cache_put(key, f1_from_confusion(cm.astype(np.int64), self.schema.classes),
                             "class_f1")
         return self._cache[key]
 
     def _prediction_point(self, split: str, model: str, beta: float = 1.0) -> OperatingPoint:
         code = self._code(self.positive_class)
-        cm = self._agg.confusion[(model, split)][1 if self.weighted else 0]
+        cm = self._agg.confusion[self._ikey(model, split)][1 if self.weighted else 0]
         tp, fp = float(cm[code, code]), float(cm[:, code].sum() - cm[code, code])
         positives = float(cm[code].sum())
         return point_from_counts(tp, fp, positives, float(cm.sum()) - positives, beta=beta)
@@ -1409,7 +1423,8 @@ class DatasetResults(Results):
                    self._code(self.positive_class) if scored else None)
             only_a, only_b, shared = self._agg.engine.paired_counts(
                 model_a, model_b, split, *(float(t) if scored else None for t in (ta, tb)),
-                dtype=self._agg.score_dtype, pos_code=pos)
+                dtype=self._agg.score_dtype, pos_code=pos,
+                task=self._current_task if self._tasks else None)
             if shared == 0:
                 raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
                                      "examples")
@@ -1422,6 +1437,41 @@ class DatasetResults(Results):
             self._cache["fingerprint"] = self._agg.engine.fingerprint(
                 self._agg.keys_with_split)
         return self._cache["fingerprint"]
+
+    # -- learning curves: the engine's counts per training-set size ----------------------------
+    @property
+    def train_sizes(self) -> tuple[float, ...]:
+        if self._agg.lc_sizes is None:
+            return ()
+        return tuple(sorted(pd.unique(self._agg.lc_sizes.index.get_level_values("z")).tolist()))
+
+    def _lc_groups(self, model: str, weighted: bool) -> pd.DataFrame:
+        """Per (size, split): errors at the model's threshold, weight and squared weight, from
+        the counts per size (a curve per size and split, built once; pooled over tasks)."""
+        thr = self.threshold_of(model)
+        lc = self._agg
+        assert lc.lc_sizes is not None
+        rows = []
+        for (m, z, split), size in lc.lc_sizes.iterrows():
+            if m != model:
+                continue
+            if self.schema.kind == "binary_score":
+                key = ("lc_curve", m, z, split, weighted)
+                if key not in self._lc_curves:
+                    scores, pn, nn, pw, nw = lc.lc_counts[(m, z, split)]
+                    dtype = (np.dtype(np.float64) if (m, z, split) in lc.lc_gridded else
+                             lc.score_dtype)
+                    self._lc_curves[key] = ThresholdCurve.from_counts(
+                        scores, pw if weighted else pn, nw if weighted else nn, dtype=dtype)
+                pt = self._lc_curves[key].at(thr)
+                err = pt.fp + pt.fn
+            else:
+                cm = lc.lc_confusion[(m, z, split)][1 if weighted else 0]
+                err = float(cm.sum()) - float(np.trace(cm))
+            w, w2 = (float(size["w"]), float(size["w2"])) if weighted else (
+                float(size["n"]), float(size["n"]))
+            rows.append({"size": float(z), "split": split, "err": float(err), "w": w, "w2": w2})
+        return pd.DataFrame(rows).set_index(["size", "split"]).sort_index()
 
     def _not_here(self, what: str) -> DashboardError:
         return DashboardError(f"{what} needs every row: open the results with "

@@ -84,6 +84,8 @@ def outcome(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except DashboardError as exc:
         return ("error", str(exc))
+    except KeyError as exc:  # compare_models on a split a model lacks (in memory too)
+        return ("KeyError", str(exc))
 
 
 def same(a, b) -> None:
@@ -530,8 +532,6 @@ def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    (lambda f: f.assign(task="car"), "a task column needs engine='pandas'"),
-    (lambda f: f.assign(train_size=100), "a train_size column needs engine='pandas'"),
     (lambda f: f.drop(columns=["id"]), "needs an id column"),
 ])
 def test_what_the_engine_path_does_not_read_yet_is_refused_plainly(tmp_path: Path, change,
@@ -656,3 +656,149 @@ def test_dask_bad_csv_is_one_line_as_on_duckdb(dask_client, tmp_path: Path, chan
     else:
         assert "row 6" in said[1]
 
+
+# -- learning curves (a train_size column) and multi-task results (a task column) ---------------
+@st.composite
+def sized_and_tasked_frames(draw: st.DrawFn, sizes: bool, tasks: bool
+                            ) -> tuple[pd.DataFrame, dict]:
+    """A results table repeated per training-set size and/or task, outputs shuffled per copy;
+    some labels left empty per task (not labelled), some model without the largest size."""
+    frame, options = draw(results_frames())
+    size_values = (draw(st.lists(st.sampled_from([10, 50, 200, 1000]), min_size=1, max_size=3,
+                                 unique=True)) if sizes else [None])
+    task_names = (draw(st.lists(st.sampled_from(["car", "bike", "bus"]), min_size=1,
+                                max_size=3, unique=True)) if tasks else [None])
+    parts = []
+    for z in size_values:
+        for t in task_names:
+            part = frame.copy()
+            perm = np.asarray(draw(st.permutations(range(len(part)))))
+            for col in ("score", "prediction"):
+                if col in part:
+                    part[col] = part[col].to_numpy()[perm]
+            if z is not None:
+                part["train_size"] = z
+            if t is not None:
+                part["task"] = t
+                hidden = draw(st.lists(st.booleans(), min_size=len(part), max_size=len(part)))
+                dev = (part["split"] == "dev").to_numpy()
+                keep = dev & (part["id"] == part["id"][dev].iloc[0]).to_numpy()
+                hidden = list(np.asarray(hidden) & ~keep)  # each model keeps a labelled dev row
+                if any(hidden):
+                    part["label"] = part["label"].astype(object).where(~np.asarray(hidden))
+            parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    if sizes and len(size_values) > 1 and draw(st.booleans()):  # m0 lacks the largest size
+        table = table[~((table["model"] == "m0")
+                        & (table["train_size"] == max(size_values)))].reset_index(drop=True)
+    return table, options
+
+
+def assert_same_multitask_and_learning_curves(memory: Results, engine: Results,
+                                              thresholds: list[float]) -> None:
+    assert engine.tasks == memory.tasks
+    assert engine.train_sizes == memory.train_sizes
+    assert engine.rows_total == memory.rows_total
+    assert engine.schema.unlabelled == memory.schema.unlabelled
+    for task in memory.tasks or [""]:
+        if task:
+            memory.task = engine.task = task
+        assert_same_tables(memory, engine, thresholds)
+    if memory.tasks:
+        for thr in thresholds[:2]:
+            memory.threshold = engine.threshold = thr
+            memory.weighted = engine.weighted = False
+            a, b = outcome(memory.task_overview), outcome(engine.task_overview)
+            if isinstance(a, tuple):
+                assert a == b
+                continue
+            same(a, b)
+            assert a.attrs == b.attrs
+    if memory.train_sizes:
+        memory.task = engine.task = memory.tasks[0] if memory.tasks else ""
+        for weighted in ([False, True] if memory.schema.has_weight else [False]):
+            memory.weighted = engine.weighted = weighted
+            for m in memory.models:
+                for thr in thresholds:
+                    memory.threshold = engine.threshold = thr
+                    a = memory.learning_curve(m)
+                    b = engine.learning_curve(m)
+                    same(a, b)
+                    assert a.attrs == b.attrs
+
+
+@SETTINGS
+@given(data=st.booleans().flatmap(lambda sizes: sized_and_tasked_frames(sizes, not sizes)
+                                  if sizes else sized_and_tasked_frames(False, True)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_duckdb_learning_curves_and_tasks_equal_the_in_memory_ones(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert_same_multitask_and_learning_curves(memory, engine, thresholds)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=sized_and_tasked_frames(True, True),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_duckdb_tasks_at_several_training_sizes(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        assert_same_multitask_and_learning_curves(*opened, thresholds)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(train_size=np.where(f.index == 5, -3, 100)), "train_size",
+     "not a positive count"),
+    (lambda f: f.assign(train_size=np.where(f.index == 5, np.nan, 100)), "train_size",
+     "missing (NaN)"),
+    (lambda f: f.assign(task=np.where(f.index == 5, None, "car")), "task", "missing task name"),
+    (lambda f: f.assign(task="car", id=f["id"].where(f.index != 5, f["id"].iloc[6])).assign(
+        split=f["split"].where(f.index != 5, f["split"].iloc[6])), "id", "task 'car'"),
+])
+def test_bad_sizes_and_tasks_are_one_line(tmp_path: Path, change, column, words) -> None:
+    change(_demo_like(50)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as memory:
+        Results.from_file(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet")
+    text = _one_line(exc)
+    assert f"column {column!r}" in text and words in text and words in str(memory.value), text
+    assert "row 6" in text or "row 7" in text
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.sampled_from([(True, False), (False, True), (True, True)]).flatmap(
+    lambda kinds: sized_and_tasked_frames(*kinds)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_dask_learning_curves_and_tasks_equal_the_in_memory_ones(dask_client, data,
+                                                                  thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        assert_same_multitask_and_learning_curves(*opened, thresholds)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(train_size=np.where(f.index == 5, -3, 100)), "train_size",
+     "not a positive count"),
+    (lambda f: f.assign(task=np.where(f.index == 5, None, "car")), "task", "missing task name"),
+])
+def test_dask_bad_sizes_and_tasks_are_one_line(dask_client, tmp_path: Path, change, column,
+                                               words) -> None:
+    change(_demo_like(50)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
+    text = _one_line(exc)
+    assert f"column {column!r}" in text and words in text and "row 6" in text, text
