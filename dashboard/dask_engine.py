@@ -33,6 +33,7 @@ from dashboard.engines import (
     keyed_sample,
     sample_notes,
     split_sizes,
+    wide_tasks,
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
@@ -93,18 +94,23 @@ def _pandas_type(col: pd.Series) -> str:
     return "VARCHAR"
 
 
-def _read_csv(file: str, id_name: str | None, columns: list[str] | None = None
-              ) -> pd.DataFrame:
+def _read_csv(file: str, id_name: str | None, columns: list[str] | None = None,
+              nrows: int | None = None) -> pd.DataFrame:
     """A whole CSV file as the in-memory path reads it (ids as text); one line if unreadable."""
     try:
         return pd.read_csv(file, dtype={id_name: str} if id_name else None,
-                           keep_default_na=True,
+                           keep_default_na=True, nrows=nrows,
                            usecols=None if columns is None else lambda c: c in columns)
     except pd.errors.EmptyDataError:
         raise DashboardError("the file has no columns or rows", file=file) from None
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DashboardError(f"could not read the file as csv: {first}", file=file) from None
+
+
+def _read_csv_header(file: str) -> list[str]:
+    """A CSV file's column names (its header only)."""
+    return list(_read_csv(file, None, None, nrows=0).columns)
 
 
 def _describe_csv(file: str, id_name: str | None) -> tuple[dict[str, str], pd.DataFrame]:
@@ -413,6 +419,11 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         scheduler = Client(scheduler, set_as_default=False)
     id_name = columns.get("id", "id")
     empty: pd.DataFrame | None = None
+    first_types = (_describe(files[0]) if fmt == "parquet" else
+                   {str(c): "" for c in _read_csv_header(files[0])})
+    if wide_tasks(first_types, columns, files[0]):
+        raise DashboardError("wide multi-task tables (label_<task> columns) need "
+                             "engine='duckdb' or 'pandas' for now", file=files[0])
     if fmt == "csv":  # each file read whole on the workers, as pandas infers its types
         import dask
 

@@ -286,15 +286,48 @@ def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
     return roles
 
 
+def wide_tasks(first: Mapping[str, str], opts: Mapping[str, Any], file: str
+               ) -> dict[str, tuple[str, str, str]]:
+    """A wide multi-task table's tasks (``label_<task>`` columns, no label or task column):
+    per task, the canonical output name (score or prediction) and its label and output
+    columns, as :func:`dashboard.io.normalize` melts them; empty for other tables."""
+    label, task = opts.get("label", "label"), opts.get("task", "task")
+    names = [c[len("label_"):] for c in first if c.startswith("label_")]
+    if task is None or label in first or task in first or not names:
+        return {}
+    out = {}
+    for t in names:
+        for role, prefix in (("score", "score_"), ("prediction", "prediction_")):
+            if f"{prefix}{t}" in first:
+                out[t] = (opts.get(role) or role, f"label_{t}", f"{prefix}{t}")
+                break
+        else:
+            raise DashboardError(f"task {t!r} has a label column but no score_{t} or "
+                                 f"prediction_{t} column", file=file, column=f"label_{t}")
+    return out
+
+
+def _long_types(types: dict[str, str], wide: Mapping[str, tuple[str, str, str]],
+                opts: Mapping[str, Any]) -> dict[str, str]:
+    """A file's column types once its wide tasks are melted (the first task's types)."""
+    if not wide:
+        return types
+    per_task = {c for cols in wide.values() for c in cols[1:]}
+    out = {c: t for c, t in types.items() if c not in per_task}
+    role, lab, col = next(iter(wide.values()))
+    out[opts.get("task", "task")] = "VARCHAR"
+    out[opts.get("label", "label")] = types[lab]
+    for other_role, _, other in wide.values():
+        out[other_role] = types.get(other, types[col])
+    return out
+
+
 def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str],
                       source: str, opts: Mapping[str, Any]
                       ) -> tuple[dict[str, str], dict[str, str | None]]:
     """Every partition has the columns the roles need, each of one type family."""
     first = describe(files[0])
     roles = _resolve_roles(list(first), files[0], opts)
-    if any(c.startswith("label_") for c in first) and "label" not in first:
-        raise DashboardError("wide multi-task tables need engine='pandas' for now",
-                             file=files[0])
     types = dict(first)
     needed = [c for c in roles.values() if c is not None]
     for f in files[1:]:
@@ -372,11 +405,13 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     con = _open(files, fmt, name, memory_limit, threads)
     id_name = columns.get("id", "id")
 
+    wide = wide_tasks(_describe(con, files[0], fmt), columns, files[0])
+
     def describe(f: str) -> dict[str, str]:
         found = _describe(con, f, fmt)
         if fmt == "csv" and id_name in found:
             found[id_name] = "VARCHAR"  # read as text, as the pandas path reads a CSV's ids
-        return found
+        return _long_types(found, wide, columns)
 
     types, roles = _check_partitions(describe, files, name, columns)
     text_id = (f", types={{{_lit(roles['id'])}: 'VARCHAR'}}" if fmt == "csv" and roles["id"]
@@ -385,6 +420,14 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
               f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
               f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
               f"filename='{_FILE}'{text_id})")
+    if wide:  # one row per example and task, as io melts a wide table (UNION ALL BY NAME)
+        per_task = [c for cols in wide.values() for c in cols[1:]]
+        exclude = f" EXCLUDE ({', '.join(map(_q, per_task))})"
+        task_name = columns.get("task", "task")
+        reader = "(" + " UNION ALL BY NAME ".join(
+            f"SELECT *{exclude}, {_lit(t)} AS {_q(task_name)}, {_q(lab)} AS "
+            f"{_q(columns.get('label', 'label'))}, {_q(out)} AS {_q(role_name)} FROM {reader}"
+            for t, (role_name, lab, out) in wide.items()) + ")"
     label, score, pred = roles["label"], roles["score"], roles["prediction"]
     split, model, ident, weight = roles["split"], roles["model"], roles["id"], roles["weight"]
     task, size_col = roles["task"], roles["train_size"]
@@ -494,6 +537,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         total_rows = int(groups["n"].sum())
     models = _model_order(eng, groups, model_sql)
     tasks = tuple(_first_seen(eng, "base", _q(task))) if task else ()
+    if wide:  # in the order of the label_<task> columns, as io melts them
+        tasks = tuple(t for t in wide if t in set(tasks))
 
     # -- the sample: one row per small group, reviewed rows, errors and a random part ---------
     if ident is None:
@@ -627,6 +672,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             lc_confusion = sql.confusion("base", [size_sql], len(classes))
     if gridded or lc_gridded:
         engine_notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
+    if wide:
+        engine_notes.append(f"wide multi-task table read as {len(wide)} tasks: "
+                            f"{', '.join(wide)}")
     if unlabelled:
         engine_notes.append("not labelled, left out of their task only: " + ", ".join(
             f"{k} {v:,}" for k, v in unlabelled.items()))

@@ -802,3 +802,46 @@ def test_dask_bad_sizes_and_tasks_are_one_line(dask_client, tmp_path: Path, chan
         Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
     text = _one_line(exc)
     assert f"column {column!r}" in text and words in text and "row 6" in text, text
+
+
+@st.composite
+def wide_frames(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
+    """A wide multi-task table: label_<task> with score_<task> (or prediction_<task>) per task,
+    the outputs and labels shuffled per task, some labels empty (not labelled)."""
+    frame, options = draw(results_frames())
+    output = "score" if "score" in frame else "prediction"
+    wide = frame.drop(columns=["label", output])
+    dev = (frame["split"] == "dev").to_numpy()
+    keep = dev & (frame["id"] == frame["id"][dev].iloc[0]).to_numpy()
+    for t in draw(st.lists(st.sampled_from(["car", "bike", "bus"]), min_size=1, max_size=3,
+                           unique=True)):
+        perm = np.asarray(draw(st.permutations(range(len(frame)))))
+        hidden = np.asarray(draw(st.lists(st.booleans(), min_size=len(frame),
+                                          max_size=len(frame)))) & ~keep
+        labels = frame["label"].to_numpy()[perm]
+        wide[f"label_{t}"] = (pd.Series(labels, dtype=object).where(~hidden).to_numpy()
+                              if hidden.any() else labels)
+        wide[f"{output}_{t}"] = frame[output].to_numpy()[perm]
+    return wide, options
+
+
+@SETTINGS
+@given(data=wide_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_duckdb_wide_multitask_tables_equal_the_in_memory_ones(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert [n for n in engine.schema.notes if "wide" in n] == [
+            n for n in memory.schema.notes if "wide" in n]
+        assert_same_multitask_and_learning_curves(memory, engine, thresholds)
+
+
+def test_dask_refuses_wide_multitask_tables_in_one_line(dask_client, tmp_path: Path) -> None:
+    pd.DataFrame({"id": ["a", "b"], "split": "dev", "label_car": [0, 1],
+                  "score_car": [0.2, 0.7]}).to_parquet(tmp_path / "w.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "w.parquet", engine="dask", scheduler=dask_client)
+    assert "wide multi-task tables" in _one_line(exc) and "engine='duckdb'" in str(exc.value)
