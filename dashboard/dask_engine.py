@@ -369,6 +369,13 @@ class DaskSource:
             rows.append(f"{SPLITS[int(sc)]}:{total}:{len(part)}")
         return hashlib.sha256(";".join(rows).encode()).hexdigest()[:16]
 
+    def slice_groups(self, *args: Any, **kwargs: Any) -> Any:
+        """Metadata slices are not computed on Dask yet: one line saying which engine does."""
+        raise DashboardError("suggesting metadata slices needs engine='duckdb' or 'pandas' "
+                             "for now (the Dask engine does not group rows by metadata)")
+
+    slice_keys = slice_groups
+
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
                       threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None,
                       task: str | None = None) -> tuple[int, int, int]:
@@ -599,7 +606,8 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     sample, schema = normalize(_as_read(_fetch(eng, files, wanted, held), roles["label"],
                                         floats), source=name, **_normalize_opts(columns))
     sample = keyed_sample(sample, keys_with_split)
-    notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
+    notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random,
+                         "metadata slices, suspected label errors and the eyeball check")
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)

@@ -34,6 +34,12 @@ from dashboard.io import (
     class_index,
     normalize,
 )
+from dashboard.metrics.slices import (
+    MAX_LEVELS,
+    SliceColumn,
+    numeric_labels,
+    quantile_from_order_stats,
+)
 
 __all__ = ["ENGINES", "Aggregates", "DuckDBSource", "aggregate"]
 
@@ -125,6 +131,23 @@ def expand_source(source: str | Path) -> tuple[list[str], str]:
     return files, kinds.pop()
 
 
+#: a split with more (slice cell, label, score) groups than this is refused for slices
+SLICE_GROUP_LIMIT = 2_000_000
+
+
+@dataclass
+class SliceGroups:
+    """A split's rows grouped by metadata slice cells: each group's codes (one column per
+    metadata column that makes slices), row count, and label (``labels``: positive, with
+    ``values`` the score or grid point) or, without a threshold, whether it is wrong."""
+
+    columns: list[SliceColumn]
+    sql: list[str]
+    counts: np.ndarray
+    labels: np.ndarray
+    values: np.ndarray | None
+
+
 @dataclass
 class DuckDBSource:
     """An open DuckDB view ``src`` over the files, and the SQL of each canonical column."""
@@ -214,6 +237,103 @@ class DuckDBSource:
     def fail(self, message: str, column: str | None, where: str) -> DashboardError:
         file, row = self.row_ref(where)
         return DashboardError(message, file=file, column=column, row=row)
+
+    def _rows_of(self, model: str, split: str, task: str | None) -> str:
+        """SQL selecting one model's rows of a split (in one task)."""
+        where = (f"{self.exprs['model']} = {_lit(model)} AND {self.exprs['split_code']} = "
+                 f"{SPLITS.index(split)}")
+        return where + (f" AND {self.exprs['task']} = {_lit(task)}" if task is not None else "")
+
+    def _slice_column(self, name: str, numeric: bool, where: str, bins: int
+                      ) -> tuple[SliceColumn, str] | None:
+        """A metadata column's slice names for a split, as :func:`bin_column` makes them, and
+        the SQL of each row's code; None for a column that makes no slices."""
+        col = _q(self.roles.get(f"meta:{name}") or name)
+        if numeric:
+            x = f"CAST({col} AS DOUBLE)"
+            finite = f"({x} IS NOT NULL AND NOT isnan({x}) AND NOT isinf({x}))"
+            n, d = self.one(f"SELECT count(*) FILTER (WHERE {finite}), count(DISTINCT {x}) "
+                            f"FILTER (WHERE {finite}) FROM src WHERE {where}")
+            if d <= 1:
+                return None
+            if d > bins:
+                def order_stats(positions: list[int]) -> dict[int, float]:
+                    rows = self.sql(
+                        f"SELECT r, x FROM (SELECT x, row_number() OVER (ORDER BY x) - 1 AS r "
+                        f"FROM (SELECT {x} AS x FROM src WHERE {where} AND {finite})) WHERE r "
+                        f"IN ({', '.join(map(str, positions))})").fetchall()
+                    return {int(r): float(v) for r, v in rows}
+                edges = np.unique(quantile_from_order_stats(
+                    int(n), np.linspace(0, 1, bins + 1), order_stats))
+                code = " + ".join(["0", *(f"CAST({x} >= {_lit(float(e))} AS INTEGER)"
+                                          for e in edges[1:-1])])
+                labels = numeric_labels(name, edges=edges)
+            else:
+                distinct = np.asarray([float(r[0]) for r in self.sql(
+                    f"SELECT DISTINCT {x} FROM src WHERE {where} AND {finite} ORDER BY 1"
+                ).fetchall()])
+                code = " + ".join(["0", *(f"CAST({x} > {_lit(float(v))} AS INTEGER)"
+                                          for v in distinct)])
+                labels = numeric_labels(name, distinct=distinct)
+            sql = f"(CASE WHEN {finite} THEN {code} ELSE -1 END)"
+        else:
+            text = f"CAST({col} AS VARCHAR)"
+            values = [r[0] for r in self.sql(
+                f"SELECT DISTINCT {text} FROM src WHERE {where} AND {col} IS NOT NULL LIMIT "
+                f"{MAX_LEVELS + 1}").fetchall()]
+            if len(values) <= 1 or len(values) > MAX_LEVELS:
+                return None
+            values = sorted(values)
+            labels = tuple(f"{name} = {v}" for v in values)
+            sql = _case(text, [(v, i) for i, v in enumerate(values)], default=-1)
+        return SliceColumn(name, np.empty(0, dtype=np.int64), labels), sql
+
+    def slice_groups(self, model: str, split: str, task: str | None,
+                     meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+        """A split's rows grouped by metadata slice cell and label and score (binary scores)
+        or correctness (argmax, predictions): find_slices' input at any threshold, from the
+        counts; more groups than ``limit`` is refused in one line."""
+        where = self._rows_of(model, split, task)
+        made = [c for c in (self._slice_column(n, numeric, where, bins) for n, numeric in meta)
+                if c is not None]
+        codes = ", ".join([f"{sql} AS c{i}" for i, (_, sql) in enumerate(made)] + [""])
+        if binary:
+            pos = self.exprs["label_code"] + f" = {self.exprs['pos_code']}"
+            score = self.exprs["score"]
+            value = (_grid_sql(score, grid, self.exprs["score_cast"]) if grid else
+                     f"CAST({score} AS DOUBLE)")
+            y = f"({pos}) AS y, {value} AS v"
+        else:
+            y = f"{self.exprs['wrong']} AS y, NULL AS v"
+        table = self.sql(f"SELECT {codes}{y}, count(*) AS n FROM src WHERE {where} GROUP BY ALL "
+                         f"LIMIT {int(limit) + 1}").df()
+        if len(table) > limit:
+            raise DashboardError(
+                f"suggesting metadata slices on the engine path needs at most {limit:,} "
+                f"(slice cell, label, score) groups in a split, and {split} of model "
+                f"{model!r} has more: name fewer metadata columns (metadata_columns=...) or "
+                "open the results with engine='pandas'")
+        columns = [SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
+                   for i, (c, _) in enumerate(made)]
+        return SliceGroups(columns=columns, sql=[sql for _, sql in made],
+                           counts=table["n"].to_numpy(dtype=np.int64),
+                           labels=table["y"].to_numpy(dtype=bool),
+                           values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+
+    def slice_keys(self, model: str, split: str, task: str | None,
+                   conditions: Sequence[tuple[str, int]], keys_with_split: bool) -> np.ndarray:
+        """Example keys (in file order) of a split's rows whose slice codes are the given
+        ones: ``conditions`` are (code SQL, code) pairs from :meth:`slice_groups`."""
+        ident = f"CAST({self.exprs['id']} AS VARCHAR)"
+        key = f"{_lit(split + '/')} || {ident}" if keys_with_split else ident
+        keep = " AND ".join([self._rows_of(model, split, task),
+                             *(f"{sql} = {int(code)}" for sql, code in conditions)])
+        order = (f"SELECT k FROM (SELECT {key} AS k, {_FILE} AS f, {_ROW} AS r FROM src WHERE "
+                 f"{keep}) ORDER BY f, r" if self.fmt == "parquet" else
+                 f"SELECT k FROM (SELECT {key} AS k, ({keep}) AS keep, row_number() OVER () AS "
+                 "rn FROM src) WHERE keep ORDER BY rn")
+        return np.asarray([r[0] for r in self.sql(order).fetchall()], dtype=object)
 
 
 def _open(files: list[str], fmt: str, source: str, memory_limit: str | None,
@@ -573,6 +693,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
         wrong = f"({is_pos} <> ({_q(score)} >= CAST({thr!r} AS {cast})))"
         pred_code_sql = "NULL"
+        eng.exprs.update({"pos_code": str(pos_code), "score_cast": cast})
     elif proba_cols:
         given = columns.get("proba")
         by_code: dict[int, str] = {}
@@ -644,7 +765,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
                                  f"{any_tag} LIMIT 100000").df())
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
     raw = _as_read(_fetch(eng, wanted, split_sql, id_sql), label, floats)
-    sample, schema = normalize(raw, source=name, **_normalize_opts(columns))
+    # metadata columns (device, region...) kept in the sample: they name the slices
+    sample, schema = normalize(raw, source=name, **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
     engine_notes = sample_notes("DuckDB", len(files), total_rows, sample, sample_errors,
                                 sample_random)
@@ -678,7 +800,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     if unlabelled:
         engine_notes.append("not labelled, left out of their task only: " + ", ".join(
             f"{k} {v:,}" for k, v in unlabelled.items()))
-    schema = _replace(schema, notes=(*schema.notes, *engine_notes), metadata_columns=(),
+    schema = _replace(schema, notes=(*schema.notes, *engine_notes),
                       has_weight=weight is not None, tasks=tasks, unlabelled=unlabelled)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=score_dtype,
@@ -797,9 +919,10 @@ def _replace(schema: Schema, **changes: Any) -> Schema:
     return replace(schema, **changes)
 
 
-def _normalize_opts(columns: Mapping[str, Any]) -> dict[str, Any]:
+def _normalize_opts(columns: Mapping[str, Any], metadata: bool = False) -> dict[str, Any]:
+    """normalize's options for fetched rows: metadata columns only where asked for."""
     opts = {k: v for k, v in columns.items() if k not in ("metadata_columns",)}
-    opts["metadata_columns"] = ()
+    opts["metadata_columns"] = columns.get("metadata_columns") if metadata else ()
     return opts
 
 
@@ -872,14 +995,14 @@ def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
 
 
 def sample_notes(engine: str, files: int, total_rows: int, sample: pd.DataFrame,
-                 sample_errors: int, sample_random: int) -> list[str]:
+                 sample_errors: int, sample_random: int,
+                 pending: str = "suspected label errors and the eyeball check") -> list[str]:
     """What the header and the report say about numbers computed by an engine."""
     return [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
             f"views show a sample of {sample['id'].nunique():,} examples (up to "
             f"{int(sample_errors):,} misclassified at the default threshold per split, and "
             f"{int(sample_random):,} at random).",
-            "Metadata slices, suspected label errors and the eyeball check need "
-            "engine='pandas' for now."]
+            f"{pending[0].upper()}{pending[1:]} need engine='pandas' for now."]
 
 def _first_seen(eng: DuckDBSource, view: str, expr: str, where: str = "TRUE") -> dict[str, int]:
     """The distinct values of ``expr`` in order of first appearance (file, then row), with

@@ -1477,8 +1477,62 @@ class DatasetResults(Results):
         return DashboardError(f"{what} needs every row: open the results with "
                               "engine='pandas' for it (the DuckDB engine keeps a sample)")
 
-    def suggest_slices(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("suggesting metadata slices")
+    # -- metadata slices: find_slices over the engine's groups of slice cells ----------------
+    def suggest_slices(self, split: str = "dev", max_order: int = 2, *,
+                       model: str | None = None, bins: int = 4, min_rows: int = 20,
+                       alpha: float = 0.05, limit: int = 50) -> pd.DataFrame:
+        """:meth:`Results.suggest_slices` from the engine's rows grouped by slice cell, label
+        and score: the engine is asked once per split; a threshold move only recounts."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        thr = self.threshold_of(model)
+        key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit)
+        if key not in self._cache:
+            groups = self._slice_groups(split, model, bins)
+            if groups.values is not None:  # binary scores: wrong at the threshold, per group
+                gridded = self._ikey(model, split) in self._agg.gridded
+                values = groups.values.astype(np.float64 if gridded else self._agg.score_dtype)
+                wrong = groups.labels != flag(values, thr)
+            else:
+                wrong = groups.labels
+            table = find_slices(wrong, groups.columns, max_order=max_order, min_rows=min_rows,
+                                alpha=alpha, limit=limit, counts=groups.counts)
+            table.attrs.update({"split": split, "model": model,
+                                "columns_used": tuple(c.name for c in groups.columns)})
+            self._cache_put(key, table, "slices", limit=8)
+        return self._cache[key]
+
+    def _slice_groups(self, split: str, model: str, bins: int) -> Any:
+        """The engine's groups of a split by slice cell (asked once per split and bins)."""
+        key = ("slice_groups", model, split, bins)
+        if key not in self._cache:
+            meta = [(name, bool(pd.api.types.is_numeric_dtype(col)
+                                and not pd.api.types.is_bool_dtype(col)))
+                    for name in self.metadata_columns
+                    for col in [self._frame[f"meta::{name}"]]]
+            binary = self.schema.kind == "binary_score"
+            grid = self._agg.gridded.get(self._ikey(model, split)) if binary else None
+            self._cache[key] = self._agg.engine.slice_groups(
+                model, split, self._current_task if self._tasks else None, meta, bins,
+                binary=binary, grid=grid)
+        return self._cache[key]
+
+    def slice_keys(self, slice_name: str, split: str = "dev", *, model: str | None = None,
+                   bins: int = 4) -> np.ndarray:
+        """Example keys of a split's rows in a suggested slice, fetched by one query."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        groups = self._slice_groups(split, model, bins)
+        conditions = []
+        for part in slice_name.split(" and "):
+            for col, sql in zip(groups.columns, groups.sql, strict=True):
+                if part in col.labels:
+                    conditions.append((sql, col.labels.index(part)))
+                    break
+            else:
+                raise DashboardError(f"no metadata slice named {part!r}", column="slice")
+        return self._agg.engine.slice_keys(model, split, self._current_task if self._tasks
+                                           else None, conditions, self._agg.keys_with_split)
 
     def eyeball_check(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
         raise self._not_here("the eyeball check")

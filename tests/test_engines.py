@@ -845,3 +845,108 @@ def test_dask_refuses_wide_multitask_tables_in_one_line(dask_client, tmp_path: P
     with pytest.raises(DashboardError) as exc:
         Results.from_dataset(tmp_path / "w.parquet", engine="dask", scheduler=dask_client)
     assert "wide multi-task tables" in _one_line(exc) and "engine='duckdb'" in str(exc.value)
+
+
+# -- metadata slices: the engine groups rows by slice cell, label and score ---------------------
+@st.composite
+def frames_with_metadata(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
+    """A results table with metadata per example: text (some empty), a few integers, and
+    continuous numbers (some NaN), so categorical levels, values and quantile bins all occur."""
+    frame, options = draw(results_frames())
+    ids = sorted(set(frame["id"]))
+    n = len(ids)
+    text = draw(st.lists(st.sampled_from(["ios", "android", "web", None]), min_size=n,
+                         max_size=n))
+    level = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    value = draw(st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0, np.nan]),
+                                    st.floats(-5, 5, allow_nan=False)), min_size=n, max_size=n))
+    meta = pd.DataFrame({"id": ids, "device": text, "level": level, "bright": value})
+    return frame.merge(meta, on="id", how="left"), options
+
+
+@SETTINGS
+@given(data=frames_with_metadata(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3),
+       bins=st.integers(2, 5), max_order=st.sampled_from([1, 2]), min_rows=st.integers(1, 4))
+def test_duckdb_slices_equal_the_in_memory_slices(data, thresholds, bins, max_order,
+                                                  min_rows) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.metadata_columns == memory.metadata_columns
+        builds = None
+        for thr in thresholds + [0.5]:
+            memory.threshold = engine.threshold = thr
+            for m in memory.models:
+                a = memory.suggest_slices(model=m, bins=bins, max_order=max_order,
+                                          min_rows=min_rows)
+                b = engine.suggest_slices(model=m, bins=bins, max_order=max_order,
+                                          min_rows=min_rows)
+                same(a, b)
+                assert a.attrs == b.attrs
+                for name in a["slice"]:
+                    keys = memory.slice_keys(name, model=m, bins=bins)
+                    assert np.array_equal(keys, engine.slice_keys(name, model=m, bins=bins))
+            if builds is None:  # after the first threshold the slices come from cached groups
+                builds = len([k for k in engine._cache if k[0] == "slice_groups"])
+                engine._agg.engine.con.close()
+                engine.slice_keys = memory.slice_keys  # (only the keys query needs the engine)
+        assert len([k for k in engine._cache if k[0] == "slice_groups"]) == builds
+
+
+def test_slices_past_the_group_limit_are_refused_in_one_line(tmp_path: Path) -> None:
+    frame = _demo_like(300).assign(device=lambda f: np.where(f.index % 2, "ios", "web"))
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+
+    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    original = r._agg.engine.slice_groups
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    with pytest.raises(DashboardError) as exc:
+        r.suggest_slices()
+    assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
+    assert "engine='pandas'" in str(exc.value)
+
+
+def test_dask_refuses_slices_in_one_line(dask_client, tmp_path: Path) -> None:
+    _demo_like(60).assign(device="ios").to_parquet(tmp_path / "r.parquet")
+    r = Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
+    with pytest.raises(DashboardError) as exc:
+        r.suggest_slices()
+    assert "engine='duckdb'" in _one_line(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False),
+                                 st.sampled_from([0.0, 1.0, 0.1, 0.3])), min_size=1,
+                       max_size=60), bins=st.integers(1, 8))
+def test_quantiles_from_order_statistics_are_numpys(values, bins) -> None:
+    """The engine fetches only the order statistics; the bin edges equal np.quantile's."""
+    from dashboard.metrics.slices import quantile_from_order_stats
+
+    x = np.asarray(values)
+    ordered = np.sort(x)
+    q = np.linspace(0, 1, bins + 1)
+    got = quantile_from_order_stats(x.size, q, lambda at: {p: ordered[p] for p in at})
+    assert np.array_equal(got, np.quantile(x, q))
+
+
+def test_duckdb_slices_per_task_equal_the_in_memory_ones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    frame = _demo_like(400, seed=13)
+    frame = pd.concat([frame.assign(task=t, label=rng.integers(0, 2, len(frame)))
+                       for t in ("car", "bus")], ignore_index=True)
+    frame["device"] = np.where(frame["id"].str[-1].isin(list("0123")), "ios", "web")
+    frame["bright"] = frame["id"].str[1:].astype(int) % 7 / 7
+    memory, engine = both(frame, {}, tmp_path)  # type: ignore[misc]
+    for task in memory.tasks:
+        memory.task = engine.task = task
+        for thr in (0.3, 0.6):
+            memory.threshold = engine.threshold = thr
+            a, b = memory.suggest_slices(min_rows=5), engine.suggest_slices(min_rows=5)
+            same(a, b)
+            assert len(a) and a.attrs == b.attrs
+            name = a["slice"].iloc[0]
+            assert np.array_equal(memory.slice_keys(name), engine.slice_keys(name))
