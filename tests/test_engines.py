@@ -950,3 +950,30 @@ def test_duckdb_slices_per_task_equal_the_in_memory_ones(tmp_path: Path) -> None
             assert len(a) and a.attrs == b.attrs
             name = a["slice"].iloc[0]
             assert np.array_equal(memory.slice_keys(name), engine.slice_keys(name))
+
+
+def test_the_views_show_the_engines_slices_or_its_refusal(tmp_path: Path) -> None:
+    """The tally grid and the report read slices from the engine, and say in one line when
+    a split has too many groups (instead of failing)."""
+    from dashboard.engines import aggregate
+    from dashboard.report import _discovery
+    from dashboard.widgets.tally_grid import TallyGrid
+
+    frame = _demo_like(2000, seed=14)
+    frame["device"] = np.where(frame["id"].str[-1] == "7", "web", "ios")
+    frame.loc[frame["device"] == "web", "score"] = 1 - frame.loc[frame["device"] == "web",
+                                                                  "label"] * 0.9 - 0.05
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet")
+    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    same(memory.suggest_slices(), r.suggest_slices())
+    assert "device = web" in set(r.suggest_slices()["slice"])
+    assert "device = web" in "".join(_discovery(r))
+    grid = TallyGrid(r, store=tmp_path / "s.sqlite")
+    assert "device = web" in str([w.children for w in grid._suggestions.children[1:]])
+    refusing = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    original = refusing._agg.engine.slice_groups
+    refusing._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    assert "at most 10" in "".join(_discovery(refusing))
+    grid = TallyGrid(refusing, store=tmp_path / "t.sqlite")
+    assert "at most 10" in grid._suggestions.children[0].value
