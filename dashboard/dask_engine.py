@@ -11,7 +11,7 @@ are imported lazily.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import pandas as pd
 from dashboard.engines import (
     DISTINCT_LIMIT,
     GRID,
+    SUSPECT_LIMIT,
     Aggregates,
     _as_read,
     _check_partitions,
@@ -38,6 +39,8 @@ from dashboard.engines import (
 from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
 from dashboard.metrics.curve import flag
+from dashboard.metrics.sampling import eyeball_mask
+from dashboard.metrics.suspects import _THRESHOLD_FLOOR, suspect_rows
 
 __all__ = ["DaskSource", "aggregate_dask"]
 
@@ -338,6 +341,7 @@ class DaskSource:
         self.raw, self.canon, self.spec = raw, canon, spec
         self.scheduler, self.source = scheduler, source
         self.fmt = "parquet"
+        self.files: list[str] = []
 
     def compute(self, *objs: Any) -> tuple:
         import dask
@@ -368,6 +372,94 @@ class DaskSource:
             total = int(np.sum(part["h"].to_numpy(dtype=np.uint64), dtype=np.uint64))
             rows.append(f"{SPLITS[int(sc)]}:{total}:{len(part)}")
         return hashlib.sha256(";".join(rows).encode()).hexdigest()[:16]
+
+    def _rows_of(self, model: str, split: str, task: str | None
+                 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A function picking one model's canonical rows of a split (in one task) from a
+        partition (it holds codes, not the source, so it travels to the workers)."""
+        m, sc = self.spec["models"][model], SPLITS.index(split)
+
+        def pick(part: pd.DataFrame) -> pd.DataFrame:
+            sel = (part["m"] == m) & (part["sc"] == sc)
+            if task is not None:
+                sel &= part["t"] == task
+            return part[sel.to_numpy()]
+        return pick
+
+    def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
+                       seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, on the
+        workers), label and score: (eye, label or wrong, score, rows) per group."""
+        pos, rows_of = self.spec["pos"], self._rows_of(model, split, task)
+
+        def grouped(part: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(part)
+            ids = part["id"].astype(str)
+            keys = (split + "/" + ids) if keys_with_split else ids
+            if binary:
+                s = part["s"].to_numpy()
+                v = _grid_points(s, grid) if grid else s.astype(np.float64)
+                y = part["y"].to_numpy() == pos
+            else:
+                v, y = np.full(len(part), np.nan), part["wrong"].to_numpy(dtype=bool)
+            frame = pd.DataFrame({"e": eyeball_mask(keys.to_numpy(dtype=object), fraction,
+                                                    seed), "y": y, "v": v, "n": 1})
+            return frame.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum() \
+                .reset_index()
+        (table,) = self.compute(self.canon.map_partitions(grouped, meta={
+            "e": bool, "y": bool, "v": np.float64, "n": np.int64}))
+        table = table.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum().reset_index()
+        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
+                table["v"].to_numpy(dtype=np.float64) if binary else None,
+                table["n"].to_numpy(dtype=np.int64))
+
+    def label_suspects(self, model: str, split: str, task: str | None, k: int,
+                       keys_with_split: bool, *, limit: int = SUSPECT_LIMIT
+                       ) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        """Confident learning on the cluster (a score column: the positive class's
+        probability): class means from per-partition sums, then each partition's suspects
+        by :func:`suspect_rows`, most suspect first (ties in file order)."""
+        spec, rows_of, pos = self.spec, self._rows_of(model, split, task), self.spec["pos"]
+
+        def proba(part: pd.DataFrame) -> np.ndarray:
+            s = part["s"].to_numpy().astype(np.float64)
+            out = np.empty((len(part), 2))
+            out[:, pos], out[:, 1 - pos] = s, 1.0 - s
+            return out
+
+        def sums(part: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(part)
+            y = part["y"].to_numpy()
+            given = proba(part)[np.arange(len(part)), y]
+            return pd.DataFrame({"y": y, "p": given, "n": 1}).groupby("y").sum().reset_index()
+        (table,) = self.compute(self.canon.map_partitions(sums, meta={
+            "y": np.int64, "p": np.float64, "n": np.int64}))
+        table = table.groupby("y").sum()
+        thresholds = np.full(k, 2.0)
+        for j, row in table.iterrows():
+            thresholds[int(j)] = float(row["p"]) / int(row["n"])
+        thresholds = np.maximum(thresholds, _THRESHOLD_FLOOR)
+        order = {f: i for i, f in enumerate(self.files)}
+
+        def found(df: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(_canon(df, spec))
+            y = part["y"].to_numpy()
+            p = proba(part)
+            suspect, guess = suspect_rows(y, p, thresholds)
+            ids = part["id"].astype(str)
+            keys = (split + "/" + ids) if keys_with_split else ids
+            return pd.DataFrame({
+                "k": keys.to_numpy(dtype=object)[suspect],
+                "i": ids.to_numpy(dtype=object)[suspect], "g": y[suspect],
+                "l": guess[suspect], "s": p[np.arange(len(part)), y][suspect],
+                "o": df.loc[part.index, _FILE].map(order).to_numpy()[suspect],
+                "r": df.loc[part.index, _ROW].to_numpy()[suspect]})
+        (rows,) = self.compute(self.raw.map_partitions(found, meta={
+            "k": object, "i": object, "g": np.int64, "l": np.int64, "s": np.float64,
+            "o": np.int64, "r": np.int64}))
+        rows = rows.sort_values(["s", "o", "r"], kind="stable").reset_index(drop=True)
+        return rows.head(limit), thresholds, len(rows) > limit
 
     def slice_groups(self, *args: Any, **kwargs: Any) -> Any:
         """Metadata slices are not computed on Dask yet: one line saying which engine does."""
@@ -457,7 +549,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     raw = dd.from_map(_read, files, args=(wanted_cols, fmt, roles["id"]), meta=meta,
                       enforce_metadata=False)
     eng = DaskSource(raw, None, {"roles": roles}, scheduler, name)
-    eng.fmt = fmt
+    eng.fmt, eng.files = fmt, files
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={

@@ -34,12 +34,14 @@ from dashboard.io import (
     class_index,
     normalize,
 )
+from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import (
     MAX_LEVELS,
     SliceColumn,
     numeric_labels,
     quantile_from_order_stats,
 )
+from dashboard.metrics.suspects import _THRESHOLD_FLOOR, _TOLERANCE
 
 __all__ = ["ENGINES", "Aggregates", "DuckDBSource", "aggregate"]
 
@@ -133,6 +135,8 @@ def expand_source(source: str | Path) -> tuple[list[str], str]:
 
 #: a split with more (slice cell, label, score) groups than this is refused for slices
 SLICE_GROUP_LIMIT = 2_000_000
+#: at most this many suspected label errors per split are fetched (the most suspect)
+SUSPECT_LIMIT = 100_000
 
 
 @dataclass
@@ -162,6 +166,8 @@ class DuckDBSource:
     class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
     #: the rows the results hold (labelled ones, with a task column); row refs count every row
     base_filter: str = "TRUE"
+    #: Python functions registered in the engine (the eyeball part per fraction and seed)
+    functions: dict[tuple, str] = field(default_factory=dict)
 
     def sql(self, query: str) -> Any:
         """Run a query; an engine error becomes one line naming the source."""
@@ -298,14 +304,7 @@ class DuckDBSource:
         made = [c for c in (self._slice_column(n, numeric, where, bins) for n, numeric in meta)
                 if c is not None]
         codes = ", ".join([f"{sql} AS c{i}" for i, (_, sql) in enumerate(made)] + [""])
-        if binary:
-            pos = self.exprs["label_code"] + f" = {self.exprs['pos_code']}"
-            score = self.exprs["score"]
-            value = (_grid_sql(score, grid, self.exprs["score_cast"]) if grid else
-                     f"CAST({score} AS DOUBLE)")
-            y = f"({pos}) AS y, {value} AS v"
-        else:
-            y = f"{self.exprs['wrong']} AS y, NULL AS v"
+        y = self._label_and_score(binary, grid)
         table = self.sql(f"SELECT {codes}{y}, count(*) AS n FROM src WHERE {where} GROUP BY ALL "
                          f"LIMIT {int(limit) + 1}").df()
         if len(table) > limit:
@@ -321,12 +320,101 @@ class DuckDBSource:
                            labels=table["y"].to_numpy(dtype=bool),
                            values=table["v"].to_numpy(dtype=np.float64) if binary else None)
 
+    def _key_sql(self, split: str, keys_with_split: bool) -> str:
+        """SQL of a row's example key in a split: the id, or split/id (the in-memory rule)."""
+        ident = f"CAST({self.exprs['id']} AS VARCHAR)"
+        return f"{_lit(split + '/')} || {ident}" if keys_with_split else ident
+
+    def _label_and_score(self, binary: bool, grid: float | None) -> str:
+        """SQL of ``y`` (positive label, binary; else wrong) and ``v`` (score or grid point)."""
+        if not binary:
+            return f"{self.exprs['wrong']} AS y, NULL AS v"
+        score = self.exprs["score"]
+        value = (_grid_sql(score, grid, self.exprs["score_cast"]) if grid else
+                 f"CAST({score} AS DOUBLE)")
+        return f"({self.exprs['label_code']} = {self.exprs['pos_code']}) AS y, {value} AS v"
+
+    def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
+                       seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, run in the
+        engine as a vectorised function), label and score: (eye, label or wrong, score,
+        rows) per group, so any threshold is recounted without the engine."""
+        import pyarrow as pa
+
+        part = (float(fraction), int(seed))
+        name = self.functions.get(part)
+        if name is None:
+            name = self.functions[part] = f"mldash_eye_{len(self.functions)}"
+
+            def eye(keys: Any) -> Any:
+                return pa.array(eyeball_mask(keys.to_numpy(zero_copy_only=False), *part))
+            self.con.create_function(name, eye, ["VARCHAR"], "BOOLEAN", type="arrow")
+        table = self.sql(
+            f"SELECT {name}({self._key_sql(split, keys_with_split)}) AS e, "
+            f"{self._label_and_score(binary, grid)}, count(*) AS n FROM src WHERE "
+            f"{self._rows_of(model, split, task)} GROUP BY ALL").df()
+        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
+                table["v"].to_numpy(dtype=np.float64) if binary else None,
+                table["n"].to_numpy(dtype=np.int64))
+
+    def label_suspects(self, model: str, split: str, task: str | None, k: int,
+                       keys_with_split: bool, *, limit: int = SUSPECT_LIMIT
+                       ) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        """Confident learning (:func:`find_label_suspects`) in the engine: per class the mean
+        probability on its own examples, then the rows the model confidently contradicts,
+        most suspect first (lowest probability of the given label; ties in file order).
+
+        Returns (key, id, given, likely, score) of at most ``limit`` suspects, the class
+        thresholds, and whether more suspects were left out. The means are the engine's sums
+        over counts (equal to NumPy's where the sums are exact; they may differ in the last
+        bit otherwise).
+        """
+        where = self._rows_of(model, split, task)
+        y = self.exprs["label_code"]
+        if any(c.startswith("proba:") for c in self.exprs):
+            p = [f"CAST({self.exprs[f'proba:{j}']} AS DOUBLE)" for j in range(k)]
+        else:  # one score: the positive class's probability, the other class 1 - score
+            pos = int(self.exprs["pos_code"])
+            s = f"CAST({self.exprs['score']} AS DOUBLE)"
+            p = [s if j == pos else f"(CAST(1.0 AS DOUBLE) - {s})" for j in range(k)]
+        given = f"(CASE {' '.join(f'WHEN {y} = {j} THEN {p[j]}' for j in range(k))} END)"
+        sums = {int(c): (int(n), float(t)) for c, n, t in self.sql(
+            f"SELECT {y}, count(*), sum({given}) FROM src WHERE {where} GROUP BY 1").fetchall()}
+        thresholds = np.full(k, 2.0)
+        for j, (n, total) in sums.items():
+            thresholds[j] = total / n
+        thresholds = np.maximum(thresholds, _THRESHOLD_FLOOR)
+        cut = thresholds - _TOLERANCE
+        conf = [f"({p[j]} >= {_lit(float(cut[j]))})" for j in range(k)]
+        n_conf = " + ".join(f"CAST({c} AS INTEGER)" for c in conf)
+
+        def argmax(q: list[str]) -> str:  # NumPy's: the first maximum
+            whens = []
+            for j in range(k):
+                conds = [f"{q[j]} {'>' if i < j else '>='} {q[i]}" for i in range(k) if i != j]
+                whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN {j}")
+            return f"(CASE {' '.join(whens)} END)"
+        first_conf = f"(CASE {' '.join(f'WHEN {conf[j]} THEN {j}' for j in range(k))} ELSE 0 END)"
+        guess = f"(CASE WHEN ({n_conf}) > 1 THEN {argmax(p)} ELSE {first_conf} END)"
+        bumped = [f"({p[j]} + (CASE WHEN {y} = {j} THEN {_lit(_TOLERANCE)} ELSE "
+                  "CAST(0.0 AS DOUBLE) END))" for j in range(k)]
+        order = f"{_FILE}, {_ROW}" if self.fmt == "parquet" else "rn"
+        rn = "" if self.fmt == "parquet" else ", row_number() OVER () AS rn"
+        table = self.sql(
+            f"SELECT k, i, g, l, s FROM (SELECT {self._key_sql(split, keys_with_split)} AS k, "
+            f"CAST({self.exprs['id']} AS VARCHAR) AS i, {y} AS g, {guess} AS l, {given} AS s, "
+            f"({n_conf}) > 0 AND {guess} <> {y} AND {argmax(bumped)} <> {y} AS suspect, "
+            f"{_FILE}{', ' + _ROW if self.fmt == 'parquet' else ''}{rn} FROM src WHERE {where})"
+            f" WHERE suspect ORDER BY s, {order} LIMIT {int(limit) + 1}").df()
+        more = len(table) > limit
+        return table.head(limit), thresholds, more
+
     def slice_keys(self, model: str, split: str, task: str | None,
                    conditions: Sequence[tuple[str, int]], keys_with_split: bool) -> np.ndarray:
         """Example keys (in file order) of a split's rows whose slice codes are the given
         ones: ``conditions`` are (code SQL, code) pairs from :meth:`slice_groups`."""
-        ident = f"CAST({self.exprs['id']} AS VARCHAR)"
-        key = f"{_lit(split + '/')} || {ident}" if keys_with_split else ident
+        key = self._key_sql(split, keys_with_split)
         keep = " AND ".join([self._rows_of(model, split, task),
                              *(f"{sql} = {int(code)}" for sql, code in conditions)])
         order = (f"SELECT k FROM (SELECT {key} AS k, {_FILE} AS f, {_ROW} AS r FROM src WHERE "

@@ -1044,12 +1044,10 @@ class Results(t.HasTraits):
         for m in self.models:
             if self._ikey(m, split) not in self._index:
                 continue
-            idx = self._positions(split, m)
-            eye = eyeball_mask(self._frame["key"].to_numpy()[idx], fraction, seed)
-            wrong = ~self._correct_cached(split, m)
-            n_eye, n_blind = int(eye.sum()), int((~eye).sum())
-            e_eye = float(wrong[eye].mean()) if n_eye else math.nan
-            e_blind = float(wrong[~eye].mean()) if n_blind else math.nan
+            n_eye, wrong_eye, n_blind, wrong_blind = self._eyeball_parts(split, m, fraction,
+                                                                         seed)
+            e_eye = wrong_eye / n_eye if n_eye else math.nan
+            e_blind = wrong_blind / n_blind if n_blind else math.nan
             lo, hi = newcombe_interval(e_eye, n_eye, e_blind, n_blind)
             rows.append({"model": m, "eyeball_rows": n_eye, "eyeball_error": e_eye,
                          "blackbox_rows": n_blind, "blackbox_error": e_blind,
@@ -1064,6 +1062,15 @@ class Results(t.HasTraits):
             if over else None)
         table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
         return table
+
+    def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
+                       ) -> tuple[int, int, int, int]:
+        """(eyeball rows, their errors, black-box rows, their errors) of a model's split at
+        its threshold: what the eyeball check compares."""
+        idx = self._positions(split, model)
+        eye = eyeball_mask(self._frame["key"].to_numpy()[idx], fraction, seed)
+        wrong = ~self._correct_cached(split, model)
+        return int(eye.sum()), int(wrong[eye].sum()), int((~eye).sum()), int(wrong[~eye].sum())
 
     # -- multi-task results ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -1473,10 +1480,6 @@ class DatasetResults(Results):
             rows.append({"size": float(z), "split": split, "err": float(err), "w": w, "w2": w2})
         return pd.DataFrame(rows).set_index(["size", "split"]).sort_index()
 
-    def _not_here(self, what: str) -> DashboardError:
-        return DashboardError(f"{what} needs every row: open the results with "
-                              "engine='pandas' for it (the DuckDB engine keeps a sample)")
-
     # -- metadata slices: find_slices over the engine's groups of slice cells ----------------
     def suggest_slices(self, split: str = "dev", max_order: int = 2, *,
                        model: str | None = None, bins: int = 4, min_rows: int = 20,
@@ -1534,11 +1537,52 @@ class DatasetResults(Results):
         return self._agg.engine.slice_keys(model, split, self._current_task if self._tasks
                                            else None, conditions, self._agg.keys_with_split)
 
-    def eyeball_check(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("the eyeball check")
+    def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
+                       ) -> tuple[int, int, int, int]:
+        """The eyeball check's counts from the engine's rows grouped by part (the hashed key,
+        as ``eyeball_mask`` decides it), label and score: asked once, then recounted."""
+        key = ("eyeball_groups", model, split, float(fraction), int(seed))
+        if key not in self._cache:
+            binary = self.schema.kind == "binary_score"
+            self._cache[key] = self._agg.engine.eyeball_groups(
+                model, split, self._current_task if self._tasks else None, fraction, seed,
+                self._agg.keys_with_split, binary=binary,
+                grid=self._agg.gridded.get(self._ikey(model, split)) if binary else None)
+        eye, labels, values, counts = self._cache[key]
+        if values is not None:  # binary scores: wrong at the model's threshold, per group
+            gridded = self._ikey(model, split) in self._agg.gridded
+            values = values.astype(np.float64 if gridded else self._agg.score_dtype)
+            wrong = labels != flag(values, self.threshold_of(model))
+        else:
+            wrong = labels
+        return (int(counts[eye].sum()), int(counts[eye & wrong].sum()),
+                int(counts[~eye].sum()), int(counts[~eye & wrong].sum()))
 
-    def label_suspects(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("finding suspected label errors")
+    def label_suspects(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
+        """:meth:`Results.label_suspects` run by the engine (the most suspect
+        ``SUSPECT_LIMIT`` rows of a split; ``attrs["truncated"]`` when more were left out)."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("suspects", model, split)
+        if key not in self._cache:
+            self._class_proba(np.empty(0, dtype=np.int64), model)  # probabilities, or refuse
+            found, thresholds, more = self._agg.engine.label_suspects(
+                model, split, self._current_task if self._tasks else None,
+                len(self.schema.classes), self._agg.keys_with_split)
+            classes = np.asarray(self.schema.classes, dtype=object)
+            table = pd.DataFrame({
+                "key": found["k"].to_numpy(dtype=object), "id": found["i"].to_numpy(dtype=object),
+                "label": classes[found["g"].to_numpy(dtype=np.int64)],
+                "likely": classes[found["l"].to_numpy(dtype=np.int64)],
+                "score": found["s"].to_numpy(dtype=np.float64)})
+            table.attrs.update({"split": split, "model": model,
+                                "rows": self.split_sizes(model).get(split, 0),
+                                "thresholds": dict(zip(self.schema.classes,
+                                                       thresholds.tolist(), strict=True))})
+            if more:
+                table.attrs["truncated"] = True
+            self._cache[key] = table
+        return self._cache[key]
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())

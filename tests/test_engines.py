@@ -977,3 +977,102 @@ def test_the_views_show_the_engines_slices_or_its_refusal(tmp_path: Path) -> Non
     assert "at most 10" in "".join(_discovery(refusing))
     grid = TallyGrid(refusing, store=tmp_path / "t.sqlite")
     assert "at most 10" in grid._suggestions.children[0].value
+
+
+# -- the eyeball check and suspected label errors on the engine ---------------------------------
+@SETTINGS
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3),
+       fraction=st.sampled_from([0.2, 0.5, 0.8]), seed=st.integers(0, 3))
+def test_duckdb_eyeball_check_equals_the_in_memory_one(data, thresholds, fraction,
+                                                       seed) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+
+        def check() -> None:
+            for split in memory.splits:
+                a = memory.eyeball_check(split, fraction, seed=seed)
+                b = engine.eyeball_check(split, fraction, seed=seed)
+                same(a, b)
+                assert a.attrs == b.attrs
+
+        check()
+        engine._agg.engine.con.close()  # the parts are grouped once: thresholds only recount
+        for thr in thresholds:
+            memory.threshold = engine.threshold = thr
+            check()
+
+
+@st.composite
+def dyadic_frames(draw: st.DrawFn, multiclass: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Scores (or per-class probabilities) that are multiples of 1/16, so the class means of
+    confident learning are exact in any order of summation, as the engine sums them."""
+    if not multiclass or draw(st.booleans()):
+        frame, options = draw(results_frames(hard=False))
+        sixteenths = draw(st.lists(st.integers(0, 16), min_size=len(frame),
+                                   max_size=len(frame)))
+        frame["score"] = (np.asarray(sixteenths) / 16).astype(frame["score"].dtype)
+        if draw(st.booleans()):
+            options = {**options, "probabilities": False}
+        return frame, options
+    frame = draw(multiclass_frames())
+    for col in [c for c in frame.columns if c.startswith("proba_")]:
+        frame[col] = (np.asarray(draw(st.lists(st.integers(0, 16), min_size=len(frame),
+                                               max_size=len(frame)))) / 16
+                      ).astype(frame[col].dtype)
+    return frame, {}
+
+
+@SETTINGS
+@given(data=dyadic_frames())
+def test_duckdb_label_suspects_equal_the_in_memory_ones(data) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        for m in memory.models:
+            for split in memory.splits:
+                a = outcome(memory.label_suspects, split, model=m)
+                b = outcome(engine.label_suspects, split, model=m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a, b)
+                assert a.attrs == b.attrs
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(dyadic_frames(multiclass=False), results_frames(hard=True)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2),
+       fraction=st.sampled_from([0.2, 0.5]), seed=st.integers(0, 2))
+def test_dask_eyeball_check_and_label_suspects_equal_the_in_memory_ones(
+        dask_client, data, thresholds, fraction, seed) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        for thr in [0.5, *thresholds]:
+            memory.threshold = engine.threshold = thr
+            for split in memory.splits:
+                a = memory.eyeball_check(split, fraction, seed=seed)
+                b = engine.eyeball_check(split, fraction, seed=seed)
+                same(a, b)
+                assert a.attrs == b.attrs
+        for m in memory.models:
+            for split in memory.splits:
+                a = outcome(memory.label_suspects, split, model=m)
+                b = outcome(engine.label_suspects, split, model=m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a, b)
+                assert a.attrs == b.attrs
