@@ -11,7 +11,7 @@ are imported lazily.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,10 @@ import pandas as pd
 from dashboard.engines import (
     DISTINCT_LIMIT,
     GRID,
+    SLICE_GROUP_LIMIT,
     SUSPECT_LIMIT,
     Aggregates,
+    SliceGroups,
     _as_read,
     _check_partitions,
     _family,
@@ -40,6 +42,12 @@ from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
 from dashboard.metrics.curve import flag
 from dashboard.metrics.sampling import eyeball_mask
+from dashboard.metrics.slices import (
+    MAX_LEVELS,
+    SliceColumn,
+    numeric_labels,
+    quantile_from_order_stats,
+)
 from dashboard.metrics.suspects import _THRESHOLD_FLOOR, suspect_rows
 
 __all__ = ["DaskSource", "aggregate_dask"]
@@ -313,6 +321,30 @@ def _grid_points(s: np.ndarray, grid: float) -> np.ndarray:
     return point(np.where(up, k0 + 1, np.where(down, k0 - 1, k0)))
 
 
+def _slice_codes(spec: tuple, part: pd.DataFrame) -> np.ndarray:
+    """A metadata column's slice code per row (-1 where missing), as ``bin_column`` codes it:
+    quantile bins (``edges``), few values (``distinct``) or text levels (``levels``)."""
+    kind, name, known = spec
+    col = part[f"meta::{name}"]
+    if kind == "levels":
+        lookup = {v: i for i, v in enumerate(known)}
+        return np.asarray([lookup.get(str(v), -1) if not pd.isna(v) else -1
+                           for v in col.tolist()], dtype=np.int64)
+    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    finite = np.isfinite(x)
+    codes = (np.searchsorted(known, x, side="right") if kind == "edges" else
+             np.searchsorted(known, x))
+    return np.where(finite, codes, -1).astype(np.int64)
+
+
+def _too_many_groups(limit: int, split: str, model: str) -> DashboardError:
+    return DashboardError(
+        f"suggesting metadata slices on the engine path needs at most {limit:,} "
+        f"(slice cell, label, score) groups in a split, and {split} of model {model!r} has "
+        "more: name fewer metadata columns (metadata_columns=...) or open the results with "
+        "engine='pandas'")
+
+
 def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple, float],
                   dims: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per (model, *dims, split, score or grid point): positive and negative counts and
@@ -342,6 +374,7 @@ class DaskSource:
         self.scheduler, self.source = scheduler, source
         self.fmt = "parquet"
         self.files: list[str] = []
+        self.wanted: list[str] = []
 
     def compute(self, *objs: Any) -> tuple:
         import dask
@@ -461,12 +494,139 @@ class DaskSource:
         rows = rows.sort_values(["s", "o", "r"], kind="stable").reset_index(drop=True)
         return rows.head(limit), thresholds, len(rows) > limit
 
-    def slice_groups(self, *args: Any, **kwargs: Any) -> Any:
-        """Metadata slices are not computed on Dask yet: one line saying which engine does."""
-        raise DashboardError("suggesting metadata slices needs engine='duckdb' or 'pandas' "
-                             "for now (the Dask engine does not group rows by metadata)")
+    def _with_metadata(self, names: Sequence[str], model: str, split: str, task: str | None
+                       ) -> Any:
+        """Per partition, one model's held rows of a split (in one task) in canonical form,
+        with the metadata columns (``meta::<name>``) and the file order and row."""
+        import dask.dataframe as dd
 
-    slice_keys = slice_groups
+        spec, files, fmt = self.spec, self.files, self.fmt
+        ident, rows_of = spec["roles"]["id"], self._rows_of(model, split, task)
+        order = {f: i for i, f in enumerate(files)}
+        wanted = list(dict.fromkeys([*self.wanted, *names]))
+
+        def part(file: str) -> pd.DataFrame:
+            df = _read(file, wanted, fmt, ident)
+            canon = rows_of(_canon(df, spec))
+            picked = df.loc[canon.index]
+            for name in names:
+                canon[f"meta::{name}"] = picked[name].to_numpy()
+            canon["o"] = order[file]
+            canon["r"] = picked[_ROW].to_numpy()
+            return canon
+        return dd.from_map(part, files, enforce_metadata=False)
+
+    def slice_groups(self, model: str, split: str, task: str | None,
+                     meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+        """A split's rows grouped by metadata slice cell and label and score (or wrong), as
+        :meth:`dashboard.engines.DuckDBSource.slice_groups` groups them, on the cluster:
+        each column's values counted first (bins from exact order statistics), then the
+        groups; more than ``limit`` (distinct values or groups) is refused in one line."""
+        names = [n for n, _ in meta]
+        numeric = dict(meta)
+        rows = self._with_metadata(names, model, split, task)
+
+        def values(part: pd.DataFrame) -> pd.DataFrame:
+            out = []
+            for i, name in enumerate(names):
+                col = part[f"meta::{name}"]
+                if numeric[name]:
+                    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+                    x = x[np.isfinite(x)]
+                    counted = pd.Series(x).value_counts()
+                    out.append(pd.DataFrame({"c": i, "x": counted.index.to_numpy(dtype=float),
+                                             "t": None, "n": counted.to_numpy()}))
+                else:
+                    counted = col.dropna().astype(str).value_counts()
+                    out.append(pd.DataFrame({"c": i, "x": np.nan,
+                                             "t": counted.index.to_numpy(dtype=object),
+                                             "n": counted.to_numpy()}))
+            return (pd.concat(out, ignore_index=True) if out else
+                    pd.DataFrame({"c": [], "x": [], "t": [], "n": []}))
+        (counted,) = self.compute(rows.map_partitions(values, meta={
+            "c": np.int64, "x": np.float64, "t": object, "n": np.int64}))
+        made: list[tuple[SliceColumn, tuple]] = []
+        for i, name in enumerate(names):
+            mine = counted[counted["c"] == i]
+            if numeric[name]:
+                table = mine.groupby("x")["n"].sum().sort_index()
+                if len(table) > limit:
+                    raise _too_many_groups(limit, split, model)
+                distinct = table.index.to_numpy(dtype=np.float64)
+                if distinct.size <= 1:
+                    continue
+                if distinct.size > bins:
+                    cum = np.cumsum(table.to_numpy())
+
+                    def order_stats(at: list[int], cum: np.ndarray = cum,
+                                    distinct: np.ndarray = distinct) -> dict[int, float]:
+                        return {p: float(distinct[np.searchsorted(cum, p, side="right")])
+                                for p in at}
+                    edges = np.unique(quantile_from_order_stats(
+                        int(cum[-1]), np.linspace(0, 1, bins + 1), order_stats))
+                    made.append((SliceColumn(name, np.empty(0, np.int64),
+                                             numeric_labels(name, edges=edges)),
+                                 ("edges", name, edges[1:-1])))
+                else:
+                    made.append((SliceColumn(name, np.empty(0, np.int64),
+                                             numeric_labels(name, distinct=distinct)),
+                                 ("distinct", name, distinct)))
+            else:
+                levels = sorted(set(mine["t"].tolist()))
+                if len(levels) <= 1 or len(levels) > MAX_LEVELS:
+                    continue
+                made.append((SliceColumn(name, np.empty(0, np.int64),
+                                         tuple(f"{name} = {v}" for v in levels)),
+                             ("levels", name, levels)))
+        specs = [spec for _, spec in made]
+        pos = self.spec["pos"]
+
+        def grouped(part: pd.DataFrame) -> pd.DataFrame:
+            frame = pd.DataFrame({f"c{i}": _slice_codes(spec, part)
+                                  for i, spec in enumerate(specs)})
+            if binary:
+                s = part["s"].to_numpy()
+                frame["v"] = _grid_points(s, grid) if grid else s.astype(np.float64)
+                frame["y"] = part["y"].to_numpy() == pos
+            else:
+                frame["v"] = np.nan
+                frame["y"] = part["wrong"].to_numpy(dtype=bool)
+            frame["n"] = 1
+            keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+            return frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+        keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+        (table,) = self.compute(rows.map_partitions(grouped, meta={
+            **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64}))
+        table = table.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+        if len(table) > limit:
+            raise _too_many_groups(limit, split, model)
+        return SliceGroups(
+            columns=[SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
+                     for i, (c, _) in enumerate(made)], sql=specs,
+            counts=table["n"].to_numpy(dtype=np.int64), labels=table["y"].to_numpy(dtype=bool),
+            values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+
+    def slice_keys(self, model: str, split: str, task: str | None,
+                   conditions: Sequence[tuple[tuple, int]], keys_with_split: bool
+                   ) -> np.ndarray:
+        """Example keys (in file order) of a split's rows whose slice codes are the given
+        ones: ``conditions`` are (code spec, code) pairs from :meth:`slice_groups`."""
+        rows = self._with_metadata(list(dict.fromkeys(spec[1] for spec, _ in conditions)),
+                                   model, split, task)
+
+        def keys(part: pd.DataFrame) -> pd.DataFrame:
+            keep = np.ones(len(part), dtype=bool)
+            for spec, code in conditions:
+                keep &= _slice_codes(spec, part) == code
+            ids = part["id"].astype(str)
+            k = (split + "/" + ids) if keys_with_split else ids
+            return pd.DataFrame({"k": k.to_numpy(dtype=object)[keep],
+                                 "o": part["o"].to_numpy()[keep],
+                                 "r": part["r"].to_numpy()[keep]})
+        (found,) = self.compute(rows.map_partitions(keys, meta={
+            "k": object, "o": np.int64, "r": np.int64}))
+        return found.sort_values(["o", "r"])["k"].to_numpy(dtype=object)
 
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
                       threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None,
@@ -549,7 +709,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     raw = dd.from_map(_read, files, args=(wanted_cols, fmt, roles["id"]), meta=meta,
                       enforce_metadata=False)
     eng = DaskSource(raw, None, {"roles": roles}, scheduler, name)
-    eng.fmt, eng.files = fmt, files
+    eng.fmt, eng.files, eng.wanted = fmt, files, wanted_cols
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={
@@ -696,10 +856,10 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         picks.append(tags.head(100_000))
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
     sample, schema = normalize(_as_read(_fetch(eng, files, wanted, held), roles["label"],
-                                        floats), source=name, **_normalize_opts(columns))
+                                        floats), source=name,
+                               **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
-    notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random,
-                         "metadata slices, suspected label errors and the eyeball check")
+    notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)
@@ -721,7 +881,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     if unlabelled:
         notes.append("not labelled, left out of their task only: " + ", ".join(
             f"{k} {v:,}" for k, v in unlabelled.items()))
-    schema = _replace(schema, notes=(*schema.notes, *notes), metadata_columns=(),
+    schema = _replace(schema, notes=(*schema.notes, *notes),
                       has_weight=roles["weight"] is not None, tasks=tasks,
                       unlabelled=unlabelled)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,

@@ -1084,13 +1084,16 @@ def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
 
 def sample_notes(engine: str, files: int, total_rows: int, sample: pd.DataFrame,
                  sample_errors: int, sample_random: int,
-                 pending: str = "suspected label errors and the eyeball check") -> list[str]:
-    """What the header and the report say about numbers computed by an engine."""
-    return [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
-            f"views show a sample of {sample['id'].nunique():,} examples (up to "
-            f"{int(sample_errors):,} misclassified at the default threshold per split, and "
-            f"{int(sample_random):,} at random).",
-            f"{pending[0].upper()}{pending[1:]} need engine='pandas' for now."]
+                 pending: str | None = None) -> list[str]:
+    """What the header and the report say about numbers computed by an engine (and, in
+    ``pending``, which views still need every row)."""
+    notes = [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
+             f"views show a sample of {sample['id'].nunique():,} examples (up to "
+             f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+             f"{int(sample_random):,} at random)."]
+    if pending:
+        notes.append(f"{pending[0].upper()}{pending[1:]} need engine='pandas' for now.")
+    return notes
 
 def _first_seen(eng: DuckDBSource, view: str, expr: str, where: str = "TRUE") -> dict[str, int]:
     """The distinct values of ``expr`` in order of first appearance (file, then row), with

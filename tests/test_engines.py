@@ -910,12 +910,42 @@ def test_slices_past_the_group_limit_are_refused_in_one_line(tmp_path: Path) -> 
     assert "engine='pandas'" in str(exc.value)
 
 
-def test_dask_refuses_slices_in_one_line(dask_client, tmp_path: Path) -> None:
-    _demo_like(60).assign(device="ios").to_parquet(tmp_path / "r.parquet")
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=frames_with_metadata(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2),
+       bins=st.integers(2, 5), min_rows=st.integers(1, 4))
+def test_dask_slices_equal_the_in_memory_slices(dask_client, data, thresholds, bins,
+                                                min_rows) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.metadata_columns == memory.metadata_columns
+        for thr in [0.5, *thresholds]:
+            memory.threshold = engine.threshold = thr
+            for m in memory.models:
+                a = memory.suggest_slices(model=m, bins=bins, min_rows=min_rows)
+                b = engine.suggest_slices(model=m, bins=bins, min_rows=min_rows)
+                same(a, b)
+                assert a.attrs == b.attrs
+                for name in a["slice"][:2]:
+                    keys = memory.slice_keys(name, model=m, bins=bins)
+                    assert np.array_equal(keys, engine.slice_keys(name, model=m, bins=bins))
+
+
+def test_dask_slices_past_the_group_limit_are_refused_in_one_line(dask_client,
+                                                                 tmp_path: Path) -> None:
+    _demo_like(300).assign(device=lambda f: np.where(f.index % 2, "ios", "web")).to_parquet(
+        tmp_path / "r.parquet")
     r = Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
+    original = r._agg.engine.slice_groups
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
     with pytest.raises(DashboardError) as exc:
         r.suggest_slices()
-    assert "engine='duckdb'" in _one_line(exc)
+    assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
 
 
 @settings(max_examples=200, deadline=None)
