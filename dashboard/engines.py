@@ -1,12 +1,15 @@
 """Aggregates of results too big to hold: computed by an engine (DuckDB), never all rows.
 
-The results model needs, per model and split, the positive and negative (weighted) counts at
-each distinct score (or, for hard predictions, the label × prediction counts), the split
-sizes and weight sums, and a bounded sample of rows for the per-row views (the tally, previews,
-comments). :func:`aggregate` reads a Parquet/CSV file, a folder of partitions or a glob with
-DuckDB (imported lazily, so the package works without it) and returns them as plain arrays and
-frames; every bad input is one :class:`~dashboard.errors.DashboardError` naming the file, the
-column and, where there is one, the row.
+The results model needs, per model and split (and task), the positive and negative (weighted)
+counts at each distinct score (or, for hard predictions, the label × prediction counts), the
+split sizes and weight sums, the same per training-set size for learning curves, and a bounded
+sample of rows for the per-row views (the tally, previews, comments). Metadata slices, the
+eyeball check and suspected label errors are asked of the engine on demand
+(:class:`DuckDBSource`), grouped so that a threshold move only recounts. :func:`aggregate`
+reads a Parquet/CSV file, a folder of partitions or a glob with DuckDB (imported lazily, so
+the package works without it) and returns them as plain arrays and frames; every bad input is
+one :class:`~dashboard.errors.DashboardError` naming the file, the column and, where there is
+one, the row.
 """
 
 from __future__ import annotations
@@ -146,7 +149,8 @@ class SliceGroups:
     ``values`` the score or grid point) or, without a threshold, whether it is wrong."""
 
     columns: list[SliceColumn]
-    sql: list[str]
+    #: per column, how the engine computes a row's code (SQL for DuckDB, a spec for Dask)
+    sql: list[Any]
     counts: np.ndarray
     labels: np.ndarray
     values: np.ndarray | None
@@ -254,7 +258,7 @@ class DuckDBSource:
                       ) -> tuple[SliceColumn, str] | None:
         """A metadata column's slice names for a split, as :func:`bin_column` makes them, and
         the SQL of each row's code; None for a column that makes no slices."""
-        col = _q(self.roles.get(f"meta:{name}") or name)
+        col = _q(name)
         if numeric:
             x = f"CAST({col} AS DOUBLE)"
             finite = f"({x} IS NOT NULL AND NOT isnan({x}) AND NOT isinf({x}))"

@@ -1310,9 +1310,10 @@ class DatasetResults(Results):
 
     Error rates, gaps, curves, operating points, best thresholds, model comparisons and
     per-class F1 use the per-distinct-score (or label × prediction) counts, so a threshold
-    move never touches the engine; the per-row views (review rows, the tally, previews,
-    comments) use the bounded sample in :attr:`frame`. Build with
-    :meth:`Results.from_dataset`.
+    move never touches the engine; so do learning curves (counts per training-set size) and,
+    once grouped by the engine, metadata slices and the eyeball check. Suspected label errors
+    are found by the engine. The per-row views (review rows, the tally, previews, comments)
+    use the bounded sample in :attr:`frame`. Build with :meth:`Results.from_dataset`.
     """
 
     def __init__(self, agg: Aggregates, **kwargs: Any) -> None:

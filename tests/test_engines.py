@@ -739,6 +739,12 @@ def test_duckdb_learning_curves_and_tasks_equal_the_in_memory_ones(data, thresho
             return
         memory, engine = opened
         assert_same_multitask_and_learning_curves(memory, engine, thresholds)
+        if memory.train_sizes:  # learning curves at a new threshold: no engine query
+            engine._agg.engine.con.close()
+            for thr in (0.25, 0.75):
+                memory.threshold = engine.threshold = thr
+                for m in memory.models:
+                    same(memory.learning_curve(m), engine.learning_curve(m))
 
 
 @settings(max_examples=15, deadline=None,
