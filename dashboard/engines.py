@@ -623,6 +623,10 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         found = _describe(con, f, fmt)
         if fmt == "csv" and id_name in found:
             found[id_name] = "VARCHAR"  # read as text, as the pandas path reads a CSV's ids
+        for col in (c for cols in wide.values() for c in cols[1:]):
+            if col not in found:
+                raise DashboardError(f"missing column (present in {files[0]})", file=f,
+                                     column=col)
         return _long_types(found, wide, columns)
 
     types, roles = _check_partitions(describe, files, name, columns)

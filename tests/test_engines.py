@@ -1112,3 +1112,18 @@ def test_dask_eyeball_check_and_label_suspects_equal_the_in_memory_ones(
                     continue
                 same(a, b)
                 assert a.attrs == b.attrs
+
+
+def test_a_wide_partition_missing_a_task_column_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    part = pd.DataFrame({"id": ["a", "b", "c"], "split": "dev", "label_car": [0, 1, 1],
+                         "score_car": [0.2, 0.7, 0.4], "label_bus": [1, None, 0],
+                         "score_bus": [0.9, 0.1, 0.3]})
+    part.to_parquet(folder / "part-0.parquet")
+    part.assign(id=["d", "e", "f"]).drop(columns=["score_bus"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-1.parquet" in text and "'score_bus'" in text and "missing column" in text
