@@ -1,6 +1,7 @@
 """The same aggregates as :mod:`dashboard.engines`, computed by Dask (a ``distributed`` cluster).
 
-One partition per Parquet file, read on the workers with its file name and row numbers, so a
+One partition per Parquet or CSV file (a CSV read whole by pandas, ids as text, as the in-memory
+path reads it), read on the workers with its file name and row numbers, so a
 bad value is named as the DuckDB path names it. Every per-row step is a pandas function of one
 partition (the same comparisons as the in-memory path: ``flag`` in the scores' own dtype), and
 only aggregates and the bounded sample come back to the client. ``dask`` and ``distributed``
@@ -10,7 +11,7 @@ are imported lazily.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,15 @@ import pandas as pd
 from dashboard.engines import (
     DISTINCT_LIMIT,
     GRID,
+    SLICE_GROUP_LIMIT,
+    SUSPECT_LIMIT,
     Aggregates,
+    SliceGroups,
+    _as_read,
     _check_partitions,
+    _family,
     _normalize_opts,
+    _plain,
     _replace,
     confusion_counts,
     expand_source,
@@ -29,10 +36,19 @@ from dashboard.engines import (
     keyed_sample,
     sample_notes,
     split_sizes,
+    wide_tasks,
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
 from dashboard.metrics.curve import flag
+from dashboard.metrics.sampling import eyeball_mask
+from dashboard.metrics.slices import (
+    MAX_LEVELS,
+    SliceColumn,
+    numeric_labels,
+    quantile_from_order_stats,
+)
+from dashboard.metrics.suspects import _THRESHOLD_FLOOR, suspect_rows
 
 __all__ = ["DaskSource", "aggregate_dask"]
 
@@ -72,53 +88,120 @@ def _describe(file: str) -> dict[str, str]:
     return {n: _arrow_type(t) for n, t in zip(schema.names, schema.types, strict=True)}
 
 
-def _read(file: str, wanted: list[str] | None = None) -> pd.DataFrame:
-    """One partition: a file's rows (the wanted columns, those it has), name and row numbers."""
-    import pyarrow.parquet as pq
+def _pandas_type(col: pd.Series) -> str:
+    """A column pandas read from a CSV as the DuckDB type name the partition checks compare."""
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "BIGINT"
+    if dtype == np.float32:
+        return "FLOAT"
+    if pd.api.types.is_float_dtype(dtype):
+        return "DOUBLE"
+    values = col.dropna()
+    if len(values) and all(isinstance(v, bool | np.bool_) for v in values.tolist()):
+        return "BOOLEAN"  # True/False with empty cells: pandas keeps objects
+    return "VARCHAR"
 
-    present = pq.read_schema(file).names
-    cols = None if wanted is None else [c for c in wanted if c in present]
-    df = pq.read_table(file, columns=cols).to_pandas()
+
+def _read_csv(file: str, id_name: str | None, columns: list[str] | None = None,
+              nrows: int | None = None) -> pd.DataFrame:
+    """A whole CSV file as the in-memory path reads it (ids as text); one line if unreadable."""
+    try:
+        return pd.read_csv(file, dtype={id_name: str} if id_name else None,
+                           keep_default_na=True, nrows=nrows,
+                           usecols=None if columns is None else lambda c: c in columns)
+    except pd.errors.EmptyDataError:
+        raise DashboardError("the file has no columns or rows", file=file) from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DashboardError(f"could not read the file as csv: {first}", file=file) from None
+
+
+def _read_csv_header(file: str) -> list[str]:
+    """A CSV file's column names (its header only)."""
+    return list(_read_csv(file, None, None, nrows=0).columns)
+
+
+def _describe_csv(file: str, id_name: str | None) -> tuple[dict[str, str], pd.DataFrame]:
+    """A CSV file's column types (read whole, as pandas infers them) and its empty frame."""
+    df = _read_csv(file, id_name)
+    return {str(c): _pandas_type(df[c]) for c in df.columns}, df.iloc[:0]
+
+
+def _shape(df: pd.DataFrame, file: str, wanted: list[str] | None) -> pd.DataFrame:
+    """A partition's wanted columns (missing ones empty), its file name and row numbers."""
     if wanted is not None:
         for c in wanted:
             if c not in df.columns:
                 df[c] = pd.Series(pd.NA, index=df.index, dtype=object)
         df = df[wanted]
+    df = df.copy()
     df[_FILE] = file
     df[_ROW] = np.arange(len(df), dtype=np.int64)
     return df
 
 
+def _read(file: str, wanted: list[str] | None = None, fmt: str = "parquet",
+          id_name: str | None = None) -> pd.DataFrame:
+    """One partition: a file's rows (the wanted columns, those it has), name and row numbers."""
+    if fmt == "csv":
+        return _shape(_read_csv(file, id_name, wanted), file, wanted)
+    import pyarrow.parquet as pq
+
+    present = pq.read_schema(file).names
+    cols = None if wanted is None else [c for c in wanted if c in present]
+    return _shape(pq.read_table(file, columns=cols).to_pandas(), file, wanted)
+
+
 def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bool
             ) -> pd.DataFrame:
-    """Per check, the first offending row of this partition (-1: none)."""
-    found: dict[str, tuple[str | None, np.ndarray]] = {
-        "missing label": (roles["label"], df[roles["label"]].isna().to_numpy()),
-        "missing split name": (roles["split"], df[roles["split"]].isna().to_numpy()),
-    }
+    """Per check, the first offending row of this partition (-1: none); with a task column
+    only labelled rows are checked (an empty label is "not labelled for this task")."""
+    found: list[tuple[str, str | None, np.ndarray]] = []
+
+    def missing(message: str, role: str) -> None:
+        found.append((message, roles[role], df[roles[role]].isna().to_numpy()))
+
+    def numbers(role: str, range_check: bool) -> None:
+        col = roles[role]
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        found.append(("value is missing (NaN)", col, np.isnan(v)))
+        found.append(("value is not finite", col, np.isinf(v)))
+        if range_check:
+            found.append(("value is outside [0, 1], but scores are declared to be "
+                          "probabilities (pass probabilities=False for raw scores such as "
+                          "decision_function margins)", col, (v < 0) | (v > 1)))
+
+    if roles["task"]:
+        df = df[df[roles["label"]].notna().to_numpy()]
+    else:
+        missing("missing label", "label")
+    missing("missing split name", "split")
+    if roles["task"]:
+        missing("missing task name", "task")
+    if roles["train_size"]:
+        numbers("train_size", False)
+        z = pd.to_numeric(df[roles["train_size"]], errors="coerce").to_numpy(dtype=np.float64)
+        found.append(("training-set size is not a positive count", roles["train_size"], z <= 0))
     if roles["model"]:
-        found["missing model name"] = (roles["model"], df[roles["model"]].isna().to_numpy())
+        missing("missing model name", "model")
     if roles["id"]:
-        found["missing example id"] = (roles["id"], df[roles["id"]].isna().to_numpy())
+        missing("missing example id", "id")
     if roles["score"]:
-        s = pd.to_numeric(df[roles["score"]], errors="coerce").to_numpy(dtype=np.float64)
-        found["value is missing (NaN)"] = (roles["score"], np.isnan(s))
-        found["value is not finite"] = (roles["score"], np.isinf(s))
-        if probabilities:
-            found["value is outside [0, 1], but scores are declared to be probabilities (pass "
-                  "probabilities=False for raw scores such as decision_function margins)"] = (
-                roles["score"], (s < 0) | (s > 1))
+        numbers("score", probabilities)
     elif roles["prediction"]:
-        found["missing prediction"] = (roles["prediction"],
-                                       df[roles["prediction"]].isna().to_numpy())
+        missing("missing prediction", "prediction")
     if roles["weight"]:
         w = pd.to_numeric(df[roles["weight"]], errors="coerce").to_numpy(dtype=np.float64)
-        found["weight is missing (NaN)"] = (roles["weight"], np.isnan(w))
-        found["negative weight; weights are per-example costs >= 0"] = (roles["weight"], w < 0)
+        found.append(("weight is missing (NaN)", roles["weight"], np.isnan(w)))
+        found.append(("negative weight; weights are per-example costs >= 0", roles["weight"],
+                      w < 0))
     rows = []
-    for message, (column, bad) in found.items():
+    for k, (message, column, bad) in enumerate(found):
         hit = np.flatnonzero(bad)
-        rows.append({"message": message, "column": column,
+        rows.append({"k": k, "message": message, "column": column,
                      "row": int(df[_ROW].iloc[hit[0]]) if hit.size else -1,
                      "id": str(df[roles["id"]].iloc[hit[0]]) if hit.size and roles["id"]
                      else None,
@@ -126,9 +209,21 @@ def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bo
     return pd.DataFrame(rows)
 
 
+def _unlabelled(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
+    """Per task, this partition's entries not labelled, and the first one's row."""
+    sel = df[roles["label"]].isna().to_numpy()
+    part = pd.DataFrame({"t": df[roles["task"]].astype(str)[sel], "r": df[_ROW][sel]})
+    out = part.groupby("t", sort=False)["r"].agg(["count", "min"]).reset_index()
+    out["f"] = str(df[_FILE].iloc[0]) if len(df) else ""
+    return out
+
+
 def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
-    """This partition's small groups: model × split × label × prediction."""
+    """This partition's small groups: model × split × label × prediction (× task × training
+    size), of the labelled rows."""
     label, score, pred = roles["label"], roles["score"], roles["prediction"]
+    if roles["task"]:
+        df = df[df[label].notna().to_numpy()]
     w = (pd.to_numeric(df[roles["weight"]], errors="coerce").astype(np.float64)
          if roles["weight"] else pd.Series(1.0, index=df.index))
     keys = pd.DataFrame({
@@ -136,11 +231,14 @@ def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
         "s": df[roles["split"]].astype(str), "y": df[label],
         "p": df[pred] if pred else pd.Series(-1, index=df.index)})
     keys = keys.astype({"y": object, "p": object})
+    dims = _dim_columns(df, roles)
+    for c, values in dims.items():
+        keys[c] = values
     vals = pd.DataFrame({"n": 1, "w": w, "w2": w * w,
                          "lo": df[score].astype(np.float64) if score else np.nan,
                          "hi": df[score].astype(np.float64) if score else np.nan,
                          "some_id": df[roles["id"]], "first_row": df[_ROW]})
-    g = pd.concat([keys, vals], axis=1).groupby(["m", "s", "y", "p"], dropna=False,
+    g = pd.concat([keys, vals], axis=1).groupby(["m", "s", "y", "p", *dims], dropna=False,
                                                  sort=False)
     out = g.agg(n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"),
                 hi=("hi", "max"), some_id=("some_id", "min"),
@@ -149,9 +247,37 @@ def _groups(df: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
     return out
 
 
-def _canon(df: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """Canonical columns of one partition: codes, the score in its own dtype, weight, id."""
+def _dim_columns(df: pd.DataFrame, roles: Mapping[str, str | None]) -> dict[str, pd.Series]:
+    """The task (as text) and the training-set size (as a float), where the table has them."""
+    dims = {}
+    if roles["task"]:
+        dims["t"] = df[roles["task"]].astype(str)
+    if roles["train_size"]:
+        dims["z"] = pd.to_numeric(df[roles["train_size"]]).astype(np.float64)
+    return dims
+
+
+def _held(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False) -> np.ndarray:
+    """Which rows the results hold: labelled ones (with a task column), at each model's
+    largest training-set size (unless ``every_size``, for the learning curves)."""
     roles = spec["roles"]
+    keep = np.ones(len(df), dtype=bool)
+    if roles["task"]:
+        keep &= df[roles["label"]].notna().to_numpy()
+    if roles["train_size"] and not every_size:
+        models = (df[roles["model"]].astype(str) if roles["model"] else
+                  pd.Series("model", index=df.index))
+        keep &= (pd.to_numeric(df[roles["train_size"]]).astype(np.float64).to_numpy()
+                 == models.map(spec["largest"]).to_numpy(dtype=np.float64))
+    return keep
+
+
+def _canon(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False
+           ) -> pd.DataFrame:
+    """Canonical columns of one partition's held rows: codes, the score in its own dtype,
+    weight, id (and the task, the training-set size)."""
+    roles = spec["roles"]
+    df = df[_held(df, spec, every_size)]
     out = pd.DataFrame(index=df.index)
     out["m"] = (df[roles["model"]].astype(str).map(spec["models"]) if roles["model"]
                 else 0).astype(np.int64)
@@ -165,6 +291,8 @@ def _canon(df: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
     out["w"] = (pd.to_numeric(df[roles["weight"]]).astype(np.float64) if roles["weight"]
                 else 1.0)
     out["id"] = df[roles["id"]]
+    for c, values in _dim_columns(df, roles).items():
+        out[c] = values
     if roles["score"]:
         out["wrong"] = (out["y"].to_numpy() == spec["pos"]) != flag(out["s"].to_numpy(),
                                                                     spec["threshold"])
@@ -193,20 +321,48 @@ def _grid_points(s: np.ndarray, grid: float) -> np.ndarray:
     return point(np.where(up, k0 + 1, np.where(down, k0 - 1, k0)))
 
 
-def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple[int, int], float]
-                  ) -> pd.DataFrame:
-    """Per (model, split, score or grid point): positive and negative counts and weights."""
+def _slice_codes(spec: tuple, part: pd.DataFrame) -> np.ndarray:
+    """A metadata column's slice code per row (-1 where missing), as ``bin_column`` codes it:
+    quantile bins (``edges``), few values (``distinct``) or text levels (``levels``)."""
+    kind, name, known = spec
+    col = part[f"meta::{name}"]
+    if kind == "levels":
+        lookup = {v: i for i, v in enumerate(known)}
+        return np.asarray([lookup.get(str(v), -1) if not pd.isna(v) else -1
+                           for v in col.tolist()], dtype=np.int64)
+    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    finite = np.isfinite(x)
+    codes = (np.searchsorted(known, x, side="right") if kind == "edges" else
+             np.searchsorted(known, x))
+    return np.where(finite, codes, -1).astype(np.int64)
+
+
+def _too_many_groups(limit: int, split: str, model: str) -> DashboardError:
+    return DashboardError(
+        f"suggesting metadata slices on the engine path needs at most {limit:,} "
+        f"(slice cell, label, score) groups in a split, and {split} of model {model!r} has "
+        "more: name fewer metadata columns (metadata_columns=...) or open the results with "
+        "engine='pandas'")
+
+
+def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple, float],
+                  dims: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (model, *dims, split, score or grid point): positive and negative counts and
+    weights; ``gridded`` keys are (model code, *dim values, split code)."""
     v = part["s"].to_numpy().astype(np.float64)
-    for (m, sc), grid in gridded.items():
+    for (m, *values, sc), grid in gridded.items():
         sel = ((part["m"] == m) & (part["sc"] == sc)).to_numpy()
+        for d, value in zip(dims, values, strict=True):
+            sel &= (part[d] == value).to_numpy()
         if sel.any():
             v[sel] = _grid_points(part["s"].to_numpy()[sel], grid)
     is_pos = part["y"].to_numpy() == pos
     w = part["w"].to_numpy(dtype=np.float64)
-    frame = pd.DataFrame({"m": part["m"].to_numpy(), "sc": part["sc"].to_numpy(), "v": v,
+    frame = pd.DataFrame({"m": part["m"].to_numpy(), **{d: part[d].to_numpy() for d in dims},
+                          "sc": part["sc"].to_numpy(), "v": v,
                           "pn": is_pos.astype(np.float64), "nn": (~is_pos).astype(np.float64),
                           "pw": np.where(is_pos, w, 0.0), "nw": np.where(is_pos, 0.0, w)})
-    return frame.groupby(["m", "sc", "v"], sort=False).sum().reset_index()
+    return frame.groupby(["m", *dims, "sc", "v"], sort=False).sum().reset_index()
 
 
 class DaskSource:
@@ -216,6 +372,9 @@ class DaskSource:
                  source: str) -> None:
         self.raw, self.canon, self.spec = raw, canon, spec
         self.scheduler, self.source = scheduler, source
+        self.fmt = "parquet"
+        self.files: list[str] = []
+        self.wanted: list[str] = []
 
     def compute(self, *objs: Any) -> tuple:
         import dask
@@ -231,8 +390,10 @@ class DaskSource:
 
     def fingerprint(self, keys_with_split: bool) -> str:
         """An order-independent hash of the example keys per split (computed on the cluster)."""
+        splits = self.spec["splits"]  # not self: the closure goes to the workers
+
         def hashed(part: pd.DataFrame) -> pd.DataFrame:
-            key = (part["sv"].map(lambda s: SPLITS[self.spec["splits"][s]]) + "/"
+            key = (part["sv"].map(lambda s: SPLITS[splits[s]]) + "/"
                    + part["id"].astype(str)) if keys_with_split else part["id"].astype(str)
             return pd.DataFrame({"sc": part["sc"].to_numpy(), "h": pd.util.hash_pandas_object(
                 key, index=False).to_numpy()})
@@ -245,10 +406,233 @@ class DaskSource:
             rows.append(f"{SPLITS[int(sc)]}:{total}:{len(part)}")
         return hashlib.sha256(";".join(rows).encode()).hexdigest()[:16]
 
+    def _rows_of(self, model: str, split: str, task: str | None
+                 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A function picking one model's canonical rows of a split (in one task) from a
+        partition (it holds codes, not the source, so it travels to the workers)."""
+        m, sc = self.spec["models"][model], SPLITS.index(split)
+
+        def pick(part: pd.DataFrame) -> pd.DataFrame:
+            sel = (part["m"] == m) & (part["sc"] == sc)
+            if task is not None:
+                sel &= part["t"] == task
+            return part[sel.to_numpy()]
+        return pick
+
+    def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
+                       seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, on the
+        workers), label and score: (eye, label or wrong, score, rows) per group."""
+        pos, rows_of = self.spec["pos"], self._rows_of(model, split, task)
+
+        def grouped(part: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(part)
+            ids = part["id"].astype(str)
+            keys = (split + "/" + ids) if keys_with_split else ids
+            if binary:
+                s = part["s"].to_numpy()
+                v = _grid_points(s, grid) if grid else s.astype(np.float64)
+                y = part["y"].to_numpy() == pos
+            else:
+                v, y = np.full(len(part), np.nan), part["wrong"].to_numpy(dtype=bool)
+            frame = pd.DataFrame({"e": eyeball_mask(keys.to_numpy(dtype=object), fraction,
+                                                    seed), "y": y, "v": v, "n": 1})
+            return frame.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum() \
+                .reset_index()
+        (table,) = self.compute(self.canon.map_partitions(grouped, meta={
+            "e": bool, "y": bool, "v": np.float64, "n": np.int64}))
+        table = table.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum().reset_index()
+        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
+                table["v"].to_numpy(dtype=np.float64) if binary else None,
+                table["n"].to_numpy(dtype=np.int64))
+
+    def label_suspects(self, model: str, split: str, task: str | None, k: int,
+                       keys_with_split: bool, *, limit: int = SUSPECT_LIMIT
+                       ) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        """Confident learning on the cluster (a score column: the positive class's
+        probability): class means from per-partition sums, then each partition's suspects
+        by :func:`suspect_rows`, most suspect first (ties in file order)."""
+        spec, rows_of, pos = self.spec, self._rows_of(model, split, task), self.spec["pos"]
+
+        def proba(part: pd.DataFrame) -> np.ndarray:
+            s = part["s"].to_numpy().astype(np.float64)
+            out = np.empty((len(part), 2))
+            out[:, pos], out[:, 1 - pos] = s, 1.0 - s
+            return out
+
+        def sums(part: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(part)
+            y = part["y"].to_numpy()
+            given = proba(part)[np.arange(len(part)), y]
+            return pd.DataFrame({"y": y, "p": given, "n": 1}).groupby("y").sum().reset_index()
+        (table,) = self.compute(self.canon.map_partitions(sums, meta={
+            "y": np.int64, "p": np.float64, "n": np.int64}))
+        table = table.groupby("y").sum()
+        thresholds = np.full(k, 2.0)
+        for j, row in table.iterrows():
+            thresholds[int(j)] = float(row["p"]) / int(row["n"])
+        thresholds = np.maximum(thresholds, _THRESHOLD_FLOOR)
+        order = {f: i for i, f in enumerate(self.files)}
+
+        def found(df: pd.DataFrame) -> pd.DataFrame:
+            part = rows_of(_canon(df, spec))
+            y = part["y"].to_numpy()
+            p = proba(part)
+            suspect, guess = suspect_rows(y, p, thresholds)
+            ids = part["id"].astype(str)
+            keys = (split + "/" + ids) if keys_with_split else ids
+            return pd.DataFrame({
+                "k": keys.to_numpy(dtype=object)[suspect],
+                "i": ids.to_numpy(dtype=object)[suspect], "g": y[suspect],
+                "l": guess[suspect], "s": p[np.arange(len(part)), y][suspect],
+                "o": df.loc[part.index, _FILE].map(order).to_numpy()[suspect],
+                "r": df.loc[part.index, _ROW].to_numpy()[suspect]})
+        (rows,) = self.compute(self.raw.map_partitions(found, meta={
+            "k": object, "i": object, "g": np.int64, "l": np.int64, "s": np.float64,
+            "o": np.int64, "r": np.int64}))
+        rows = rows.sort_values(["s", "o", "r"], kind="stable").reset_index(drop=True)
+        return rows.head(limit), thresholds, len(rows) > limit
+
+    def _with_metadata(self, names: Sequence[str], model: str, split: str, task: str | None
+                       ) -> Any:
+        """Per partition, one model's held rows of a split (in one task) in canonical form,
+        with the metadata columns (``meta::<name>``) and the file order and row."""
+        import dask.dataframe as dd
+
+        spec, files, fmt = self.spec, self.files, self.fmt
+        ident, rows_of = spec["roles"]["id"], self._rows_of(model, split, task)
+        order = {f: i for i, f in enumerate(files)}
+        wanted = list(dict.fromkeys([*self.wanted, *names]))
+
+        def part(file: str) -> pd.DataFrame:
+            df = _read(file, wanted, fmt, ident)
+            canon = rows_of(_canon(df, spec))
+            picked = df.loc[canon.index]
+            for name in names:
+                canon[f"meta::{name}"] = picked[name].to_numpy()
+            canon["o"] = order[file]
+            canon["r"] = picked[_ROW].to_numpy()
+            return canon
+        return dd.from_map(part, files, enforce_metadata=False)
+
+    def slice_groups(self, model: str, split: str, task: str | None,
+                     meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+        """A split's rows grouped by metadata slice cell and label and score (or wrong), as
+        :meth:`dashboard.engines.DuckDBSource.slice_groups` groups them, on the cluster:
+        each column's values counted first (bins from exact order statistics), then the
+        groups; more than ``limit`` (distinct values or groups) is refused in one line."""
+        names = [n for n, _ in meta]
+        numeric = dict(meta)
+        rows = self._with_metadata(names, model, split, task)
+
+        def values(part: pd.DataFrame) -> pd.DataFrame:
+            out = []
+            for i, name in enumerate(names):
+                col = part[f"meta::{name}"]
+                if numeric[name]:
+                    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+                    x = x[np.isfinite(x)]
+                    counted = pd.Series(x).value_counts()
+                    out.append(pd.DataFrame({"c": i, "x": counted.index.to_numpy(dtype=float),
+                                             "t": None, "n": counted.to_numpy()}))
+                else:
+                    counted = col.dropna().astype(str).value_counts()
+                    out.append(pd.DataFrame({"c": i, "x": np.nan,
+                                             "t": counted.index.to_numpy(dtype=object),
+                                             "n": counted.to_numpy()}))
+            return (pd.concat(out, ignore_index=True) if out else
+                    pd.DataFrame({"c": [], "x": [], "t": [], "n": []}))
+        (counted,) = self.compute(rows.map_partitions(values, meta={
+            "c": np.int64, "x": np.float64, "t": object, "n": np.int64}))
+        made: list[tuple[SliceColumn, tuple]] = []
+        for i, name in enumerate(names):
+            mine = counted[counted["c"] == i]
+            if numeric[name]:
+                table = mine.groupby("x")["n"].sum().sort_index()
+                if len(table) > limit:
+                    raise _too_many_groups(limit, split, model)
+                distinct = table.index.to_numpy(dtype=np.float64)
+                if distinct.size <= 1:
+                    continue
+                if distinct.size > bins:
+                    cum = np.cumsum(table.to_numpy())
+
+                    def order_stats(at: list[int], cum: np.ndarray = cum,
+                                    distinct: np.ndarray = distinct) -> dict[int, float]:
+                        return {p: float(distinct[np.searchsorted(cum, p, side="right")])
+                                for p in at}
+                    edges = np.unique(quantile_from_order_stats(
+                        int(cum[-1]), np.linspace(0, 1, bins + 1), order_stats))
+                    made.append((SliceColumn(name, np.empty(0, np.int64),
+                                             numeric_labels(name, edges=edges)),
+                                 ("edges", name, edges[1:-1])))
+                else:
+                    made.append((SliceColumn(name, np.empty(0, np.int64),
+                                             numeric_labels(name, distinct=distinct)),
+                                 ("distinct", name, distinct)))
+            else:
+                levels = sorted(set(mine["t"].tolist()))
+                if len(levels) <= 1 or len(levels) > MAX_LEVELS:
+                    continue
+                made.append((SliceColumn(name, np.empty(0, np.int64),
+                                         tuple(f"{name} = {v}" for v in levels)),
+                             ("levels", name, levels)))
+        specs = [spec for _, spec in made]
+        pos = self.spec["pos"]
+
+        def grouped(part: pd.DataFrame) -> pd.DataFrame:
+            frame = pd.DataFrame({f"c{i}": _slice_codes(spec, part)
+                                  for i, spec in enumerate(specs)})
+            if binary:
+                s = part["s"].to_numpy()
+                frame["v"] = _grid_points(s, grid) if grid else s.astype(np.float64)
+                frame["y"] = part["y"].to_numpy() == pos
+            else:
+                frame["v"] = np.nan
+                frame["y"] = part["wrong"].to_numpy(dtype=bool)
+            frame["n"] = 1
+            keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+            return frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+        keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+        (table,) = self.compute(rows.map_partitions(grouped, meta={
+            **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64}))
+        table = table.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+        if len(table) > limit:
+            raise _too_many_groups(limit, split, model)
+        return SliceGroups(
+            columns=[SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
+                     for i, (c, _) in enumerate(made)], sql=specs,
+            counts=table["n"].to_numpy(dtype=np.int64), labels=table["y"].to_numpy(dtype=bool),
+            values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+
+    def slice_keys(self, model: str, split: str, task: str | None,
+                   conditions: Sequence[tuple[tuple, int]], keys_with_split: bool
+                   ) -> np.ndarray:
+        """Example keys (in file order) of a split's rows whose slice codes are the given
+        ones: ``conditions`` are (code spec, code) pairs from :meth:`slice_groups`."""
+        rows = self._with_metadata(list(dict.fromkeys(spec[1] for spec, _ in conditions)),
+                                   model, split, task)
+
+        def keys(part: pd.DataFrame) -> pd.DataFrame:
+            keep = np.ones(len(part), dtype=bool)
+            for spec, code in conditions:
+                keep &= _slice_codes(spec, part) == code
+            ids = part["id"].astype(str)
+            k = (split + "/" + ids) if keys_with_split else ids
+            return pd.DataFrame({"k": k.to_numpy(dtype=object)[keep],
+                                 "o": part["o"].to_numpy()[keep],
+                                 "r": part["r"].to_numpy()[keep]})
+        (found,) = self.compute(rows.map_partitions(keys, meta={
+            "k": object, "o": np.int64, "r": np.int64}))
+        return found.sort_values(["o", "r"])["k"].to_numpy(dtype=object)
+
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
-                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None
-                      ) -> tuple[int, int, int]:
-        """(A wrong and B right, A right and B wrong, shared) on the examples both models have."""
+                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None,
+                      task: str | None = None) -> tuple[int, int, int]:
+        """(A wrong and B right, A right and B wrong, shared) on the examples both models have
+        (in one task, for multi-task results)."""
         import dask.dataframe as dd
 
         sc = SPLITS.index(split)
@@ -259,6 +643,8 @@ class DaskSource:
             def pick(part: pd.DataFrame, code: int = code, thr: float | None = thr
                      ) -> pd.DataFrame:
                 sel = part[(part["m"] == code) & (part["sc"] == sc)]
+                if task is not None:
+                    sel = sel[sel["t"] == task]
                 return pd.DataFrame({"id": sel["id"], "c": _correct(sel, thr, pos_code)})
             sides.append(self.canon.map_partitions(pick, meta={"id": self.canon["id"].dtype,
                                                                "c": bool}))
@@ -273,7 +659,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                    distinct_limit: int = DISTINCT_LIMIT, grid: float = GRID,
                    sample_errors: int = 20_000, sample_random: int = 10_000,
                    memory_limit: str | None = None, **columns: Any) -> Aggregates:
-    """Compute the aggregates of a Parquet dataset with Dask (see the module docstring).
+    """Compute the aggregates of a Parquet or CSV dataset with Dask (see the module docstring).
 
     ``scheduler`` is a ``distributed`` scheduler address (``"tcp://host:8786"``), a
     ``distributed.Client``, or None for Dask's default (an active client, else threads).
@@ -286,14 +672,26 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     del memory_limit  # a DuckDB setting; Dask workers have their own
     files, fmt = expand_source(source)
     name = str(source)
-    if fmt != "parquet":
-        raise DashboardError("the Dask engine reads Parquet; use engine='duckdb' for CSV",
-                             file=name)
     if isinstance(scheduler, str):
         from distributed import Client
 
         scheduler = Client(scheduler, set_as_default=False)
-    types, roles = _check_partitions(_describe, files, name, columns)
+    id_name = columns.get("id", "id")
+    empty: pd.DataFrame | None = None
+    first_types = (_describe(files[0]) if fmt == "parquet" else
+                   {str(c): "" for c in _read_csv_header(files[0])})
+    if wide_tasks(first_types, columns, files[0]):
+        raise DashboardError("wide multi-task tables (label_<task> columns) need "
+                             "engine='duckdb' or 'pandas' for now", file=files[0])
+    if fmt == "csv":  # each file read whole on the workers, as pandas infers its types
+        import dask
+
+        described = dict(zip(files, DaskSource(None, None, {}, scheduler, name).compute(
+            *(dask.delayed(_describe_csv)(f, id_name) for f in files)), strict=True))
+        empty = described[files[0]][1]
+        types, roles = _check_partitions(lambda f: described[f][0], files, name, columns)
+    else:
+        types, roles = _check_partitions(_describe, files, name, columns)
     if roles["score"] is None and "proba:0" in roles:
         raise DashboardError("per-class probability columns need engine='duckdb' or 'pandas' "
                              "for now (the Dask engine reads a score or a prediction column)",
@@ -306,30 +704,48 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     tag_cols = list(columns.get("categories") or [c for c, t in types.items()
                                                   if t == "BOOLEAN" and c not in role_cols])
     wanted_cols = role_cols + [c for c in tag_cols if c not in role_cols]
-    raw = dd.from_map(_read, files, args=(wanted_cols,),
-                      meta=_read(files[0], wanted_cols).iloc[:0], enforce_metadata=False)
+    meta = (_shape(empty.copy(), files[0], wanted_cols) if empty is not None else
+            _read(files[0], wanted_cols).iloc[:0])
+    raw = dd.from_map(_read, files, args=(wanted_cols, fmt, roles["id"]), meta=meta,
+                      enforce_metadata=False)
     eng = DaskSource(raw, None, {"roles": roles}, scheduler, name)
+    eng.fmt, eng.files, eng.wanted = fmt, files, wanted_cols
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={
-        "message": object, "column": object, "row": np.int64, "id": object, "file": object})
+        "k": np.int64, "message": object, "column": object, "row": np.int64, "id": object,
+        "file": object})
+    task, size_col = roles["task"], roles["train_size"]
+    dims_meta = {**({"t": object} if task else {}), **({"z": np.float64} if size_col else {})}
     groups = raw.map_partitions(_groups, roles, meta={
-        "m": object, "s": object, "y": object, "p": object, "n": np.int64, "w": np.float64,
-        "w2": np.float64, "lo": np.float64, "hi": np.float64, "some_id": object,
-        "first_row": np.int64, "f": object})
-    checks, groups = eng.compute(checks, groups)
+        "m": object, "s": object, "y": object, "p": object, **dims_meta, "n": np.int64,
+        "w": np.float64, "w2": np.float64, "lo": np.float64, "hi": np.float64,
+        "some_id": object, "first_row": np.int64, "f": object})
+    unlabelled: dict[str, int] = {}
+    if task:
+        checks, groups, hidden = eng.compute(checks, groups, raw.map_partitions(
+            _unlabelled, roles, meta={"t": object, "count": np.int64, "min": np.int64,
+                                      "f": object}))
+    else:
+        checks, groups = eng.compute(checks, groups)
     order = {f: i for i, f in enumerate(files)}
     hits = checks[checks["row"] >= 0]
     if len(hits):
-        by_check = list(dict.fromkeys(checks["message"]))
-        hits = hits.assign(k=hits["message"].map(by_check.index), o=hits["file"].map(order))
+        hits = hits.assign(o=hits["file"].map(order))
         first = hits.sort_values(["k", "o", "row"]).iloc[0]
         ref = f"{int(first['row']) + 1}" + (f" (id {first['id']!r})" if first["id"] else "")
         raise DashboardError(str(first["message"]), file=str(first["file"]),
                              column=str(first["column"]), row=ref)
     total_rows = int(groups["n"].sum())
     if total_rows == 0:
-        raise DashboardError("the data has no rows", file=name)
+        raise DashboardError("no labelled rows in any task" if task else "the data has no rows",
+                             file=name, column=roles["label"] if task else None)
+    if task and len(hidden):
+        # per task, as value_counts orders them: most first, ties in order of appearance
+        hidden = hidden.assign(o=hidden["f"].map(order)).sort_values(["o", "min"])
+        counts_by_task = hidden.groupby("t", sort=False)["count"].sum()
+        seen = {str(t): int(counts_by_task[t]) for t in hidden.drop_duplicates("t")["t"]}
+        unlabelled = dict(sorted(seen.items(), key=lambda kv: -kv[1]))
     split_code: dict[str, int] = {}
     for value in pd.unique(groups["s"]):
         canon = SPLIT_ALIASES.get(_alias_key(value))
@@ -346,11 +762,24 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
                              "them dev, val or validation)", file=name, column=roles["split"])
     firsts = groups.assign(o=groups["f"].map(order)).sort_values(["o", "first_row"])
+    tasks = tuple(str(t) for t in firsts.drop_duplicates("t")["t"]) if task else ()
+    lc_groups = None
+    largest: dict[str, float] = {}
+    if size_col:  # the views hold each model's largest training-set size, as in memory
+        lc_groups = groups
+        largest = {str(m): float(z) for m, z in groups.groupby("m")["z"].max().items()}
+        groups = groups[(groups["z"] == groups["m"].map(largest)).to_numpy()].reset_index(
+            drop=True)
+        total_rows = int(groups["n"].sum())
+        firsts = firsts[(firsts["z"] == firsts["m"].map(largest)).to_numpy()]
     models = tuple(str(m) for m in firsts.drop_duplicates("m")["m"])
+    held = {"roles": roles, "largest": largest}
+    # integer labels with empty cells (not labelled): pandas reads the column as floats
+    floats = bool(unlabelled) and _family(types[roles["label"]]) == "integer"
 
     # -- classes from a skeleton (one row per small group), as the DuckDB path does ------------
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
-    skeleton = _fetch(eng, files, seeds, roles)
+    skeleton = _as_read(_fetch(eng, files, seeds, held), roles["label"], floats)
     _, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
     labels = _class_codes(groups["y"], classes, "label", "the declared classes", name,
@@ -360,7 +789,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     thr = float(threshold) if threshold is not None else (0.5 if probabilities else 0.0)
     spec: dict[str, Any] = {"roles": roles, "models": {m: i for i, m in enumerate(models)},
                             "splits": split_code, "labels": labels, "dtype": dtype,
-                            "threshold": thr, "pos": None}
+                            "threshold": thr, "pos": None, "largest": largest}
     if score:
         spec["pos"] = class_index(classes, skel_schema.pos_label)
     else:
@@ -371,25 +800,29 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         meta["s"] = dtype
     else:
         meta["p"] = np.int64
-    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype, "wrong": bool})
+    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype, **dims_meta, "wrong": bool})
     canon = raw.map_partitions(_canon, spec, meta=meta)
     eng.canon, eng.spec = canon, spec
+    every_size = raw.map_partitions(_canon, spec, True, meta=meta) if size_col else None
 
     # -- ids: duplicates, and whether keys need the split ----------------------------------------
-    per = canon.groupby(["id", "m"]).sc.agg(["count", "min", "max"])
+    t_dims = ["t"] if task else []
+    per = canon.groupby(["id", "m", *t_dims]).sc.agg(["count", "min", "max"])
     same = per[per["min"] == per["max"]]["count"].max()
     spanning = (per["min"] != per["max"]).sum()
     dup_rows, spanning = eng.compute(same, spanning)
-    if (dup_rows or 0) > 1 or spanning:
-        sizes = canon.groupby(["m", "sc", "id"]).size()
+    for frame, dims in ([(canon, t_dims)] if (dup_rows or 0) > 1 or spanning else []) + (
+            [(every_size, [*t_dims, "z"])] if every_size is not None else []):
+        sizes = frame.groupby(["m", "sc", "id", *dims]).size()
         (dups,) = eng.compute(sizes[sizes > 1].head(1, npartitions=-1)
                               if hasattr(sizes, "head") else sizes[sizes > 1])
         if len(dups):
-            m, sc, ident = dups.index[0]
+            m, sc, ident, *values = dups.index[0]
+            in_task = f", task {str(values[0])!r}" if task else ""
             raise DashboardError(f"id {str(ident)!r} appears twice in split {SPLITS[sc]!r} for "
-                                 f"model {models[m]!r}", file=name, column=roles["id"])
+                                 f"model {models[m]!r}{in_task}", file=name, column=roles["id"])
     keys_with_split = bool(spanning)
-    if not keys_with_split and len(models) > 1:
+    if not keys_with_split and (len(models) > 1 or task):
         ids = canon.groupby("id").sc.agg(["min", "max"])
         (n_span,) = eng.compute((ids["min"] != ids["max"]).sum())
         keys_with_split = bool(n_span)
@@ -422,59 +855,106 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
             "sv": object, "iv": raw[roles["id"]].dtype}))
         picks.append(tags.head(100_000))
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    sample, schema = normalize(_fetch(eng, files, wanted, roles), source=name,
-                               **_normalize_opts(columns))
+    sample, schema = normalize(_as_read(_fetch(eng, files, wanted, held), roles["label"],
+                                        floats), source=name,
+                               **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
     notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
 
     # -- per split: sizes, counts at each distinct score (or on the grid), or confusion --------
     groups["m"] = groups["m"].astype(str)
-    sizes = split_sizes(groups)
-    counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
-    confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    gridded: dict[tuple[str, str], float] = {}
-    if score:
-        pairs = sorted({(spec["models"][m], SPLITS.index(s)) for m, s in sizes.index})
-        approx = [canon[(canon["m"] == m) & (canon["sc"] == sc)]["s"].nunique_approx()
-                  for m, sc in pairs]
-        estimates = eng.compute(*approx)
-        coarse = {pair: float(grid) for pair, d in zip(pairs, estimates, strict=True)
-                  if d > distinct_limit}
-        gridded = {(models[m], SPLITS[sc]): g for (m, sc), g in coarse.items()}
-        partial = canon.map_partitions(_score_counts, spec["pos"], coarse, meta={
-            "m": np.int64, "sc": np.int64, "v": np.float64, "pn": np.float64,
-            "nn": np.float64, "pw": np.float64, "nw": np.float64})
-        (table,) = eng.compute(partial.groupby(["m", "sc", "v"]).sum())
-        table = table.reset_index().sort_values(["m", "sc", "v"], ascending=[True, True, False])
-        for (m, sc), part in table.groupby(["m", "sc"], sort=False):
-            counts[(models[int(m)], SPLITS[int(sc)])] = tuple(
-                part[c].to_numpy(dtype=np.float64) for c in ("v", "pn", "nn", "pw", "nw"))
-    else:
-        k = len(classes)
-        (table,) = eng.compute(canon.groupby(["m", "sc", "y", "p"]).w.agg(["count", "sum"]))
-        confusion.update(confusion_counts(table.reset_index(), k, "count", "sum",
-                                          lambda m: models[int(m)]))
-    if gridded:
-        notes.append(grid_note(gridded, grid, distinct_limit))
-    schema = _replace(schema, notes=(*schema.notes, *notes), metadata_columns=(),
-                      has_weight=roles["weight"] is not None)
+    sizes = split_sizes(groups, t_dims)
+    count = _Counter(eng, spec, models, grid, distinct_limit, len(classes))
+    counts, gridded = count.scores(canon, tuple(t_dims), list(sizes.index)) if score else ({}, {})
+    confusion = count.confusion(canon, tuple(t_dims)) if not score else {}
+    lc_sizes, lc_counts, lc_confusion, lc_gridded = None, {}, {}, {}
+    if lc_groups is not None and every_size is not None:  # learning curves, pooled over tasks
+        lc_groups = lc_groups.assign(m=lc_groups["m"].astype(str))
+        lc_sizes = lc_groups.groupby(["m", "z", "split"], sort=True).agg(
+            n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"))
+        if score:
+            lc_counts, lc_gridded = count.scores(every_size, ("z",), list(lc_sizes.index))
+        else:
+            lc_confusion = count.confusion(every_size, ("z",))
+    if gridded or lc_gridded:
+        notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
+    if unlabelled:
+        notes.append("not labelled, left out of their task only: " + ", ".join(
+            f"{k} {v:,}" for k, v in unlabelled.items()))
+    schema = _replace(schema, notes=(*schema.notes, *notes),
+                      has_weight=roles["weight"] is not None, tasks=tasks,
+                      unlabelled=unlabelled)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=dtype,
                       keys_with_split=keys_with_split, engine=eng,  # type: ignore[arg-type]
-                      rows=total_rows, notes=tuple(notes))
+                      rows=total_rows, notes=tuple(notes), tasks=tasks,
+                      unlabelled=unlabelled, lc_sizes=lc_sizes, lc_counts=lc_counts,
+                      lc_confusion=lc_confusion, lc_gridded=lc_gridded)
+
+
+class _Counter:
+    """The per-split counts on the cluster, keyed (model, *dims, split): ``dims`` are extra
+    canonical columns (``t``, the task; ``z``, the training-set size of a learning curve)."""
+
+    def __init__(self, eng: DaskSource, spec: Mapping[str, Any], models: tuple[str, ...],
+                 grid: float, distinct_limit: int, k: int) -> None:
+        self.eng, self.spec, self.models = eng, spec, models
+        self.grid, self.distinct_limit, self.k = grid, distinct_limit, k
+
+    def scores(self, canon: Any, dims: tuple[str, ...], keys: list[tuple]
+               ) -> tuple[dict[tuple, tuple[np.ndarray, ...]], dict[tuple, float]]:
+        """(scores, pos, neg, pos_w, neg_w) at each distinct score of each key (on the grid
+        past the distinct limit), and the keys put on the grid."""
+        spec, models = self.spec, self.models
+        coded = [(spec["models"][k[0]], *k[1:-1], SPLITS.index(k[-1])) for k in keys]
+
+        def part_of(key: tuple) -> Any:
+            sel = (canon["m"] == key[0]) & (canon["sc"] == key[-1])
+            for d, value in zip(dims, key[1:-1], strict=True):
+                sel = sel & (canon[d] == value)
+            return canon[sel]["s"].nunique_approx()
+        estimates = self.eng.compute(*(part_of(k) for k in coded))
+        coarse = {key: float(self.grid) for key, d in zip(coded, estimates, strict=True)
+                  if d > self.distinct_limit}
+        gridded = {(models[k[0]], *k[1:-1], SPLITS[k[-1]]): g for k, g in coarse.items()}
+        dims_meta = {d: (object if d == "t" else np.float64) for d in dims}
+        partial = canon.map_partitions(_score_counts, spec["pos"], coarse, dims, meta={
+            "m": np.int64, **dims_meta, "sc": np.int64, "v": np.float64, "pn": np.float64,
+            "nn": np.float64, "pw": np.float64, "nw": np.float64})
+        names = ["m", *dims, "sc"]
+        (table,) = self.eng.compute(partial.groupby([*names, "v"]).sum())
+        table = table.reset_index().sort_values([*names, "v"],
+                                                ascending=[True] * len(names) + [False])
+        counts = {}
+        for key, part in table.groupby(names, sort=False):
+            counts[(models[int(key[0])], *_plain(key[1:-1]), SPLITS[int(key[-1])])] = tuple(
+                part[c].to_numpy(dtype=np.float64) for c in ("v", "pn", "nn", "pw", "nw"))
+        return counts, gridded
+
+    def confusion(self, canon: Any, dims: tuple[str, ...]
+                  ) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """The label x prediction matrices (rows and weight) of each key."""
+        (table,) = self.eng.compute(canon.groupby(["m", *dims, "sc", "y", "p"]).w.agg(
+            ["count", "sum"]))
+        return confusion_counts(table.reset_index(), self.k, "count", "sum",
+                                lambda m: self.models[int(m)], list(dims))
 
 
 def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
-           roles: Mapping[str, str | None]) -> pd.DataFrame:
-    """Every column of the rows (of every model) of the wanted (split, id) pairs, file order."""
+           held: Mapping[str, Any]) -> pd.DataFrame:
+    """Every column of the held rows (of every model) of the wanted (split, id) pairs, in
+    file order; ``held`` is what :func:`_held` needs (the roles, each model's largest size)."""
     want = wanted.assign(sv=wanted["sv"].astype(str))
+    roles = held["roles"]
     split, ident = roles["split"], roles["id"]
 
+    fmt = eng.fmt  # not eng itself: the closure goes to the workers
+
     def pick(file: str) -> pd.DataFrame:
-        df = _read(file, None)
+        df = _read(file, None, fmt, ident)
         keys = pd.MultiIndex.from_arrays([df[split].astype(str), df[ident]])
         sel = keys.isin(pd.MultiIndex.from_arrays([want["sv"], want["iv"]]))
-        return df[sel]
+        return df[sel & _held(df, held)]
 
     import dask
 

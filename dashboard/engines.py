@@ -1,12 +1,15 @@
 """Aggregates of results too big to hold: computed by an engine (DuckDB), never all rows.
 
-The results model needs, per model and split, the positive and negative (weighted) counts at
-each distinct score (or, for hard predictions, the label × prediction counts), the split
-sizes and weight sums, and a bounded sample of rows for the per-row views (the tally, previews,
-comments). :func:`aggregate` reads a Parquet/CSV file, a folder of partitions or a glob with
-DuckDB (imported lazily, so the package works without it) and returns them as plain arrays and
-frames; every bad input is one :class:`~dashboard.errors.DashboardError` naming the file, the
-column and, where there is one, the row.
+The results model needs, per model and split (and task), the positive and negative (weighted)
+counts at each distinct score (or, for hard predictions, the label × prediction counts), the
+split sizes and weight sums, the same per training-set size for learning curves, and a bounded
+sample of rows for the per-row views (the tally, previews, comments). Metadata slices, the
+eyeball check and suspected label errors are asked of the engine on demand
+(:class:`DuckDBSource`), grouped so that a threshold move only recounts. :func:`aggregate`
+reads a Parquet/CSV file, a folder of partitions or a glob with DuckDB (imported lazily, so
+the package works without it) and returns them as plain arrays and frames; every bad input is
+one :class:`~dashboard.errors.DashboardError` naming the file, the column and, where there is
+one, the row.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ from dashboard.io import (
     class_index,
     normalize,
 )
+from dashboard.metrics.sampling import eyeball_mask
+from dashboard.metrics.slices import (
+    MAX_LEVELS,
+    SliceColumn,
+    numeric_labels,
+    quantile_from_order_stats,
+)
+from dashboard.metrics.suspects import _THRESHOLD_FLOOR, _TOLERANCE
 
 __all__ = ["ENGINES", "Aggregates", "DuckDBSource", "aggregate"]
 
@@ -125,6 +136,26 @@ def expand_source(source: str | Path) -> tuple[list[str], str]:
     return files, kinds.pop()
 
 
+#: a split with more (slice cell, label, score) groups than this is refused for slices
+SLICE_GROUP_LIMIT = 2_000_000
+#: at most this many suspected label errors per split are fetched (the most suspect)
+SUSPECT_LIMIT = 100_000
+
+
+@dataclass
+class SliceGroups:
+    """A split's rows grouped by metadata slice cells: each group's codes (one column per
+    metadata column that makes slices), row count, and label (``labels``: positive, with
+    ``values`` the score or grid point) or, without a threshold, whether it is wrong."""
+
+    columns: list[SliceColumn]
+    #: per column, how the engine computes a row's code (SQL for DuckDB, a spec for Dask)
+    sql: list[Any]
+    counts: np.ndarray
+    labels: np.ndarray
+    values: np.ndarray | None
+
+
 @dataclass
 class DuckDBSource:
     """An open DuckDB view ``src`` over the files, and the SQL of each canonical column."""
@@ -137,6 +168,10 @@ class DuckDBSource:
     roles: dict[str, str | None]
     exprs: dict[str, str] = field(default_factory=dict)
     class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
+    #: the rows the results hold (labelled ones, with a task column); row refs count every row
+    base_filter: str = "TRUE"
+    #: Python functions registered in the engine (the eyeball part per fraction and seed)
+    functions: dict[tuple, str] = field(default_factory=dict)
 
     def sql(self, query: str) -> Any:
         """Run a query; an engine error becomes one line naming the source."""
@@ -173,18 +208,20 @@ class DuckDBSource:
                 f"CAST({float(threshold)!r} AS {cast})))")
 
     def paired_counts(self, model_a: str, model_b: str, split: str, threshold_a: float | None,
-                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None
-                      ) -> tuple[int, int, int]:
-        """(A wrong and B right, A right and B wrong, shared) on the examples both models have."""
+                      threshold_b: float | None, *, dtype: np.dtype, pos_code: int | None,
+                      task: str | None = None) -> tuple[int, int, int]:
+        """(A wrong and B right, A right and B wrong, shared) on the examples both models have
+        (in one task, for multi-task results)."""
         sc = SPLITS.index(split)
         m, s, i = self.exprs["model"], self.exprs["split_code"], self.exprs["id"]
         ca = self.correct_sql(threshold_a, dtype, pos_code)
         cb = self.correct_sql(threshold_b, dtype, pos_code)
+        in_task = f" AND {self.exprs['task']} = {_lit(task)}" if task is not None else ""
         row = self.one(
             f"SELECT count(*) FILTER (WHERE NOT a.c AND b.c), count(*) FILTER (WHERE a.c AND "
             f"NOT b.c), count(*) FROM (SELECT {i} AS i, {ca} AS c FROM src WHERE {m} = "
-            f"{_lit(model_a)} AND {s} = {sc}) a JOIN (SELECT {i} AS i, {cb} AS c FROM src "
-            f"WHERE {m} = {_lit(model_b)} AND {s} = {sc}) b USING (i)")
+            f"{_lit(model_a)} AND {s} = {sc}{in_task}) a JOIN (SELECT {i} AS i, {cb} AS c "
+            f"FROM src WHERE {m} = {_lit(model_b)} AND {s} = {sc}{in_task}) b USING (i)")
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
 
@@ -192,12 +229,13 @@ class DuckDBSource:
         """File and 1-based row (with the id) of the first row matching ``where``."""
         id_col = self.roles.get("id")
         id_sql = f", CAST({_q(id_col)} AS VARCHAR)" if id_col else ", NULL"
+        where = f"({where}) AND {self.base_filter}"
         if self.fmt == "parquet":
-            q = (f"SELECT {_FILE}, {_ROW}{id_sql} FROM src WHERE {where} "
+            q = (f"SELECT {_FILE}, {_ROW}{id_sql} FROM raw_src WHERE {where} "
                  f"ORDER BY {_FILE}, {_ROW} LIMIT 1")
         else:
             q = (f"SELECT {_FILE}, rn{id_sql} FROM (SELECT *, row_number() OVER "
-                 f"(PARTITION BY {_FILE}) - 1 AS rn FROM src) WHERE {where} "
+                 f"(PARTITION BY {_FILE}) - 1 AS rn FROM raw_src) WHERE {where} "
                  f"ORDER BY {_FILE}, rn LIMIT 1")
         found = self.one(q)
         if found is None:
@@ -209,6 +247,185 @@ class DuckDBSource:
     def fail(self, message: str, column: str | None, where: str) -> DashboardError:
         file, row = self.row_ref(where)
         return DashboardError(message, file=file, column=column, row=row)
+
+    def _rows_of(self, model: str, split: str, task: str | None) -> str:
+        """SQL selecting one model's rows of a split (in one task)."""
+        where = (f"{self.exprs['model']} = {_lit(model)} AND {self.exprs['split_code']} = "
+                 f"{SPLITS.index(split)}")
+        return where + (f" AND {self.exprs['task']} = {_lit(task)}" if task is not None else "")
+
+    def _slice_column(self, name: str, numeric: bool, where: str, bins: int
+                      ) -> tuple[SliceColumn, str] | None:
+        """A metadata column's slice names for a split, as :func:`bin_column` makes them, and
+        the SQL of each row's code; None for a column that makes no slices."""
+        col = _q(name)
+        if numeric:
+            x = f"CAST({col} AS DOUBLE)"
+            finite = f"({x} IS NOT NULL AND NOT isnan({x}) AND NOT isinf({x}))"
+            n, d = self.one(f"SELECT count(*) FILTER (WHERE {finite}), count(DISTINCT {x}) "
+                            f"FILTER (WHERE {finite}) FROM src WHERE {where}")
+            if d <= 1:
+                return None
+            if d > bins:
+                def order_stats(positions: list[int]) -> dict[int, float]:
+                    rows = self.sql(
+                        f"SELECT r, x FROM (SELECT x, row_number() OVER (ORDER BY x) - 1 AS r "
+                        f"FROM (SELECT {x} AS x FROM src WHERE {where} AND {finite})) WHERE r "
+                        f"IN ({', '.join(map(str, positions))})").fetchall()
+                    return {int(r): float(v) for r, v in rows}
+                edges = np.unique(quantile_from_order_stats(
+                    int(n), np.linspace(0, 1, bins + 1), order_stats))
+                code = " + ".join(["0", *(f"CAST({x} >= {_lit(float(e))} AS INTEGER)"
+                                          for e in edges[1:-1])])
+                labels = numeric_labels(name, edges=edges)
+            else:
+                distinct = np.asarray([float(r[0]) for r in self.sql(
+                    f"SELECT DISTINCT {x} FROM src WHERE {where} AND {finite} ORDER BY 1"
+                ).fetchall()])
+                code = " + ".join(["0", *(f"CAST({x} > {_lit(float(v))} AS INTEGER)"
+                                          for v in distinct)])
+                labels = numeric_labels(name, distinct=distinct)
+            sql = f"(CASE WHEN {finite} THEN {code} ELSE -1 END)"
+        else:
+            text = f"CAST({col} AS VARCHAR)"
+            values = [r[0] for r in self.sql(
+                f"SELECT DISTINCT {text} FROM src WHERE {where} AND {col} IS NOT NULL LIMIT "
+                f"{MAX_LEVELS + 1}").fetchall()]
+            if len(values) <= 1 or len(values) > MAX_LEVELS:
+                return None
+            values = sorted(values)
+            labels = tuple(f"{name} = {v}" for v in values)
+            sql = _case(text, [(v, i) for i, v in enumerate(values)], default=-1)
+        return SliceColumn(name, np.empty(0, dtype=np.int64), labels), sql
+
+    def slice_groups(self, model: str, split: str, task: str | None,
+                     meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+        """A split's rows grouped by metadata slice cell and label and score (binary scores)
+        or correctness (argmax, predictions): find_slices' input at any threshold, from the
+        counts; more groups than ``limit`` is refused in one line."""
+        where = self._rows_of(model, split, task)
+        made = [c for c in (self._slice_column(n, numeric, where, bins) for n, numeric in meta)
+                if c is not None]
+        codes = ", ".join([f"{sql} AS c{i}" for i, (_, sql) in enumerate(made)] + [""])
+        y = self._label_and_score(binary, grid)
+        table = self.sql(f"SELECT {codes}{y}, count(*) AS n FROM src WHERE {where} GROUP BY ALL "
+                         f"LIMIT {int(limit) + 1}").df()
+        if len(table) > limit:
+            raise DashboardError(
+                f"suggesting metadata slices on the engine path needs at most {limit:,} "
+                f"(slice cell, label, score) groups in a split, and {split} of model "
+                f"{model!r} has more: name fewer metadata columns (metadata_columns=...) or "
+                "open the results with engine='pandas'")
+        columns = [SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
+                   for i, (c, _) in enumerate(made)]
+        return SliceGroups(columns=columns, sql=[sql for _, sql in made],
+                           counts=table["n"].to_numpy(dtype=np.int64),
+                           labels=table["y"].to_numpy(dtype=bool),
+                           values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+
+    def _key_sql(self, split: str, keys_with_split: bool) -> str:
+        """SQL of a row's example key in a split: the id, or split/id (the in-memory rule)."""
+        ident = f"CAST({self.exprs['id']} AS VARCHAR)"
+        return f"{_lit(split + '/')} || {ident}" if keys_with_split else ident
+
+    def _label_and_score(self, binary: bool, grid: float | None) -> str:
+        """SQL of ``y`` (positive label, binary; else wrong) and ``v`` (score or grid point)."""
+        if not binary:
+            return f"{self.exprs['wrong']} AS y, NULL AS v"
+        score = self.exprs["score"]
+        value = (_grid_sql(score, grid, self.exprs["score_cast"]) if grid else
+                 f"CAST({score} AS DOUBLE)")
+        return f"({self.exprs['label_code']} = {self.exprs['pos_code']}) AS y, {value} AS v"
+
+    def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
+                       seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, run in the
+        engine as a vectorised function), label and score: (eye, label or wrong, score,
+        rows) per group, so any threshold is recounted without the engine."""
+        import pyarrow as pa
+
+        part = (float(fraction), int(seed))
+        name = self.functions.get(part)
+        if name is None:
+            name = self.functions[part] = f"mldash_eye_{len(self.functions)}"
+
+            def eye(keys: Any) -> Any:
+                return pa.array(eyeball_mask(keys.to_numpy(zero_copy_only=False), *part))
+            self.con.create_function(name, eye, ["VARCHAR"], "BOOLEAN", type="arrow")
+        table = self.sql(
+            f"SELECT {name}({self._key_sql(split, keys_with_split)}) AS e, "
+            f"{self._label_and_score(binary, grid)}, count(*) AS n FROM src WHERE "
+            f"{self._rows_of(model, split, task)} GROUP BY ALL").df()
+        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
+                table["v"].to_numpy(dtype=np.float64) if binary else None,
+                table["n"].to_numpy(dtype=np.int64))
+
+    def label_suspects(self, model: str, split: str, task: str | None, k: int,
+                       keys_with_split: bool, *, limit: int = SUSPECT_LIMIT
+                       ) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        """Confident learning (:func:`find_label_suspects`) in the engine: per class the mean
+        probability on its own examples, then the rows the model confidently contradicts,
+        most suspect first (lowest probability of the given label; ties in file order).
+
+        Returns (key, id, given, likely, score) of at most ``limit`` suspects, the class
+        thresholds, and whether more suspects were left out. The means are the engine's sums
+        over counts (equal to NumPy's where the sums are exact; they may differ in the last
+        bit otherwise).
+        """
+        where = self._rows_of(model, split, task)
+        y = self.exprs["label_code"]
+        if any(c.startswith("proba:") for c in self.exprs):
+            p = [f"CAST({self.exprs[f'proba:{j}']} AS DOUBLE)" for j in range(k)]
+        else:  # one score: the positive class's probability, the other class 1 - score
+            pos = int(self.exprs["pos_code"])
+            s = f"CAST({self.exprs['score']} AS DOUBLE)"
+            p = [s if j == pos else f"(CAST(1.0 AS DOUBLE) - {s})" for j in range(k)]
+        given = f"(CASE {' '.join(f'WHEN {y} = {j} THEN {p[j]}' for j in range(k))} END)"
+        sums = {int(c): (int(n), float(t)) for c, n, t in self.sql(
+            f"SELECT {y}, count(*), sum({given}) FROM src WHERE {where} GROUP BY 1").fetchall()}
+        thresholds = np.full(k, 2.0)
+        for j, (n, total) in sums.items():
+            thresholds[j] = total / n
+        thresholds = np.maximum(thresholds, _THRESHOLD_FLOOR)
+        cut = thresholds - _TOLERANCE
+        conf = [f"({p[j]} >= {_lit(float(cut[j]))})" for j in range(k)]
+        n_conf = " + ".join(f"CAST({c} AS INTEGER)" for c in conf)
+
+        def argmax(q: list[str]) -> str:  # NumPy's: the first maximum
+            whens = []
+            for j in range(k):
+                conds = [f"{q[j]} {'>' if i < j else '>='} {q[i]}" for i in range(k) if i != j]
+                whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN {j}")
+            return f"(CASE {' '.join(whens)} END)"
+        first_conf = f"(CASE {' '.join(f'WHEN {conf[j]} THEN {j}' for j in range(k))} ELSE 0 END)"
+        guess = f"(CASE WHEN ({n_conf}) > 1 THEN {argmax(p)} ELSE {first_conf} END)"
+        bumped = [f"({p[j]} + (CASE WHEN {y} = {j} THEN {_lit(_TOLERANCE)} ELSE "
+                  "CAST(0.0 AS DOUBLE) END))" for j in range(k)]
+        order = f"{_FILE}, {_ROW}" if self.fmt == "parquet" else "rn"
+        rn = "" if self.fmt == "parquet" else ", row_number() OVER () AS rn"
+        table = self.sql(
+            f"SELECT k, i, g, l, s FROM (SELECT {self._key_sql(split, keys_with_split)} AS k, "
+            f"CAST({self.exprs['id']} AS VARCHAR) AS i, {y} AS g, {guess} AS l, {given} AS s, "
+            f"({n_conf}) > 0 AND {guess} <> {y} AND {argmax(bumped)} <> {y} AS suspect, "
+            f"{_FILE}{', ' + _ROW if self.fmt == 'parquet' else ''}{rn} FROM src WHERE {where})"
+            f" WHERE suspect ORDER BY s, {order} LIMIT {int(limit) + 1}").df()
+        more = len(table) > limit
+        return table.head(limit), thresholds, more
+
+    def slice_keys(self, model: str, split: str, task: str | None,
+                   conditions: Sequence[tuple[str, int]], keys_with_split: bool) -> np.ndarray:
+        """Example keys (in file order) of a split's rows whose slice codes are the given
+        ones: ``conditions`` are (code SQL, code) pairs from :meth:`slice_groups`."""
+        key = self._key_sql(split, keys_with_split)
+        keep = " AND ".join([self._rows_of(model, split, task),
+                             *(f"{sql} = {int(code)}" for sql, code in conditions)])
+        order = (f"SELECT k FROM (SELECT {key} AS k, {_FILE} AS f, {_ROW} AS r FROM src WHERE "
+                 f"{keep}) ORDER BY f, r" if self.fmt == "parquet" else
+                 f"SELECT k FROM (SELECT {key} AS k, ({keep}) AS keep, row_number() OVER () AS "
+                 "rn FROM src) WHERE keep ORDER BY rn")
+        return np.asarray([r[0] for r in self.sql(order).fetchall()], dtype=object)
 
 
 def _open(files: list[str], fmt: str, source: str, memory_limit: str | None,
@@ -248,7 +465,7 @@ def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
                         ("weight", ("sample_weight",))):
         given = opts.get(role, role)
         roles[role] = _sklearn_name(frame, given, role, names, notes)
-    for role in ("split", "model", "id"):
+    for role in ("split", "model", "id", "train_size", "task"):
         roles[role] = opts.get(role, role)
     for role in list(roles):
         name = roles[role]
@@ -281,21 +498,48 @@ def _resolve_roles(columns: Sequence[str], source: str, opts: Mapping[str, Any]
     return roles
 
 
+def wide_tasks(first: Mapping[str, str], opts: Mapping[str, Any], file: str
+               ) -> dict[str, tuple[str, str, str]]:
+    """A wide multi-task table's tasks (``label_<task>`` columns, no label or task column):
+    per task, the canonical output name (score or prediction) and its label and output
+    columns, as :func:`dashboard.io.normalize` melts them; empty for other tables."""
+    label, task = opts.get("label", "label"), opts.get("task", "task")
+    names = [c[len("label_"):] for c in first if c.startswith("label_")]
+    if task is None or label in first or task in first or not names:
+        return {}
+    out = {}
+    for t in names:
+        for role, prefix in (("score", "score_"), ("prediction", "prediction_")):
+            if f"{prefix}{t}" in first:
+                out[t] = (opts.get(role) or role, f"label_{t}", f"{prefix}{t}")
+                break
+        else:
+            raise DashboardError(f"task {t!r} has a label column but no score_{t} or "
+                                 f"prediction_{t} column", file=file, column=f"label_{t}")
+    return out
+
+
+def _long_types(types: dict[str, str], wide: Mapping[str, tuple[str, str, str]],
+                opts: Mapping[str, Any]) -> dict[str, str]:
+    """A file's column types once its wide tasks are melted (the first task's types)."""
+    if not wide:
+        return types
+    per_task = {c for cols in wide.values() for c in cols[1:]}
+    out = {c: t for c, t in types.items() if c not in per_task}
+    role, lab, col = next(iter(wide.values()))
+    out[opts.get("task", "task")] = "VARCHAR"
+    out[opts.get("label", "label")] = types[lab]
+    for other_role, _, other in wide.values():
+        out[other_role] = types.get(other, types[col])
+    return out
+
+
 def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str],
                       source: str, opts: Mapping[str, Any]
                       ) -> tuple[dict[str, str], dict[str, str | None]]:
     """Every partition has the columns the roles need, each of one type family."""
     first = describe(files[0])
     roles = _resolve_roles(list(first), files[0], opts)
-    for unsupported in ("task", "train_size"):
-        name = opts.get(unsupported, unsupported)
-        if name is not None and name in first:
-            raise DashboardError(f"a {unsupported} column needs engine='pandas' for now (the "
-                                 "DuckDB engine reads one task at the largest size)",
-                                 file=files[0], column=name)
-    if any(c.startswith("label_") for c in first) and "label" not in first:
-        raise DashboardError("wide multi-task tables need engine='pandas' for now",
-                             file=files[0])
     types = dict(first)
     needed = [c for c in roles.values() if c is not None]
     for f in files[1:]:
@@ -312,7 +556,8 @@ def _check_partitions(describe: Callable[[str], dict[str, str]], files: list[str
                 types[col] = "DOUBLE" if _family(types[col]) == "float" else types[col]
         for col, typ in these.items():
             types.setdefault(col, typ)
-    for role in ["score", "weight", *(r for r in roles if r.startswith("proba:"))]:
+    for role in ["score", "weight", "train_size",
+                 *(r for r in roles if r.startswith("proba:"))]:
         col = roles.get(role)
         if col is not None and _family(types[col]) not in ("float", "integer", "boolean"):
             raise DashboardError(f"{role} values must be numbers, but the column holds "
@@ -344,6 +589,17 @@ class Aggregates:
     notes: tuple[str, ...] = ()
     #: per-class probabilities: each class code's float type (its curve's threshold type)
     class_dtypes: dict[int, np.dtype] = field(default_factory=dict)
+    #: multi-task results: the tasks in order of first appearance, and unlabelled entries
+    #: per task (then every per-split table above is keyed (model, task, split))
+    tasks: tuple[str, ...] = ()
+    unlabelled: dict[str, int] = field(default_factory=dict)
+    #: learning curves (a train_size column; the tables above hold each model's largest
+    #: size): per (model, size, split) n, w, w2 (``lc_sizes``), and the counts at each
+    #: distinct score (``lc_counts``, pooled over tasks) or the label x prediction matrices
+    lc_sizes: pd.DataFrame | None = None
+    lc_counts: dict[tuple, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    lc_confusion: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    lc_gridded: dict[tuple, float] = field(default_factory=dict)
 
 
 def aggregate(source: str | Path, *, threshold: float | None = None,
@@ -361,11 +617,17 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     con = _open(files, fmt, name, memory_limit, threads)
     id_name = columns.get("id", "id")
 
+    wide = wide_tasks(_describe(con, files[0], fmt), columns, files[0])
+
     def describe(f: str) -> dict[str, str]:
         found = _describe(con, f, fmt)
         if fmt == "csv" and id_name in found:
             found[id_name] = "VARCHAR"  # read as text, as the pandas path reads a CSV's ids
-        return found
+        for col in (c for cols in wide.values() for c in cols[1:]):
+            if col not in found:
+                raise DashboardError(f"missing column (present in {files[0]})", file=f,
+                                     column=col)
+        return _long_types(found, wide, columns)
 
     types, roles = _check_partitions(describe, files, name, columns)
     text_id = (f", types={{{_lit(roles['id'])}: 'VARCHAR'}}" if fmt == "csv" and roles["id"]
@@ -374,12 +636,26 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
               f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
               f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
               f"filename='{_FILE}'{text_id})")
-    con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {reader}")
-    eng = DuckDBSource(con, files, fmt, name, types, roles)
-    probabilities = bool(columns.get("probabilities", True))
+    if wide:  # one row per example and task, as io melts a wide table (UNION ALL BY NAME)
+        per_task = [c for cols in wide.values() for c in cols[1:]]
+        exclude = f" EXCLUDE ({', '.join(map(_q, per_task))})"
+        task_name = columns.get("task", "task")
+        reader = "(" + " UNION ALL BY NAME ".join(
+            f"SELECT *{exclude}, {_lit(t)} AS {_q(task_name)}, {_q(lab)} AS "
+            f"{_q(columns.get('label', 'label'))}, {_q(out)} AS {_q(role_name)} FROM {reader}"
+            for t, (role_name, lab, out) in wide.items()) + ")"
     label, score, pred = roles["label"], roles["score"], roles["prediction"]
     split, model, ident, weight = roles["split"], roles["model"], roles["id"], roles["weight"]
+    task, size_col = roles["task"], roles["train_size"]
     assert label is not None and split is not None
+    # raw_src: every row; base: the rows the results hold (with a task column an empty label
+    # is "not labelled for this task", left out); src: each model's largest training size
+    base_filter = f"{_q(label)} IS NOT NULL" if task else "TRUE"
+    con.execute(f"CREATE TEMP VIEW raw_src AS SELECT * FROM {reader}")
+    con.execute(f"CREATE TEMP VIEW base AS SELECT * FROM raw_src WHERE {base_filter}")
+    con.execute("CREATE TEMP VIEW src AS SELECT * FROM base")
+    eng = DuckDBSource(con, files, fmt, name, types, roles, base_filter=base_filter)
+    probabilities = bool(columns.get("probabilities", True))
     model_sql = f"CAST({_q(model)} AS VARCHAR)" if model else "'model'"
     split_sql = f"CAST({_q(split)} AS VARCHAR)"
     w_sql = f"CAST({_q(weight)} AS DOUBLE)" if weight else "1.0"
@@ -391,10 +667,16 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         pred = None  # the argmax decides; a prediction column beside them is not read
 
     # -- one pass of checks: missing values, non-finite or out-of-range numbers ----------------
-    checks = [
-        ("missing label", label, f"{_q(label)} IS NULL"),
-        ("missing split name", split, f"{_q(split)} IS NULL"),
-    ]
+    checks = [("missing split name", split, f"{_q(split)} IS NULL")]
+    if not task:
+        checks.insert(0, ("missing label", label, f"{_q(label)} IS NULL"))
+    else:
+        checks.append(("missing task name", task, f"{_q(task)} IS NULL"))
+    size_sql = f"CAST({_q(size_col)} AS DOUBLE)" if size_col else None
+    if size_sql:
+        checks += [("value is missing (NaN)", size_col, f"({size_sql} IS NULL OR isnan("
+                    f"{size_sql}))"), ("value is not finite", size_col, f"isinf({size_sql})"),
+                   ("training-set size is not a positive count", size_col, f"{size_sql} <= 0")]
     if model:
         checks.append(("missing model name", model, f"{_q(model)} IS NULL"))
     if ident:
@@ -415,13 +697,20 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         checks.append(("negative weight; weights are per-example costs >= 0", weight,
                        f"{w_sql} < 0"))
     select = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in checks)
-    found = eng.one(f"SELECT count(*), {select} FROM src")
+    found = eng.one(f"SELECT count(*), {select} FROM base")
     total_rows = int(found[0])
     if total_rows == 0:
-        raise DashboardError("the data has no rows", file=name)
+        raise DashboardError("no labelled rows in any task" if task else "the data has no rows",
+                             file=name, column=label if task else None)
     for (message, col, cond), bad in zip(checks, found[1:], strict=True):
         if bad:
             raise eng.fail(message, col, cond)
+    unlabelled: dict[str, int] = {}
+    if task:
+        # per task, as value_counts orders them: most first, ties in order of appearance
+        seen = _first_seen(eng, "raw_src", f"CAST({_q(task)} AS VARCHAR)",
+                           f"{_q(label)} IS NULL")
+        unlabelled = dict(sorted(seen.items(), key=lambda kv: -kv[1]))
     lo_sql, hi_sql = s_sql if isinstance(s_sql, tuple) else (s_sql, s_sql)
 
     # -- the small groups: model × split × label × prediction, per file ----------------------
@@ -429,12 +718,15 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     id_min = f"min({_q(ident)})" if ident else "min(file_row_number)" if fmt == "parquet" \
         else "NULL"
     row_min = f"min({_ROW})" if fmt == "parquet" else "NULL"
+    task_sql = f"CAST({_q(task)} AS VARCHAR)" if task else None
+    dims_sql = (f", {task_sql} AS t" if task_sql else "") + (f", {size_sql} AS z" if size_sql
+                                                             else "")
     groups = eng.sql(
         f"SELECT {model_sql} AS m, {split_sql} AS s, {_q(label)} AS y, {pred_sql} AS p, "
         f"{_FILE} AS f, count(*) AS n, sum({w_sql}) AS w, sum({w_sql} * {w_sql}) AS w2, "
         f"min({lo_sql}) AS lo, max({hi_sql}) AS hi, {id_min} AS some_id, "
-        f"{row_min} AS first_row "
-        "FROM src GROUP BY ALL").df()
+        f"{row_min} AS first_row{dims_sql} "
+        "FROM base GROUP BY ALL").df()
     # split names as io reads them (aliases allowed)
     split_code: dict[str, int] = {}
     for raw in pd.unique(groups["s"]):
@@ -448,7 +740,21 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     if "dev" not in set(groups["split"]):
         raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
                              "them dev, val or validation)", file=name, column=split)
+    lc_groups = None
+    if size_sql:  # the views hold each model's largest training-set size, as in memory
+        lc_groups = groups
+        largest = groups.groupby("m")["z"].max()
+        groups = groups[(groups["z"] == groups["m"].map(largest)).to_numpy()].reset_index(
+            drop=True)
+        whens = " ".join(f"WHEN {_lit(str(m))} THEN {_lit(float(z))}"
+                         for m, z in largest.items())
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM base WHERE {size_sql} = "
+                    f"(CASE {model_sql} {whens} END)")
+        total_rows = int(groups["n"].sum())
     models = _model_order(eng, groups, model_sql)
+    tasks = tuple(_first_seen(eng, "base", _q(task))) if task else ()
+    if wide:  # in the order of the label_<task> columns, as io melts them
+        tasks = tuple(t for t in wide if t in set(tasks))
 
     # -- the sample: one row per small group, reviewed rows, errors and a random part ---------
     if ident is None:
@@ -458,7 +764,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     id_sql = _q(ident)
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
     # a tiny skeleton of the classes first, to know the label codes and the positive class
-    skeleton = _fetch(eng, seeds, split_sql, id_sql)
+    # integer labels with empty cells (not labelled): pandas reads the column as floats
+    floats = bool(unlabelled) and _family(types[label]) == "integer"
+    skeleton = _as_read(_fetch(eng, seeds, split_sql, id_sql), label, floats)
     skel_frame, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
     label_map = [(v, class_index(classes, v)) for v in pd.unique(groups["y"]).tolist()]
@@ -480,6 +788,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         is_pos = f"({label_code_sql} = {pos_code})"
         cast = "FLOAT" if score_dtype == np.float32 else "DOUBLE"
         wrong = f"({is_pos} <> ({_q(score)} >= CAST({thr!r} AS {cast})))"
+        pred_code_sql = "NULL"
+        eng.exprs.update({"pos_code": str(pos_code), "score_cast": cast})
     elif proba_cols:
         given = columns.get("proba")
         by_code: dict[int, str] = {}
@@ -517,13 +827,19 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         pred_code_sql = _case(_q(pred), [(v, c) for v, c in pmap if c is not None])
         wrong = f"({label_code_sql} <> {pred_code_sql})"
         is_pos = None
+    if task_sql:
+        eng.exprs["task"] = task_sql
     eng.exprs.update({"model": model_sql, "split_code": split_code_sql, "id": id_sql,
                       "wrong": wrong, "label_code": label_code_sql, "weight": w_sql,
                       "score": _q(score) if score else "NULL"})
     if not score:
         eng.exprs["pred_code"] = pred_code_sql
     eng.class_dtypes = class_dtypes
-    keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models))
+    if size_sql:  # ids repeated within a smaller training size are refused too
+        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, task_sql, size_sql,
+                          view="base")
+    keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models),
+                                 task_sql)
     n_models = max(len(models), 1)
     picks = [seeds]
     for sc in sorted(set(split_code.values())):  # up to sample_errors examples per split
@@ -544,70 +860,132 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE "
                                  f"{any_tag} LIMIT 100000").df())
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    raw = _fetch(eng, wanted, split_sql, id_sql)
-    sample, schema = normalize(raw, source=name, **_normalize_opts(columns))
+    raw = _as_read(_fetch(eng, wanted, split_sql, id_sql), label, floats)
+    # metadata columns (device, region...) kept in the sample: they name the slices
+    sample, schema = normalize(raw, source=name, **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
     engine_notes = sample_notes("DuckDB", len(files), total_rows, sample, sample_errors,
                                 sample_random)
 
     # -- per split: sizes, and the counts at each distinct score (or on the grid) -------------
     groups["m"] = groups["m"].astype(str)
-    sizes = split_sizes(groups)
-    counts: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
-    confusion: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    gridded: dict[tuple[str, str], float] = {}
+    task_dims = [task_sql] if task_sql else []
+    sizes = split_sizes(groups, ["t"] if task_sql else [])
     # one score column per curve: the score (binary), else each class's probability
     scored = ([(None, score, is_pos, score_dtype)] if score else
               [(code, col, f"({label_code_sql} = {code})", class_dtypes[code])
                for code, col in class_cols.items()])
-    model_code = _case(model_sql, [(m, i) for i, m in enumerate(models)])
-    if scored:
-        # a split past the limit in any class's column goes on the grid for every class
-        distinct = eng.sql(f"SELECT {model_sql}, {split_code_sql}, " + ", ".join(
-            f"approx_count_distinct({_q(col)})" for _, col, _, _ in scored)
-            + " FROM src GROUP BY ALL").fetchall()
-        per_split: dict[tuple[str, str], int] = {}
-        for m, sc, *ds in distinct:
-            per_split[(str(m), SPLITS[sc])] = max(per_split.get((str(m), SPLITS[sc]), 0),
-                                                  *map(int, ds))
-        coarse = [k for k, d in per_split.items() if d > distinct_limit]
-        gridded.update({k: float(grid) for k in coarse})
-    for code, col, positive, dtype in scored:
-        value_sql = f"CAST({_q(col)} AS DOUBLE)"
-        value = value_sql
-        if coarse:
-            cond = " OR ".join(f"({model_sql} = {_lit(m)} AND {split_code_sql} = "
-                               f"{SPLITS.index(s)})" for m, s in coarse)
-            cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
-            value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(col), grid, cast)} "
-                     f"ELSE {value_sql} END)")
-        table = eng.sql(
-            f"SELECT {model_code} AS m, {split_code_sql} AS sc, {value} AS v, "
-            f"count(*) FILTER (WHERE {positive}) AS pn, count(*) FILTER (WHERE NOT "
-            f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS pw, "
-            f"coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM src "
-            "GROUP BY ALL ORDER BY m, sc, v DESC").fetchnumpy()
-        pairs = pd.DataFrame({"m": np.asarray(table["m"]), "sc": np.asarray(table["sc"])})
-        for (m, sc), idx in pairs.groupby(["m", "sc"], sort=False).indices.items():
-            where = (models[int(m)], SPLITS[int(sc)])
-            counts[where if code is None else (*where, code)] = tuple(  # type: ignore[index]
-                np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn", "pw",
-                                                                        "nw"))
-    if not score:
-        k = len(classes)
-        table = eng.sql(
-            f"SELECT {model_sql} AS m, {split_code_sql} AS sc, {label_code_sql} AS y, "
-            f"{pred_code_sql} AS p, count(*) AS n, sum({w_sql}) AS w FROM src "
-            "GROUP BY ALL").df()
-        confusion.update(confusion_counts(table, k, "n", "w", str))
-    if gridded:
-        engine_notes.append(grid_note(gridded, grid, distinct_limit))
-    schema = _replace(schema, notes=(*schema.notes, *engine_notes), metadata_columns=(),
-                      has_weight=weight is not None)
+    sql = _CountSQL(eng, models, model_sql, split_code_sql, w_sql, label_code_sql,
+                    pred_code_sql, distinct_limit, grid)
+    counts, gridded = sql.score_counts("src", task_dims, scored)
+    confusion = sql.confusion("src", task_dims, len(classes)) if not score else {}
+    lc_sizes, lc_counts, lc_confusion, lc_gridded = None, {}, {}, {}
+    if lc_groups is not None and size_sql:  # learning curves: every size, pooled over tasks
+        lc_groups = lc_groups.assign(m=lc_groups["m"].astype(str))
+        lc_sizes = lc_groups.groupby(["m", "z", "split"], sort=True).agg(
+            n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"))
+        if score:
+            lc_counts, lc_gridded = sql.score_counts("base", [size_sql], scored)
+        else:
+            lc_confusion = sql.confusion("base", [size_sql], len(classes))
+    if gridded or lc_gridded:
+        engine_notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
+    if wide:
+        engine_notes.append(f"wide multi-task table read as {len(wide)} tasks: "
+                            f"{', '.join(wide)}")
+    if unlabelled:
+        engine_notes.append("not labelled, left out of their task only: " + ", ".join(
+            f"{k} {v:,}" for k, v in unlabelled.items()))
+    schema = _replace(schema, notes=(*schema.notes, *engine_notes),
+                      has_weight=weight is not None, tasks=tasks, unlabelled=unlabelled)
     return Aggregates(sample=sample, schema=schema, models=models, sizes=sizes, counts=counts,
                       confusion=confusion, gridded=gridded, score_dtype=score_dtype,
                       keys_with_split=keys_with_split, engine=eng, rows=total_rows,
-                      notes=tuple(engine_notes), class_dtypes=class_dtypes)
+                      notes=tuple(engine_notes), class_dtypes=class_dtypes, tasks=tasks,
+                      unlabelled=unlabelled, lc_sizes=lc_sizes, lc_counts=lc_counts,
+                      lc_confusion=lc_confusion, lc_gridded=lc_gridded)
+
+
+@dataclass
+class _CountSQL:
+    """The engine's per-split counts, keyed (model, *dims, split): ``dims`` are SQL of extra
+    keys (the task, or the training-set size of a learning curve)."""
+
+    eng: DuckDBSource
+    models: tuple[str, ...]
+    model_sql: str
+    split_code_sql: str
+    w_sql: str
+    label_code_sql: str
+    pred_code_sql: str
+    distinct_limit: int
+    grid: float
+
+    def _dims(self, dims: Sequence[str]) -> str:
+        return "".join(f", {d} AS d{i}" for i, d in enumerate(dims))
+
+    def score_counts(self, view: str, dims: Sequence[str], scored: Sequence[tuple]
+                     ) -> tuple[dict[tuple, tuple[np.ndarray, ...]], dict[tuple, float]]:
+        """Per key (and class code, for per-class probabilities): (scores, pos, neg, pos_w,
+        neg_w) at each distinct score, or on the grid past the distinct limit."""
+        counts: dict[tuple, tuple[np.ndarray, ...]] = {}
+        gridded: dict[tuple, float] = {}
+        if not scored:
+            return counts, gridded
+        eng, m_sql, sc_sql, w_sql = self.eng, self.model_sql, self.split_code_sql, self.w_sql
+        extra = self._dims(dims)
+        # a split past the limit in any class's column goes on the grid for every class
+        distinct = eng.sql(f"SELECT {m_sql}{extra}, {sc_sql}, " + ", ".join(
+            f"approx_count_distinct({_q(col)})" for _, col, _, _ in scored)
+            + f" FROM {view} GROUP BY ALL").fetchall()
+        n_dims = len(dims)
+        per_split: dict[tuple, int] = {}
+        for m, *rest in distinct:
+            key = (str(m), *rest[:n_dims], SPLITS[rest[n_dims]])
+            per_split[key] = max(per_split.get(key, 0), *map(int, rest[n_dims + 1:]))
+        coarse = [k for k, d in per_split.items() if d > self.distinct_limit]
+        gridded.update({k: float(self.grid) for k in coarse})
+        model_code = _case(m_sql, [(m, i) for i, m in enumerate(self.models)])
+        for code, col, positive, dtype in scored:
+            value_sql = f"CAST({_q(col)} AS DOUBLE)"
+            value = value_sql
+            if coarse:
+                cond = " OR ".join("(" + " AND ".join(
+                    [f"{m_sql} = {_lit(k[0])}", f"{sc_sql} = {SPLITS.index(k[-1])}",
+                     *(f"{d} = {_lit(v)}" for d, v in zip(dims, k[1:-1], strict=True))])
+                    + ")" for k in coarse)
+                cast = "FLOAT" if dtype == np.float32 else "DOUBLE"
+                value = (f"(CASE WHEN {cond} THEN {_grid_sql(_q(col), self.grid, cast)} "
+                         f"ELSE {value_sql} END)")
+            names = ["m", *(f"d{i}" for i in range(n_dims)), "sc"]
+            table = eng.sql(
+                f"SELECT {model_code} AS m{extra}, {sc_sql} AS sc, {value} AS v, "
+                f"count(*) FILTER (WHERE {positive}) AS pn, count(*) FILTER (WHERE NOT "
+                f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS "
+                f"pw, coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM "
+                f"{view} GROUP BY ALL ORDER BY {', '.join(names)}, v DESC").fetchnumpy()
+            keys = pd.DataFrame({c: np.asarray(table[c]) for c in names})
+            for key, idx in keys.groupby(names, sort=False).indices.items():
+                where = (self.models[int(key[0])], *_plain(key[1:-1]), SPLITS[int(key[-1])])
+                counts[where if code is None else (*where, code)] = tuple(
+                    np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn",
+                                                                            "pw", "nw"))
+        return counts, gridded
+
+    def confusion(self, view: str, dims: Sequence[str], k: int
+                  ) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """Per key, the k x k label x prediction matrices of rows and of weight."""
+        table = self.eng.sql(
+            f"SELECT {self.model_sql} AS m{self._dims(dims)}, {self.split_code_sql} AS sc, "
+            f"{self.label_code_sql} AS y, {self.pred_code_sql} AS p, count(*) AS n, "
+            f"sum({self.w_sql}) AS w FROM {view} GROUP BY ALL").df()
+        return confusion_counts(table, k, "n", "w", str,
+                                [f"d{i}" for i in range(len(dims))])
+
+
+def _plain(values: Sequence[Any]) -> tuple:
+    """NumPy scalars as Python values (task names, sizes), so keys compare as in memory."""
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in values)
 
 
 def _grid_sql(score_sql: str, grid: float, cast: str) -> str:
@@ -637,10 +1015,17 @@ def _replace(schema: Schema, **changes: Any) -> Schema:
     return replace(schema, **changes)
 
 
-def _normalize_opts(columns: Mapping[str, Any]) -> dict[str, Any]:
+def _normalize_opts(columns: Mapping[str, Any], metadata: bool = False) -> dict[str, Any]:
+    """normalize's options for fetched rows: metadata columns only where asked for."""
     opts = {k: v for k, v in columns.items() if k not in ("metadata_columns",)}
-    opts["metadata_columns"] = ()
+    opts["metadata_columns"] = columns.get("metadata_columns") if metadata else ()
     return opts
+
+
+def _as_read(frame: pd.DataFrame, label: str, floats: bool) -> pd.DataFrame:
+    """Fetched rows as pandas reads the whole file: an integer label column that has empty
+    cells elsewhere is read as floats (so the classes are 0.0 and 1.0, as in memory)."""
+    return frame.assign(**{label: frame[label].astype(np.float64)}) if floats else frame
 
 
 def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
@@ -664,32 +1049,34 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
 
 
 
-def split_sizes(groups: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, split): rows, weight, squared weight and the score range, from the
-    engine's small groups (one row per model, split and group key)."""
-    return groups.groupby(["m", "split"], sort=False).agg(
+def split_sizes(groups: pd.DataFrame, dims: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (model, *dims, split): rows, weight, squared weight and the score range, from the
+    engine's small groups (one row per model, split and group key; ``dims``: the task)."""
+    return groups.groupby(["m", *dims, "split"], sort=False).agg(
         n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"), lo=("lo", "min"), hi=("hi", "max"))
 
 
 def confusion_counts(table: pd.DataFrame, k: int, count: str, weight: str,
-                     model_name: Callable[[Any], str]) -> dict[tuple[str, str], tuple]:
-    """Per (model, split), the k x k label x prediction matrices of rows and of weight, from
-    an engine's counts grouped by model code ``m``, split code ``sc``, label ``y`` and
-    prediction ``p``."""
+                     model_name: Callable[[Any], str], dims: Sequence[str] = ()
+                     ) -> dict[tuple, tuple]:
+    """Per (model, *dims, split), the k x k label x prediction matrices of rows and of weight,
+    from an engine's counts grouped by model code ``m``, the ``dims`` columns, split code
+    ``sc``, label ``y`` and prediction ``p``."""
     out = {}
-    for (m, sc), part in table.groupby(["m", "sc"], sort=False):
+    for key, part in table.groupby(["m", *dims, "sc"], sort=False):
         cells = (part["y"].to_numpy(), part["p"].to_numpy())
         n_mat, w_mat = np.zeros((k, k)), np.zeros((k, k))
         np.add.at(n_mat, cells, part[count].to_numpy())
         np.add.at(w_mat, cells, part[weight].to_numpy())
-        out[(model_name(m), SPLITS[int(sc)])] = (n_mat, w_mat)
+        out[(model_name(key[0]), *_plain(key[1:-1]), SPLITS[int(key[-1])])] = (n_mat, w_mat)
     return out
 
 
 def grid_note(gridded: Mapping[tuple[str, str], float], grid: float,
               distinct_limit: int) -> str:
     """What the header and the report say when scores were grouped on a grid."""
-    return (f"Scores of {', '.join(f'{m} {s}' for m, s in gridded)} grouped on a {grid:g} "
+    return (f"Scores of {', '.join(' '.join(map(str, k)) for k in gridded)} grouped on a "
+            f"{grid:g} "
             f"grid (more than {distinct_limit:,} distinct scores): a threshold is exact on the "
             f"grid's points and within {grid:g} between them.")
 
@@ -704,14 +1091,32 @@ def keyed_sample(sample: pd.DataFrame, keys_with_split: bool) -> pd.DataFrame:
 
 
 def sample_notes(engine: str, files: int, total_rows: int, sample: pd.DataFrame,
-                 sample_errors: int, sample_random: int) -> list[str]:
-    """What the header and the report say about numbers computed by an engine."""
-    return [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
-            f"views show a sample of {sample['id'].nunique():,} examples (up to "
-            f"{int(sample_errors):,} misclassified at the default threshold per split, and "
-            f"{int(sample_random):,} at random).",
-            "Metadata slices, suspected label errors and the eyeball check need "
-            "engine='pandas' for now."]
+                 sample_errors: int, sample_random: int,
+                 pending: str | None = None) -> list[str]:
+    """What the header and the report say about numbers computed by an engine (and, in
+    ``pending``, which views still need every row)."""
+    notes = [f"Computed by {engine} from {files:,} file(s), {total_rows:,} rows; the per-row "
+             f"views show a sample of {sample['id'].nunique():,} examples (up to "
+             f"{int(sample_errors):,} misclassified at the default threshold per split, and "
+             f"{int(sample_random):,} at random)."]
+    if pending:
+        notes.append(f"{pending[0].upper()}{pending[1:]} need engine='pandas' for now.")
+    return notes
+
+def _first_seen(eng: DuckDBSource, view: str, expr: str, where: str = "TRUE") -> dict[str, int]:
+    """The distinct values of ``expr`` in order of first appearance (file, then row), with
+    their row counts."""
+    if eng.fmt == "parquet":
+        table = eng.sql(f"SELECT CAST({expr} AS VARCHAR) AS v, {_FILE} AS f, min({_ROW}) AS r, "
+                        f"count(*) AS n FROM {view} WHERE {where} GROUP BY ALL").df()
+    else:
+        table = eng.sql(f"SELECT v, {_FILE} AS f, min(rn) AS r, count(*) AS n FROM (SELECT "
+                        f"CAST({expr} AS VARCHAR) AS v, {_FILE}, row_number() OVER () AS rn "
+                        f"FROM {view} WHERE {where}) GROUP BY ALL").df()
+    counts = table.groupby("v", sort=False)["n"].sum()
+    first = table.sort_values(["f", "r"]).drop_duplicates("v")["v"]
+    return {str(v): int(counts[v]) for v in first}
+
 
 def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tuple[str, ...]:
     """Models in order of first appearance (file order, then row), as the pandas path has it."""
@@ -724,38 +1129,45 @@ def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tup
 
 
 def _check_ids(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
-               ident: str, n_models: int) -> bool:
-    """Refuse an id twice in one split for one model; say whether keys need the split.
+               ident: str, n_models: int, task_sql: str | None = None) -> bool:
+    """Refuse an id twice in one split for one model (and task); say whether keys need the
+    split.
 
     One grouping by (id, model) answers both in the usual case (each id in one split); only
-    ids that span splits cost a second, exact grouping (and several models a third, for the
-    key rule: ids repeated across splits by any model make the key ``split/id``).
+    ids that span splits cost a second, exact grouping (and several models or tasks a third,
+    for the key rule: ids repeated across splits by any model make the key ``split/id``).
     """
+    dims = [task_sql] if task_sql else []
+    group = ", ".join([id_sql, model_sql, *dims])
     dup_rows, spanning = eng.one(
         f"SELECT max(c) FILTER (WHERE lo = hi), count(*) FILTER (WHERE lo <> hi) FROM "
-        f"(SELECT {id_sql}, {model_sql}, count(*) AS c, min({split_code_sql}) AS lo, "
+        f"(SELECT {group}, count(*) AS c, min({split_code_sql}) AS lo, "
         f"max({split_code_sql}) AS hi FROM src GROUP BY ALL)")
     if (dup_rows or 0) > 1 or spanning:
-        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident)
+        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, task_sql)
     if spanning:
         return True
-    if n_models == 1:
+    if n_models == 1 and not dims:
         return False
     return eng.one(f"SELECT count(*) FROM (SELECT {id_sql} FROM src GROUP BY {id_sql} "
                    f"HAVING min({split_code_sql}) <> max({split_code_sql}) LIMIT 1)")[0] > 0
 
 
 def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
-                      ident: str) -> None:
-    """An id twice in one split for one model is refused, naming the file and row."""
-    dup = eng.one(f"SELECT {model_sql}, {split_code_sql}, {id_sql} FROM src GROUP BY ALL "
-                  "HAVING count(*) > 1 LIMIT 1")
+                      ident: str, task_sql: str | None = None, size_sql: str | None = None,
+                      view: str = "src") -> None:
+    """An id twice in one split for one model (task, training size) is refused, naming the
+    file and row."""
+    dims = [d for d in (task_sql, size_sql) if d]
+    extra = "".join(f", {d}" for d in dims)
+    dup = eng.one(f"SELECT {model_sql}, {split_code_sql}, {id_sql}{extra} FROM {view} "
+                  "GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
     if dup is None:
         return
-    m, sc, i = dup
+    m, sc, i, *values = dup
     where = f"{model_sql} = {_lit(m)} AND {split_code_sql} = {sc} AND {id_sql} = {_lit(i)}"
+    where += "".join(f" AND {d} = {_lit(v)}" for d, v in zip(dims, values, strict=True))
     file, row = eng.row_ref(where)
+    in_task = f", task {str(values[0])!r}" if task_sql else ""
     raise DashboardError(f"id {str(i)!r} appears twice in split {SPLITS[sc]!r} for model "
-                         f"{m!r}", file=file, column=ident, row=row)
-
-
+                         f"{m!r}{in_task}", file=file, column=ident, row=row)

@@ -122,8 +122,12 @@ def _discovery(r: Results) -> list[str]:
     """Suggested metadata slices and suspected label errors: what to look at next."""
     parts: list[str] = []
     if r.metadata_columns:
-        table = r.suggest_slices("dev")
-        top = table[table["significant"]].head(5)
+        try:
+            table = r.suggest_slices("dev")
+        except DashboardError as exc:  # an engine refuses a split with too many groups
+            parts.append(f"<p class='note'>{html.escape(str(exc))}</p>")
+            table = None
+        top = table[table["significant"]].head(5) if table is not None else ()
         if len(top):
             rows = [[html.escape(str(t["slice"])), f"{int(t['rows']):,}", pct(t["error"]),
                      pct(t["rest_error"]), pct(t["share"], 0), pct(t["ceiling_error"]),

@@ -1109,12 +1109,10 @@ class Results(t.HasTraits):
         for m in self.models:
             if self._ikey(m, split) not in self._index:
                 continue
-            idx = self._positions(split, m)
-            eye = eyeball_mask(self._keys_at(idx), fraction, seed)
-            wrong = ~self._correct_cached(split, m)
-            n_eye, n_blind = int(eye.sum()), int((~eye).sum())
-            e_eye = float(wrong[eye].mean()) if n_eye else math.nan
-            e_blind = float(wrong[~eye].mean()) if n_blind else math.nan
+            n_eye, wrong_eye, n_blind, wrong_blind = self._eyeball_parts(split, m, fraction,
+                                                                         seed)
+            e_eye = wrong_eye / n_eye if n_eye else math.nan
+            e_blind = wrong_blind / n_blind if n_blind else math.nan
             lo, hi = newcombe_interval(e_eye, n_eye, e_blind, n_blind)
             rows.append({"model": m, "eyeball_rows": n_eye, "eyeball_error": e_eye,
                          "blackbox_rows": n_blind, "blackbox_error": e_blind,
@@ -1129,6 +1127,15 @@ class Results(t.HasTraits):
             if over else None)
         table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
         return table
+
+    def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
+                       ) -> tuple[int, int, int, int]:
+        """(eyeball rows, their errors, black-box rows, their errors) of a model's split at
+        its threshold: what the eyeball check compares."""
+        idx = self._positions(split, model)
+        eye = eyeball_mask(self._keys_at(idx), fraction, seed)
+        wrong = ~self._correct_cached(split, model)
+        return int(eye.sum()), int(wrong[eye].sum()), int((~eye).sum()), int(wrong[~eye].sum())
 
     # -- multi-task results ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -1208,15 +1215,9 @@ class Results(t.HasTraits):
                                  "trained on different amounts of data (one train_size per "
                                  "row)", column="train_size")
         weighted = self.weighted if weighted is None else weighted
-        lc = self._lc_frame
-        idx = np.flatnonzero((lc["model"] == model).to_numpy())
-        wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
-        w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
-        parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
-                              "split": lc["split"].to_numpy()[idx],
-                              "err": w * wrong, "w": w, "w2": w * w})
-        grouped = parts.groupby(["size", "split"], observed=True).sum()
-        table = pd.DataFrame(index=pd.Index(sorted(parts["size"].unique()), name="train_size"))
+        grouped = self._lc_groups(model, weighted)
+        table = pd.DataFrame(index=pd.Index(sorted(grouped.index.get_level_values("size")
+                                                   .unique()), name="train_size"))
         for split in SPLITS:
             if split not in grouped.index.get_level_values("split"):
                 continue
@@ -1234,6 +1235,19 @@ class Results(t.HasTraits):
                             "verdict": learning_verdict(table, self.human_error,
                                                         self.human_level.given)})
         return table
+
+    def _lc_groups(self, model: str, weighted: bool) -> pd.DataFrame:
+        """Per (training-set size, split): errors at the model's threshold (weighted or
+        counted), weight and squared weight; the sums a learning curve is read from."""
+        lc = self._lc_frame
+        assert lc is not None
+        idx = np.flatnonzero((lc["model"] == model).to_numpy())
+        wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
+        w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
+        parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
+                              "split": lc["split"].to_numpy()[idx],
+                              "err": w * wrong, "w": w, "w2": w * w})
+        return parts.groupby(["size", "split"], observed=True).sum()
 
     # -- comparing models ---------------------------------------------------------------------
     def mcnemar(self, model_a: str, model_b: str, split: str = "dev", *,
@@ -1361,13 +1375,15 @@ class DatasetResults(Results):
 
     Error rates, gaps, curves, operating points, best thresholds, model comparisons and
     per-class F1 use the per-distinct-score (or label × prediction) counts, so a threshold
-    move never touches the engine; the per-row views (review rows, the tally, previews,
-    comments) use the bounded sample in :attr:`frame`. Build with
-    :meth:`Results.from_dataset`.
+    move never touches the engine; so do learning curves (counts per training-set size) and,
+    once grouped by the engine, metadata slices and the eyeball check. Suspected label errors
+    are found by the engine. The per-row views (review rows, the tally, previews, comments)
+    use the bounded sample in :attr:`frame`. Build with :meth:`Results.from_dataset`.
     """
 
     def __init__(self, agg: Aggregates, **kwargs: Any) -> None:
         self._agg = agg
+        self._lc_curves: dict[tuple, ThresholdCurve] = {}
         super().__init__(agg.sample, agg.schema, **kwargs)
         # the sample lists models in its own order; the dataset's order is the file's
         self._models = tuple(m for m in agg.models if m in set(self._models))
@@ -1391,21 +1407,22 @@ class DatasetResults(Results):
     def split_sizes(self, model: str | None = None) -> dict[str, int]:
         model = model or self.model
         sizes = self._agg.sizes
-        return {s: int(sizes.loc[(model, s), "n"]) for s in self.splits
-                if (model, s) in sizes.index}
+        # a split another model has counts 0 rows, as in memory
+        return {s: int(sizes.loc[self._ikey(model, s), "n"]) if self._ikey(model, s) in
+                sizes.index else 0 for s in self.splits}
 
     def _split_errors(self, split: str, model: str, thr: float, weighted: bool
                       ) -> tuple[int, float, float, float] | None:
-        if (model, split) not in self._agg.sizes.index:
+        if self._ikey(model, split) not in self._agg.sizes.index:
             return None
-        size = self._agg.sizes.loc[(model, split)]
+        size = self._agg.sizes.loc[self._ikey(model, split)]
         n = int(size["n"])
         n_eff = (float(size["w"]) ** 2 / float(size["w2"]) if float(size["w2"]) > 0 else 0.0) \
             if weighted else float(n)
         if self.schema.kind == "binary_score":
             pt = self._curve(split, model, self.schema.pos_label, weighted).at(thr)
             return n, pt.fp + pt.fn, pt.n, n_eff
-        counts = self._agg.confusion[(model, split)][1 if weighted else 0]
+        counts = self._agg.confusion[self._ikey(model, split)][1 if weighted else 0]
         total = float(counts.sum())
         return n, total - float(np.trace(counts)), total, n_eff
 
@@ -1416,12 +1433,12 @@ class DatasetResults(Results):
             if code != self._code(self.schema.pos_label):
                 raise DashboardError("a single score column scores one class; the "
                                      f"positive class is {self.schema.pos_label!r}")
-            where: tuple = (model, split)
+            where: tuple = self._ikey(model, split)
             dtype = self._agg.score_dtype
         else:  # per-class probabilities: one-vs-rest on the class's own column
-            where, dtype = (model, split, code), self._agg.class_dtypes[code]
+            where, dtype = (*self._ikey(model, split), code), self._agg.class_dtypes[code]
         scores, pn, nn, pw, nw = self._agg.counts[where]
-        if (model, split) in self._agg.gridded:
+        if self._ikey(model, split) in self._agg.gridded:
             # grid points are doubles: a float32 threshold would miss the point it names
             dtype = np.dtype(np.float64)
         return ThresholdCurve.from_counts(scores, pw if weighted else pn,
@@ -1432,6 +1449,8 @@ class DatasetResults(Results):
         if self.scale(self.model) == "probability" or not self.has_scores:
             return (0.0, 1.0)
         sizes = self._agg.sizes.xs(self.model, level="m")
+        if self._tasks:
+            sizes = sizes.xs(self._current_task, level="t")
         return (float(sizes["lo"].min()), float(sizes["hi"].max()))
 
     def class_f1(self, split: str = "dev", model: str | None = None) -> ClassF1:
@@ -1439,21 +1458,24 @@ class DatasetResults(Results):
         thr = self.threshold_of(model)
         key = ("class_f1", model, split, thr if self.schema.kind == "binary_score" else None)
         if key not in self._cache:
-            if self.schema.kind == "binary_score":
+            if self._ikey(model, split) not in self._agg.sizes.index:
+                k = len(self.schema.classes)
+                cm = np.zeros((k, k))  # no rows of this model in the split: empty, as in memory
+            elif self.schema.kind == "binary_score":
                 pt = self._curve(split, model, self.schema.pos_label, False).at(thr)
                 pos = self._code(self.schema.pos_label)
                 cm = np.zeros((2, 2))
                 cm[pos, pos], cm[1 - pos, pos] = pt.tp, pt.fp
                 cm[pos, 1 - pos], cm[1 - pos, 1 - pos] = pt.fn, pt.tn
             else:
-                cm = self._agg.confusion[(model, split)][0]
+                cm = self._agg.confusion[self._ikey(model, split)][0]
             self._cache_put(key, f1_from_confusion(cm.astype(np.int64), self.schema.classes),
                             "class_f1")
         return self._cache[key]
 
     def _prediction_point(self, split: str, model: str, beta: float = 1.0) -> OperatingPoint:
         code = self._code(self.positive_class)
-        cm = self._agg.confusion[(model, split)][1 if self.weighted else 0]
+        cm = self._agg.confusion[self._ikey(model, split)][1 if self.weighted else 0]
         tp, fp = float(cm[code, code]), float(cm[:, code].sum() - cm[code, code])
         positives = float(cm[code].sum())
         return point_from_counts(tp, fp, positives, float(cm.sum()) - positives, beta=beta)
@@ -1474,7 +1496,8 @@ class DatasetResults(Results):
                    self._code(self.positive_class) if scored else None)
             only_a, only_b, shared = self._agg.engine.paired_counts(
                 model_a, model_b, split, *(float(t) if scored else None for t in (ta, tb)),
-                dtype=self._agg.score_dtype, pos_code=pos)
+                dtype=self._agg.score_dtype, pos_code=pos,
+                task=self._current_task if self._tasks else None)
             if shared == 0:
                 raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
                                      "examples")
@@ -1488,18 +1511,144 @@ class DatasetResults(Results):
                 self._agg.keys_with_split)
         return self._cache["fingerprint"]
 
-    def _not_here(self, what: str) -> DashboardError:
-        return DashboardError(f"{what} needs every row: open the results with "
-                              "engine='pandas' for it (the DuckDB engine keeps a sample)")
+    # -- learning curves: the engine's counts per training-set size ----------------------------
+    @property
+    def train_sizes(self) -> tuple[float, ...]:
+        if self._agg.lc_sizes is None:
+            return ()
+        return tuple(sorted(pd.unique(self._agg.lc_sizes.index.get_level_values("z")).tolist()))
 
-    def suggest_slices(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("suggesting metadata slices")
+    def _lc_groups(self, model: str, weighted: bool) -> pd.DataFrame:
+        """Per (size, split): errors at the model's threshold, weight and squared weight, from
+        the counts per size (a curve per size and split, built once; pooled over tasks)."""
+        thr = self.threshold_of(model)
+        lc = self._agg
+        assert lc.lc_sizes is not None
+        rows = []
+        for (m, z, split), size in lc.lc_sizes.iterrows():
+            if m != model:
+                continue
+            if self.schema.kind == "binary_score":
+                key = ("lc_curve", m, z, split, weighted)
+                if key not in self._lc_curves:
+                    scores, pn, nn, pw, nw = lc.lc_counts[(m, z, split)]
+                    dtype = (np.dtype(np.float64) if (m, z, split) in lc.lc_gridded else
+                             lc.score_dtype)
+                    self._lc_curves[key] = ThresholdCurve.from_counts(
+                        scores, pw if weighted else pn, nw if weighted else nn, dtype=dtype)
+                pt = self._lc_curves[key].at(thr)
+                err = pt.fp + pt.fn
+            else:
+                cm = lc.lc_confusion[(m, z, split)][1 if weighted else 0]
+                err = float(cm.sum()) - float(np.trace(cm))
+            w, w2 = (float(size["w"]), float(size["w2"])) if weighted else (
+                float(size["n"]), float(size["n"]))
+            rows.append({"size": float(z), "split": split, "err": float(err), "w": w, "w2": w2})
+        return pd.DataFrame(rows).set_index(["size", "split"]).sort_index()
 
-    def eyeball_check(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("the eyeball check")
+    # -- metadata slices: find_slices over the engine's groups of slice cells ----------------
+    def suggest_slices(self, split: str = "dev", max_order: int = 2, *,
+                       model: str | None = None, bins: int = 4, min_rows: int = 20,
+                       alpha: float = 0.05, limit: int = 50) -> pd.DataFrame:
+        """:meth:`Results.suggest_slices` from the engine's rows grouped by slice cell, label
+        and score: the engine is asked once per split; a threshold move only recounts."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        thr = self.threshold_of(model)
+        key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit)
+        if key not in self._cache:
+            groups = self._slice_groups(split, model, bins)
+            if groups.values is not None:  # binary scores: wrong at the threshold, per group
+                gridded = self._ikey(model, split) in self._agg.gridded
+                values = groups.values.astype(np.float64 if gridded else self._agg.score_dtype)
+                wrong = groups.labels != flag(values, thr)
+            else:
+                wrong = groups.labels
+            table = find_slices(wrong, groups.columns, max_order=max_order, min_rows=min_rows,
+                                alpha=alpha, limit=limit, counts=groups.counts)
+            table.attrs.update({"split": split, "model": model,
+                                "columns_used": tuple(c.name for c in groups.columns)})
+            self._cache_put(key, table, "slices", limit=8)
+        return self._cache[key]
 
-    def label_suspects(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        raise self._not_here("finding suspected label errors")
+    def _slice_groups(self, split: str, model: str, bins: int) -> Any:
+        """The engine's groups of a split by slice cell (asked once per split and bins)."""
+        key = ("slice_groups", model, split, bins)
+        if key not in self._cache:
+            meta = [(name, bool(pd.api.types.is_numeric_dtype(col)
+                                and not pd.api.types.is_bool_dtype(col)))
+                    for name in self.metadata_columns
+                    for col in [self._frame[f"meta::{name}"]]]
+            binary = self.schema.kind == "binary_score"
+            grid = self._agg.gridded.get(self._ikey(model, split)) if binary else None
+            self._cache[key] = self._agg.engine.slice_groups(
+                model, split, self._current_task if self._tasks else None, meta, bins,
+                binary=binary, grid=grid)
+        return self._cache[key]
+
+    def slice_keys(self, slice_name: str, split: str = "dev", *, model: str | None = None,
+                   bins: int = 4) -> np.ndarray:
+        """Example keys of a split's rows in a suggested slice, fetched by one query."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        groups = self._slice_groups(split, model, bins)
+        conditions = []
+        for part in slice_name.split(" and "):
+            for col, sql in zip(groups.columns, groups.sql, strict=True):
+                if part in col.labels:
+                    conditions.append((sql, col.labels.index(part)))
+                    break
+            else:
+                raise DashboardError(f"no metadata slice named {part!r}", column="slice")
+        return self._agg.engine.slice_keys(model, split, self._current_task if self._tasks
+                                           else None, conditions, self._agg.keys_with_split)
+
+    def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
+                       ) -> tuple[int, int, int, int]:
+        """The eyeball check's counts from the engine's rows grouped by part (the hashed key,
+        as ``eyeball_mask`` decides it), label and score: asked once, then recounted."""
+        key = ("eyeball_groups", model, split, float(fraction), int(seed))
+        if key not in self._cache:
+            binary = self.schema.kind == "binary_score"
+            self._cache[key] = self._agg.engine.eyeball_groups(
+                model, split, self._current_task if self._tasks else None, fraction, seed,
+                self._agg.keys_with_split, binary=binary,
+                grid=self._agg.gridded.get(self._ikey(model, split)) if binary else None)
+        eye, labels, values, counts = self._cache[key]
+        if values is not None:  # binary scores: wrong at the model's threshold, per group
+            gridded = self._ikey(model, split) in self._agg.gridded
+            values = values.astype(np.float64 if gridded else self._agg.score_dtype)
+            wrong = labels != flag(values, self.threshold_of(model))
+        else:
+            wrong = labels
+        return (int(counts[eye].sum()), int(counts[eye & wrong].sum()),
+                int(counts[~eye].sum()), int(counts[~eye & wrong].sum()))
+
+    def label_suspects(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
+        """:meth:`Results.label_suspects` run by the engine (the most suspect
+        ``SUSPECT_LIMIT`` rows of a split; ``attrs["truncated"]`` when more were left out)."""
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("suspects", model, split)
+        if key not in self._cache:
+            self._class_proba(np.empty(0, dtype=np.int64), model)  # probabilities, or refuse
+            found, thresholds, more = self._agg.engine.label_suspects(
+                model, split, self._current_task if self._tasks else None,
+                len(self.schema.classes), self._agg.keys_with_split)
+            classes = np.asarray(self.schema.classes, dtype=object)
+            table = pd.DataFrame({
+                "key": found["k"].to_numpy(dtype=object), "id": found["i"].to_numpy(dtype=object),
+                "label": classes[found["g"].to_numpy(dtype=np.int64)],
+                "likely": classes[found["l"].to_numpy(dtype=np.int64)],
+                "score": found["s"].to_numpy(dtype=np.float64)})
+            table.attrs.update({"split": split, "model": model,
+                                "rows": self.split_sizes(model).get(split, 0),
+                                "thresholds": dict(zip(self.schema.classes,
+                                                       thresholds.tolist(), strict=True))})
+            if more:
+                table.attrs["truncated"] = True
+            self._cache[key] = table
+        return self._cache[key]
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())

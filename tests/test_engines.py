@@ -84,6 +84,8 @@ def outcome(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except DashboardError as exc:
         return ("error", str(exc))
+    except KeyError as exc:  # compare_models on a split a model lacks (in memory too)
+        return ("KeyError", str(exc))
 
 
 def same(a, b) -> None:
@@ -94,10 +96,14 @@ def same(a, b) -> None:
 
 
 def both(frame: pd.DataFrame, options: dict, where: Path, engine: str = "duckdb",
-         **engine_options) -> tuple[Results, Results] | None:
-    """Both paths over the same Parquet file; None when both refuse it with the same words."""
-    path = where / "results.parquet"
-    frame.to_parquet(path)
+         fmt: str = "parquet", **engine_options) -> tuple[Results, Results] | None:
+    """Both paths over the same Parquet (or CSV) file; None when both refuse it with the same
+    words."""
+    path = where / f"results.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
     try:
         memory = Results.from_file(path, **options)
     except DashboardError as exc:
@@ -529,8 +535,6 @@ def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    (lambda f: f.assign(task="car"), "a task column needs engine='pandas'"),
-    (lambda f: f.assign(train_size=100), "a train_size column needs engine='pandas'"),
     (lambda f: f.drop(columns=["id"]), "needs an id column"),
 ])
 def test_what_the_engine_path_does_not_read_yet_is_refused_plainly(tmp_path: Path, change,
@@ -589,3 +593,540 @@ def test_duckdb_multiclass_tables_equal_the_in_memory_tables(frame, thresholds) 
                         same(a.to_frame(), b.to_frame())
                         for thr in thresholds:
                             same(a.at(thr), b.at(thr))
+
+
+# -- CSV on the Dask engine: read whole per file by pandas, ids as text --------------------------
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_dask_csv_tables_equal_the_in_memory_tables(dask_client, data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", fmt="csv",
+                      scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        if "score" in frame:
+            thresholds = thresholds + [float(v) for v in memory.frame["score"].iloc[:2]]
+        assert_same_tables(memory, engine, thresholds)
+
+
+def test_dask_csv_partitions_equal_duckdb_and_keep_text_ids(dask_client, tmp_path: Path) -> None:
+    frame = _demo_like(300, seed=12)
+    frame["id"] = [f"{i % 300}.50" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    memory = Results.from_file(tmp_path / "whole.csv")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        frame.iloc[i::3].to_csv(folder / f"part-{i}.csv", index=False)
+    engine = Results.from_dataset(folder, engine="dask", scheduler=dask_client)
+    assert "Computed by Dask from 3 file(s)" in " ".join(engine.engine_notes)
+    assert_same_tables(memory, engine, [0.3, 0.5])
+    assert "2.50" in set(engine.frame["key"])
+    duck = Results.from_dataset(folder, engine="duckdb")
+    assert set(engine.frame["key"]) == set(duck.frame["key"])
+    assert engine.fingerprint == Results.from_dataset(folder, engine="dask",
+                                                      scheduler=dask_client).fingerprint
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(score=f["score"].where(f.index != 5)), "score", "missing (NaN)"),
+    (lambda f: f.assign(score=f["score"].where(f.index != 5, 1.5)), "score", "outside [0, 1]"),
+    (lambda f: f.assign(split=f["split"].where(f.index != 5, "holdout?")), "split",
+     "unknown split"),
+    (lambda f: f.assign(weight=f["weight"].where(f.index != 5, -1.0)), "weight",
+     "negative weight"),
+    (lambda f: f.assign(score=f["score"].astype(str).where(f.index != 5, "abc")), "score",
+     "must be numbers"),
+    (lambda f: f.drop(columns=["label"]), "label", "missing label column"),
+])
+def test_dask_bad_csv_is_one_line_as_on_duckdb(dask_client, tmp_path: Path, change, column,
+                                              words) -> None:
+    change(_demo_like(50)).to_csv(tmp_path / "r.csv", index=False)
+    said = []
+    for engine in ("duckdb", "dask"):
+        with pytest.raises(DashboardError) as exc:
+            Results.from_dataset(tmp_path / "r.csv", engine=engine, scheduler=dask_client
+                                 if engine == "dask" else None)
+        text = _one_line(exc)
+        assert "r.csv" in text and f"column {column!r}" in text and words in text, text
+        said.append(text)
+    if column != "split":  # Dask names the row of a bad split without its id
+        assert said[0] == said[1]
+    else:
+        assert "row 6" in said[1]
+
+
+# -- learning curves (a train_size column) and multi-task results (a task column) ---------------
+@st.composite
+def sized_and_tasked_frames(draw: st.DrawFn, sizes: bool, tasks: bool
+                            ) -> tuple[pd.DataFrame, dict]:
+    """A results table repeated per training-set size and/or task, outputs shuffled per copy;
+    some labels left empty per task (not labelled), some model without the largest size."""
+    frame, options = draw(results_frames())
+    size_values = (draw(st.lists(st.sampled_from([10, 50, 200, 1000]), min_size=1, max_size=3,
+                                 unique=True)) if sizes else [None])
+    task_names = (draw(st.lists(st.sampled_from(["car", "bike", "bus"]), min_size=1,
+                                max_size=3, unique=True)) if tasks else [None])
+    parts = []
+    for z in size_values:
+        for t in task_names:
+            part = frame.copy()
+            perm = np.asarray(draw(st.permutations(range(len(part)))))
+            for col in ("score", "prediction"):
+                if col in part:
+                    part[col] = part[col].to_numpy()[perm]
+            if z is not None:
+                part["train_size"] = z
+            if t is not None:
+                part["task"] = t
+                hidden = draw(st.lists(st.booleans(), min_size=len(part), max_size=len(part)))
+                dev = (part["split"] == "dev").to_numpy()
+                keep = dev & (part["id"] == part["id"][dev].iloc[0]).to_numpy()
+                hidden = list(np.asarray(hidden) & ~keep)  # each model keeps a labelled dev row
+                if any(hidden):
+                    part["label"] = part["label"].astype(object).where(~np.asarray(hidden))
+            parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    if sizes and len(size_values) > 1 and draw(st.booleans()):  # m0 lacks the largest size
+        table = table[~((table["model"] == "m0")
+                        & (table["train_size"] == max(size_values)))].reset_index(drop=True)
+    return table, options
+
+
+def assert_same_multitask_and_learning_curves(memory: Results, engine: Results,
+                                              thresholds: list[float]) -> None:
+    assert engine.tasks == memory.tasks
+    assert engine.train_sizes == memory.train_sizes
+    assert engine.rows_total == memory.rows_total
+    assert engine.schema.unlabelled == memory.schema.unlabelled
+    for task in memory.tasks or [""]:
+        if task:
+            memory.task = engine.task = task
+        assert_same_tables(memory, engine, thresholds)
+    if memory.tasks:
+        for thr in thresholds[:2]:
+            memory.threshold = engine.threshold = thr
+            memory.weighted = engine.weighted = False
+            a, b = outcome(memory.task_overview), outcome(engine.task_overview)
+            if isinstance(a, tuple):
+                assert a == b
+                continue
+            same(a, b)
+            assert a.attrs == b.attrs
+    if memory.train_sizes:
+        memory.task = engine.task = memory.tasks[0] if memory.tasks else ""
+        for weighted in ([False, True] if memory.schema.has_weight else [False]):
+            memory.weighted = engine.weighted = weighted
+            for m in memory.models:
+                for thr in thresholds:
+                    memory.threshold = engine.threshold = thr
+                    a = memory.learning_curve(m)
+                    b = engine.learning_curve(m)
+                    same(a, b)
+                    assert a.attrs == b.attrs
+
+
+@SETTINGS
+@given(data=st.booleans().flatmap(lambda sizes: sized_and_tasked_frames(sizes, not sizes)
+                                  if sizes else sized_and_tasked_frames(False, True)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_duckdb_learning_curves_and_tasks_equal_the_in_memory_ones(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert_same_multitask_and_learning_curves(memory, engine, thresholds)
+        if memory.train_sizes:  # learning curves at a new threshold: no engine query
+            engine._agg.engine.con.close()
+            for thr in (0.25, 0.75):
+                memory.threshold = engine.threshold = thr
+                for m in memory.models:
+                    same(memory.learning_curve(m), engine.learning_curve(m))
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=sized_and_tasked_frames(True, True),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_duckdb_tasks_at_several_training_sizes(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        assert_same_multitask_and_learning_curves(*opened, thresholds)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(train_size=np.where(f.index == 5, -3, 100)), "train_size",
+     "not a positive count"),
+    (lambda f: f.assign(train_size=np.where(f.index == 5, np.nan, 100)), "train_size",
+     "missing (NaN)"),
+    (lambda f: f.assign(task=np.where(f.index == 5, None, "car")), "task", "missing task name"),
+    (lambda f: f.assign(task="car", id=f["id"].where(f.index != 5, f["id"].iloc[6])).assign(
+        split=f["split"].where(f.index != 5, f["split"].iloc[6])), "id", "task 'car'"),
+])
+def test_bad_sizes_and_tasks_are_one_line(tmp_path: Path, change, column, words) -> None:
+    change(_demo_like(50)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as memory:
+        Results.from_file(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet")
+    text = _one_line(exc)
+    assert f"column {column!r}" in text and words in text and words in str(memory.value), text
+    assert "row 6" in text or "row 7" in text
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.sampled_from([(True, False), (False, True), (True, True)]).flatmap(
+    lambda kinds: sized_and_tasked_frames(*kinds)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_dask_learning_curves_and_tasks_equal_the_in_memory_ones(dask_client, data,
+                                                                  thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        assert_same_multitask_and_learning_curves(*opened, thresholds)
+
+
+@pytest.mark.parametrize(("change", "column", "words"), [
+    (lambda f: f.assign(train_size=np.where(f.index == 5, -3, 100)), "train_size",
+     "not a positive count"),
+    (lambda f: f.assign(task=np.where(f.index == 5, None, "car")), "task", "missing task name"),
+])
+def test_dask_bad_sizes_and_tasks_are_one_line(dask_client, tmp_path: Path, change, column,
+                                               words) -> None:
+    change(_demo_like(50)).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
+    text = _one_line(exc)
+    assert f"column {column!r}" in text and words in text and "row 6" in text, text
+
+
+@st.composite
+def wide_frames(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
+    """A wide multi-task table: label_<task> with score_<task> (or prediction_<task>) per task,
+    the outputs and labels shuffled per task, some labels empty (not labelled)."""
+    frame, options = draw(results_frames())
+    output = "score" if "score" in frame else "prediction"
+    wide = frame.drop(columns=["label", output])
+    dev = (frame["split"] == "dev").to_numpy()
+    keep = dev & (frame["id"] == frame["id"][dev].iloc[0]).to_numpy()
+    for t in draw(st.lists(st.sampled_from(["car", "bike", "bus"]), min_size=1, max_size=3,
+                           unique=True)):
+        perm = np.asarray(draw(st.permutations(range(len(frame)))))
+        hidden = np.asarray(draw(st.lists(st.booleans(), min_size=len(frame),
+                                          max_size=len(frame)))) & ~keep
+        labels = frame["label"].to_numpy()[perm]
+        wide[f"label_{t}"] = (pd.Series(labels, dtype=object).where(~hidden).to_numpy()
+                              if hidden.any() else labels)
+        wide[f"{output}_{t}"] = frame[output].to_numpy()[perm]
+    return wide, options
+
+
+@SETTINGS
+@given(data=wide_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2))
+def test_duckdb_wide_multitask_tables_equal_the_in_memory_ones(data, thresholds) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert [n for n in engine.schema.notes if "wide" in n] == [
+            n for n in memory.schema.notes if "wide" in n]
+        assert_same_multitask_and_learning_curves(memory, engine, thresholds)
+
+
+def test_dask_refuses_wide_multitask_tables_in_one_line(dask_client, tmp_path: Path) -> None:
+    pd.DataFrame({"id": ["a", "b"], "split": "dev", "label_car": [0, 1],
+                  "score_car": [0.2, 0.7]}).to_parquet(tmp_path / "w.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(tmp_path / "w.parquet", engine="dask", scheduler=dask_client)
+    assert "wide multi-task tables" in _one_line(exc) and "engine='duckdb'" in str(exc.value)
+
+
+# -- metadata slices: the engine groups rows by slice cell, label and score ---------------------
+@st.composite
+def frames_with_metadata(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
+    """A results table with metadata per example: text (some empty), a few integers, and
+    continuous numbers (some NaN), so categorical levels, values and quantile bins all occur."""
+    frame, options = draw(results_frames())
+    ids = sorted(set(frame["id"]))
+    n = len(ids)
+    text = draw(st.lists(st.sampled_from(["ios", "android", "web", None]), min_size=n,
+                         max_size=n))
+    level = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    value = draw(st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0, np.nan]),
+                                    st.floats(-5, 5, allow_nan=False)), min_size=n, max_size=n))
+    meta = pd.DataFrame({"id": ids, "device": text, "level": level, "bright": value})
+    return frame.merge(meta, on="id", how="left"), options
+
+
+@SETTINGS
+@given(data=frames_with_metadata(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3),
+       bins=st.integers(2, 5), max_order=st.sampled_from([1, 2]), min_rows=st.integers(1, 4))
+def test_duckdb_slices_equal_the_in_memory_slices(data, thresholds, bins, max_order,
+                                                  min_rows) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.metadata_columns == memory.metadata_columns
+        builds = None
+        for thr in thresholds + [0.5]:
+            memory.threshold = engine.threshold = thr
+            for m in memory.models:
+                a = memory.suggest_slices(model=m, bins=bins, max_order=max_order,
+                                          min_rows=min_rows)
+                b = engine.suggest_slices(model=m, bins=bins, max_order=max_order,
+                                          min_rows=min_rows)
+                same(a, b)
+                assert a.attrs == b.attrs
+                for name in a["slice"]:
+                    keys = memory.slice_keys(name, model=m, bins=bins)
+                    assert np.array_equal(keys, engine.slice_keys(name, model=m, bins=bins))
+            if builds is None:  # after the first threshold the slices come from cached groups
+                builds = len([k for k in engine._cache if k[0] == "slice_groups"])
+                engine._agg.engine.con.close()
+                engine.slice_keys = memory.slice_keys  # (only the keys query needs the engine)
+        assert len([k for k in engine._cache if k[0] == "slice_groups"]) == builds
+
+
+def test_slices_past_the_group_limit_are_refused_in_one_line(tmp_path: Path) -> None:
+    frame = _demo_like(300).assign(device=lambda f: np.where(f.index % 2, "ios", "web"))
+    frame.to_parquet(tmp_path / "r.parquet")
+    from dashboard.engines import aggregate
+
+    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    original = r._agg.engine.slice_groups
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    with pytest.raises(DashboardError) as exc:
+        r.suggest_slices()
+    assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
+    assert "engine='pandas'" in str(exc.value)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=frames_with_metadata(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2),
+       bins=st.integers(2, 5), min_rows=st.integers(1, 4))
+def test_dask_slices_equal_the_in_memory_slices(dask_client, data, thresholds, bins,
+                                                min_rows) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        assert engine.metadata_columns == memory.metadata_columns
+        for thr in [0.5, *thresholds]:
+            memory.threshold = engine.threshold = thr
+            for m in memory.models:
+                a = memory.suggest_slices(model=m, bins=bins, min_rows=min_rows)
+                b = engine.suggest_slices(model=m, bins=bins, min_rows=min_rows)
+                same(a, b)
+                assert a.attrs == b.attrs
+                for name in a["slice"][:2]:
+                    keys = memory.slice_keys(name, model=m, bins=bins)
+                    assert np.array_equal(keys, engine.slice_keys(name, model=m, bins=bins))
+
+
+def test_dask_slices_past_the_group_limit_are_refused_in_one_line(dask_client,
+                                                                 tmp_path: Path) -> None:
+    _demo_like(300).assign(device=lambda f: np.where(f.index % 2, "ios", "web")).to_parquet(
+        tmp_path / "r.parquet")
+    r = Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
+    original = r._agg.engine.slice_groups
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    with pytest.raises(DashboardError) as exc:
+        r.suggest_slices()
+    assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False),
+                                 st.sampled_from([0.0, 1.0, 0.1, 0.3])), min_size=1,
+                       max_size=60), bins=st.integers(1, 8))
+def test_quantiles_from_order_statistics_are_numpys(values, bins) -> None:
+    """The engine fetches only the order statistics; the bin edges equal np.quantile's."""
+    from dashboard.metrics.slices import quantile_from_order_stats
+
+    x = np.asarray(values)
+    ordered = np.sort(x)
+    q = np.linspace(0, 1, bins + 1)
+    got = quantile_from_order_stats(x.size, q, lambda at: {p: ordered[p] for p in at})
+    assert np.array_equal(got, np.quantile(x, q))
+
+
+def test_duckdb_slices_per_task_equal_the_in_memory_ones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    frame = _demo_like(400, seed=13)
+    frame = pd.concat([frame.assign(task=t, label=rng.integers(0, 2, len(frame)))
+                       for t in ("car", "bus")], ignore_index=True)
+    frame["device"] = np.where(frame["id"].str[-1].isin(list("0123")), "ios", "web")
+    frame["bright"] = frame["id"].str[1:].astype(int) % 7 / 7
+    memory, engine = both(frame, {}, tmp_path)  # type: ignore[misc]
+    for task in memory.tasks:
+        memory.task = engine.task = task
+        for thr in (0.3, 0.6):
+            memory.threshold = engine.threshold = thr
+            a, b = memory.suggest_slices(min_rows=5), engine.suggest_slices(min_rows=5)
+            same(a, b)
+            assert len(a) and a.attrs == b.attrs
+            name = a["slice"].iloc[0]
+            assert np.array_equal(memory.slice_keys(name), engine.slice_keys(name))
+
+
+def test_the_views_show_the_engines_slices_or_its_refusal(tmp_path: Path) -> None:
+    """The tally grid and the report read slices from the engine, and say in one line when
+    a split has too many groups (instead of failing)."""
+    from dashboard.engines import aggregate
+    from dashboard.report import _discovery
+    from dashboard.widgets.tally_grid import TallyGrid
+
+    frame = _demo_like(2000, seed=14)
+    frame["device"] = np.where(frame["id"].str[-1] == "7", "web", "ios")
+    frame.loc[frame["device"] == "web", "score"] = 1 - frame.loc[frame["device"] == "web",
+                                                                  "label"] * 0.9 - 0.05
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet")
+    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    same(memory.suggest_slices(), r.suggest_slices())
+    assert "device = web" in set(r.suggest_slices()["slice"])
+    assert "device = web" in "".join(_discovery(r))
+    grid = TallyGrid(r, store=tmp_path / "s.sqlite")
+    assert "device = web" in str([w.children for w in grid._suggestions.children[1:]])
+    refusing = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    original = refusing._agg.engine.slice_groups
+    refusing._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    assert "at most 10" in "".join(_discovery(refusing))
+    grid = TallyGrid(refusing, store=tmp_path / "t.sqlite")
+    assert "at most 10" in grid._suggestions.children[0].value
+
+
+# -- the eyeball check and suspected label errors on the engine ---------------------------------
+@SETTINGS
+@given(data=results_frames(), thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=3),
+       fraction=st.sampled_from([0.2, 0.5, 0.8]), seed=st.integers(0, 3))
+def test_duckdb_eyeball_check_equals_the_in_memory_one(data, thresholds, fraction,
+                                                       seed) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+
+        def check() -> None:
+            for split in memory.splits:
+                a = memory.eyeball_check(split, fraction, seed=seed)
+                b = engine.eyeball_check(split, fraction, seed=seed)
+                same(a, b)
+                assert a.attrs == b.attrs
+
+        check()
+        engine._agg.engine.con.close()  # the parts are grouped once: thresholds only recount
+        for thr in thresholds:
+            memory.threshold = engine.threshold = thr
+            check()
+
+
+@st.composite
+def dyadic_frames(draw: st.DrawFn, multiclass: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Scores (or per-class probabilities) that are multiples of 1/16, so the class means of
+    confident learning are exact in any order of summation, as the engine sums them."""
+    if not multiclass or draw(st.booleans()):
+        frame, options = draw(results_frames(hard=False))
+        sixteenths = draw(st.lists(st.integers(0, 16), min_size=len(frame),
+                                   max_size=len(frame)))
+        frame["score"] = (np.asarray(sixteenths) / 16).astype(frame["score"].dtype)
+        if draw(st.booleans()):
+            options = {**options, "probabilities": False}
+        return frame, options
+    frame = draw(multiclass_frames())
+    for col in [c for c in frame.columns if c.startswith("proba_")]:
+        frame[col] = (np.asarray(draw(st.lists(st.integers(0, 16), min_size=len(frame),
+                                               max_size=len(frame)))) / 16
+                      ).astype(frame[col].dtype)
+    return frame, {}
+
+
+@SETTINGS
+@given(data=dyadic_frames())
+def test_duckdb_label_suspects_equal_the_in_memory_ones(data) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp))
+        if opened is None:
+            return
+        memory, engine = opened
+        for m in memory.models:
+            for split in memory.splits:
+                a = outcome(memory.label_suspects, split, model=m)
+                b = outcome(engine.label_suspects, split, model=m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a, b)
+                assert a.attrs == b.attrs
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(dyadic_frames(multiclass=False), results_frames(hard=True)),
+       thresholds=st.lists(st.floats(0, 1), min_size=1, max_size=2),
+       fraction=st.sampled_from([0.2, 0.5]), seed=st.integers(0, 2))
+def test_dask_eyeball_check_and_label_suspects_equal_the_in_memory_ones(
+        dask_client, data, thresholds, fraction, seed) -> None:
+    frame, options = data
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = both(frame, options, Path(tmp), engine="dask", scheduler=dask_client)
+        if opened is None:
+            return
+        memory, engine = opened
+        for thr in [0.5, *thresholds]:
+            memory.threshold = engine.threshold = thr
+            for split in memory.splits:
+                a = memory.eyeball_check(split, fraction, seed=seed)
+                b = engine.eyeball_check(split, fraction, seed=seed)
+                same(a, b)
+                assert a.attrs == b.attrs
+        for m in memory.models:
+            for split in memory.splits:
+                a = outcome(memory.label_suspects, split, model=m)
+                b = outcome(engine.label_suspects, split, model=m)
+                if isinstance(a, tuple):
+                    assert a == b
+                    continue
+                same(a, b)
+                assert a.attrs == b.attrs
+
+
+def test_a_wide_partition_missing_a_task_column_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    part = pd.DataFrame({"id": ["a", "b", "c"], "split": "dev", "label_car": [0, 1, 1],
+                         "score_car": [0.2, 0.7, 0.4], "label_bus": [1, None, 0],
+                         "score_bus": [0.9, 0.1, 0.3]})
+    part.to_parquet(folder / "part-0.parquet")
+    part.assign(id=["d", "e", "f"]).drop(columns=["score_bus"]).to_parquet(
+        folder / "part-1.parquet")
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(folder)
+    text = _one_line(exc)
+    assert "part-1.parquet" in text and "'score_bus'" in text and "missing column" in text

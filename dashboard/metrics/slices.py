@@ -12,7 +12,7 @@ Responsible-AI error-analysis tree and SliceLine).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -21,7 +21,8 @@ import pandas as pd
 
 from dashboard.errors import DashboardError
 
-__all__ = ["SliceColumn", "bin_column", "find_slices", "holm"]
+__all__ = ["SliceColumn", "bin_column", "find_slices", "holm", "numeric_labels",
+           "quantile_from_order_stats"]
 
 #: a categorical column with more levels than this is an identifier, not a slice
 MAX_LEVELS = 64
@@ -58,19 +59,51 @@ def bin_column(name: str, values: pd.Series | np.ndarray, bins: int = 4) -> Slic
             edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, bins + 1)))
             inner = edges[1:-1]
             codes = np.where(finite, np.searchsorted(inner, x, side="right"), -1)
-            bounds = [edges[0], *inner, edges[-1]]
-            labels = tuple(
-                f"{name} in [{_fmt(bounds[i])}, {_fmt(bounds[i + 1])}"
-                + ("]" if i == len(bounds) - 2 else ")") for i in range(len(bounds) - 1))
-            return SliceColumn(name, codes.astype(np.int64), labels)
+            return SliceColumn(name, codes.astype(np.int64), numeric_labels(name, edges=edges))
         codes = np.where(finite, np.searchsorted(distinct, x), -1)
         return SliceColumn(name, codes.astype(np.int64),
-                           tuple(f"{name} = {_fmt(v)}" for v in distinct))
+                           numeric_labels(name, distinct=distinct))
     codes, uniques = pd.factorize(series, use_na_sentinel=True, sort=True)
     if len(uniques) <= 1 or len(uniques) > MAX_LEVELS:
         return None
     return SliceColumn(name, codes.astype(np.int64),
                        tuple(f"{name} = {u}" for u in pd.Index(uniques).astype(str)))
+
+
+def numeric_labels(name: str, *, edges: np.ndarray | None = None,
+                   distinct: np.ndarray | None = None) -> tuple[str, ...]:
+    """A numeric column's slice names: its quantile bins (``edges``) or its few values."""
+    if edges is None:
+        return tuple(f"{name} = {_fmt(v)}" for v in np.asarray(distinct))
+    bounds = [edges[0], *edges[1:-1], edges[-1]]
+    return tuple(f"{name} in [{_fmt(bounds[i])}, {_fmt(bounds[i + 1])}"
+                 + ("]" if i == len(bounds) - 2 else ")") for i in range(len(bounds) - 1))
+
+
+def quantile_from_order_stats(n: int, q: np.ndarray,
+                              order_stats: Callable[[list[int]], dict[int, float]]
+                              ) -> np.ndarray:
+    """``np.quantile(x, q)`` (linear) of ``n`` values known only by their order statistics.
+
+    ``order_stats(positions)`` gives the sorted values at those 0-based positions (an engine
+    fetches just those). Each quantile is NumPy's own interpolation between its two
+    neighbours, so the result equals ``np.quantile`` on the whole column bit for bit.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    virtual = (n - 1) * q
+    prev = np.floor(virtual)
+    top = virtual >= n - 1
+    wanted = sorted({int(p) for p, t in zip(prev, top, strict=True) if not t}
+                    | {int(p) + 1 for p, t in zip(prev, top, strict=True) if not t}
+                    | ({n - 1} if top.any() else set()))
+    found = order_stats(wanted)
+    out = np.empty(q.size)
+    for i, (v, p, t) in enumerate(zip(virtual, prev, top, strict=True)):
+        if t:
+            out[i] = found[n - 1]
+        else:  # NumPy's lerp of the two neighbours, by the same operations
+            out[i] = np.quantile(np.array([found[int(p)], found[int(p) + 1]]), v - p)
+    return out
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
@@ -92,7 +125,8 @@ def _upper_p(z: np.ndarray) -> np.ndarray:
 
 
 def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order: int = 2,
-                min_rows: int = 20, alpha: float = 0.05, limit: int = 50) -> pd.DataFrame:
+                min_rows: int = 20, alpha: float = 0.05, limit: int = 50,
+                counts: np.ndarray | None = None) -> pd.DataFrame:
     """Slices (one column, or two with ``max_order=2``) where the errors concentrate.
 
     ``wrong`` marks the split's misclassified rows. Columns of the result: ``slice`` (a
@@ -102,17 +136,28 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     of at least ``min_rows`` rows tried), ``p_raw`` and ``significant``. Only slices whose error
     is above the rest's are listed, most excess errors first; a pair is listed only when it is
     worse than both of its single columns. ``attrs["tried"]`` counts the tests.
+
+    ``counts`` (an engine's groups) says how many identical rows each entry stands for.
     """
     wrong = np.asarray(wrong, dtype=bool)
     if max_order not in (1, 2):
         raise DashboardError(f"max_order must be 1 or 2, got {max_order}")
-    n, total_errors = wrong.size, int(wrong.sum())
+    weights = None if counts is None else np.asarray(counts, dtype=np.int64)
+    n = wrong.size if weights is None else int(weights.sum())
+    total_errors = int(wrong.sum()) if weights is None else int(weights[wrong].sum())
     records: list[dict] = []
     parent_error: dict[tuple[str, int], float] = {}
 
     wrong_at = np.flatnonzero(wrong)  # errors are few: count them by position
 
     def count(codes: np.ndarray, size: int, complete: bool) -> tuple[np.ndarray, np.ndarray]:
+        if weights is not None:  # each entry stands for weights[i] rows (exact in float64)
+            ok = codes >= 0
+            bad = ok & wrong
+            return (np.bincount(codes[ok], weights=weights[ok], minlength=size)
+                    .round().astype(np.int64),
+                    np.bincount(codes[bad], weights=weights[bad], minlength=size)
+                    .round().astype(np.int64))
         if complete:  # no missing value: no mask, no copy of the column
             return (np.bincount(codes, minlength=size),
                     np.bincount(codes[wrong_at], minlength=size))
@@ -124,8 +169,9 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     complete = {c.name: bool(c.codes.size == 0 or c.codes.min() >= 0) for c in columns}
 
     for col in columns:
-        if col.codes.size != n:
-            raise DashboardError(f"column {col.name!r} has {col.codes.size} rows, not {n}")
+        if col.codes.size != wrong.size:
+            raise DashboardError(f"column {col.name!r} has {col.codes.size} rows, not "
+                                 f"{wrong.size}")
         rows, errs = count(col.codes, len(col.labels), complete[col.name])
         for i, (r, e) in enumerate(zip(rows.tolist(), errs.tolist(), strict=True)):
             parent_error[(col.name, i)] = e / r if r else 0.0

@@ -19,7 +19,7 @@ import numpy as np
 
 from dashboard.errors import DashboardError
 
-__all__ = ["LabelSuspects", "confident_thresholds", "find_label_suspects"]
+__all__ = ["LabelSuspects", "confident_thresholds", "find_label_suspects", "suspect_rows"]
 
 #: cleanlab's floor on a class threshold and its tolerance in comparisons
 _THRESHOLD_FLOOR = 2e-6
@@ -49,6 +49,21 @@ class LabelSuspects:
     thresholds: np.ndarray
 
 
+def suspect_rows(labels: np.ndarray, proba: np.ndarray, thresholds: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are suspects at the class ``thresholds``, and the class each is confidently
+    of; rows are judged one by one, so an engine can run this on each part of a split."""
+    confident = proba >= thresholds - _TOLERANCE
+    n_confident = confident.sum(axis=1)
+    guess = np.where(n_confident > 1, proba.argmax(axis=1), confident.argmax(axis=1))
+    suspect = (n_confident > 0) & (guess != labels)
+    # not a suspect when the model itself predicts the given label
+    bumped = proba.copy()
+    bumped[np.arange(labels.size), labels] += _TOLERANCE
+    suspect &= bumped.argmax(axis=1) != labels
+    return suspect, guess
+
+
 def find_label_suspects(labels: np.ndarray, proba: np.ndarray) -> LabelSuspects:
     """Rows whose given label the model confidently contradicts (confident learning).
 
@@ -66,14 +81,7 @@ def find_label_suspects(labels: np.ndarray, proba: np.ndarray) -> LabelSuspects:
     if not np.isfinite(proba).all() or proba.min() < 0 or proba.max() > 1:
         raise DashboardError("label suspects need probabilities in [0, 1] (not margins)")
     thresholds = confident_thresholds(labels, proba)
-    confident = proba >= thresholds - _TOLERANCE
-    n_confident = confident.sum(axis=1)
-    guess = np.where(n_confident > 1, proba.argmax(axis=1), confident.argmax(axis=1))
-    suspect = (n_confident > 0) & (guess != labels)
-    # not a suspect when the model itself predicts the given label
-    bumped = proba.copy()
-    bumped[np.arange(labels.size), labels] += _TOLERANCE
-    suspect &= bumped.argmax(axis=1) != labels
+    suspect, guess = suspect_rows(labels, proba, thresholds)
     positions = np.flatnonzero(suspect)
     self_conf = proba[positions, labels[positions]]
     order = np.argsort(self_conf, kind="stable")

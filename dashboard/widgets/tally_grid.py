@@ -664,7 +664,11 @@ class TallyGrid(widgets.VBox):
         if not self.results.metadata_columns:
             self._show_suggestions(None, [])
             return
-        table = self.results.suggest_slices(self.split)
+        try:
+            table = self.results.suggest_slices(self.split)
+        except DashboardError as exc:  # an engine refuses a split with too many groups
+            self._show_suggestions(f"<b>Suggested categories</b>: {html.escape(str(exc))}", [])
+            return
         top = table[table["significant"]].head(_MAX_SUGGESTIONS)
         head = (
             f"<b>Suggested categories</b> from the metadata "
