@@ -36,6 +36,7 @@ from dashboard.engines import (
     keyed_sample,
     sample_notes,
     split_sizes,
+    too_many_slice_groups,
     wide_tasks,
 )
 from dashboard.errors import DashboardError
@@ -280,7 +281,7 @@ def _canon(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False
     df = df[_held(df, spec, every_size)]
     out = pd.DataFrame(index=df.index)
     out["m"] = (df[roles["model"]].astype(str).map(spec["models"]) if roles["model"]
-                else 0).astype(np.int64)
+                else pd.Series(0, index=df.index)).astype(np.int64)
     out["sv"] = df[roles["split"]].astype(str)
     out["sc"] = out["sv"].map(spec["splits"]).astype(np.int64)
     out["y"] = df[roles["label"]].map(spec["labels"]).astype(np.int64)
@@ -335,14 +336,6 @@ def _slice_codes(spec: tuple, part: pd.DataFrame) -> np.ndarray:
     codes = (np.searchsorted(known, x, side="right") if kind == "edges" else
              np.searchsorted(known, x))
     return np.where(finite, codes, -1).astype(np.int64)
-
-
-def _too_many_groups(limit: int, split: str, model: str) -> DashboardError:
-    return DashboardError(
-        f"suggesting metadata slices on the engine path needs at most {limit:,} "
-        f"(slice cell, label, score) groups in a split, and {split} of model {model!r} has "
-        "more: name fewer metadata columns (metadata_columns=...) or open the results with "
-        "engine='pandas'")
 
 
 def _score_counts(part: pd.DataFrame, pos: int, gridded: Mapping[tuple, float],
@@ -552,7 +545,7 @@ class DaskSource:
             if numeric[name]:
                 table = mine.groupby("x")["n"].sum().sort_index()
                 if len(table) > limit:
-                    raise _too_many_groups(limit, split, model)
+                    raise too_many_slice_groups(limit, split, model)
                 distinct = table.index.to_numpy(dtype=np.float64)
                 if distinct.size <= 1:
                     continue
@@ -600,7 +593,7 @@ class DaskSource:
             **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64}))
         table = table.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
         if len(table) > limit:
-            raise _too_many_groups(limit, split, model)
+            raise too_many_slice_groups(limit, split, model, grid)
         return SliceGroups(
             columns=[SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
                      for i, (c, _) in enumerate(made)], sql=specs,
@@ -779,10 +772,14 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
 
     # -- classes from a skeleton (one row per small group), as the DuckDB path does ------------
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
-    skeleton = _as_read(_fetch(eng, files, seeds, held), roles["label"], floats)
+    # the classes are those of every training-set size, as in memory
+    every = lc_groups if lc_groups is not None else groups
+    skeleton = _as_read(_fetch(eng, files, every[["s", "some_id"]].rename(
+        columns={"s": "sv", "some_id": "iv"}), held, every_size=lc_groups is not None),
+        roles["label"], floats)
     _, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
-    labels = _class_codes(groups["y"], classes, "label", "the declared classes", name,
+    labels = _class_codes(every["y"], classes, "label", "the declared classes", name,
                           roles["label"])
     score = roles["score"]
     dtype = np.dtype(np.float32) if score and types[score] == "FLOAT" else np.dtype(np.float64)
@@ -793,7 +790,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     if score:
         spec["pos"] = class_index(classes, skel_schema.pos_label)
     else:
-        spec["preds"] = _class_codes(groups["p"], classes, "prediction", "the classes", name,
+        spec["preds"] = _class_codes(every["p"], classes, "prediction", "the classes", name,
                                      roles["prediction"])
     meta = {"m": np.int64, "sv": object, "sc": np.int64, "y": np.int64}
     if score:
@@ -941,9 +938,10 @@ class _Counter:
 
 
 def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
-           held: Mapping[str, Any]) -> pd.DataFrame:
+           held: Mapping[str, Any], *, every_size: bool = False) -> pd.DataFrame:
     """Every column of the held rows (of every model) of the wanted (split, id) pairs, in
-    file order; ``held`` is what :func:`_held` needs (the roles, each model's largest size)."""
+    file order; ``held`` is what :func:`_held` needs (the roles, each model's largest size;
+    ``every_size``: the rows of every training-set size)."""
     want = wanted.assign(sv=wanted["sv"].astype(str))
     roles = held["roles"]
     split, ident = roles["split"], roles["id"]
@@ -954,7 +952,7 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
         df = _read(file, None, fmt, ident)
         keys = pd.MultiIndex.from_arrays([df[split].astype(str), df[ident]])
         sel = keys.isin(pd.MultiIndex.from_arrays([want["sv"], want["iv"]]))
-        return df[sel & _held(df, held)]
+        return df[sel & _held(df, held, every_size)]
 
     import dask
 

@@ -136,10 +136,29 @@ def expand_source(source: str | Path) -> tuple[list[str], str]:
     return files, kinds.pop()
 
 
-#: a split with more (slice cell, label, score) groups than this is refused for slices
+#: a split with more (slice cell, label, score) groups than this has its slices counted on
+#: :data:`SLICE_GRID` (binary scores), and is refused past it
 SLICE_GROUP_LIMIT = 2_000_000
+#: the score grid slices are counted on past the group limit: exact at any threshold that is
+#: a multiple of it (every 4-decimal threshold), the rows of one grid cell counted together
+SLICE_GRID = 1e-4
 #: at most this many suspected label errors per split are fetched (the most suspect)
 SUSPECT_LIMIT = 100_000
+
+
+class SliceLimitError(DashboardError):
+    """A split has more slice groups than the limit (the one-line refusal)."""
+
+
+def too_many_slice_groups(limit: int, split: str, model: str, grid: float | None = None
+                          ) -> SliceLimitError:
+    """The refusal of slices past ``limit`` groups (on the ``grid``, when one was tried)."""
+    where = f" even on a {grid:g} score grid" if grid else ""
+    return SliceLimitError(
+        f"suggesting metadata slices on the engine path needs at most {limit:,} "
+        f"(slice cell, label, score) groups in a split, and {split} of model {model!r} has "
+        f"more{where}: name fewer metadata columns (metadata_columns=...) or open the "
+        "results with engine='pandas'")
 
 
 @dataclass
@@ -312,11 +331,7 @@ class DuckDBSource:
         table = self.sql(f"SELECT {codes}{y}, count(*) AS n FROM src WHERE {where} GROUP BY ALL "
                          f"LIMIT {int(limit) + 1}").df()
         if len(table) > limit:
-            raise DashboardError(
-                f"suggesting metadata slices on the engine path needs at most {limit:,} "
-                f"(slice cell, label, score) groups in a split, and {split} of model "
-                f"{model!r} has more: name fewer metadata columns (metadata_columns=...) or "
-                "open the results with engine='pandas'")
+            raise too_many_slice_groups(limit, split, model, grid)
         columns = [SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
                    for i, (c, _) in enumerate(made)]
         return SliceGroups(columns=columns, sql=[sql for _, sql in made],
@@ -766,10 +781,15 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     # a tiny skeleton of the classes first, to know the label codes and the positive class
     # integer labels with empty cells (not labelled): pandas reads the column as floats
     floats = bool(unlabelled) and _family(types[label]) == "integer"
-    skeleton = _as_read(_fetch(eng, seeds, split_sql, id_sql), label, floats)
+    # the classes are those of every training-set size, as in memory (a label seen only at
+    # a smaller size is still a class, and its rows count in the learning curve)
+    every = lc_groups if lc_groups is not None else groups
+    skeleton = _as_read(_fetch(eng, every[["s", "some_id"]].rename(
+        columns={"s": "sv", "some_id": "iv"}), split_sql, id_sql,
+        table="src" if lc_groups is None else "base"), label, floats)
     skel_frame, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
     classes = skel_schema.classes
-    label_map = [(v, class_index(classes, v)) for v in pd.unique(groups["y"]).tolist()]
+    label_map = [(v, class_index(classes, v)) for v in pd.unique(every["y"]).tolist()]
     label_code_sql = _case(_q(label), [(v, c) for v, c in label_map if c is not None])
     if any(c is None for _, c in label_map):
         bad = next(v for v, c in label_map if c is None)
@@ -818,7 +838,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         for code, col in class_cols.items():
             eng.exprs[f"proba:{code}"] = _q(col)
     else:
-        pmap = [(v, class_index(classes, v)) for v in pd.unique(groups["p"]).tolist()]
+        pmap = [(v, class_index(classes, v)) for v in pd.unique(every["p"]).tolist()]
         if any(c is None for _, c in pmap):
             bad = next(v for v, c in pmap if c is None)
             raise eng.fail(f"prediction {bad!r} is not one of the classes "
@@ -1028,13 +1048,14 @@ def _as_read(frame: pd.DataFrame, label: str, floats: bool) -> pd.DataFrame:
     return frame.assign(**{label: frame[label].astype(np.float64)}) if floats else frame
 
 
-def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str
-           ) -> pd.DataFrame:
-    """The rows (of every model) of the wanted (split, id) pairs, in file order."""
+def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str, *,
+           table: str = "src") -> pd.DataFrame:
+    """The rows (of every model) of the wanted (split, id) pairs, in file order, from the
+    held rows (``src``) or from every training-set size (``base``)."""
     eng.con.register("wanted_rows", wanted)
     order = f"{_FILE}, {_ROW}" if eng.fmt == "parquet" else _FILE
     try:
-        query = (f"SELECT * FROM src SEMI JOIN wanted_rows w ON {split_sql} = "
+        query = (f"SELECT * FROM {table} SEMI JOIN wanted_rows w ON {split_sql} = "
                  f"CAST(w.sv AS VARCHAR) AND {id_sql} = w.iv ORDER BY {order}")
         try:
             frame = eng.con.sql(query).to_arrow_table()

@@ -134,7 +134,9 @@ def _discovery(r: Results) -> list[str]:
                      f"{t['p_value']:.2g}"] for _, t in top.iterrows()]
             parts.append(f"<h3>Suggested categories from the metadata</h3><p class='note'>"
                          f"Slices where the dev errors concentrate, significant after "
-                         f"{table.attrs['tried']} slices tried (Holm).</p>")
+                         f"{table.attrs['tried']} slices tried (Holm)."
+                         + (f" {html.escape(table.attrs['note'])}" if table.attrs.get("note")
+                            else "") + "</p>")
             parts.append(_table(rows, ["slice", "rows", "error", "elsewhere", "share of errors",
                                        "error if fixed", "p (adjusted)"]))
     try:

@@ -25,7 +25,10 @@ from dashboard.engines import (
     DISTINCT_LIMIT,
     ENGINES,
     GRID,
+    SLICE_GRID,
+    SLICE_GROUP_LIMIT,
     Aggregates,
+    SliceLimitError,
     aggregate,
 )
 from dashboard.errors import DashboardError
@@ -1557,9 +1560,9 @@ class DatasetResults(Results):
         thr = self.threshold_of(model)
         key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit)
         if key not in self._cache:
-            groups = self._slice_groups(split, model, bins)
+            groups, slice_grid = self._slice_groups(split, model, bins)
             if groups.values is not None:  # binary scores: wrong at the threshold, per group
-                gridded = self._ikey(model, split) in self._agg.gridded
+                gridded = self._ikey(model, split) in self._agg.gridded or slice_grid
                 values = groups.values.astype(np.float64 if gridded else self._agg.score_dtype)
                 wrong = groups.labels != flag(values, thr)
             else:
@@ -1568,11 +1571,21 @@ class DatasetResults(Results):
                                 alpha=alpha, limit=limit, counts=groups.counts)
             table.attrs.update({"split": split, "model": model,
                                 "columns_used": tuple(c.name for c in groups.columns)})
+            if slice_grid:
+                exact = abs(thr / slice_grid - round(thr / slice_grid)) < 1e-9
+                table.attrs["score_grid"] = slice_grid
+                table.attrs["note"] = (
+                    f"Slices of {split} are counted on a {slice_grid:g} score grid (more than "
+                    f"{SLICE_GROUP_LIMIT:,} slice, label and score groups): "
+                    + (f"exact at this threshold ({thr:g} is on the grid)." if exact else
+                       f"the threshold {thr:g} is not on the grid, so rows scored within "
+                       f"{slice_grid:g} below it count as at or above it."))
             self._cache_put(key, table, "slices", limit=8)
         return self._cache[key]
 
-    def _slice_groups(self, split: str, model: str, bins: int) -> Any:
-        """The engine's groups of a split by slice cell (asked once per split and bins)."""
+    def _slice_groups(self, split: str, model: str, bins: int) -> tuple[Any, float | None]:
+        """The engine's groups of a split by slice cell (asked once per split and bins), and
+        the coarser score grid they were counted on when the exact groups were too many."""
         key = ("slice_groups", model, split, bins)
         if key not in self._cache:
             meta = [(name, bool(pd.api.types.is_numeric_dtype(col)
@@ -1581,9 +1594,17 @@ class DatasetResults(Results):
                     for col in [self._frame[f"meta::{name}"]]]
             binary = self.schema.kind == "binary_score"
             grid = self._agg.gridded.get(self._ikey(model, split)) if binary else None
-            self._cache[key] = self._agg.engine.slice_groups(
-                model, split, self._current_task if self._tasks else None, meta, bins,
-                binary=binary, grid=grid)
+            task = self._current_task if self._tasks else None
+            try:
+                self._cache[key] = (self._agg.engine.slice_groups(
+                    model, split, task, meta, bins, binary=binary, grid=grid), None)
+            except SliceLimitError:
+                if not binary or (grid is not None and grid >= SLICE_GRID):
+                    raise
+                # one group per distinct score is too many: count them on a coarse grid
+                self._cache[key] = (self._agg.engine.slice_groups(
+                    model, split, task, meta, bins, binary=binary, grid=SLICE_GRID),
+                    SLICE_GRID)
         return self._cache[key]
 
     def slice_keys(self, slice_name: str, split: str = "dev", *, model: str | None = None,
@@ -1591,7 +1612,7 @@ class DatasetResults(Results):
         """Example keys of a split's rows in a suggested slice, fetched by one query."""
         model = self._check_model(model)
         split = self._check_split(split, model)
-        groups = self._slice_groups(split, model, bins)
+        groups, _ = self._slice_groups(split, model, bins)
         conditions = []
         for part in slice_name.split(" and "):
             for col, sql in zip(groups.columns, groups.sql, strict=True):

@@ -1130,3 +1130,73 @@ def test_a_wide_partition_missing_a_task_column_is_named(tmp_path: Path) -> None
         Results.from_dataset(folder)
     text = _one_line(exc)
     assert "part-1.parquet" in text and "'score_bus'" in text and "missing column" in text
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "dask"])
+def test_slices_past_the_group_limit_are_counted_on_the_slice_grid(
+        engine_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Past the limit of exact (slice cell, label, score) groups, the groups are counted on
+    SLICE_GRID: equal to the in-memory slices at thresholds on the grid, and the table says
+    how it was counted (and whether this threshold is on the grid)."""
+    from dashboard.engines import SLICE_GRID
+
+    n = 2000
+    rng = np.random.default_rng(3)
+    # about 100 grid points but ~2000 distinct scores (each a hair off a hundredth)
+    score = np.clip(rng.integers(0, 101, n) / 100 + rng.uniform(-4e-5, 4e-5, n), 0, 1)
+    ios = np.arange(n) % 3 == 0
+    # right most of the time on web, a coin toss on ios: ios is the slice to find
+    label = np.where(ios, rng.random(n) < 0.5, rng.random(n) < np.clip(score * 1.2 - 0.1, 0, 1))
+    frame = pd.DataFrame({"id": [f"e{i}" for i in range(n)], "split": "dev",
+                          "label": label.astype(int), "score": score,
+                          "device": np.where(ios, "ios", "web")})  # no model column
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet")
+    options = ({"scheduler": request.getfixturevalue("dask_client")}
+               if engine_name == "dask" else {})
+    r = Results.from_dataset(tmp_path / "r.parquet", engine=engine_name, **options)
+    exact_groups = len(r._agg.engine.slice_groups(
+        r.model, "dev", None, [("device", False)], 4, binary=True, grid=None).counts)
+    assert exact_groups > 1500  # about one group per distinct score
+    original = r._agg.engine.slice_groups
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 1000})
+    for thr in (0.5, 0.37, 0.8123):  # multiples of the grid: exact
+        memory.threshold = r.threshold = thr
+        a, b = memory.suggest_slices(), r.suggest_slices()
+        assert len(a) and a["significant"].any()
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert b.attrs["score_grid"] == SLICE_GRID and "exact at this threshold" in \
+            b.attrs["note"]
+    r.threshold = 0.37004  # between grid points: said, not hidden
+    assert "not on the grid" in r.suggest_slices().attrs["note"]
+    # fewer places than the grid needs: refused in one line naming the grid
+    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 50})
+    r._cache.clear()
+    with pytest.raises(DashboardError) as exc:
+        r.suggest_slices()
+    assert "even on a 0.0001 score grid" in _one_line(exc)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "dask"])
+def test_a_label_seen_only_at_a_smaller_training_size_counts_in_the_learning_curve(
+        engine_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The classes are those of every size, as in memory: True appears only at size 10 (the
+    largest size has it unlabelled), and its error counts there. (Found by hypothesis: the
+    engines took the classes from the largest size, so DuckDB counted the row as right and
+    Dask failed.)"""
+    labels = [False, False, False, np.nan, False, False, False] + \
+        [False, False, False, True, False, False, False]
+    frame = pd.DataFrame({"id": [f"ex{i % 7}" for i in range(14)],
+                          "split": (["dev"] + ["train"] * 6) * 2, "model": "m0",
+                          "label": pd.Series(labels, dtype=object), "score": 0.0,
+                          "train_size": [50] * 7 + [10] * 7, "task": "car"})
+    frame.to_parquet(tmp_path / "r.parquet")
+    memory = Results.from_file(tmp_path / "r.parquet", pos_label=True)
+    options = ({"scheduler": request.getfixturevalue("dask_client")}
+               if engine_name == "dask" else {})
+    engine = Results.from_dataset(tmp_path / "r.parquet", engine=engine_name, pos_label=True,
+                                  **options)
+    assert engine.schema.classes == memory.schema.classes == (False, True)
+    curve = memory.learning_curve()
+    assert curve.loc[10.0, "train"] == pytest.approx(1 / 6)
+    pd.testing.assert_frame_equal(curve, engine.learning_curve(), check_exact=True)

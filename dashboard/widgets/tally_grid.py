@@ -677,6 +677,8 @@ class TallyGrid(widgets.VBox):
             f"{table.attrs['tried']} slices tried (Holm)." if len(top) else
             f"<b>Suggested categories</b>: no metadata slice concentrates the "
             f"{html.escape(self.split)} errors significantly ({table.attrs['tried']} tried).")
+        if table.attrs.get("note"):  # counted on a score grid (an engine, a very large split)
+            head += f" {html.escape(table.attrs['note'])}"
         items = [(str(row["slice"]),
                   f"<span><b>{html.escape(str(row['slice']))}</b>: {count(row['rows'])} rows, "
                   f"error {pct(row['error'], 1)} vs {pct(row['rest_error'], 1)} elsewhere, "
