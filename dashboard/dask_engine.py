@@ -32,6 +32,7 @@ from dashboard.engines import (
     _replace,
     confusion_counts,
     expand_source,
+    eyeball_arrays,
     grid_note,
     keyed_sample,
     sample_notes,
@@ -436,9 +437,7 @@ class DaskSource:
         (table,) = self.compute(self.canon.map_partitions(grouped, meta={
             "e": bool, "y": bool, "v": np.float64, "n": np.int64}))
         table = table.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum().reset_index()
-        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
-                table["v"].to_numpy(dtype=np.float64) if binary else None,
-                table["n"].to_numpy(dtype=np.int64))
+        return eyeball_arrays(table, binary)
 
     def label_suspects(self, model: str, split: str, task: str | None, k: int,
                        keys_with_split: bool, *, limit: int = SUSPECT_LIMIT

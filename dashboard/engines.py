@@ -373,9 +373,7 @@ class DuckDBSource:
             f"SELECT {name}({self._key_sql(split, keys_with_split)}) AS e, "
             f"{self._label_and_score(binary, grid)}, count(*) AS n FROM src WHERE "
             f"{self._rows_of(model, split, task)} GROUP BY ALL").df()
-        return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
-                table["v"].to_numpy(dtype=np.float64) if binary else None,
-                table["n"].to_numpy(dtype=np.int64))
+        return eyeball_arrays(table, binary)
 
     def label_suspects(self, model: str, split: str, task: str | None, k: int,
                        keys_with_split: bool, *, limit: int = SUSPECT_LIMIT
@@ -1068,6 +1066,15 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str,
     return df.drop(columns=[c for c in (_FILE, _ROW) if c in df.columns]).reset_index(drop=True)
 
 
+
+
+def eyeball_arrays(table: pd.DataFrame, binary: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """An engine's eyeball groups (columns e, y, v, n) as the arrays the results model
+    recounts: eyeball part, label or wrong, score (binary scores) and rows."""
+    return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
+            table["v"].to_numpy(dtype=np.float64) if binary else None,
+            table["n"].to_numpy(dtype=np.int64))
 
 
 def split_sizes(groups: pd.DataFrame, dims: Sequence[str] = ()) -> pd.DataFrame:
