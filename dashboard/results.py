@@ -1307,6 +1307,11 @@ class Results(t.HasTraits):
         rows = []
         for m in self.models:
             row: dict[str, Any] = {"model": m, **metadata.get(m, {})}
+            if not self.split_sizes(m).get(split):
+                # a model without rows in the split is listed, not compared (nor an error)
+                rows.append({**row, "feasible": False, "unmet": f"no {split} rows",
+                             "admissible": False})
+                continue
             if self.has_scores:
                 best = self.best_threshold(split, optimize, curve_c, beta=beta, model=m)
                 if best is not None:

@@ -207,3 +207,28 @@ def test_compare_models_minimises_error_and_tests_at_each_best_threshold(
     slow = r.compare_models("dev", "f1", {"running_time_ms": ("<=", 90)})
     assert slow.attrs["ranked"] == ["A"] and "mcnemar" not in slow.attrs
     assert slow.loc["B", "unmet"] == "running_time_ms"
+
+
+@pytest.mark.parametrize("kind", ["score", "prediction", "duckdb"])
+def test_a_model_without_rows_in_the_split_is_listed_not_compared(kind: str,
+                                                                   tmp_path: Path) -> None:
+    """Model B has no test rows: comparing on test lists it as not admissible ("no test
+    rows") and compares the others, instead of failing the whole comparison."""
+    rng = np.random.default_rng(0)
+    a = pd.DataFrame({"id": [f"e{i}" for i in range(200)],
+                      "split": rng.choice(["dev", "test", "train"], 200),
+                      "label": rng.integers(0, 2, 200), "score": rng.random(200), "model": "A"})
+    b = a[a["split"] != "test"].assign(model="B", score=lambda d: rng.random(len(d)))
+    both = pd.concat([a, b], ignore_index=True)
+    if kind == "prediction":
+        both = both.assign(prediction=(both["score"] > 0.5).astype(int)).drop(columns="score")
+    if kind == "duckdb":
+        both.to_parquet(tmp_path / "r.parquet")
+        r = Results.from_dataset(tmp_path / "r.parquet", engine="duckdb")
+    else:
+        r = Results.from_frame(both)
+    table = r.compare_models("test")
+    assert list(table.index) == ["A", "B"]
+    assert table.loc["B", "unmet"] == "no test rows" and not table.loc["B", "admissible"]
+    assert table.attrs["chosen"] == "A" and table.attrs["ranked"] == ["A"]
+    assert sorted(r.compare_models("dev").attrs["ranked"]) == ["A", "B"]  # both where both are
