@@ -28,6 +28,7 @@ from dashboard.engines import (
     _check_partitions,
     _family,
     _normalize_opts,
+    _one_per_key,
     _plain,
     _replace,
     confusion_counts,
@@ -301,6 +302,31 @@ def _canon(df: pd.DataFrame, spec: Mapping[str, Any], every_size: bool = False
     else:
         out["wrong"] = out["y"] != out["p"]
     return out
+
+
+def _second_row(eng: DaskSource, spec: Mapping[str, Any], model: str, sc: int, ident: Any,
+                dims: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """File and 1-based row (with the id) of an id's second row in one split, model (task,
+    size): the row the in-memory path names for a duplicate."""
+    roles = spec["roles"]
+
+    def matches(df: pd.DataFrame) -> pd.DataFrame:
+        keep = (df[roles["id"]] == ident).to_numpy()
+        keep &= (df[roles["split"]].astype(str).map(spec["splits"]) == sc).to_numpy()
+        if roles["model"]:
+            keep &= (df[roles["model"]].astype(str) == model).to_numpy()
+        for c, values in _dim_columns(df, roles).items():
+            if c in dims:
+                keep &= (values == dims[c]).to_numpy()
+        return df.loc[keep, [_FILE, _ROW]]
+    (found,) = eng.compute(eng.raw.map_partitions(matches, meta={_FILE: object,
+                                                                 _ROW: np.int64}))
+    if len(found) < 2:
+        return None, None
+    order = {f: i for i, f in enumerate(eng.files)}
+    found = found.assign(o=found[_FILE].map(order)).sort_values(["o", _ROW])
+    file, row = found.iloc[1][_FILE], int(found.iloc[1][_ROW])
+    return str(file), f"{row + 1} (id {str(ident)!r})"
 
 
 def _correct(part: pd.DataFrame, threshold: float | None, pos: int | None) -> np.ndarray:
@@ -776,7 +802,8 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     skeleton = _as_read(_fetch(eng, files, every[["s", "some_id"]].rename(
         columns={"s": "sv", "some_id": "iv"}), held, every_size=lc_groups is not None),
         roles["label"], floats)
-    _, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
+    _, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
+                               **_normalize_opts(columns))
     classes = skel_schema.classes
     labels = _class_codes(every["y"], classes, "label", "the declared classes", name,
                           roles["label"])
@@ -815,8 +842,11 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         if len(dups):
             m, sc, ident, *values = dups.index[0]
             in_task = f", task {str(values[0])!r}" if task else ""
+            file, row = _second_row(eng, spec, models[m], sc, ident, dict(zip(dims, values,
+                                                                             strict=True)))
             raise DashboardError(f"id {str(ident)!r} appears twice in split {SPLITS[sc]!r} for "
-                                 f"model {models[m]!r}{in_task}", file=name, column=roles["id"])
+                                 f"model {models[m]!r}{in_task}", file=file or name,
+                                 column=roles["id"], row=row)
     keys_with_split = bool(spanning)
     if not keys_with_split and (len(models) > 1 or task):
         ids = canon.groupby("id").sc.agg(["min", "max"])

@@ -244,18 +244,19 @@ class DuckDBSource:
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
 
-    def row_ref(self, where: str) -> tuple[str, str | None]:
-        """File and 1-based row (with the id) of the first row matching ``where``."""
+    def row_ref(self, where: str, nth: int = 0) -> tuple[str, str | None]:
+        """File and 1-based row (with the id) of the first (``nth``: 0-based) row matching
+        ``where``."""
         id_col = self.roles.get("id")
         id_sql = f", CAST({_q(id_col)} AS VARCHAR)" if id_col else ", NULL"
         where = f"({where}) AND {self.base_filter}"
         if self.fmt == "parquet":
             q = (f"SELECT {_FILE}, {_ROW}{id_sql} FROM raw_src WHERE {where} "
-                 f"ORDER BY {_FILE}, {_ROW} LIMIT 1")
+                 f"ORDER BY {_FILE}, {_ROW} LIMIT 1 OFFSET {int(nth)}")
         else:
             q = (f"SELECT {_FILE}, rn{id_sql} FROM (SELECT *, row_number() OVER "
                  f"(PARTITION BY {_FILE}) - 1 AS rn FROM raw_src) WHERE {where} "
-                 f"ORDER BY {_FILE}, rn LIMIT 1")
+                 f"ORDER BY {_FILE}, rn LIMIT 1 OFFSET {int(nth)}")
         found = self.one(q)
         if found is None:
             return self.source, None
@@ -785,7 +786,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     skeleton = _as_read(_fetch(eng, every[["s", "some_id"]].rename(
         columns={"s": "sv", "some_id": "iv"}), split_sql, id_sql,
         table="src" if lc_groups is None else "base"), label, floats)
-    skel_frame, skel_schema = normalize(skeleton, source=name, **_normalize_opts(columns))
+    skel_frame, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
+                                        **_normalize_opts(columns))
     classes = skel_schema.classes
     label_map = [(v, class_index(classes, v)) for v in pd.unique(every["y"]).tolist()]
     label_code_sql = _case(_q(label), [(v, c) for v, c in label_map if c is not None])
@@ -1040,6 +1042,15 @@ def _normalize_opts(columns: Mapping[str, Any], metadata: bool = False) -> dict[
     return opts
 
 
+def _one_per_key(skeleton: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.DataFrame:
+    """The class skeleton without repeated (split, id, model, task, size) rows: it only
+    names the classes, and a repeated id is refused later by the engine's own check, which
+    names the row in the file (normalize would name a row of the skeleton)."""
+    key = [c for c in (roles.get(r) for r in ("split", "id", "model", "task", "train_size"))
+           if c is not None and c in skeleton.columns]
+    return skeleton.drop_duplicates(subset=key) if key else skeleton
+
+
 def _as_read(frame: pd.DataFrame, label: str, floats: bool) -> pd.DataFrame:
     """Fetched rows as pandas reads the whole file: an integer label column that has empty
     cells elsewhere is read as floats (so the classes are 0.0 and 1.0, as in memory)."""
@@ -1195,7 +1206,7 @@ def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id
     m, sc, i, *values = dup
     where = f"{model_sql} = {_lit(m)} AND {split_code_sql} = {sc} AND {id_sql} = {_lit(i)}"
     where += "".join(f" AND {d} = {_lit(v)}" for d, v in zip(dims, values, strict=True))
-    file, row = eng.row_ref(where)
+    file, row = eng.row_ref(where, nth=1)  # the repeat, as the in-memory path names it
     in_task = f", task {str(values[0])!r}" if task_sql else ""
     raise DashboardError(f"id {str(i)!r} appears twice in split {SPLITS[sc]!r} for model "
                          f"{m!r}{in_task}", file=file, column=ident, row=row)

@@ -1200,3 +1200,32 @@ def test_a_label_seen_only_at_a_smaller_training_size_counts_in_the_learning_cur
     curve = memory.learning_curve()
     assert curve.loc[10.0, "train"] == pytest.approx(1 / 6)
     pd.testing.assert_frame_equal(curve, engine.learning_curve(), check_exact=True)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_repeated_id_is_named_at_its_second_row_as_in_memory(
+        fmt: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The engines' message equals the in-memory one word for word: file, column, the row of
+    the repeat (both engines named row 3 here, a row of their class skeleton, before)."""
+    frame = pd.DataFrame({"id": ["x", "b", "y", "z", "b"], "split": ["dev"] * 5,
+                          "label": [0, 1, 0, 1, 1], "score": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    path = tmp_path / f"r.{fmt}"
+    frame.to_parquet(path) if fmt == "parquet" else frame.to_csv(path, index=False)
+    with pytest.raises(DashboardError) as memory:
+        Results.from_file(path)
+    assert "row 5 (id 'b')" in str(memory.value)
+    for engine, options in (("duckdb", {}),
+                            ("dask", {"scheduler": request.getfixturevalue("dask_client")})):
+        with pytest.raises(DashboardError) as exc:
+            Results.from_dataset(path, engine=engine, **options)
+        assert str(exc.value) == str(memory.value), engine
+    # across partitions: the repeat's own file
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:3].to_parquet(folder / "part-0.parquet")
+    frame.iloc[3:].to_parquet(folder / "part-1.parquet")
+    for engine, options in (("duckdb", {}),
+                            ("dask", {"scheduler": request.getfixturevalue("dask_client")})):
+        with pytest.raises(DashboardError) as exc:
+            Results.from_dataset(folder, engine=engine, **options)
+        assert f"{folder / 'part-1.parquet'}, column 'id', row 2 (id 'b')" in str(exc.value)
