@@ -67,9 +67,7 @@ def check_input(path: Path, max_size: int, engine: str = "pandas") -> None:
                              "--max-size 0 (or a larger size) to load it anyway", file=str(path))
     if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"):
         return
-    with open(path, "rb") as f:
-        sample = f.read(_SAMPLE_BYTES)
-    lines = sample.splitlines()[:-1] if len(sample) == _SAMPLE_BYTES else sample.splitlines()
+    sample, lines = _text_sample(path)
     if len(lines) < 2:
         if size > _SAMPLE_BYTES:
             raise DashboardError("the first MiB holds no complete row (a line longer than "
@@ -79,15 +77,28 @@ def check_input(path: Path, max_size: int, engine: str = "pandas") -> None:
     if empty > 0.5 * (len(lines) - 1):
         raise DashboardError(f"{empty:,} of the first {len(lines) - 1:,} rows are empty: "
                              "export the results without blank rows", file=str(path))
-    rows = size / max(1.0, len(sample) / len(lines))
-    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
-    need = rows * (columns * 16 + 120)  # pandas: 8-byte values, one text id, indexes, copies
+    rows, need = _text_load_estimate(path, sample, lines)
     free = _available_memory()
     if max_size and free is not None and need > free:
         raise DashboardError(f"loading ~{rows:,.0f} rows would need ~{need / 2**30:.1f} GiB, "
                              f"more than the {free / 2**30:.1f} GiB available; pass "
                              "--engine duckdb to read it out of core, or --max-size 0 to try "
                              "anyway", file=str(path))
+
+
+def _text_sample(path: Path) -> tuple[bytes, list[bytes]]:
+    """A text file's first MiB and its complete lines."""
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE_BYTES)
+    lines = sample.splitlines()[:-1] if len(sample) == _SAMPLE_BYTES else sample.splitlines()
+    return sample, lines
+
+
+def _text_load_estimate(path: Path, sample: bytes, lines: list[bytes]) -> tuple[float, float]:
+    """Rows of a text file (from its first MiB's line lengths) and a pandas load's bytes."""
+    rows = path.stat().st_size / max(1.0, len(sample) / len(lines))
+    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
+    return rows, rows * (columns * 16 + 120)  # 8-byte values, one text id, indexes, copies
 
 
 def check_sidecar(path: Path) -> None:
@@ -143,14 +154,10 @@ def estimated_load_bytes(path: Path) -> int | None:
         return PANDAS_PEAK_PER_ARROW_BYTE * arrow
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
         return None
-    with open(path, "rb") as f:
-        sample = f.read(_SAMPLE_BYTES)
-    lines = sample.splitlines()
+    sample, lines = _text_sample(path)
     if len(lines) < 2:
         return None
-    rows = path.stat().st_size / max(1.0, len(sample) / len(lines))
-    columns = lines[0].count(b"\t" if path.suffix.lower() == ".tsv" else b",") + 1
-    return int(rows * (columns * 16 + 120))
+    return int(_text_load_estimate(path, sample, lines)[1])
 
 
 def choose_engine(path: Path, requested: str) -> tuple[str, str | None]:
