@@ -148,6 +148,9 @@ class Results(t.HasTraits):
         self._caches: dict[str, dict[tuple, Any]] = {}
         self._task_override: str | None = None
         self.curve_builds = 0  # how many curves were built: tests use it to prove caching
+        #: every row's key as one Arrow array (made on first use) and keys found in it
+        self._keys_arrow: pa.Array | None = None
+        self._confirmed_keys: set[str] = set()
         self._tasks = tuple(schema.tasks) if "task" in frame.columns else ()
         group = ["model", "task", "split"] if self._tasks else ["model", "split"]
         # row positions per (model, split): int32 halves them (80 -> 40 MB at 10M rows)
@@ -550,7 +553,7 @@ class Results(t.HasTraits):
 
         A view of the frame's own buffer when it is one chunk (combining chunks copies),
         kept: the keys never change."""
-        if getattr(self, "_keys_arrow", None) is None:
+        if self._keys_arrow is None:
             col = self._frame["key"]
             arr = getattr(col.array, "_pa_array", None)
             if arr is None:
@@ -569,10 +572,10 @@ class Results(t.HasTraits):
         """Whether an example key exists in these results: one scan of the keys' buffer
         (~50 ms at 10M rows) the first time a key is asked about, a set lookup after."""
         key = str(key)
-        confirmed = self.__dict__.setdefault("_confirmed_keys", set())
-        if key not in confirmed and pc.any(pc.equal(self._key_arrow(), key)).as_py():
-            confirmed.add(key)
-        return key in confirmed
+        if key not in self._confirmed_keys and \
+                pc.any(pc.equal(self._key_arrow(), key)).as_py():
+            self._confirmed_keys.add(key)
+        return key in self._confirmed_keys
 
     def known_keys(self, keys: Sequence[str]) -> frozenset[str]:
         """Those of ``keys`` that exist in these results: one pass over the rows' keys against
@@ -584,7 +587,7 @@ class Results(t.HasTraits):
         all_keys = self._key_arrow()
         found = frozenset(pc.unique(all_keys.filter(pc.is_in(all_keys, value_set=asked)))
                           .to_pylist())
-        self.__dict__.setdefault("_confirmed_keys", set()).update(found)
+        self._confirmed_keys.update(found)
         return found
 
     @property
@@ -863,8 +866,8 @@ class Results(t.HasTraits):
         model = self._check_model(model)
         tags = self.tags
         reviewed = tags[tags.notna().any(axis=1).to_numpy()]
-        # look up the few reviewed keys in the split (an index built once per split and
-        # model), not every misclassified key in the tags
+        # look up the few reviewed keys in the split (each found once, then remembered), not
+        # every misclassified key in the tags
         pos = self._key_positions(split, model, reviewed.index)
         wrong = np.zeros(pos.size, dtype=bool)
         found = pos >= 0
@@ -1566,12 +1569,8 @@ class DatasetResults(Results):
         key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit)
         if key not in self._cache:
             groups, slice_grid = self._slice_groups(split, model, bins)
-            if groups.values is not None:  # binary scores: wrong at the threshold, per group
-                gridded = self._ikey(model, split) in self._agg.gridded or slice_grid
-                values = groups.values.astype(np.float64 if gridded else self._agg.score_dtype)
-                wrong = groups.labels != flag(values, thr)
-            else:
-                wrong = groups.labels
+            wrong = self._wrong_in_groups(split, model, groups.labels, groups.values,
+                                          on_grid=slice_grid is not None)
             table = find_slices(wrong, groups.columns, max_order=max_order, min_rows=min_rows,
                                 alpha=alpha, limit=limit, counts=groups.counts)
             table.attrs.update({"split": split, "model": model,
@@ -1587,6 +1586,17 @@ class DatasetResults(Results):
                        f"{slice_grid:g} below it count as at or above it."))
             self._cache_put(key, table, "slices", limit=8)
         return self._cache[key]
+
+    def _wrong_in_groups(self, split: str, model: str, labels: np.ndarray,
+                         values: np.ndarray | None, *, on_grid: bool = False) -> np.ndarray:
+        """Which of an engine's groups are errors at the model's threshold: binary scores
+        (``labels`` positive, ``values`` the score or grid point) compared in the scores' own
+        type (grid points as doubles), else ``labels`` already says wrong."""
+        if values is None:
+            return labels
+        gridded = on_grid or self._ikey(model, split) in self._agg.gridded
+        values = values.astype(np.float64 if gridded else self._agg.score_dtype)
+        return labels != flag(values, self.threshold_of(model))
 
     def _slice_groups(self, split: str, model: str, bins: int) -> tuple[Any, float | None]:
         """The engine's groups of a split by slice cell (asked once per split and bins), and
@@ -1641,12 +1651,7 @@ class DatasetResults(Results):
                 self._agg.keys_with_split, binary=binary,
                 grid=self._agg.gridded.get(self._ikey(model, split)) if binary else None)
         eye, labels, values, counts = self._cache[key]
-        if values is not None:  # binary scores: wrong at the model's threshold, per group
-            gridded = self._ikey(model, split) in self._agg.gridded
-            values = values.astype(np.float64 if gridded else self._agg.score_dtype)
-            wrong = labels != flag(values, self.threshold_of(model))
-        else:
-            wrong = labels
+        wrong = self._wrong_in_groups(split, model, labels, values)
         return (int(counts[eye].sum()), int(counts[eye & wrong].sum()),
                 int(counts[~eye].sum()), int(counts[~eye & wrong].sum()))
 
