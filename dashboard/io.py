@@ -213,12 +213,10 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
         arr = arr.cast(pa.large_string())
     encoded = pc.dictionary_encode(arr).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    rows = pd.Series(pd.array(arr.combine_chunks() if len(encoded.dictionary) == len(arr)
-                              else encoded.dictionary.take(pa.array(np.maximum(codes, 0))),
-                              dtype="str"))
-    if arr.null_count:
-        rows = rows.where(codes >= 0)
-    return codes.astype(np.int32 if small else np.int64), rows
+    if len(encoded.dictionary) == len(arr):  # every id distinct (and none missing): as read
+        return (codes.astype(np.int32 if small else np.int64),
+                pd.Series(pd.array(arr.combine_chunks(), dtype="str")))
+    return _as_text_rows(codes, encoded.dictionary, small)
 
 
 def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.ndarray, pd.Series]:
