@@ -13,7 +13,7 @@ import html
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,7 @@ def build_report(results: Results, *, title: str | None = None,
     report = r.gaps()
     errors = r.error_rates()
     title = title or r.name
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="facts">Model {html.escape(str(r.model))}'
              + (f" · task {html.escape(r.task)}" if r.tasks else "")

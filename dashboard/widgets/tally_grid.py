@@ -22,7 +22,7 @@ import io
 import math
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -771,7 +771,7 @@ class TallyGrid(widgets.VBox):
         if self.last_error is not None:  # an earlier error is over once an edit is saved
             self.last_error = None
             _set(self._status, "")
-        at = datetime.fromisoformat(edit.at).astimezone(timezone.utc).strftime("%H:%M:%S")
+        at = datetime.fromisoformat(edit.at).astimezone(UTC).strftime("%H:%M:%S")
         self._set_status(key, {"kind": "saved", "text": f"saved ✓ {at} UTC", "note": note,
                                "title": f"saved by {edit.author} at {edit.at} "
                                         f"(edit #{edit.seq})"})
@@ -1053,4 +1053,4 @@ def _set(widget: widgets.Widget, value: str) -> None:
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -6,7 +6,7 @@ import base64
 import html
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -421,7 +421,7 @@ def test_import_tags_from_an_upload(grid: TallyGrid, demo: Results) -> None:
     content = f"example_id,zoo,comment\n{key},yes,<b>uploaded</b>\n".encode()
     grid._import_upload.value = ({"name": "tags.csv", "type": "text/csv", "size": len(content),
                                   "content": memoryview(content),
-                                  "last_modified": datetime.now(timezone.utc)},)
+                                  "last_modified": datetime.now(UTC)},)
     assert grid.last_error is None, grid.last_error
     assert "zoo" in demo.categories and bool(demo.tags.loc[key, "zoo"])
     assert grid.row_view(key).comment.value == "<b>uploaded</b>"
