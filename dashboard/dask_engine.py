@@ -611,19 +611,22 @@ class DaskSource:
                 frame["v"] = np.nan
                 frame["y"] = part["wrong"].to_numpy(dtype=bool)
             frame["n"] = 1
+            frame["w"] = part["w"].to_numpy(dtype=np.float64)
             keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
-            return frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+            return frame.groupby(keys, dropna=False, sort=False)[["n", "w"]].sum().reset_index()
         keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
         (table,) = self.compute(rows.map_partitions(grouped, meta={
-            **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64}))
-        table = table.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+            **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64,
+            "w": np.float64}))
+        table = table.groupby(keys, dropna=False, sort=False)[["n", "w"]].sum().reset_index()
         if len(table) > limit:
             raise too_many_slice_groups(limit, split, model, grid)
         return SliceGroups(
             columns=[SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
                      for i, (c, _) in enumerate(made)], sql=specs,
             counts=table["n"].to_numpy(dtype=np.int64), labels=table["y"].to_numpy(dtype=bool),
-            values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+            values=table["v"].to_numpy(dtype=np.float64) if binary else None,
+            weights=table["w"].to_numpy(dtype=np.float64))
 
     def slice_keys(self, model: str, split: str, task: str | None,
                    conditions: Sequence[tuple[tuple, int]], keys_with_split: bool

@@ -173,6 +173,8 @@ class SliceGroups:
     counts: np.ndarray
     labels: np.ndarray
     values: np.ndarray | None
+    #: each group's summed weight (the rows' count where the file has no weights)
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -329,8 +331,8 @@ class DuckDBSource:
                 if c is not None]
         codes = ", ".join([f"{sql} AS c{i}" for i, (_, sql) in enumerate(made)] + [""])
         y = self._label_and_score(binary, grid)
-        table = self.sql(f"SELECT {codes}{y}, count(*) AS n FROM src WHERE {where} GROUP BY ALL "
-                         f"LIMIT {int(limit) + 1}").df()
+        table = self.sql(f"SELECT {codes}{y}, count(*) AS n, sum({self.exprs['weight']}) AS w "
+                         f"FROM src WHERE {where} GROUP BY ALL LIMIT {int(limit) + 1}").df()
         if len(table) > limit:
             raise too_many_slice_groups(limit, split, model, grid)
         columns = [SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
@@ -338,7 +340,8 @@ class DuckDBSource:
         return SliceGroups(columns=columns, sql=[sql for _, sql in made],
                            counts=table["n"].to_numpy(dtype=np.int64),
                            labels=table["y"].to_numpy(dtype=bool),
-                           values=table["v"].to_numpy(dtype=np.float64) if binary else None)
+                           values=table["v"].to_numpy(dtype=np.float64) if binary else None,
+                           weights=table["w"].to_numpy(dtype=np.float64))
 
     def _key_sql(self, split: str, keys_with_split: bool) -> str:
         """SQL of a row's example key in a split: the id, or split/id (the in-memory rule)."""

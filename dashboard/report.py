@@ -26,6 +26,7 @@ from dashboard.figures.tally import tally_spec
 from dashboard.figures.theme import FONT, THEME_JS
 from dashboard.figures.waterfall import waterfall_spec
 from dashboard.metrics.gaps import GAP_LABELS
+from dashboard.metrics.slices import slice_test_note
 from dashboard.results import Results
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
@@ -133,8 +134,8 @@ def _discovery(r: Results) -> list[str]:
                      pct(t["rest_error"]), pct(t["share"], 0), pct(t["ceiling_error"]),
                      f"{t['p_value']:.2g}"] for _, t in top.iterrows()]
             parts.append(f"<h3>Suggested categories from the metadata</h3><p class='note'>"
-                         f"Slices where the dev errors concentrate, significant after "
-                         f"{table.attrs['tried']} slices tried (Holm)."
+                         f"Slices where the dev errors concentrate significantly. "
+                         f"{html.escape(slice_test_note(table))}"
                          + (f" {html.escape(table.attrs['note'])}" if table.attrs.get("note")
                             else "") + "</p>")
             parts.append(_table(rows, ["slice", "rows", "error", "elsewhere", "share of errors",

@@ -1020,12 +1020,14 @@ class Results(t.HasTraits):
         model = self._check_model(model)
         split = self._check_split(split, model)
         key = ("slices", model, split, self.threshold_of(model), max_order, bins, min_rows,
-               alpha, limit)
+               alpha, limit, self.weighted)
         if key not in self._cache:
             columns = self._slice_columns(split, model, bins)
+            weights = (self._frame["weight"].to_numpy()[self._positions(split, model)]
+                       if self.weighted else None)
             table = find_slices(~self._correct_cached(split, model), columns,
                                 max_order=max_order, min_rows=min_rows, alpha=alpha,
-                                limit=limit)
+                                limit=limit, weights=weights)
             table.attrs.update({"split": split, "model": model,
                                 "columns_used": tuple(c.name for c in columns)})
             self._cache_put(key, table, "slices", limit=8)
@@ -1566,13 +1568,15 @@ class DatasetResults(Results):
         model = self._check_model(model)
         split = self._check_split(split, model)
         thr = self.threshold_of(model)
-        key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit)
+        key = ("slices", model, split, thr, max_order, bins, min_rows, alpha, limit,
+               self.weighted)
         if key not in self._cache:
             groups, slice_grid = self._slice_groups(split, model, bins)
             wrong = self._wrong_in_groups(split, model, groups.labels, groups.values,
                                           on_grid=slice_grid is not None)
             table = find_slices(wrong, groups.columns, max_order=max_order, min_rows=min_rows,
-                                alpha=alpha, limit=limit, counts=groups.counts)
+                                alpha=alpha, limit=limit, counts=groups.counts,
+                                weights=groups.weights if self.weighted else None)
             table.attrs.update({"split": split, "model": model,
                                 "columns_used": tuple(c.name for c in groups.columns)})
             if slice_grid:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +117,17 @@ def both(frame: pd.DataFrame, options: dict, where: Path, engine: str = "duckdb"
     return memory, Results.from_dataset(path, engine=engine, **options, **engine_options)
 
 
+def _weightings(r: Results) -> list[bool]:
+    """Both views of a file with weights (unweighted, weighted); one without weights."""
+    return [False, True] if r.schema.has_weight else [False]
+
+
 def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]) -> None:
     assert isinstance(engine, DatasetResults)
     assert engine.models == memory.models
     assert engine.splits == memory.splits
     assert engine.classes == memory.classes
-    for weighted in ([False, True] if memory.schema.has_weight else [False]):
+    for weighted in _weightings(memory):
         memory.weighted = engine.weighted = weighted
         for m in memory.models:
             assert engine.split_sizes(m) == memory.split_sizes(m)
@@ -719,7 +725,7 @@ def assert_same_multitask_and_learning_curves(memory: Results, engine: Results,
             assert a.attrs == b.attrs
     if memory.train_sizes:
         memory.task = engine.task = memory.tasks[0] if memory.tasks else ""
-        for weighted in ([False, True] if memory.schema.has_weight else [False]):
+        for weighted in _weightings(memory):
             memory.weighted = engine.weighted = weighted
             for m in memory.models:
                 for thr in thresholds:
@@ -888,7 +894,8 @@ def test_duckdb_slices_equal_the_in_memory_slices(data, thresholds, bins, max_or
         builds = None
         for thr in thresholds + [0.5]:
             memory.threshold = engine.threshold = thr
-            for m in memory.models:
+            for m, weighted in product(memory.models, _weightings(memory)):
+                memory.weighted = engine.weighted = weighted
                 a = memory.suggest_slices(model=m, bins=bins, max_order=max_order,
                                           min_rows=min_rows)
                 b = engine.suggest_slices(model=m, bins=bins, max_order=max_order,
@@ -935,7 +942,8 @@ def test_dask_slices_equal_the_in_memory_slices(dask_client, data, thresholds, b
         assert engine.metadata_columns == memory.metadata_columns
         for thr in [0.5, *thresholds]:
             memory.threshold = engine.threshold = thr
-            for m in memory.models:
+            for m, weighted in product(memory.models, _weightings(memory)):
+                memory.weighted = engine.weighted = weighted
                 a = memory.suggest_slices(model=m, bins=bins, min_rows=min_rows)
                 b = engine.suggest_slices(model=m, bins=bins, min_rows=min_rows)
                 same(a, b)

@@ -4,14 +4,15 @@ Each metadata column becomes integer codes (a categorical column's levels, a num
 quantile bins); single columns and pairs of them are counted with ``bincount`` over the codes,
 one pass per column or pair, so ten million rows stay interactive. A slice is reported when
 its error rate is above the rest's: its rows, errors, error against the rest, share of all
-errors, the ceiling if it were fixed completely (DOMAIN.md section 2), and a one-sided
-two-proportion z test adjusted by Holm's method for every slice tried (anchors: the
-Responsible-AI error-analysis tree and SliceLine).
+errors, the ceiling if it were fixed completely (DOMAIN.md section 2), and an exact one-sided
+hypergeometric (Fisher) test of the slice against the rest, adjusted by Holm's method over
+every slice tried, so the table controls the family-wise error rate (DOMAIN.md section 5: a
+normal approximation overstates significance on small counts). Anchors: the Responsible-AI
+error-analysis tree and SliceLine.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -22,7 +23,8 @@ import pandas as pd
 from dashboard.errors import DashboardError
 
 __all__ = ["SliceColumn", "bin_column", "find_slices", "holm", "numeric_labels",
-           "quantile_from_order_stats"]
+           "quantile_from_order_stats", "slice_p_values",
+           "slice_test_note"]
 
 #: a categorical column with more levels than this is an identifier, not a slice
 MAX_LEVELS = 64
@@ -119,52 +121,90 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _upper_p(z: np.ndarray) -> np.ndarray:
-    """One-sided normal tail P(Z >= z)."""
-    return 0.5 * np.vectorize(math.erfc, otypes=[np.float64])(z / math.sqrt(2.0))
+def slice_test_note(table: pd.DataFrame) -> str:
+    """The sentence under a slice table: which test, over how many slices, what it controls."""
+    attrs = table.attrs
+    return (f"Exact one-sided test of each slice against the rest (hypergeometric), "
+            f"Holm-adjusted over the {attrs.get('tried', 0)} slices tried: at most a "
+            f"{attrs.get('alpha', 0.05):.0%} chance of calling any slice significant when the "
+            f"errors do not depend on the metadata"
+            + (" (rows counted as examples; error, share and ceiling weighted)."
+               if attrs.get("weighted") else "."))
+
+
+def slice_p_values(errors: np.ndarray, rows: np.ndarray, total_errors: int,
+                   total_rows: int) -> np.ndarray:
+    """Exact one-sided p of each slice: P(X >= errors) for X ~ Hypergeom(total_rows,
+    total_errors, rows), the chance that a random set of ``rows`` rows holds that many errors.
+
+    Conditional on the split's error count, this is Fisher's exact test of the slice against
+    the rest: honest at 3 errors in 20 rows, where the pooled z test is 29x too small.
+    """
+    from scipy.stats import hypergeom  # imported when slices are first asked for
+
+    errors = np.asarray(errors, dtype=np.int64)
+    if errors.size == 0:
+        return np.empty(0)
+    p = hypergeom.sf(errors - 1, int(total_rows), int(total_errors),
+                     np.asarray(rows, dtype=np.int64))
+    return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
 
 
 def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order: int = 2,
                 min_rows: int = 20, alpha: float = 0.05, limit: int = 50,
-                counts: np.ndarray | None = None) -> pd.DataFrame:
+                counts: np.ndarray | None = None,
+                weights: np.ndarray | None = None) -> pd.DataFrame:
     """Slices (one column, or two with ``max_order=2``) where the errors concentrate.
 
     ``wrong`` marks the split's misclassified rows. Columns of the result: ``slice`` (a
     readable name), ``columns``, ``rows``, ``errors``, ``error``, ``rest_error``, ``share``
     (of all errors), ``ceiling_error`` (split error if the slice were fixed), ``excess``
-    (errors above what the overall rate predicts), ``p_value`` (Holm-adjusted over every slice
-    of at least ``min_rows`` rows tried), ``p_raw`` and ``significant``. Only slices whose error
-    is above the rest's are listed, most excess errors first; a pair is listed only when it is
-    worse than both of its single columns. ``attrs["tried"]`` counts the tests.
+    (errors above what the overall rate predicts), ``p_value`` (the exact one-sided test of
+    :func:`slice_p_values`, Holm-adjusted over every slice of at least ``min_rows`` rows tried),
+    ``p_raw`` and ``significant``. Only slices whose error is above the rest's are listed, most
+    excess errors first; a pair is listed only when it is worse than both of its single
+    columns. ``attrs["tried"]`` counts the tests, :func:`slice_test_note` says which test it is.
 
     ``counts`` (an engine's groups) says how many identical rows each entry stands for.
+    ``weights`` (per entry: the rows' summed weight) makes ``error``, ``rest_error``,
+    ``share`` and ``ceiling_error`` weighted, as the view's dev error is; the test stays on
+    the counts of examples (``rows``, ``errors``), which is where its exactness comes from.
     """
     wrong = np.asarray(wrong, dtype=bool)
     if max_order not in (1, 2):
         raise DashboardError(f"max_order must be 1 or 2, got {max_order}")
-    weights = None if counts is None else np.asarray(counts, dtype=np.int64)
-    n = wrong.size if weights is None else int(weights.sum())
-    total_errors = int(wrong.sum()) if weights is None else int(weights[wrong].sum())
+    multiplicity = None if counts is None else np.asarray(counts, dtype=np.int64)
+    mass = None if weights is None else np.asarray(weights, dtype=np.float64)
+    n = wrong.size if multiplicity is None else int(multiplicity.sum())
+    total_errors = int(wrong.sum()) if multiplicity is None else int(multiplicity[wrong].sum())
+    w_total = n if mass is None else float(mass.sum())
+    w_errors = total_errors if mass is None else float(mass[wrong].sum())
     records: list[dict] = []
     parent_error: dict[tuple[str, int], float] = {}
 
     wrong_at = np.flatnonzero(wrong)  # errors are few: count them by position
 
-    def count(codes: np.ndarray, size: int, complete: bool) -> tuple[np.ndarray, np.ndarray]:
-        if weights is not None:  # each entry stands for weights[i] rows (exact in float64)
-            ok = codes >= 0
-            bad = ok & wrong
-            return (np.bincount(codes[ok], weights=weights[ok], minlength=size)
-                    .round().astype(np.int64),
-                    np.bincount(codes[bad], weights=weights[bad], minlength=size)
-                    .round().astype(np.int64))
-        if complete:  # no missing value: no mask, no copy of the column
-            return (np.bincount(codes, minlength=size),
-                    np.bincount(codes[wrong_at], minlength=size))
-        ok = codes >= 0
-        err_codes = codes[wrong_at]
-        return (np.bincount(codes[ok], minlength=size),
-                np.bincount(err_codes[err_codes >= 0], minlength=size))
+    def count(codes: np.ndarray, size: int, complete: bool) -> tuple[np.ndarray, ...]:
+        """Rows and errors per code, then their weight (the same counts when unweighted)."""
+        ok = None if complete else codes >= 0
+        bad = wrong if ok is None else ok & wrong
+        if multiplicity is not None:  # each entry stands for counts[i] rows (exact in float64)
+            sel = slice(None) if ok is None else ok
+            rows = np.bincount(codes[sel], weights=multiplicity[sel], minlength=size)
+            errs = np.bincount(codes[bad], weights=multiplicity[bad], minlength=size)
+            rows, errs = rows.round().astype(np.int64), errs.round().astype(np.int64)
+        elif complete:  # no missing value: no mask, no copy of the column
+            rows = np.bincount(codes, minlength=size)
+            errs = np.bincount(codes[wrong_at], minlength=size)
+        else:
+            err_codes = codes[wrong_at]
+            rows = np.bincount(codes[ok], minlength=size)
+            errs = np.bincount(err_codes[err_codes >= 0], minlength=size)
+        if mass is None:
+            return rows, errs, rows, errs
+        sel = slice(None) if ok is None else ok
+        return (rows, errs, np.bincount(codes[sel], weights=mass[sel], minlength=size),
+                np.bincount(codes[bad], weights=mass[bad], minlength=size))
 
     complete = {c.name: bool(c.codes.size == 0 or c.codes.min() >= 0) for c in columns}
 
@@ -172,11 +212,13 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
         if col.codes.size != wrong.size:
             raise DashboardError(f"column {col.name!r} has {col.codes.size} rows, not "
                                  f"{wrong.size}")
-        rows, errs = count(col.codes, len(col.labels), complete[col.name])
-        for i, (r, e) in enumerate(zip(rows.tolist(), errs.tolist(), strict=True)):
-            parent_error[(col.name, i)] = e / r if r else 0.0
-            records.append({"slice": col.labels[i], "columns": (col.name,), "rows": r,
-                            "errors": e, "parents": ()})
+        rows, errs, w_rows, w_errs = count(col.codes, len(col.labels), complete[col.name])
+        for i in range(len(col.labels)):
+            wr, we = float(w_rows[i]), float(w_errs[i])
+            parent_error[(col.name, i)] = we / wr if wr > 0 else 0.0
+            records.append({"slice": col.labels[i], "columns": (col.name,), "rows": int(rows[i]),
+                            "errors": int(errs[i]), "w_rows": wr, "w_errors": we,
+                            "parents": ()})
     if max_order == 2:
         for a, b in combinations(columns, 2):
             la, lb = len(a.labels), len(b.labels)
@@ -185,30 +227,31 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
             else:
                 both = (a.codes >= 0) & (b.codes >= 0)
                 combined = np.where(both, a.codes * lb + b.codes, -1)
-            rows, errs = count(combined, la * lb, complete[a.name] and complete[b.name])
+            rows, errs, w_rows, w_errs = count(combined, la * lb,
+                                               complete[a.name] and complete[b.name])
             for k in np.flatnonzero(rows >= min_rows).tolist():
                 i, j = divmod(k, lb)
                 records.append({"slice": f"{a.labels[i]} and {b.labels[j]}",
                                 "columns": (a.name, b.name), "rows": int(rows[k]),
-                                "errors": int(errs[k]),
+                                "errors": int(errs[k]), "w_rows": float(w_rows[k]),
+                                "w_errors": float(w_errs[k]),
                                 "parents": ((a.name, i), (b.name, j))})
     table = pd.DataFrame.from_records(
-        records, columns=["slice", "columns", "rows", "errors", "parents"])
+        records, columns=["slice", "columns", "rows", "errors", "w_rows", "w_errors", "parents"])
     table = table[(table["rows"] >= min_rows) & (table["rows"] < n)].reset_index(drop=True)
-    p = total_errors / n if n else 0.0
-    rows = table["rows"].to_numpy(dtype=np.float64)
-    errs = table["errors"].to_numpy(dtype=np.float64)
-    rest = n - rows
-    error = errs / np.maximum(rows, 1)
-    rest_error = (total_errors - errs) / np.maximum(rest, 1)
-    se = np.sqrt(p * (1 - p) * (1 / np.maximum(rows, 1) + 1 / np.maximum(rest, 1)))
+    p = w_errors / w_total if w_total > 0 else 0.0
+    errs = table["errors"].to_numpy(dtype=np.int64)
+    w_rows = table["w_rows"].to_numpy(dtype=np.float64)
+    w_errs = table["w_errors"].to_numpy(dtype=np.float64)
+    w_rest = w_total - w_rows
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, (error - rest_error) / se, 0.0)
-    p_raw = _upper_p(z) if len(table) else np.empty(0)
+        error = np.where(w_rows > 0, w_errs / w_rows, 0.0)
+        rest_error = np.where(w_rest > 0, (w_errors - w_errs) / w_rest, 0.0)
+    p_raw = slice_p_values(errs, table["rows"].to_numpy(), total_errors, n)
     table = table.assign(error=error, rest_error=rest_error,
-                         share=errs / total_errors if total_errors else 0.0,
-                         ceiling_error=(total_errors - errs) / n if n else np.nan,
-                         excess=errs - rows * p, p_raw=p_raw, p_value=holm(p_raw))
+                         share=w_errs / w_errors if w_errors > 0 else 0.0,
+                         ceiling_error=(w_errors - w_errs) / w_total if w_total > 0 else np.nan,
+                         excess=w_errs - w_rows * p, p_raw=p_raw, p_value=holm(p_raw))
     tried = len(table)
     worse = table["error"] > table["rest_error"]
     above_parents = np.array([all(e > parent_error[q] for q in parents)
@@ -217,7 +260,7 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     table = table[worse.to_numpy() & above_parents]
     table = table.assign(significant=table["p_value"] < alpha)
     table = table.sort_values(["excess", "p_value"], ascending=[False, True]).head(limit)
-    out = table.drop(columns=["parents"]).reset_index(drop=True)
+    out = table.drop(columns=["parents", "w_rows", "w_errors"]).reset_index(drop=True)
     out.attrs.update({"tried": tried, "errors": total_errors, "rows": n, "alpha": alpha,
-                      "error": p})
+                      "error": p, "weighted": mass is not None})
     return out

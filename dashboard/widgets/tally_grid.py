@@ -42,6 +42,7 @@ from dashboard.annotations import (
 )
 from dashboard.errors import DashboardError
 from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, sample_review_rows
+from dashboard.metrics.slices import slice_test_note
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.format import count, pct
@@ -673,10 +674,11 @@ class TallyGrid(widgets.VBox):
         head = (
             f"<b>Suggested categories</b> from the metadata "
             f"({', '.join(map(html.escape, table.attrs.get('columns_used', ())))}): slices where "
-            f"the {html.escape(self.split)} errors concentrate, significant after "
-            f"{table.attrs['tried']} slices tried (Holm)." if len(top) else
+            f"the {html.escape(self.split)} errors concentrate significantly. "
+            if len(top) else
             f"<b>Suggested categories</b>: no metadata slice concentrates the "
-            f"{html.escape(self.split)} errors significantly ({table.attrs['tried']} tried).")
+            f"{html.escape(self.split)} errors significantly. ")
+        head += f"<small>{html.escape(slice_test_note(table))}</small>"
         if table.attrs.get("note"):  # counted on a score grid (an engine, a very large split)
             head += f" {html.escape(table.attrs['note'])}"
         items = [(str(row["slice"]),

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard import DashboardError, Results
-from dashboard.metrics.slices import bin_column, find_slices, holm
+from dashboard.metrics.slices import (
+    bin_column,
+    find_slices,
+    holm,
+    slice_p_values,
+    slice_test_note,
+)
 from dashboard.metrics.suspects import find_label_suspects
 
 
@@ -80,17 +86,114 @@ def test_holm_matches_statsmodels() -> None:
     np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1])
 
 
-def test_z_test_matches_statsmodels_one_sided() -> None:
-    from statsmodels.stats.proportion import proportions_ztest
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 300), st.data())
+def test_slice_p_is_fishers_exact_one_sided_test(n: int, data: st.DataObject) -> None:
+    """The slice's p is scipy's one-sided Fisher test of slice against rest, ties included."""
+    from scipy.stats import fisher_exact
 
-    wrong = np.zeros(1000, dtype=bool)
-    wrong[:30] = True  # 30 errors in the first 100 rows
-    wrong[500:540] = True  # 40 in the other 900
-    col = bin_column("part", np.where(np.arange(1000) < 100, "a", "b"))
+    rows = data.draw(st.integers(1, n - 1))
+    errors = data.draw(st.integers(0, n))
+    in_slice = data.draw(st.integers(max(0, errors - (n - rows)), min(rows, errors)))
+    wrong = np.zeros(n, dtype=bool)
+    wrong[:in_slice] = True
+    wrong[rows:rows + errors - in_slice] = True
+    col = bin_column("part", np.where(np.arange(n) < rows, "a", "b"))
     table = find_slices(wrong, [col], max_order=1, min_rows=1)
-    row = table[table["slice"] == "part = a"].iloc[0]
-    _, p = proportions_ztest([30, 40], [100, 900], alternative="larger")
-    assert row["p_raw"] == pytest.approx(p, rel=1e-9)
+    hit = table[table["slice"] == "part = a"]
+    _, ref = fisher_exact([[in_slice, rows - in_slice],
+                           [errors - in_slice, n - rows - errors + in_slice]],
+                          alternative="greater")
+    if len(hit):  # listed only when its error is above the rest's
+        assert hit["p_raw"].iloc[0] == pytest.approx(ref, rel=1e-9, abs=1e-15)
+    np.testing.assert_allclose(slice_p_values([in_slice], [rows], errors, n), [ref],
+                               rtol=1e-9, atol=1e-15)
+
+
+def test_three_errors_in_twenty_rows_among_thirteen_slices_is_not_significant() -> None:
+    """DOMAIN.md section 5: 300 dev rows, 9 errors, a slice of 20 rows with 3 of them and 13
+    slices tried: exact p 0.0165, Holm 0.215 (the z test said 0.00056, adjusted 0.0073)."""
+    sizes = [20] + [24] * 4 + [23] * 8
+    level = np.repeat([f"l{i:02d}" for i in range(13)], sizes)
+    wrong = np.zeros(300, dtype=bool)
+    wrong[:3] = True  # 3 errors in the slice of 20
+    starts = np.cumsum([0, *sizes])[1:7]
+    wrong[starts] = True  # one error in each of 6 other levels
+    table = find_slices(wrong, [bin_column("level", level)], max_order=1)
+    assert table.attrs["tried"] == 13
+    top = table[table["slice"] == "level = l00"].iloc[0]
+    assert top["p_raw"] == pytest.approx(0.0165, abs=5e-5)
+    assert top["p_value"] == pytest.approx(13 * top["p_raw"])
+    assert top["p_value"] == pytest.approx(0.215, abs=1e-3)
+    assert not top["significant"]
+    note = slice_test_note(table)
+    assert "Exact one-sided" in note and "13 slices tried" in note and "5%" in note
+
+
+def _null_or_planted(rng: np.random.Generator, n: int, rate: float, planted: float | None
+                     ) -> tuple[np.ndarray, list]:
+    """A split's errors and four metadata columns; errors depend on no column, or the
+    night-time android rows err at ``planted``."""
+    device = rng.choice(["ios", "android", "web"], n)
+    light = rng.choice(["day", "night"], n, p=[0.7, 0.3])
+    region = rng.choice(["eu", "us", "asia", "af", "sa"], n)
+    size = rng.random(n)
+    p = np.full(n, rate)
+    if planted is not None:
+        p[(device == "android") & (light == "night")] = planted
+    wrong = rng.random(n) < p
+    cols = [bin_column(name, v) for name, v in (("device", device), ("light", light),
+                                                 ("region", region), ("size", size))]
+    return wrong, cols
+
+
+@pytest.mark.parametrize("n, rate", [(300, 0.02), (300, 0.03), (1000, 0.05), (3000, 0.1)])
+def test_no_slice_is_called_significant_on_null_data_more_than_5_percent(n: int, rate: float
+                                                                         ) -> None:
+    """Seeded: 300 datasets where the errors depend on no column; the rate of datasets with
+    any significant slice stays within 5% plus Monte-Carlo error (the z test gave 18-22% at
+    300 rows and 2-3% error), and a planted slice is still found."""
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(int(n * 1000 * rate))
+    runs = 300
+    flagged = sum(bool(find_slices(*_null_or_planted(rng, n, rate, None))["significant"].any())
+                  for _ in range(runs))
+    found = sum(bool(find_slices(*_null_or_planted(rng, n, rate, 6 * rate + 0.1))
+                     .query("significant")["slice"].str.contains("android").any())
+                for _ in range(100))
+    print(f"n={n}, error {rate:.0%}: any slice significant in {flagged}/{runs} null datasets; "
+          f"planted slice found in {found}/100")
+    assert flagged <= binom.ppf(0.99, runs, 0.05)  # 5% within Monte-Carlo error (one-sided 1%)
+    assert found >= 60
+
+
+def test_weighted_slices_show_weighted_share_and_ceiling() -> None:
+    """With weights on, share and ceiling are the weighted ones, as the view's dev error is."""
+    df, _ = _planted(4_000, seed=3)
+    rng = np.random.default_rng(3)
+    df["weight"] = rng.choice([1.0, 10.0], len(df), p=[0.9, 0.1])
+    r = Results.from_frame(df, weight="weight")
+    r.weighted = True
+    table = r.suggest_slices("dev", max_order=1, min_rows=1, limit=100)
+    assert table.attrs["weighted"] and "weighted" in slice_test_note(table)
+    wrong = ~r.correct("dev")
+    w = df["weight"].to_numpy()
+    dev_error = r.error_rates().loc["dev", "error"]
+    assert dev_error == pytest.approx(w[wrong].sum() / w.sum())
+    for device in ("ios", "android", "web"):
+        hit = table[table["slice"] == f"device = {device}"]
+        if not len(hit):
+            continue
+        inside = df["device"].to_numpy() == device
+        assert hit["error"].iloc[0] == pytest.approx(w[inside & wrong].sum() / w[inside].sum())
+        assert hit["share"].iloc[0] == pytest.approx(w[inside & wrong].sum() / w[wrong].sum())
+        assert hit["ceiling_error"].iloc[0] == pytest.approx(
+            dev_error - w[inside & wrong].sum() / w.sum())
+        assert hit["errors"].iloc[0] == int((inside & wrong).sum())  # the test counts examples
+    r.weighted = False
+    plain = r.suggest_slices("dev", max_order=1, min_rows=1, limit=100)
+    assert not plain.attrs["weighted"]
 
 
 def test_numeric_metadata_is_binned_by_quantiles() -> None:
