@@ -897,14 +897,15 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     counts, gridded = count.scores(canon, tuple(t_dims), list(sizes.index)) if score else ({}, {})
     confusion = count.confusion(canon, tuple(t_dims)) if not score else {}
     lc_sizes, lc_counts, lc_confusion, lc_gridded = None, {}, {}, {}
-    if lc_groups is not None and every_size is not None:  # learning curves, pooled over tasks
+    if lc_groups is not None and every_size is not None:  # learning curves, per task
         lc_groups = lc_groups.assign(m=lc_groups["m"].astype(str))
-        lc_sizes = lc_groups.groupby(["m", "z", "split"], sort=True).agg(
+        lc_sizes = lc_groups.groupby(["m", *t_dims, "z", "split"], sort=True).agg(
             n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"))
         if score:
-            lc_counts, lc_gridded = count.scores(every_size, ("z",), list(lc_sizes.index))
+            lc_counts, lc_gridded = count.scores(every_size, (*t_dims, "z"),
+                                                 list(lc_sizes.index))
         else:
-            lc_confusion = count.confusion(every_size, ("z",))
+            lc_confusion = count.confusion(every_size, (*t_dims, "z"))
     if gridded or lc_gridded:
         notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
     if unlabelled:

@@ -611,8 +611,8 @@ class Aggregates:
     tasks: tuple[str, ...] = ()
     unlabelled: dict[str, int] = field(default_factory=dict)
     #: learning curves (a train_size column; the tables above hold each model's largest
-    #: size): per (model, size, split) n, w, w2 (``lc_sizes``), and the counts at each
-    #: distinct score (``lc_counts``, pooled over tasks) or the label x prediction matrices
+    #: size): per (model, [task,] size, split) n, w, w2 (``lc_sizes``), and the counts at each
+    #: distinct score (``lc_counts``, per task as the views are) or the label x prediction matrices
     lc_sizes: pd.DataFrame | None = None
     lc_counts: dict[tuple, tuple[np.ndarray, ...]] = field(default_factory=dict)
     lc_confusion: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -903,14 +903,15 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     counts, gridded = sql.score_counts("src", task_dims, scored)
     confusion = sql.confusion("src", task_dims, len(classes)) if not score else {}
     lc_sizes, lc_counts, lc_confusion, lc_gridded = None, {}, {}, {}
-    if lc_groups is not None and size_sql:  # learning curves: every size, pooled over tasks
+    if lc_groups is not None and size_sql:  # learning curves: every size, per task
         lc_groups = lc_groups.assign(m=lc_groups["m"].astype(str))
-        lc_sizes = lc_groups.groupby(["m", "z", "split"], sort=True).agg(
-            n=("n", "sum"), w=("w", "sum"), w2=("w2", "sum"))
+        lc_sizes = lc_groups.groupby(["m", *(["t"] if task_sql else []), "z", "split"],
+                                     sort=True).agg(n=("n", "sum"), w=("w", "sum"),
+                                                    w2=("w2", "sum"))
         if score:
-            lc_counts, lc_gridded = sql.score_counts("base", [size_sql], scored)
+            lc_counts, lc_gridded = sql.score_counts("base", [*task_dims, size_sql], scored)
         else:
-            lc_confusion = sql.confusion("base", [size_sql], len(classes))
+            lc_confusion = sql.confusion("base", [*task_dims, size_sql], len(classes))
     if gridded or lc_gridded:
         engine_notes.append(grid_note({**gridded, **lc_gridded}, grid, distinct_limit))
     if wide:

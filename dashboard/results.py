@@ -59,6 +59,7 @@ from dashboard.metrics.intervals import (
     resolution,
     wilson_interval,
 )
+from dashboard.metrics.learning import learning_verdict
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
@@ -1249,7 +1250,10 @@ class Results(t.HasTraits):
         counted), weight and squared weight; the sums a learning curve is read from."""
         lc = self._lc_frame
         assert lc is not None
-        idx = np.flatnonzero((lc["model"] == model).to_numpy())
+        mine = (lc["model"] == model).to_numpy().copy()
+        if self._tasks:  # the selected task's rows only, as every other view
+            mine &= (lc["task"] == self._current_task).to_numpy()
+        idx = np.flatnonzero(mine)
         wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
         w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
         parts = pd.DataFrame({"size": lc["train_size"].to_numpy()[idx],
@@ -1533,26 +1537,28 @@ class DatasetResults(Results):
 
     def _lc_groups(self, model: str, weighted: bool) -> pd.DataFrame:
         """Per (size, split): errors at the model's threshold, weight and squared weight, from
-        the counts per size (a curve per size and split, built once; pooled over tasks)."""
+        the counts per size (a curve per size and split, built once; the selected task's)."""
         thr = self.threshold_of(model)
         lc = self._agg
         assert lc.lc_sizes is not None
+        task = (self._current_task,) if self._tasks else ()
         rows = []
-        for (m, z, split), size in lc.lc_sizes.iterrows():
-            if m != model:
+        for where, size in lc.lc_sizes.iterrows():
+            m, z, split = where[0], where[-2], where[-1]
+            if m != model or tuple(where[1:-2]) != task:
                 continue
             if self.schema.kind == "binary_score":
-                key = ("lc_curve", m, z, split, weighted)
+                key = ("lc_curve", *where, weighted)
                 if key not in self._lc_curves:
-                    scores, pn, nn, pw, nw = lc.lc_counts[(m, z, split)]
-                    dtype = (np.dtype(np.float64) if (m, z, split) in lc.lc_gridded else
+                    scores, pn, nn, pw, nw = lc.lc_counts[where]
+                    dtype = (np.dtype(np.float64) if where in lc.lc_gridded else
                              lc.score_dtype)
                     self._lc_curves[key] = ThresholdCurve.from_counts(
                         scores, pw if weighted else pn, nw if weighted else nn, dtype=dtype)
                 pt = self._lc_curves[key].at(thr)
                 err = pt.fp + pt.fn
             else:
-                cm = lc.lc_confusion[(m, z, split)][1 if weighted else 0]
+                cm = lc.lc_confusion[where][1 if weighted else 0]
                 err = float(cm.sum()) - float(np.trace(cm))
             w, w2 = (float(size["w"]), float(size["w2"])) if weighted else (
                 float(size["n"]), float(size["n"]))
@@ -1689,39 +1695,6 @@ class DatasetResults(Results):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<DatasetResults {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}, sample of {len(self._frame):,} rows>")
-
-
-def learning_verdict(table: pd.DataFrame, human: float, human_given: bool = True) -> str:
-    """What a learning curve says about more data, only as far as its intervals show it."""
-    held = "train_dev" if "train_dev" in table.columns else "dev"
-    if "train" not in table.columns or held not in table.columns or len(table) < 2:
-        return ("A learning curve needs train and held-out (train_dev or dev) errors at two "
-                "or more training-set sizes.")
-    rows = table.dropna(subset=["train", held])
-    if len(rows) < 2:
-        return "Too few sizes with both train and held-out errors to read the curve."
-    first, last = rows.iloc[0], rows.iloc[-1]
-    g_first, g_last = first[held] - first["train"], last[held] - last["train"]
-    lo_last, _ = newcombe_interval(last[held], last[f"{held}_n"], last["train"], last["train_n"])
-    sizes = f"{rows.index[0]:,.0f} to {rows.index[-1]:,.0f} examples"
-    if lo_last > 0 and g_last < g_first:
-        return (f"The variance gap ({held} − train) shrinks as the training set grows, from "
-                f"{g_first * 100:+.1f} pp to {g_last * 100:+.1f} pp over {sizes}, and is still "
-                "clearly above zero: more training data is likely to help.")
-    prev = rows.iloc[-2]
-    flat_lo, flat_hi = newcombe_interval(last["train"], last["train_n"], prev["train"],
-                                         prev["train_n"])
-    above_human = wilson_interval(last["train"] * last["train_n"], last["train_n"])[0] > human
-    if human_given and above_human and flat_lo <= 0 <= flat_hi:
-        return (f"Train error is already above human level ({last['train']:.1%} vs "
-                f"{human:.1%}) and flat over the last sizes: more data alone is unlikely to "
-                "help; reduce avoidable bias first (a bigger model, longer training).")
-    if lo_last <= 0:
-        return (f"The variance gap at {rows.index[-1]:,.0f} examples is within noise "
-                f"({g_last * 100:+.1f} pp): more data would mostly not close a gap the data "
-                "cannot show; look at bias and data mismatch.")
-    return (f"The variance gap is {g_last * 100:+.1f} pp at {rows.index[-1]:,.0f} examples and "
-            "has not shrunk with size: the curves cannot yet say whether more data would help.")
 
 
 def _score_estimator(est: Any, X: Any, part: dict[str, Any], pos_label: Any) -> str:

@@ -724,8 +724,8 @@ def assert_same_multitask_and_learning_curves(memory: Results, engine: Results,
             same(a, b)
             assert a.attrs == b.attrs
     if memory.train_sizes:
-        memory.task = engine.task = memory.tasks[0] if memory.tasks else ""
-        for weighted in _weightings(memory):
+        for task, weighted in product(memory.tasks or [""], _weightings(memory)):
+            memory.task = engine.task = task  # each task's own curve (they were pooled)
             memory.weighted = engine.weighted = weighted
             for m in memory.models:
                 for thr in thresholds:

@@ -77,3 +77,88 @@ def test_threshold_moves_the_curve_and_bad_sizes_are_refused() -> None:
     bad.loc[5, "train_size"] = -3
     with pytest.raises(DashboardError, match="not a positive count"):
         Results.from_frame(bad)
+
+
+def _curve_table(rng: np.random.Generator, sizes: tuple[int, ...], n: int,
+                 train: list[float], held: list[float]) -> pd.DataFrame:
+    """A learning-curve table as ``Results.learning_curve`` makes it: errors drawn from
+    ``n`` examples per split at each size, with true rates ``train`` and ``held``."""
+    rows = []
+    for z, e_train, e_held in zip(sizes, train, held, strict=True):
+        rows.append({"train_size": z, "train": rng.binomial(n, e_train) / n, "train_n": n,
+                     "dev": rng.binomial(n, e_held) / n, "dev_n": n})
+    return pd.DataFrame(rows).set_index("train_size")
+
+
+@pytest.mark.parametrize("n, train", [(500, 0.05), (2000, 0.05), (2000, 0.15), (8000, 0.02)])
+def test_a_flat_variance_gap_is_not_called_shrinking(n: int, train: float) -> None:
+    """Seeded null: a constant 5 pp gap at three sizes; "more training data is likely to help"
+    in at most 5% of 300 datasets within Monte-Carlo error (comparing the two gaps as points
+    said it in about half); a gap that truly falls from 15 to 5 pp is still called."""
+    from scipy.stats import binom
+
+    from dashboard.metrics.learning import learning_verdict
+
+    rng = np.random.default_rng(n + int(train * 100))
+    runs, sizes = 300, (1000, 4000, 16000)
+    claims = sum("likely to help" in learning_verdict(
+        _curve_table(rng, sizes, n, [train] * 3, [train + 0.05] * 3), 0.0, False)
+        for _ in range(runs))
+    found = sum("likely to help" in learning_verdict(
+        _curve_table(rng, sizes, n, [train] * 3, [train + 0.15, train + 0.09, train + 0.05]),
+        0.0, False) for _ in range(100))
+    print(f"n={n} per split, train {train:.0%}: 'likely to help' on {claims}/{runs} flat "
+          f"curves; on {found}/100 falling ones")
+    assert claims <= binom.ppf(0.99, runs, 0.05)
+    if n >= 2000:
+        assert found >= 80
+
+
+def test_a_fall_within_noise_says_the_curve_cannot_tell_and_how_many_would() -> None:
+    from dashboard.metrics.learning import learning_verdict
+
+    table = pd.DataFrame({"train": [0.050, 0.050], "train_n": [1000, 1000],
+                          "dev": [0.100, 0.099], "dev_n": [1000, 1000]},
+                         index=pd.Index([1000, 4000], name="train_size"))
+    verdict = learning_verdict(table, 0.0, False)
+    assert "likely to help" not in verdict
+    assert "cannot tell yet" in verdict and "examples per size" in verdict
+    # the number it names: at that size the fall's interval just excludes zero
+    wanted = int(verdict.split("about ")[2].split(" ")[0].replace(",", ""))
+    bigger = table.assign(train_n=wanted, dev_n=wanted)
+    assert "likely to help" in learning_verdict(bigger, 0.0, False)
+
+
+def _two_tasks(rng: np.random.Generator) -> pd.DataFrame:
+    """Two tasks at two training sizes: 'easy' errs 3% on dev, 'hard' 39%."""
+    frames = []
+    for task, dev_error in (("easy", 0.03), ("hard", 0.39)):
+        for z in (100, 1000):
+            for split, err in (("train", 0.01), ("dev", dev_error)):
+                m = 1000
+                y = rng.integers(0, 2, m)
+                wrong = rng.random(m) < err
+                frames.append(pd.DataFrame({
+                    "id": [f"{split}{i}" for i in range(m)], "split": split, "task": task,
+                    "train_size": z, "label": y,
+                    "score": np.where(wrong ^ (y == 1), 0.9, 0.1)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_each_task_has_its_own_learning_curve(tmp_path, engine: str) -> None:
+    """The curve follows the task picker (both tasks showed the pooled 0.208 before)."""
+    df = _two_tasks(np.random.default_rng(5))
+    df.to_parquet(tmp_path / "r.parquet")
+    r = (Results.from_file(tmp_path / "r.parquet") if engine == "memory" else
+         Results.from_dataset(tmp_path / "r.parquet", engine="duckdb"))
+    seen = {}
+    for task in ("easy", "hard"):
+        r.task = task
+        lc = r.learning_curve()
+        mine = df[(df["task"] == task) & (df["split"] == "dev") & (df["train_size"] == 1000)]
+        truth = np.mean((mine["score"] >= 0.5) != (mine["label"] == 1))
+        assert lc.loc[1000, "dev"] == pytest.approx(truth)
+        assert lc.loc[1000, "dev"] == pytest.approx(r.error_rates().loc["dev", "error"])
+        seen[task] = lc.loc[1000, "dev"]
+    assert seen["easy"] < 0.06 < 0.3 < seen["hard"]
