@@ -236,6 +236,8 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
     if human_level is None:
         human_level = meta.get("human_level")  # type: ignore[assignment]
     loader = {"class_names": meta.get("class_names"), **dict(columns or {})}
+    if meta.get("tags") and "categories" not in loader:  # review tags the sidecar declares
+        loader["categories"] = list(meta["tags"])  # type: ignore[call-overload]
     if engine != "pandas":
         return Results.from_dataset(path, engine=engine, human_level=human_level,
                                     metadata=meta.get("models"), **loader)

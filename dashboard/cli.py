@@ -241,6 +241,8 @@ def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
         columns["pos_label"] = args.pos_label
     if getattr(args, "class_names", None):
         columns["class_names"] = class_names_option(args.class_names)
+    if getattr(args, "tag_cols", None):
+        columns["categories"] = [c.strip() for c in args.tag_cols.split(",") if c.strip()]
     if getattr(args, "scheduler", None):
         if getattr(args, "engine", "pandas") != "dask":
             raise DashboardError("--scheduler is for --engine dask")
@@ -261,9 +263,12 @@ def class_names_option(text: str) -> dict[str, str]:
 
 
 def with_sidecar_names(columns: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The loader keywords with the sidecar's class names unless ``--class-names`` gave some."""
+    """The loader keywords with the sidecar's class names and tag columns unless
+    ``--class-names`` or ``--tag-cols`` gave some."""
     if meta.get("class_names") and "class_names" not in columns:
-        return {**columns, "class_names": meta["class_names"]}
+        columns = {**columns, "class_names": meta["class_names"]}
+    if meta.get("tags") and "categories" not in columns:
+        columns = {**columns, "categories": list(meta["tags"])}
     return columns
 
 
@@ -422,8 +427,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def loaded() -> None:
         summary = validation.result()
-        print(f"Loaded {path} ({summary['rows']:,} rows, models "
-              f"{', '.join(summary['models'])}) in {time.perf_counter() - started:.1f} s")
+        models = summary["models"]  # a lone model's name is only the default "model"
+        print(f"Loaded {path} ({summary['rows']:,} rows"
+              + (f", models {', '.join(models)}" if len(models) > 1 else "")
+              + f") in {time.perf_counter() - started:.1f} s")
         for note in summary["notes"]:
             print(f"note: {note}")
 
@@ -547,6 +554,10 @@ def _add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class-names", default=None, metavar="LABEL=NAME,...",
                         help="names the views show for the labels, e.g. '0=not cat,1=cat' "
                              "(default: the sidecar's class_names, else the labels)")
+    parser.add_argument("--tag-cols", default=None, metavar="COLUMN,...",
+                        help="columns holding review ticks (True/False on reviewed rows), e.g. "
+                             "'dog,blurry' (default: the sidecar's tags, else the columns "
+                             "named tag:<category>); any other column is metadata")
 
 
 def _add_engine_option(parser: argparse.ArgumentParser) -> None:

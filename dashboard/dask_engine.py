@@ -24,9 +24,7 @@ from dashboard.engines import (
     SUSPECT_LIMIT,
     Aggregates,
     SliceGroups,
-    _as_read,
     _check_partitions,
-    _family,
     _normalize_opts,
     _one_per_key,
     _plain,
@@ -42,7 +40,14 @@ from dashboard.engines import (
     wide_tasks,
 )
 from dashboard.errors import DashboardError
-from dashboard.io import SPLIT_ALIASES, SPLITS, _alias_key, class_index, normalize
+from dashboard.io import (
+    SPLIT_ALIASES,
+    SPLITS,
+    _alias_key,
+    class_index,
+    is_tag_column,
+    normalize,
+)
 from dashboard.metrics.curve import flag
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import (
@@ -441,9 +446,10 @@ class DaskSource:
 
     def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
                        seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+                       ) -> tuple[np.ndarray | None, ...]:
         """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, on the
-        workers), label and score: (eye, label or wrong, score, rows) per group."""
+        workers), label and score: (eye, label or wrong, score, rows, weight, squared
+        weight) per group."""
         pos, rows_of = self.spec["pos"], self._rows_of(model, split, task)
 
         def grouped(part: pd.DataFrame) -> pd.DataFrame:
@@ -456,13 +462,17 @@ class DaskSource:
                 y = part["y"].to_numpy() == pos
             else:
                 v, y = np.full(len(part), np.nan), part["wrong"].to_numpy(dtype=bool)
+            w = part["w"].to_numpy(dtype=np.float64)
             frame = pd.DataFrame({"e": eyeball_mask(keys.to_numpy(dtype=object), fraction,
-                                                    seed), "y": y, "v": v, "n": 1})
-            return frame.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum() \
-                .reset_index()
+                                                    seed), "y": y, "v": v, "n": 1, "w": w,
+                                  "w2": w * w})
+            return frame.groupby(["e", "y", "v"], dropna=False, sort=False)[
+                ["n", "w", "w2"]].sum().reset_index()
         (table,) = self.compute(self.canon.map_partitions(grouped, meta={
-            "e": bool, "y": bool, "v": np.float64, "n": np.int64}))
-        table = table.groupby(["e", "y", "v"], dropna=False, sort=False)["n"].sum().reset_index()
+            "e": bool, "y": bool, "v": np.float64, "n": np.int64, "w": np.float64,
+            "w2": np.float64}))
+        table = table.groupby(["e", "y", "v"], dropna=False, sort=False)[
+            ["n", "w", "w2"]].sum().reset_index()
         return eyeball_arrays(table, binary)
 
     def label_suspects(self, model: str, split: str, task: str | None, k: int,
@@ -722,8 +732,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                              file=name, column="id")
     probabilities = bool(columns.get("probabilities", True))
     role_cols = list(dict.fromkeys(c for c in roles.values() if c is not None))
-    tag_cols = list(columns.get("categories") or [c for c, t in types.items()
-                                                  if t == "BOOLEAN" and c not in role_cols])
+    tag_cols = list(columns.get("categories") or [c for c in types if is_tag_column(c)])
     wanted_cols = role_cols + [c for c in tag_cols if c not in role_cols]
     meta = (_shape(empty.copy(), files[0], wanted_cols) if empty is not None else
             _read(files[0], wanted_cols).iloc[:0])
@@ -795,16 +804,13 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         firsts = firsts[(firsts["z"] == firsts["m"].map(largest)).to_numpy()]
     models = tuple(str(m) for m in firsts.drop_duplicates("m")["m"])
     held = {"roles": roles, "largest": largest}
-    # integer labels with empty cells (not labelled): pandas reads the column as floats
-    floats = bool(unlabelled) and _family(types[roles["label"]]) == "integer"
 
     # -- classes from a skeleton (one row per small group), as the DuckDB path does ------------
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
     # the classes are those of every training-set size, as in memory
     every = lc_groups if lc_groups is not None else groups
-    skeleton = _as_read(_fetch(eng, files, every[["s", "some_id"]].rename(
-        columns={"s": "sv", "some_id": "iv"}), held, every_size=lc_groups is not None),
-        roles["label"], floats)
+    skeleton = _fetch(eng, files, every[["s", "some_id"]].rename(
+        columns={"s": "sv", "some_id": "iv"}), held, every_size=lc_groups is not None)
     _, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
                                **_normalize_opts(columns))
     classes = skel_schema.classes
@@ -884,8 +890,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
             "sv": object, "iv": raw[roles["id"]].dtype}))
         picks.append(tags.head(100_000))
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    sample, schema = normalize(_as_read(_fetch(eng, files, wanted, held), roles["label"],
-                                        floats), source=name,
+    sample, schema = normalize(_fetch(eng, files, wanted, held), source=name,
                                **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
     notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)

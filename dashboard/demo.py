@@ -652,8 +652,8 @@ def make_demo(seed: int = 0) -> pd.DataFrame:
                 "preview": pd.Series(preview, dtype="str"),
             }
         )
-        for cat in CATEGORIES:
-            part[cat] = tag_columns[cat]
+        for cat in CATEGORIES:  # declared review tags (README: tag:<category>)
+            part[f"tag:{cat}"] = tag_columns[cat]
         for name, values in meta.items():
             part[name] = values
         parts.append(part)

@@ -35,6 +35,7 @@ from dashboard.io import (
     _class_from_column,
     _sklearn_name,
     class_index,
+    is_tag_column,
     normalize,
 )
 from dashboard.metrics.sampling import eyeball_mask
@@ -308,8 +309,10 @@ class DuckDBSource:
                                           for v in distinct)])
                 labels = numeric_labels(name, distinct=distinct)
             sql = f"(CASE WHEN {finite} THEN {code} ELSE -1 END)"
-        else:
-            text = f"CAST({col} AS VARCHAR)"
+        else:  # the level names pandas gives (True/False, not DuckDB's true/false)
+            text = (f"(CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN 'True' ELSE 'False' END)"
+                    if self.types.get(name, "").upper() == "BOOLEAN" else
+                    f"CAST({col} AS VARCHAR)")
             values = [r[0] for r in self.sql(
                 f"SELECT DISTINCT {text} FROM src WHERE {where} AND {col} IS NOT NULL LIMIT "
                 f"{MAX_LEVELS + 1}").fetchall()]
@@ -359,10 +362,11 @@ class DuckDBSource:
 
     def eyeball_groups(self, model: str, split: str, task: str | None, fraction: float,
                        seed: int, keys_with_split: bool, *, binary: bool, grid: float | None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+                       ) -> tuple[np.ndarray, ...]:
         """A split's rows grouped by eyeball part (``eyeball_mask`` of the key, run in the
         engine as a vectorised function), label and score: (eye, label or wrong, score,
-        rows) per group, so any threshold is recounted without the engine."""
+        rows, weight, squared weight) per group, so any threshold is recounted without the
+        engine."""
         import pyarrow as pa
 
         part = (float(fraction), int(seed))
@@ -373,10 +377,12 @@ class DuckDBSource:
             def eye(keys: Any) -> Any:
                 return pa.array(eyeball_mask(keys.to_numpy(zero_copy_only=False), *part))
             self.con.create_function(name, eye, ["VARCHAR"], "BOOLEAN", type="arrow")
+        w = self.exprs["weight"]
         table = self.sql(
             f"SELECT {name}({self._key_sql(split, keys_with_split)}) AS e, "
-            f"{self._label_and_score(binary, grid)}, count(*) AS n FROM src WHERE "
-            f"{self._rows_of(model, split, task)} GROUP BY ALL").df()
+            f"{self._label_and_score(binary, grid)}, count(*) AS n, sum({w}) AS w, "
+            f"sum({w} * {w}) AS w2 FROM src WHERE {self._rows_of(model, split, task)} "
+            "GROUP BY ALL").df()
         return eyeball_arrays(table, binary)
 
     def label_suspects(self, model: str, split: str, task: str | None, k: int,
@@ -781,14 +787,12 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     id_sql = _q(ident)
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
     # a tiny skeleton of the classes first, to know the label codes and the positive class
-    # integer labels with empty cells (not labelled): pandas reads the column as floats
-    floats = bool(unlabelled) and _family(types[label]) == "integer"
     # the classes are those of every training-set size, as in memory (a label seen only at
     # a smaller size is still a class, and its rows count in the learning curve)
     every = lc_groups if lc_groups is not None else groups
-    skeleton = _as_read(_fetch(eng, every[["s", "some_id"]].rename(
+    skeleton = _fetch(eng, every[["s", "some_id"]].rename(
         columns={"s": "sv", "some_id": "iv"}), split_sql, id_sql,
-        table="src" if lc_groups is None else "base"), label, floats)
+        table="src" if lc_groups is None else "base")
     skel_frame, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
                                         **_normalize_opts(columns))
     classes = skel_schema.classes
@@ -874,16 +878,14 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
                          f"hash({id_sql}, {split_sql}, 'sample') LIMIT "
                          f"{int(sample_random) * n_models}").df().drop_duplicates()
                  .head(int(sample_random)))
-    tag_cols = list(columns.get("categories") or [c for c, t in types.items()
-                                                  if t.upper() == "BOOLEAN"
-                                                  and c not in roles.values()])
+    tag_cols = list(columns.get("categories") or [c for c in types if is_tag_column(c)])
     if tag_cols:
         any_tag = " OR ".join(f"{_q(c)} IS NOT NULL" for c in tag_cols if c in types)
         if any_tag:
             picks.append(eng.sql(f"SELECT {split_sql} AS sv, {id_sql} AS iv FROM src WHERE "
                                  f"{any_tag} LIMIT 100000").df())
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    raw = _as_read(_fetch(eng, wanted, split_sql, id_sql), label, floats)
+    raw = _fetch(eng, wanted, split_sql, id_sql)
     # metadata columns (device, region...) kept in the sample: they name the slices
     sample, schema = normalize(raw, source=name, **_normalize_opts(columns, metadata=True))
     sample = keyed_sample(sample, keys_with_split)
@@ -1055,12 +1057,6 @@ def _one_per_key(skeleton: pd.DataFrame, roles: Mapping[str, str | None]) -> pd.
     return skeleton.drop_duplicates(subset=key) if key else skeleton
 
 
-def _as_read(frame: pd.DataFrame, label: str, floats: bool) -> pd.DataFrame:
-    """Fetched rows as pandas reads the whole file: an integer label column that has empty
-    cells elsewhere is read as floats (so the classes are 0.0 and 1.0, as in memory)."""
-    return frame.assign(**{label: frame[label].astype(np.float64)}) if floats else frame
-
-
 def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str, *,
            table: str = "src") -> pd.DataFrame:
     """The rows (of every model) of the wanted (split, id) pairs, in file order, from the
@@ -1083,13 +1079,14 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str,
 
 
 
-def eyeball_arrays(table: pd.DataFrame, binary: bool
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    """An engine's eyeball groups (columns e, y, v, n) as the arrays the results model
-    recounts: eyeball part, label or wrong, score (binary scores) and rows."""
+def eyeball_arrays(table: pd.DataFrame, binary: bool) -> tuple[np.ndarray | None, ...]:
+    """An engine's eyeball groups (columns e, y, v, n, w, w2) as the arrays the results
+    model recounts: eyeball part, label or wrong, score (binary scores), rows, weight and
+    squared weight (for the weighted check)."""
     return (table["e"].to_numpy(dtype=bool), table["y"].to_numpy(dtype=bool),
             table["v"].to_numpy(dtype=np.float64) if binary else None,
-            table["n"].to_numpy(dtype=np.int64))
+            table["n"].to_numpy(dtype=np.int64), table["w"].to_numpy(dtype=np.float64),
+            table["w2"].to_numpy(dtype=np.float64))
 
 
 def split_sizes(groups: pd.DataFrame, dims: Sequence[str] = ()) -> pd.DataFrame:

@@ -601,28 +601,26 @@ def normalize(
             pd.api.types.is_string_dtype(col.dtype) else col.to_numpy(dtype=object)
     used |= set(previews)
 
+    # review tags are declared (categories=, the sidecar's tags, --tag-cols, or a tag:<name>
+    # column); any other column, True/False ones included (night, outdoor), is metadata
+    if categories is None:
+        categories = [c for c in df.columns if is_tag_column(c) and c not in used]
     cat_names: list[str] = []
-    if categories is not None:
-        for c in categories:
-            _require(df, c, source, "category")
-            col = boolish(df[c])
-            if col is None:
-                bad = df[c].dropna()
+    for c in categories:
+        _require(df, c, source, "category")
+        col = boolish(df[c])
+        if col is None:
+            bad = df[c].dropna()
+            if bad.empty:  # a declared tag nobody ticked yet: no review on any row
+                col = pd.Series(pd.NA, index=df.index, dtype="boolean")
+            else:
                 raise DashboardError(
                     f"category columns hold True/False on reviewed rows and nothing elsewhere; "
                     f"found {_show(bad.iloc[0])}", file=source, column=c,
                     row=_row_ref(df, int(bad.index[0]), id_col))
-            cat_names.append(canonical_category(c))
-            out[cat_names[-1]] = col.to_numpy()
-    else:
-        for c in df.columns:
-            if c in used or not isinstance(c, str):
-                continue
-            col = boolish(df[c])
-            if col is not None:
-                cat_names.append(canonical_category(c))
-                out[cat_names[-1]] = col.to_numpy()
-    used |= set(categories or ())
+        cat_names.append(canonical_category(c))
+        out[cat_names[-1]] = col.to_numpy()
+    used |= set(categories)
     meta_names: list[str] = []
     if metadata_columns is not None:
         for c in metadata_columns:
@@ -709,7 +707,24 @@ def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction:
         df = df[~missing].reset_index(drop=True)
         notes.append("not labelled, left out of their task only: " + ", ".join(
             f"{k} {v:,}" for k, v in unlabelled.items()))
+        df[label] = _integers_kept(df[label])
     return df, unlabelled
+
+
+def _integers_kept(labels: pd.Series) -> pd.Series:
+    """Integer labels that empty cells turned into floats (pandas reads 0, 1 and blanks as
+    0.0, 1.0, NaN) as integers again once the empty cells are gone, so the views say
+    "positive class 1", not 1.0; labels with a fraction stay as they are."""
+    if isinstance(labels.dtype, pd.api.extensions.ExtensionDtype):
+        if pd.api.types.is_integer_dtype(labels.dtype):
+            return labels.astype(np.int64)
+        return labels
+    if not pd.api.types.is_float_dtype(labels.dtype):
+        return labels
+    values = labels.to_numpy()
+    if values.size and np.isfinite(values).all() and (values == np.round(values)).all():
+        return labels.astype(np.int64)
+    return labels
 
 
 def _sklearn_name(df: pd.DataFrame, given: str | None, default: str,
@@ -725,9 +740,22 @@ def _sklearn_name(df: pd.DataFrame, given: str | None, default: str,
     return given
 
 
+#: a results-file column named ``tag:<category>`` holds review ticks (README: the results table)
+TAG_PREFIX = "tag:"
+
+
+def is_tag_column(name: object) -> bool:
+    """Whether a column is declared a review tag by its name (``tag:blurry``)."""
+    return isinstance(name, str) and name[:len(TAG_PREFIX)].lower() == TAG_PREFIX
+
+
 def canonical_category(name: str) -> str:
-    """A category's name, with the spellings of "incorrectly labelled" unified."""
-    return MISLABELLED if _alias_key(name) in MISLABELLED_ALIASES else str(name)
+    """A category's name: without the ``tag:`` prefix, the spellings of "incorrectly
+    labelled" unified."""
+    name = str(name)
+    if is_tag_column(name):
+        name = name[len(TAG_PREFIX):].strip()
+    return MISLABELLED if _alias_key(name) in MISLABELLED_ALIASES else name
 
 
 def _guess_proba_columns(df: pd.DataFrame, labels: list[object], taken: Sequence[object],
@@ -926,7 +954,7 @@ def read_sidecar(path: str | Path) -> dict[str, object]:
     """Metadata beside a results file: ``<name>.json`` or a ``demo.json`` that names it.
 
     Holds optional ``title`` (text), ``human_level`` (a rate or name: rate), ``class_names``
-    (label: the name views show) and per-model
+    (label: the name views show), ``tags`` (the columns holding review ticks) and per-model
     ``models`` facts (``{"A": {"running_time_ms": 80}}``). A sidecar that cannot be read, is
     not a JSON object, or holds a bad field is refused, naming the file and the field.
     """
@@ -965,6 +993,11 @@ def _check_sidecar(data: Mapping[str, object], name: str) -> None:
         raise DashboardError(f"title must be text, got {title!r}", file=name, column="title")
     if data.get("human_level") is not None:
         _check_human_level(data["human_level"], f"{name}: human_level")
+    tags = data.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(
+            isinstance(v, str) and v for v in tags)):
+        raise DashboardError('tags must be a list of the columns holding review ticks, such as '
+                             '["dog", "blurry"]', file=name, column="tags")
     names = data.get("class_names")
     if names is not None and (not isinstance(names, dict) or not all(
             isinstance(v, str) for v in names.values())):

@@ -25,7 +25,6 @@ from dashboard.figures.spec import json_safe
 from dashboard.figures.tally import tally_spec
 from dashboard.figures.theme import FONT, THEME_JS
 from dashboard.figures.waterfall import waterfall_spec
-from dashboard.metrics.gaps import GAP_LABELS
 from dashboard.metrics.slices import slice_test_note
 from dashboard.results import Results
 
@@ -190,14 +189,15 @@ def build_report(results: Results, *, title: str | None = None,
     title = title or r.name
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f'<p class="facts">Model {html.escape(str(r.model))}'
-             + (f" · task {html.escape(r.task)}" if r.tasks else "")
-             + (f" · threshold {r.threshold:.3g}" if r.has_scores else "")
-             + f" · human level: {html.escape(r.human_reference)} ({pct(r.human_error)})"
-             + (" · weighted error" if r.weighted else "") + f" · generated {when}</p>",
+             '<p class="facts">' + " · ".join(
+                 ([f"Model {html.escape(r.model_shown)}"] if r.model_shown else [])
+                 + ([f"task {html.escape(r.task)}"] if r.tasks else [])
+                 + ([f"threshold {r.threshold:.3g}"] if r.has_scores else [])
+                 + [f"human level: {html.escape(r.human_level_text)}"]
+                 + (["weighted error"] if r.weighted else []) + [f"generated {when}"]) + "</p>",
              f'<p class="headline">{html.escape(report.headline)}</p>']
     for gap in report.focus:
-        parts.append(f"<p class='note'><b>Try for {html.escape(GAP_LABELS[gap])}:</b> "
+        parts.append(f"<p class='note'><b>Try for {html.escape(report.label(gap))}:</b> "
                      + " ".join(html.escape(t) for t in report.tactics[gap]) + "</p>")
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in report.notes)
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in r.engine_notes)
@@ -212,7 +212,7 @@ def build_report(results: Results, *, title: str | None = None,
         if value is None:
             continue
         sig = report.significant.get(gap)
-        gap_rows.append([html.escape(GAP_LABELS[gap]), pp(value),
+        gap_rows.append([html.escape(report.label(gap)), pp(value),
                          "yes" if sig else ("no" if sig is not None else "—")])
     parts.append(_table(gap_rows, ["gap", "size", "significant (95%)"]))
 

@@ -52,7 +52,7 @@ from dashboard.metrics.curve import (
     point_from_predictions,
     unmet,
 )
-from dashboard.metrics.gaps import GAP_LABELS, GAP_NAMES, GapReport, HumanLevel, decompose_gaps
+from dashboard.metrics.gaps import GAP_NAMES, GapReport, HumanLevel, decompose_gaps
 from dashboard.metrics.intervals import (
     effective_n,
     newcombe_interval,
@@ -529,6 +529,20 @@ class Results(t.HasTraits):
     def human_error(self) -> float:
         """The selected human-level reference (by default the Bayes proxy)."""
         return self.human_level[self.human_reference]
+
+    @property
+    def human_level_text(self) -> str:
+        """The human level as the views say it: "team of cat experts (0.5%)", or "not given"
+        (never the 0 the gaps are measured from)."""
+        if not self.human_level.given:
+            return "not given"
+        return f"{self.human_reference} ({self.human_error:.1%})"
+
+    @property
+    def model_shown(self) -> str | None:
+        """The current model's name where naming it tells something (None for a lone model,
+        whose name is only the default "model")."""
+        return str(self.model) if len(self.models) > 1 else None
 
     @property
     def fingerprint(self) -> str:
@@ -1112,19 +1126,19 @@ class Results(t.HasTraits):
 
         Both parts are random halves of one distribution, so they differ only by chance; a
         gap whose interval lies below zero means the team is overfitting what it looks at.
-        ``attrs["warning"]`` says so, naming the models.
+        ``attrs["warning"]`` says so, naming the models. With weights on, both errors are
+        weighted, as the view's dev error is, and the interval uses Kish's effective sizes.
         """
         rows = []
+        weighted = bool(self.weighted)
         for m in self.models:
             if self._ikey(m, split) not in self._index:
                 continue
-            n_eye, wrong_eye, n_blind, wrong_blind = self._eyeball_parts(split, m, fraction,
-                                                                         seed)
-            e_eye = wrong_eye / n_eye if n_eye else math.nan
-            e_blind = wrong_blind / n_blind if n_blind else math.nan
+            eye, blind = self._eyeball_parts(split, m, fraction, seed)
+            (e_eye, n_eye), (e_blind, n_blind) = (_part_error(p, weighted) for p in (eye, blind))
             lo, hi = newcombe_interval(e_eye, n_eye, e_blind, n_blind)
-            rows.append({"model": m, "eyeball_rows": n_eye, "eyeball_error": e_eye,
-                         "blackbox_rows": n_blind, "blackbox_error": e_blind,
+            rows.append({"model": m, "eyeball_rows": int(eye[0]), "eyeball_error": e_eye,
+                         "blackbox_rows": int(blind[0]), "blackbox_error": e_blind,
                          "gap": e_eye - e_blind, "gap_low": lo, "gap_high": hi,
                          "overfit": bool(hi < 0)})
         table = pd.DataFrame(rows).set_index("model")
@@ -1134,17 +1148,22 @@ class Results(t.HasTraits):
             f"{', '.join(map(str, over))}: the team is overfitting the examples it looks at. "
             "Judge progress on the black-box part, and draw a fresh eyeball set."
             if over else None)
-        table.attrs.update({"split": split, "fraction": fraction, "seed": seed})
+        table.attrs.update({"split": split, "fraction": fraction, "seed": seed,
+                            "weighted": weighted})
         return table
 
     def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
-                       ) -> tuple[int, int, int, int]:
-        """(eyeball rows, their errors, black-box rows, their errors) of a model's split at
-        its threshold: what the eyeball check compares."""
+                       ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per part (eyeball, black box) of a model's split at its threshold: rows, errors,
+        weight, weight of the errors and squared weight; what the eyeball check compares."""
         idx = self._positions(split, model)
         eye = eyeball_mask(self._keys_at(idx), fraction, seed)
         wrong = ~self._correct_cached(split, model)
-        return int(eye.sum()), int(wrong[eye].sum()), int((~eye).sum()), int(wrong[~eye].sum())
+        w = (self._frame["weight"].to_numpy()[idx] if self.schema.has_weight else
+             np.ones(idx.size))
+        return tuple((float(part.sum()), float(wrong[part].sum()), float(w[part].sum()),
+                      float(w[part & wrong].sum()), float((w[part] ** 2).sum()))
+                     for part in (eye, ~eye))  # type: ignore[return-value]
 
     # -- multi-task results ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -1191,7 +1210,7 @@ class Results(t.HasTraits):
                     row[split] = float(errors.loc[split, "error"])
             for gap in GAP_NAMES:
                 row[gap] = getattr(report, gap)
-            row["focus"] = ", ".join(GAP_LABELS[g] for g in report.focus) or "—"
+            row["focus"] = ", ".join(report.label(g) for g in report.focus) or "—"
             row["headline"] = report.headline
             row["work"] = max((getattr(report, g) for g in report.focus), default=0.0)
             rows.append(row)
@@ -1304,7 +1323,8 @@ class Results(t.HasTraits):
 
         Constraints on per-model ``metadata`` (e.g. running time in ms) admit or exclude a
         whole model; the others pick each model's threshold. ``error``, ``fp`` and ``fn`` are
-        minimised. With hard predictions only, the objective is accuracy (or error). The
+        minimised. With hard predictions only, each model's one operating point is ranked by the
+        objective asked for (F1 is computable from predictions). The
         table's ``attrs``: ``chosen`` (best admissible model), ``ranked`` (admissible models,
         best first), ``mcnemar`` ``(a, b, McNemar)`` between the top two, each at its own
         threshold, and ``resolution``, the smallest error difference this split can see at the
@@ -1337,19 +1357,22 @@ class Results(t.HasTraits):
                                                        "specificity", "queue_rate", "tp",
                                                        "fp", "fn", "tn")},
                           "accuracy": 1 - err, "error": err}
+                if optimize not in values:
+                    raise DashboardError(f"cannot optimise {optimize!r}; choose one of "
+                                         f"{', '.join(values)}")
                 row.update({"threshold": float("nan"), "precision": point.precision,
                             "recall": point.recall, "f1": point.f1, "accuracy": 1 - err,
-                            "error": err,
-                            "value": err if optimize == "error" else 1 - err,
+                            "error": err, "value": values[optimize],  # what was asked for
                             "feasible": not unmet(values, curve_c)})
             row["unmet"] = ", ".join(unmet_constraints(metadata.get(m, {}), meta_c))
             row["admissible"] = bool(row["feasible"]) and not row["unmet"]
             rows.append(row)
         table = pd.DataFrame(rows).set_index("model")
-        if not self.has_scores:
-            minimize = optimize == "error"
-        ranked = sorted((m for m in table.index if table.loc[m, "admissible"]),
-                        key=lambda m: float(table.loc[m, "value"]) * (1 if minimize else -1))
+
+        def rank(m: str) -> tuple[bool, float]:  # an undefined value ranks last
+            value = float(table.loc[m, "value"])
+            return (math.isnan(value), value * (1 if minimize else -1))
+        ranked = sorted((m for m in table.index if table.loc[m, "admissible"]), key=rank)
         table.attrs.update({"chosen": ranked[0] if ranked else None, "ranked": ranked,
                             "optimize": optimize, "minimize": minimize})
         if len(ranked) >= 2:
@@ -1650,8 +1673,8 @@ class DatasetResults(Results):
                                            else None, conditions, self._agg.keys_with_split)
 
     def _eyeball_parts(self, split: str, model: str, fraction: float, seed: int
-                       ) -> tuple[int, int, int, int]:
-        """The eyeball check's counts from the engine's rows grouped by part (the hashed key,
+                       ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The eyeball check's sums from the engine's rows grouped by part (the hashed key,
         as ``eyeball_mask`` decides it), label and score: asked once, then recounted."""
         key = ("eyeball_groups", model, split, float(fraction), int(seed))
         if key not in self._cache:
@@ -1660,10 +1683,11 @@ class DatasetResults(Results):
                 model, split, self._current_task if self._tasks else None, fraction, seed,
                 self._agg.keys_with_split, binary=binary,
                 grid=self._agg.gridded.get(self._ikey(model, split)) if binary else None)
-        eye, labels, values, counts = self._cache[key]
+        eye, labels, values, counts, w, w2 = self._cache[key]
         wrong = self._wrong_in_groups(split, model, labels, values)
-        return (int(counts[eye].sum()), int(counts[eye & wrong].sum()),
-                int(counts[~eye].sum()), int(counts[~eye & wrong].sum()))
+        return tuple((float(counts[part].sum()), float(counts[part & wrong].sum()),
+                      float(w[part].sum()), float(w[part & wrong].sum()), float(w2[part].sum()))
+                     for part in (eye, ~eye))  # type: ignore[return-value]
 
     def label_suspects(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
         """:meth:`Results.label_suspects` run by the engine (the most suspect
@@ -1695,6 +1719,15 @@ class DatasetResults(Results):
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<DatasetResults {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}, sample of {len(self._frame):,} rows>")
+
+
+def _part_error(sums: tuple[float, ...], weighted: bool) -> tuple[float, float]:
+    """(error, effective size) of an eyeball part from its (rows, errors, weight, weight of
+    errors, squared weight): counted, or weighted with Kish's effective size."""
+    rows, errors, w, w_err, w2 = sums
+    if not weighted:
+        return (errors / rows if rows else math.nan), rows
+    return (w_err / w if w > 0 else math.nan), (w * w / w2 if w2 > 0 else 0.0)
 
 
 def _score_estimator(est: Any, X: Any, part: dict[str, Any], pos_label: Any) -> str:

@@ -31,11 +31,11 @@ COLUMNS = [
     "model",
     "weight",
     "preview",
-    "dog",
-    "great cat",
-    "blurry",
-    "instagram",
-    "incorrectly labelled",
+    "tag:dog",
+    "tag:great cat",
+    "tag:blurry",
+    "tag:instagram",
+    "tag:incorrectly labelled",
     "device",
     "lighting",
     "brightness",
@@ -46,6 +46,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def demo() -> pd.DataFrame:
     return make_demo(0)
+
+
+def _by_category(frame: pd.DataFrame) -> pd.DataFrame:
+    """The demo table with its declared review-tag columns (tag:dog...) named by category."""
+    assert all(f"tag:{c}" in frame.columns for c in CATEGORIES)
+    return frame.rename(columns={f"tag:{c}": c for c in CATEGORIES})
 
 
 def _errors(frame: pd.DataFrame) -> np.ndarray:
@@ -86,6 +92,7 @@ def test_write_demo_is_byte_identical(tmp_path: Path) -> None:
 
 def test_columns_and_dtypes(demo: pd.DataFrame) -> None:
     assert list(demo.columns) == COLUMNS
+    demo = _by_category(demo)
     for col in ("id", "split", "model", "preview"):
         assert pd.api.types.is_string_dtype(demo[col]), col
     assert demo["label"].dtype == np.int64
@@ -102,6 +109,7 @@ def test_columns_and_dtypes(demo: pd.DataFrame) -> None:
 
 
 def test_ids_splits_and_weights(demo: pd.DataFrame) -> None:
+    demo = _by_category(demo)
     counts = demo.groupby(["id", "model"]).size()
     assert (counts == 1).all()
     per_model = demo.groupby("model")["id"].apply(lambda s: frozenset(s))
@@ -137,6 +145,7 @@ def test_models_disagree_on_dev(demo: pd.DataFrame) -> None:
 
 
 def test_reviewed_sample(demo: pd.DataFrame) -> None:
+    demo = _by_category(demo)
     tagged = demo[demo["dog"].notna()]
     for col in CATEGORIES:  # tags are all filled or all missing, row by row
         assert (demo[col].notna() == demo["dog"].notna()).all()

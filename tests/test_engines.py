@@ -865,8 +865,9 @@ def test_dask_refuses_wide_multitask_tables_in_one_line(dask_client, tmp_path: P
 # -- metadata slices: the engine groups rows by slice cell, label and score ---------------------
 @st.composite
 def frames_with_metadata(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
-    """A results table with metadata per example: text (some empty), a few integers, and
-    continuous numbers (some NaN), so categorical levels, values and quantile bins all occur."""
+    """A results table with metadata per example: text (some empty), a few integers,
+    continuous numbers (some NaN) and True/False (some empty), so categorical levels, values
+    and quantile bins all occur."""
     frame, options = draw(results_frames())
     ids = sorted(set(frame["id"]))
     n = len(ids)
@@ -875,7 +876,9 @@ def frames_with_metadata(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
     level = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     value = draw(st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0, np.nan]),
                                     st.floats(-5, 5, allow_nan=False)), min_size=n, max_size=n))
-    meta = pd.DataFrame({"id": ids, "device": text, "level": level, "bright": value})
+    night = draw(st.lists(st.sampled_from([True, False, None]), min_size=n, max_size=n))
+    meta = pd.DataFrame({"id": ids, "device": text, "level": level, "bright": value,
+                         "night": pd.array(night, dtype="boolean")})  # metadata, not a tag
     return frame.merge(meta, on="id", how="left"), options
 
 
@@ -1040,7 +1043,8 @@ def test_duckdb_eyeball_check_equals_the_in_memory_one(data, thresholds, fractio
         memory, engine = opened
 
         def check() -> None:
-            for split in memory.splits:
+            for split, weighted in product(memory.splits, _weightings(memory)):
+                memory.weighted = engine.weighted = weighted
                 a = memory.eyeball_check(split, fraction, seed=seed)
                 b = engine.eyeball_check(split, fraction, seed=seed)
                 same(a, b)
@@ -1109,7 +1113,8 @@ def test_dask_eyeball_check_and_label_suspects_equal_the_in_memory_ones(
         memory, engine = opened
         for thr in [0.5, *thresholds]:
             memory.threshold = engine.threshold = thr
-            for split in memory.splits:
+            for split, weighted in product(memory.splits, _weightings(memory)):
+                memory.weighted = engine.weighted = weighted
                 a = memory.eyeball_check(split, fraction, seed=seed)
                 b = engine.eyeball_check(split, fraction, seed=seed)
                 same(a, b)

@@ -144,8 +144,8 @@ def test_tags_from_file_and_tally_follow_threshold() -> None:
     df = synthetic(400)
     dev_wrong = df.index[(df["split"] == "dev") & ((df["score"] >= 0.5) != (df["label"] == 1))]
     tagged = dev_wrong[:10]
-    df["blurry"] = pd.array([pd.NA] * len(df), dtype="boolean")
-    df.loc[tagged, "blurry"] = [True] * 4 + [False] * 6
+    df["tag:blurry"] = pd.array([pd.NA] * len(df), dtype="boolean")  # declared by its name
+    df.loc[tagged, "tag:blurry"] = [True] * 4 + [False] * 6
     r = Results.from_frame(df)
     assert set(r.categories) == {"blurry", MISLABELLED}
     t = r.tally("dev")

@@ -145,6 +145,16 @@ def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[starts], counts
 
 
+def _share_of_rows(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    """num / den for a share of all rows (accuracy, queue rate): NaN, undefined, when the rows
+    weigh nothing, never an error of 1.0."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
 def _safe_div(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     """num / den with 0 where den == 0 (scikit-learn's ``zero_division=0``)."""
     num = np.asarray(num, dtype=np.float64)
@@ -283,12 +293,12 @@ class ThresholdCurve:
 
     @property
     def accuracy(self) -> np.ndarray:
-        return _safe_div(self.tps + self.tns, self.positives + self.negatives)
+        return _share_of_rows(self.tps + self.tns, self.positives + self.negatives)
 
     @property
     def queue_rate(self) -> np.ndarray:
         """Share of rows predicted positive."""
-        return _safe_div(self.tps + self.fps, self.positives + self.negatives)
+        return _share_of_rows(self.tps + self.fps, self.positives + self.negatives)
 
     def metric(self, name: str, beta: float = 1.0) -> np.ndarray:
         """One metric at every threshold, by name (one of :data:`METRICS`)."""
@@ -367,9 +377,9 @@ def _point(threshold: float, tp: float, fp: float, positives: float, negatives: 
         precision=precision, recall=recall,
         f1=float(_fbeta(tp, fp, fn, 1.0)),
         fbeta=float(_fbeta(tp, fp, fn, beta)), beta=float(beta),
-        accuracy=float(_safe_div(tp + tn, total)),
+        accuracy=float(_share_of_rows(tp + tn, total)),
         specificity=float(_safe_div(tn, negatives)),
-        queue_rate=float(_safe_div(tp + fp, total)),
+        queue_rate=float(_share_of_rows(tp + fp, total)),
     )
 
 

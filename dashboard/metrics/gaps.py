@@ -29,6 +29,8 @@ GAP_LABELS = {
     "data_mismatch": "data mismatch",
     "dev_overfitting": "dev overfitting",
 }
+#: variance's name without a train_dev split: dev − train holds data mismatch too
+MERGED_LABEL = "variance or data mismatch"
 
 #: (from, to) split of each gap when every split exists
 GAP_STEPS = {
@@ -150,6 +152,17 @@ class GapReport:
         return {name: getattr(self, name) for name in GAP_NAMES}
 
     @property
+    def merged(self) -> bool:
+        """Whether variance is dev − train (no train_dev split), data mismatch inside it."""
+        return self.steps.get("variance") == ("train", "dev")
+
+    def label(self, gap: str) -> str:
+        """A gap's name as the bar shows it: "variance or data mismatch" without train_dev."""
+        if gap == "variance" and self.merged:
+            return MERGED_LABEL
+        return GAP_LABELS[gap]
+
+    @property
     def headline(self) -> str:
         """One sentence naming the focus gap(s) with their sizes."""
         if self.undecided:
@@ -161,15 +174,17 @@ class GapReport:
                         "results beside dev.")
             return ("No positive gap to focus on: each split's error is at or below the one "
                     "before it in the walk.")
-        parts = [f"{GAP_LABELS[g]} ({self._size(g)})" for g in self.focus]
+        parts = [f"{self.label(g)} ({self.size_text(g)})" for g in self.focus]
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return f"Focus on {joined}."
 
-    def _size(self, gap: str) -> str:
+    def size_text(self, gap: str) -> str:
         """A gap's size; avoidable bias without a human level is an upper bound."""
         value = _pp(getattr(self, gap))
         if gap == "avoidable_bias" and not self.human_given:
             return f"at most {value}: no human level given"
+        if gap == "variance" and self.merged:
+            return f"{value}: no train-dev split to tell them apart"
         return value
 
     @property
@@ -183,9 +198,9 @@ class GapReport:
             v = getattr(self, g)
             if v is not None:
                 sig = "" if self.significant.get(g, True) else " (not significant)"
-                lines.append(f"  {GAP_LABELS[g]:<16} {_pp(v):>9}{sig}")
+                lines.append(f"  {self.label(g):<16} {_pp(v):>9}{sig}")
         for g in self.focus:
-            lines.append(f"Try for {GAP_LABELS[g]}:")
+            lines.append(f"Try for {self.label(g)}:")
             lines.extend(f"  - {t}" for t in self.tactics[g])
         lines.extend(self.notes)
         return "\n".join(lines)
@@ -294,9 +309,13 @@ def decompose_gaps(human: float, train: float | None = None, train_dev: float | 
             notes.append(f"Not significant at 95%, so not a focus: {', '.join(quiet)}.")
     elif positive:
         undecided = _undecided(positive, intervals, steps, sizes)
+    tactics = {g: TACTICS[g] for g in focus}
+    if "variance" in tactics and train_dev is None:  # mismatch is inside it: advise for both
+        tactics["variance"] = TACTICS["variance"] + tuple(
+            t for t in TACTICS["data_mismatch"] if t not in TACTICS["variance"])
     return GapReport(
         human=float(human), train=train, train_dev=train_dev, dev=dev, test=test,
-        **gaps, focus=focus, tactics={g: TACTICS[g] for g in focus}, notes=tuple(notes),
+        **gaps, focus=focus, tactics=tactics, notes=tuple(notes),
         intervals=intervals, significant=significant, steps=steps, human_given=human_given,
         undecided=undecided,
     )
@@ -311,7 +330,8 @@ def _undecided(positive: Mapping[str, float], intervals: Mapping[str, tuple[floa
     measured = [s for s in steps[top] if sizes.get(s) is not None]
     small = min(measured, key=lambda s: float(sizes[s] or 0))
     size = float(sizes[small] or 0)
-    return (f"The data cannot yet tell the gaps apart: the largest, {GAP_LABELS[top]} "
+    name = MERGED_LABEL if steps[top] == ("train", "dev") else GAP_LABELS[top]
+    return (f"The data cannot yet tell the gaps apart: the largest, {name} "
             f"({_pp(positive[top])}, 95%: {_pp(lo)} to {_pp(hi)}), is within noise. The "
             f"{small} split ({size:,.0f} examples) is too small to show it: a larger one, or "
             "more splits, would.")

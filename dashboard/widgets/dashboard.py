@@ -138,11 +138,11 @@ class Dashboard(widgets.VBox):
                 sizes = ", ".join(f"{split} {n:,}" for split, n in r.split_sizes().items())
                 self._sizes[(r.model, r.task)] = sizes
             report = r.gaps()
-            facts = [f"model <b>{html.escape(str(r.model))}</b>",
+            facts = [f"model <b>{html.escape(r.model_shown)}</b>" if r.model_shown else None,
                      f"task <b>{html.escape(r.task)}</b>" if r.tasks else None,
                      f"threshold <b>{r.threshold:.3g}</b>" if r.has_scores else None,
-                     f"human level <b>{html.escape(r.human_reference)}</b> "
-                     f"({r.human_error:.1%})", f"rows: {html.escape(sizes)}"]
+                     f"human level: <b>{html.escape(r.human_level_text)}</b>",
+                     f"rows: {html.escape(sizes)}"]
             if r.weighted:
                 facts.append("weighted error")
             # how the file was read where it differs from what it says (split aliases...)

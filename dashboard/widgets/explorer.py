@@ -422,8 +422,8 @@ class ThresholdExplorer(widgets.VBox):
     def _refresh_compare(self) -> None:
         """Each model's best operating point, the chosen one, McNemar and the resolution."""
         r = self.results
-        key = (self.split, self.optimize, tuple(sorted(self.constraints.items())), self.beta,
-               str(r.positive_class), bool(r.weighted))
+        key = (r.task, self.split, self.optimize, tuple(sorted(self.constraints.items())),
+               self.beta, str(r.positive_class), bool(r.weighted))  # each task its own table
         if key not in self._compare_cache:
             table = r.compare_models(self.split, self.optimize, self.constraints,
                                      metadata=self.metadata, beta=self.beta)
@@ -477,8 +477,9 @@ class ThresholdExplorer(widgets.VBox):
         what = (f"class {html.escape(pos)} vs rest" if self.multiclass
                 else f"positive class {html.escape(pos)}")
         weighted = " · weighted" if self.results.weighted else ""
-        caption = (f"Model {html.escape(self.results.model)} · {what}{weighted} · "
-                   f"predicted positive iff score ≥ threshold")
+        shown = self.results.model_shown
+        caption = ((f"Model {html.escape(shown)} · " if shown else "") + f"{what}{weighted} · "
+                   "predicted positive iff score ≥ threshold")
         return _table(header, rows, caption=caption)
 
     def _prediction_headline(self) -> str:
@@ -493,17 +494,17 @@ class ThresholdExplorer(widgets.VBox):
             goal = f"F{self.beta:g}"
         cons = _describe(self.constraints)
         subject = f" subject to {html.escape(cons)}" if cons else ""
-        model = html.escape(r.model)
+        model = f"model {html.escape(r.model_shown)}" if r.model_shown else "the model"
         parts = [f"<b>Maximise {html.escape(goal)}</b>{subject} on "
                  f"{html.escape(self.split)}."]
         if self.has_curves:
             b = self.best
             if b is None:
-                parts.append(f"No threshold of model {model} meets "
+                parts.append(f"No threshold of {model} meets "
                              f"{html.escape(_describe(curve_c))}.")
             else:
                 parts.append(
-                    f"Model {model}: best threshold <b>{_thr(b.threshold)}</b> → "
+                    f"{model[0].upper()}{model[1:]}: best threshold <b>{_thr(b.threshold)}</b> → "
                     f"{html.escape(goal)} <b>{pct(b.value)}</b> (precision "
                     f"{pct(b.precision)}, recall {pct(b.recall)}, queue rate "
                     f"{pct(b.queue_rate)}); {b.feasible:,} of {b.candidates:,} thresholds meet "
@@ -511,7 +512,8 @@ class ThresholdExplorer(widgets.VBox):
         if unmet:
             facts = ", ".join(f"{html.escape(k)} = {self.metadata.get(r.model, {}).get(k, '?')}"
                               for k in unmet)
-            parts.append(f"<span style='color:{COLORS['avoidable_bias']}'>Model {model} fails "
+            parts.append(f"<span style='color:{COLORS['avoidable_bias']}'>"
+                         f"{model[0].upper()}{model[1:]} fails "
                          f"{html.escape(_describe({k: meta_c[k] for k in unmet}))} "
                          f"({facts}).</span>")
         return "<div style='max-width:520px;line-height:1.5'>" + " ".join(parts) + "</div>"
@@ -526,8 +528,8 @@ class ThresholdExplorer(widgets.VBox):
                      if c in table.columns]
         goal = f"F{self.beta:g}" if self.optimize == "fbeta" else OBJECTIVES.get(
             self.optimize, self.optimize)
-        metric_cols = (["precision", "recall", "f1", "accuracy"] if self.has_curves
-                       else ["accuracy"])
+        # hard predictions have one operating point each, ranked by the objective too
+        metric_cols = ["precision", "recall", "f1", "accuracy"]
         if self.optimize not in metric_cols:  # F-beta, specificity: the objective's own column
             metric_cols.insert(0, "value")
         shown = {"value": goal, "f1": "F1"}

@@ -32,7 +32,7 @@ from dashboard.metrics.formulation import (
     general_formulation,
     split_references,
 )
-from dashboard.metrics.gaps import GAP_LABELS, GapReport
+from dashboard.metrics.gaps import GapReport
 from dashboard.results import Results
 from dashboard.widgets import theme
 from dashboard.widgets.figure import PlotlyFigure
@@ -277,7 +277,7 @@ class GapWaterfall(widgets.VBox):
         # headline: the focus gap(s) by DOMAIN.md's rule, as GapReport.headline words it
         if report.focus:
             chips = [f"<span style='color:{colors[g]};font-weight:700'>"
-                     f"{html.escape(GAP_LABELS[g])} ({pp(getattr(report, g))})</span>"
+                     f"{html.escape(report.label(g))} ({html.escape(report.size_text(g))})</span>"
                      for g in report.focus]
             joined = chips[0] if len(chips) == 1 else (", ".join(chips[:-1]) + " and "
                                                        + chips[-1])
@@ -304,7 +304,7 @@ class GapWaterfall(widgets.VBox):
             blocks.append(
                 f"<div style='flex:1 1 240px;border-left:4px solid {colors[g]};"
                 f"padding:2px 12px;margin:4px 0'><div style='font-weight:700;color:{colors[g]}'>"
-                f"To reduce {html.escape(GAP_LABELS[g])} ({pp(getattr(report, g))}), try</div>"
+                f"To reduce {html.escape(report.label(g))} ({pp(getattr(report, g))}), try</div>"
                 f"<ul style='margin:4px 0 0 0;padding-left:18px'>{items}</ul></div>")
         tactics = ("<div style='display:flex;flex-wrap:wrap;gap:12px'>" + "".join(blocks)
                    + "</div>") if blocks else ""

@@ -309,3 +309,15 @@ def test_eyeball_part_is_stable_and_overfitting_it_is_flagged() -> None:
     assert "v2" in table.attrs["warning"] and "v1" not in table.attrs["warning"]
     assert table.loc["v2", "eyeball_error"] == pytest.approx(
         (~r.correct("dev", "v2"))[eye].mean())
+    # with weights on, both parts' errors are weighted, as the view's dev error is
+    weights = np.where(np.arange(n) % 7 == 0, 10.0, 1.0)
+    heavy = Results.from_frame(pd.concat(frames).assign(weight=np.tile(weights, 2)))
+    heavy.weighted = True
+    weighted = heavy.eyeball_check("dev", 0.5)
+    assert weighted.attrs["weighted"]
+    wrong = ~heavy.correct("dev", "v2")
+    assert weighted.loc["v2", "eyeball_error"] == pytest.approx(
+        np.average(wrong[eye], weights=weights[eye]))
+    assert weighted.loc["v2", "blackbox_error"] == pytest.approx(
+        np.average(wrong[~eye], weights=weights[~eye]))
+    assert weighted.loc["v2", "eyeball_rows"] == int(eye.sum())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard import Results
-from dashboard.metrics.gaps import GAP_LABELS, GAP_NAMES
+from dashboard.metrics.gaps import GAP_LABELS, GAP_NAMES, MERGED_LABEL
 from dashboard.widgets import theme
 from dashboard.widgets.format import pct, pp
 from dashboard.widgets.waterfall import TRACE_NAMES, GapWaterfall
@@ -68,8 +68,12 @@ def gap_bars(w: GapWaterfall) -> dict[str, tuple[float, float]]:
 
 
 def headline_gaps(w: GapWaterfall) -> set[str]:
-    """The gap names the headline mentions."""
+    """The gap names the headline mentions ("variance or data mismatch", the bar of dev −
+    train without a train_dev split, is the variance gap)."""
     text = plain(w.headline.value)
+    if w.report.merged:
+        assert "data mismatch" not in text.replace(MERGED_LABEL, "")
+        text = text.replace(MERGED_LABEL, GAP_LABELS["variance"])
     return {g for g in GAP_NAMES if GAP_LABELS[g] in text}
 
 
@@ -250,6 +254,7 @@ def test_threshold_change_updates_bars_and_headline_in_place() -> None:
         assert levels(w)[split] == pytest.approx(table.loc[split, "error"], abs=TOL)
     assert gap_bars(w)["variance"][1] == pytest.approx(0.10, abs=TOL)
     assert headline_gaps(w) == {"variance"}
+    assert f"{MERGED_LABEL} (+10.0 pp: no train-dev split" in plain(w.headline.value)
     assert "threshold 0.3 " in w.figure.spec["layout"]["title"]["text"]
 
     r.threshold = 0.5
