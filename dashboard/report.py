@@ -214,7 +214,7 @@ def build_report(results: Results, *, title: str | None = None,
         sig = report.significant.get(gap)
         gap_rows.append([html.escape(report.label(gap)), pp(value),
                          "yes" if sig else ("no" if sig is not None else "—")])
-    parts.append(_table(gap_rows, ["gap", "size", "significant (95%)"]))
+    parts.append(_table(gap_rows, ["gap", "size", "significant (Holm, 5% over the gaps)"]))
 
     parts.append("<h2>Error analysis</h2>")
     if "dev" in r.splits:

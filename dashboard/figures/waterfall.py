@@ -129,11 +129,17 @@ def _significance_note(gap: str, value: float, report: GapReport, errors: pd.Dat
              if s in errors.index]
     prefix = "effective n" if n_col == "n_effective" else "n"
     what = " and ".join(f"{count(n)} {LEVEL_LABELS[s]}" for s, n in sizes) + " examples"
-    text = (f"{GAP_LABELS[gap].capitalize()} ({pp(value)}) is not significant with "
+    label = report.label(gap)
+    text = (f"{label[0].upper()}{label[1:]} ({pp(value)}) is not significant with "
             f"{prefix} = {what}")
     if gap in report.intervals:
         lo, hi = report.intervals[gap]
-        text += f": its 95% interval ({pp(lo)} to {pp(hi)}) includes zero"
+        if lo <= 0.0 <= hi:
+            text += f": its 95% interval ({pp(lo)} to {pp(hi)}) includes zero"
+        else:  # its own interval excludes zero, but not once every gap tested counts
+            text += (f": its 95% interval ({pp(lo)} to {pp(hi)}) excludes zero, but not after "
+                     f"adjusting for the {len(report.p_values)} gaps tested (Holm, "
+                     f"p = {report.p_values.get(gap, float('nan')):.2g})")
     return text + "."
 
 

@@ -80,6 +80,30 @@ def newcombe_interval(p_high: float, n_high: float | None, p_low: float,
 gap_interval = newcombe_interval
 
 
+def gap_p_value(p_high: float, n_high: float | None, p_low: float, n_low: float | None
+                ) -> float:
+    """Two-sided p-value of a gap that matches :func:`gap_interval`: the level at which its
+    Newcombe interval just touches zero (found by bisection on z), so "the 95% interval
+    excludes zero" and "p < 0.05" always agree."""
+    def excludes(z: float) -> bool:
+        lo, hi = newcombe_interval(p_high, n_high, p_low, n_low, z)
+        return not (lo <= 0.0 <= hi)
+    if any(math.isnan(v) for v in newcombe_interval(p_high, n_high, p_low, n_low)):
+        return math.nan
+    if not excludes(1e-9):
+        return 1.0
+    lo, hi = 1e-9, 40.0
+    if excludes(hi):
+        return 0.0
+    for _ in range(80):  # interval width grows with z: the crossing is unique
+        mid = 0.5 * (lo + hi)
+        if excludes(mid):
+            lo = mid
+        else:
+            hi = mid
+    return math.erfc(lo / math.sqrt(2.0))
+
+
 def resolution(error: float, n: float, z: float = Z95) -> float:
     """The smallest difference between two models' error rates that a dev set of ``n`` can see.
 

@@ -127,3 +127,30 @@ def test_tally_shares_carry_their_interval_and_ceiling_range() -> None:
 def test_bad_statistics_input_is_one_clear_error(call, match: str) -> None:
     with pytest.raises(DashboardError, match=match):
         call()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 400), st.data())
+def test_gap_p_value_agrees_with_the_interval(n1: int, n2: int, data: st.DataObject) -> None:
+    """p < 5% exactly when the 95% interval excludes zero, and p is monotone in the level."""
+    from dashboard.metrics.intervals import gap_p_value
+
+    k1 = data.draw(st.integers(0, n1))
+    k2 = data.draw(st.integers(0, n2))
+    p = gap_p_value(k1 / n1, n1, k2 / n2, n2)
+    lo, hi = newcombe_interval(k1 / n1, n1, k2 / n2, n2)
+    if abs(p - 0.05) > 1e-6:
+        assert (p < 0.05) == (not lo <= 0 <= hi)
+    lo99, hi99 = newcombe_interval(k1 / n1, n1, k2 / n2, n2, z=2.5758293035489)
+    if abs(p - 0.01) > 1e-6:
+        assert (p < 0.01) == (not lo99 <= 0 <= hi99)
+
+
+def test_a_gap_significant_alone_but_not_among_four_says_so() -> None:
+    """Holm over the gaps: a gap whose own interval excludes zero can stay unnamed, and the
+    bar's note says why instead of claiming the interval includes zero."""
+    report = decompose_gaps(0.05, 0.05, 0.05, 0.068, 0.068,
+                            n={"train": 2000, "train_dev": 2000, "dev": 2000, "test": 2000})
+    lo, hi = report.intervals["data_mismatch"]
+    assert lo > 0 and report.p_values["data_mismatch"] >= 0.05
+    assert not report.significant["data_mismatch"] and report.focus == ()
