@@ -707,13 +707,15 @@ def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction:
         df = df[~missing].reset_index(drop=True)
         notes.append("not labelled, left out of their task only: " + ", ".join(
             f"{k} {v:,}" for k, v in unlabelled.items()))
+    if label in df.columns:
         df[label] = _integers_kept(df[label])
     return df, unlabelled
 
 
 def _integers_kept(labels: pd.Series) -> pd.Series:
-    """Integer labels that empty cells turned into floats (pandas reads 0, 1 and blanks as
-    0.0, 1.0, NaN) as integers again once the empty cells are gone, so the views say
+    """A multi-task table's whole-number labels as integers: empty cells (not labelled) make
+    pandas read 0, 1 and blanks as 0.0, 1.0, NaN, and a part of the file (an engine's sample)
+    may hold no blank, so every task table's labels are read alike and the views say
     "positive class 1", not 1.0; labels with a fraction stay as they are."""
     if isinstance(labels.dtype, pd.api.extensions.ExtensionDtype):
         if pd.api.types.is_integer_dtype(labels.dtype):

@@ -536,6 +536,8 @@ class Results(t.HasTraits):
         (never the 0 the gaps are measured from)."""
         if not self.human_level.given:
             return "not given"
+        if self.human_reference == "human level":  # a bare rate (--human-level 1%): no name
+            return f"{self.human_error:.1%}"
         return f"{self.human_reference} ({self.human_error:.1%})"
 
     @property

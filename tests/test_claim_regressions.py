@@ -93,8 +93,12 @@ def test_a_lone_model_is_not_named_and_a_missing_human_level_is_said(tmp_path,
     assert "human level: not given" in text and "Model model" not in text
     best = board.explorer._best_html.value
     assert "Model model" not in best and "The model: best threshold" in best
+    assert board.explorer._model_picker.layout.display == "none"  # nothing to pick
+    assert "<b>model</b>" not in board.explorer._compare_html.value
     _, given = _one_model(tmp_path, human=True)
-    assert given.human_level_text == "human level (2.0%)"
+    assert given.human_level_text == "2.0%"  # a bare rate has no name of its own
+    named = Results.from_file(path, human_level={"typical person": 0.03, "expert": 0.01})
+    assert named.human_level_text == "expert (1.0%)"
 
 
 def test_multitask_comparison_follows_the_task_and_labels_keep_their_type(monkeypatch,

@@ -198,7 +198,8 @@ class ThresholdExplorer(widgets.VBox):
             options=[("none", "")] + [(s, s) for s in r.splits], value=self.overlay,
             description="overlay", layout=box("190px"))
         self._model_picker = widgets.Dropdown(options=list(r.models), value=r.model,
-                                              description="model", layout=box("190px"))
+                                              description="model",  # none for a lone model
+                                              layout=box("190px", len(r.models) > 1))
         self._class_picker = widgets.Dropdown(
             options=[(r.class_name(c), c) for c in r.classes], value=r.positive_class,
             description="positive class", layout=box("230px", self.multiclass))
@@ -549,7 +550,8 @@ class ThresholdExplorer(widgets.VBox):
             ok = feasible and not unmet
             mark = " ✓ chosen" if m == chosen else ""
             color = MODEL_COLORS[list(r.models).index(m) % len(MODEL_COLORS)]
-            name = (f"<span style='color:{color}'>●</span> <b>{html.escape(str(m))}</b>"
+            label = html.escape(str(m)) if r.model_shown else "the model"
+            name = (f"<span style='color:{color}'>●</span> <b>{label}</b>"
                     f"<span style='color:{COLORS['negative_gap']}'>{mark}</span>")
             cells = [name]
             for c in meta_cols:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 from test_app import (
     DIAGNOSIS,
+    EXPLORER,
     FACTS,
     PAGE_TIMEOUT_MS,
     TALLY,
@@ -25,6 +26,8 @@ from test_app import (
 from dashboard import Results
 from dashboard.annotations import AnnotationStore, dataset_name
 from dashboard.demo import CURVE_NAME, MULTITASK_NAME
+from dashboard.widgets.explorer import _thr
+from dashboard.widgets.format import pct
 
 if TYPE_CHECKING:
     from conftest import PageGuard
@@ -106,6 +109,20 @@ def test_task_picker_and_learning_curve_tab(tmp_path: Path, page_guard: PageGuar
         drive.task = "traffic_light"
         expect(page.locator(DIAGNOSIS)).to_have_text(drive.gaps().headline)
         screenshot(page, "task-picker", full_page=False)
+        # on the explorer tab the headline and the "Models on dev" table follow the picker
+        # (the table kept the first task's numbers)
+        show_tab(page, "Threshold & models")
+        for task in ("traffic_light", "pedestrian", "traffic_light"):
+            page.locator(".mldash .widget-dropdown", has_text="Task").locator("select") \
+                .select_option(task)
+            drive.task = task
+            best = drive.best_threshold("dev", "f1")
+            said = f"best threshold {_thr(best.threshold)} → F1 {pct(best.f1)}"
+            expect(page.locator(EXPLORER)).to_contain_text(said, timeout=PAGE_TIMEOUT_MS)
+            row = page.locator(f"{EXPLORER} table.mldash-xt tr", has_text="chosen")
+            expect(row).to_contain_text(_thr(best.threshold), timeout=PAGE_TIMEOUT_MS)
+            expect(row).to_contain_text(pct(best.f1))
+        screenshot(page, "task-explorer", full_page=False)
         page.goto("about:blank")
     finally:
         stop_cli(server)
