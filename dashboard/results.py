@@ -1271,9 +1271,9 @@ class Results(t.HasTraits):
         counted), weight and squared weight; the sums a learning curve is read from."""
         lc = self._lc_frame
         assert lc is not None
-        mine = (lc["model"] == model).to_numpy().copy()
+        mine = (lc["model"] == model).to_numpy()
         if self._tasks:  # the selected task's rows only, as every other view
-            mine &= (lc["task"] == self._current_task).to_numpy()
+            mine = mine & (lc["task"] == self._current_task).to_numpy()
         idx = np.flatnonzero(mine)
         wrong = ~self._correct_at(idx, self.threshold_of(model), lc)
         w = lc["weight"].to_numpy()[idx] if weighted else np.ones(idx.size)
