@@ -64,6 +64,7 @@ FACTS = ".mldash-header .mldash-facts"
 TALLY = ".mldash-tally"
 TAG_BOX = f"{TALLY} .mldash-tag input[type=checkbox]"
 SHARE = f"{TALLY} .mldash-tally-share"
+TALLY_CHART_BAR = f"{TALLY} .mldash-tally-chart .js-plotly-plot .bars .point path"
 COMMENT = f"{TALLY} .mldash-comment input"
 EXPLORER = ".mldash-explorer"
 EXPLORER_FIGURE = f"{EXPLORER} .js-plotly-plot"
@@ -387,6 +388,8 @@ def test_cli_prints_the_url_and_the_three_views_render(cli_server: CliServer,
     assert page.locator(TAG_BOX).count() >= 10 * len(cats)
     expect(page.locator(f"{TALLY} img").first).to_be_visible()
     expect(page.locator(SHARE)).to_have_count(len(cats))
+    # above the grid: the report's chart of the shares, one bar per category
+    expect(page.locator(TALLY_CHART_BAR)).to_have_count(len(cats))
     page.set_viewport_size({"width": 1280, "height": 1600})
     screenshot(page, "error-analysis", full_page=False)
 
@@ -702,9 +705,13 @@ def test_presentation_mode(cli_server: CliServer, page_guard: PageGuard,
     wait_for_fit(page, WATERFALL)
     screenshot(page, "presenting", full_page=False)
 
-    show_grid(page)
-    expect(page.locator(TAG_BOX).first).to_be_visible()
+    # the error analysis presents its chart, not the spreadsheet
+    show_tab(page, "Error analysis")
+    expect(page.locator(TALLY_CHART_BAR).first).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    expect(page.locator(TAG_BOX).first).to_be_hidden()
     assert visible() == [TALLY]
+    wait_for_fit(page, TALLY)
+    screenshot(page, "presenting-error-analysis", full_page=False)
     show_tab(page, "Threshold & models")
     expect(page.locator(f"{EXPLORER_FIGURE} svg.main-svg").first).to_be_visible()
     assert visible() == [EXPLORER]
