@@ -439,7 +439,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
-            columns=columns, engine=args.engine,
+            columns=columns, engine=args.engine, theme=args.theme,
         )
     except (RuntimeError, TimeoutError) as exc:
         validation.cancel()
@@ -586,6 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results file, or in the user data folder for the demo)")
     _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.add_argument("--theme", choices=("light", "dark", "auto"), default="auto",
+                   help="colours of the page: light, dark, or auto (the default: follows the "
+                        "browser's prefers-color-scheme, as the report does)")
     s.add_argument("--preheat", dest="preheat", action="store_true", default=True,
                    help="keep one kernel ready with the notebook run, so a page opens on a "
                         "built dashboard (the default; one idle kernel, ~250 MB; the page "
