@@ -46,6 +46,14 @@ STYLE = f"""
 .mldash-present .widget-html-content {{ font-size: 18px; line-height: 1.4; }}
 .mldash-present .widget-label, .mldash-present .widget-readout {{ font-size: 18px; }}
 .mldash-present .mldash-secondary {{ display: none !important; }}
+/* the tab labels, the views' titles and their answer sentences grow with the header */
+.mldash-present .widget-tab {{ --jp-widgets-horizontal-tab-height: 44px;
+  --jp-widgets-horizontal-tab-width: 240px; }}
+.mldash-present .jupyter-widgets.widget-tab > .lm-TabBar {{ font-size: 20px; }}
+.mldash-present .mldash-tally h3 {{ font-size: 28px !important; }}
+.mldash-present .mldash-answer [role=status],
+.mldash-present .mldash-learning-verdict p {{ font-size: 26px !important; line-height: 1.3; }}
+.mldash-present .mldash-review-table th {{ font-size: 17px; }}
 body[data-jp-theme-light="false"] .mldash-diagnosis {{ color: {DARK[COLORS["dev"]]}; }}
 </style>
 """

@@ -685,11 +685,13 @@ def test_presentation_mode(cli_server: CliServer, page_guard: PageGuard,
     page = page_guard.page
     open_app(page, cli_server.url)
     font_size = "e => parseFloat(getComputedStyle(e).fontSize)"
-    normal = float(page.locator(DIAGNOSIS).evaluate(font_size))
+    # the header, the tab labels and the error analysis' answer sentence grow together
+    grown = [DIAGNOSIS, ".lm-TabBar-tab", f"{TALLY} .mldash-answer [role=status]"]
+    normal = [float(page.locator(sel).first.evaluate(font_size)) for sel in grown]
     page.get_by_role("button", name="Present").click()
     expect(page.locator(".mldash.mldash-present")).to_have_count(1)
-    large = float(page.locator(DIAGNOSIS).evaluate(font_size))
-    assert large >= 1.5 * normal, (normal, large)
+    large = [float(page.locator(sel).first.evaluate(font_size)) for sel in grown]
+    assert all(b >= 1.5 * a for a, b in zip(normal, large, strict=True)), (normal, large)
 
     views = [WATERFALL, TALLY, EXPLORER]
 
