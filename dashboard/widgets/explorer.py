@@ -27,7 +27,7 @@ from dashboard.metrics.isof1 import ConfusionRates, confusion_rates
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import pct
-from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
+from dashboard.widgets.theme import FONT, MODEL_COLORS, css_color, layout
 
 __all__ = ["ThresholdExplorer"]
 
@@ -511,7 +511,7 @@ class ThresholdExplorer(widgets.VBox):
         if unmet:
             facts = ", ".join(f"{html.escape(k)} = {self.metadata.get(r.model, {}).get(k, '?')}"
                               for k in unmet)
-            parts.append(f"<span style='color:{COLORS['avoidable_bias']}'>Model {model} fails "
+            parts.append(f"<span style='color:{css_color('avoidable_bias')}'>Model {model} fails "
                          f"{html.escape(_describe({k: meta_c[k] for k in unmet}))} "
                          f"({facts}).</span>")
         return "<div style='max-width:520px;line-height:1.5'>" + " ".join(parts) + "</div>"
@@ -548,7 +548,7 @@ class ThresholdExplorer(widgets.VBox):
             mark = " ✓ chosen" if m == chosen else ""
             color = MODEL_COLORS[list(r.models).index(m) % len(MODEL_COLORS)]
             name = (f"<span style='color:{color}'>●</span> <b>{html.escape(str(m))}</b>"
-                    f"<span style='color:{COLORS['negative_gap']}'>{mark}</span>")
+                    f"<span style='color:{css_color('negative_gap')}'>{mark}</span>")
             cells = [name]
             for c in meta_cols:
                 v = row_t.get(c)
@@ -584,7 +584,7 @@ class ThresholdExplorer(widgets.VBox):
         table = self.comparison
         assert table is not None
         diff = abs(float(table.loc[a, "error"]) - float(table.loc[b, "error"]))
-        verdict = ("<b style='color:{}'>significant</b>".format(COLORS["negative_gap"])
+        verdict = ("<b style='color:{}'>significant</b>".format(css_color("negative_gap"))
                    if mc.significant() else "<b>not significant</b>")
         below = (" The error difference is below the resolution: the dev set cannot tell them "
                  "apart." if res is not None and diff < res else "")
@@ -598,7 +598,7 @@ class ThresholdExplorer(widgets.VBox):
     # -- errors -----------------------------------------------------------------------------------
     def _show_error(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
-        self._status.value = (f"<div role='alert' style='color:{COLORS['avoidable_bias']};"
+        self._status.value = (f"<div role='alert' style='color:{css_color('avoidable_bias')};"
                               f"padding:4px 0'>⚠ {html.escape(str(exc))}</div>")
 
     def _clear_error(self) -> None:

@@ -48,7 +48,7 @@ from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import count, pct
 from dashboard.widgets.review_table import ReviewTable
-from dashboard.widgets.theme import COLORS
+from dashboard.widgets.theme import css_color
 
 __all__ = ["TallyGrid", "preview_cell"]
 
@@ -67,9 +67,9 @@ _SORT_LABELS = {"sample": "sample order", "score": "score", "id": "id",
                 "category": "category ticked first", "suspect": "suspected mislabels first"}
 #: suggested slices shown at most, and adoption's category name prefix-free
 _MAX_SUGGESTIONS = 5
-_ERROR = COLORS["avoidable_bias"]
-_OK = COLORS["test"]
-_MUTED = COLORS["muted"]
+_ERROR = css_color("avoidable_bias")
+_OK = css_color("test")
+_MUTED = css_color("muted")
 
 
 def _guarded(method: _F) -> _F:

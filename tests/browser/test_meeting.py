@@ -7,6 +7,8 @@ each page load starts its own kernel, so the tests do not interfere.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,5 +81,47 @@ def test_theme_auto_follows_the_browsers_colour_scheme(auto_server: CliServer, b
         expect(page.locator(f"{TALLY} .mldash-tally-chart .js-plotly-plot").first) \
             .to_be_visible(timeout=60_000)
         screenshot(page, f"error-analysis-{scheme}", full_page=False)
+    finally:
+        page.context.close()
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+TABS = ("Gap waterfall", "Error analysis", "Threshold & models")
+AXE_RUN = """async () => {
+    const result = await axe.run(document, {runOnly: {type: 'tag',
+                                                      values: ['wcag2a', 'wcag2aa']}});
+    return result.violations.map(v => ({id: v.id, impact: v.impact,
+        nodes: v.nodes.map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}));
+}"""
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """axe-core's WCAG 2 A/AA violations on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason="axe-core is not installed: npm ci --prefix "
+                    "tests/browser (.ci/run does it)")
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_wcag_violation_on_any_tab(auto_server: CliServer, browser: Browser,
+                                      scheme: str) -> None:
+    page = _page(browser, scheme)
+    try:
+        open_app(page, auto_server.url)
+        found = {}
+        for tab in TABS:
+            page.locator(".lm-TabBar-tab", has_text=tab).click()
+            page.locator(".widget-tab .js-plotly-plot").filter(visible=True).first \
+                .wait_for(state="visible", timeout=60_000)
+            page.wait_for_timeout(500)  # the tab's figures re-fit once shown
+            if violations := axe_violations(page):
+                found[tab] = violations
+            # every figure shown says in words what it draws, numbers included
+            labels = page.locator(".mldash-plot[role=figure]").filter(visible=True) \
+                .evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+            assert labels and all(re.search(r"\d", x or "") for x in labels), (tab, labels)
+        assert not found, json.dumps(found, indent=1)
     finally:
         page.context.close()

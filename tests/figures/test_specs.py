@@ -173,3 +173,21 @@ def test_nan_becomes_null_and_json_safe_refuses_objects() -> None:
         "a": [1.0, None], "b": [2, None]}
     with pytest.raises(TypeError):
         json_safe({"a": object()})
+
+
+def test_every_figure_has_a_text_alternative_with_its_numbers(demo: Results) -> None:
+    """Screen readers read each figure's title and labelled marks (WCAG 1.1.1)."""
+    from dashboard.figures.spec import alt_text
+    from dashboard.figures.tally import tally_spec
+    from dashboard.figures.waterfall import waterfall_spec
+    from dashboard.widgets.figure import PlotlyFigure
+
+    errors = demo.error_rates()["error"]
+    words = alt_text(waterfall_spec(demo))
+    assert f"dev: {100 * errors['dev']:.1f}%" in words and "<" not in words
+    tally = demo.tally("dev")
+    words = alt_text(tally_spec(demo, "dev"))
+    for cat in demo.categories:
+        assert f"{cat}: {100 * tally.loc[cat, 'share']:.0f}%" in words
+    figure = PlotlyFigure(tally_spec(demo, "dev"))
+    assert figure.alt == words and figure.alt.startswith("Share of the 100 reviewed")
