@@ -74,15 +74,18 @@ function plotly(model) {
       const url = base + "templates/mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
       load = loadScript(url).catch(() => fromKernel(model));
     } else {
-      // JupyterLab / Notebook 7 with the dashboard.serverext server extension enabled
+      // JupyterLab / Notebook 7: the dashboard.serverext server extension, when enabled,
+      // says so in the page config (no probe, so no 404 in the console without it)
       let base = "/";
+      let served = false;
       const config = document.getElementById("jupyter-config-data");
-      try { base = JSON.parse(config.textContent).baseUrl || "/"; } catch (e) { /* default */ }
+      try {
+        const data = JSON.parse(config.textContent);
+        base = data.baseUrl || "/";
+        served = !!data.mldashPlotlyStatic;
+      } catch (e) { /* default */ }
       const url = base + "mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
-      load = fetch(url, { method: "HEAD" }).then((r) => {
-        if (!r.ok) throw new Error("no server extension");
-        return loadScript(url);
-      }).catch(() => fromKernel(model));
+      load = served ? loadScript(url).catch(() => fromKernel(model)) : fromKernel(model);
     }
     window.__mldashPlotly = load.then(() => window.Plotly);
     window.__mldashPlotly.catch(() => { window.__mldashPlotly = null; });

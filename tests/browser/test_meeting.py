@@ -85,6 +85,9 @@ def test_theme_auto_follows_the_browsers_colour_scheme(auto_server: CliServer, b
         page.context.close()
 
 
+#: webpack's warnings about a shared module whose version a labextension did not expect
+VERSION_WARNING = re.compile(r"(Unsatisfied version|No satisfying version) .* shared "
+                             r"(singleton )?module @jupyterlab/")
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 TABS = ("Gap waterfall", "Error analysis", "Threshold & models")
 AXE_RUN = """async () => {
@@ -123,5 +126,33 @@ def test_no_wcag_violation_on_any_tab(auto_server: CliServer, browser: Browser,
                 .evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
             assert labels and all(re.search(r"\d", x or "") for x in labels), (tab, labels)
         assert not found, json.dumps(found, indent=1)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_console_is_quiet_on_load(auto_server: CliServer, browser: Browser, scheme: str) -> None:
+    """No console error or warning while the page loads and each tab is shown."""
+    page = _page(browser, scheme)
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}")
+            if m.type in ("error", "warning", "trace") else None)
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    try:
+        open_app(page, auto_server.url)
+        for tab in TABS:
+            page.locator(".lm-TabBar-tab", has_text=tab).click()
+            page.locator(".widget-tab .js-plotly-plot").filter(visible=True).first \
+                .wait_for(state="visible", timeout=60_000)
+        page.wait_for_timeout(1000)
+        # webpack's shared-module check: Voila 0.5.13 bundles JupyterLab 4.2.5 but its own
+        # widget manager is built for 4.5 and jupyterlab_widgets for 4.6 (see VERSION_WARNING)
+        mismatch = [m for m in messages if VERSION_WARNING.search(m)]
+        others = [m for m in messages if m not in mismatch]
+        assert others == [], "\n".join(others)
+        if mismatch:
+            pytest.xfail(f"{len(mismatch)} shared-module version warnings remain: Voila "
+                         "bundles JupyterLab 4.2.5, its widget manager and jupyterlab_widgets "
+                         "were built for 4.5 and 4.6 (needs a pinned set that agrees)")
     finally:
         page.context.close()
