@@ -365,6 +365,9 @@ class DashboardVoila(Voila):
         """Voilà's tornado settings plus the websocket message size cap."""
         settings = super().init_settings()
         settings.setdefault("websocket_max_message_size", MAX_MESSAGE_BYTES)
+        # gzip text responses (plotly.js 4.8 MB -> 1.5 MB, Voila's bundles, CSS); the static
+        # files keep their cache headers
+        settings.setdefault("compress_response", True)
         # jupyter_server's own Host check too, where it can express the allowed names: it
         # takes any loopback IP and names in local_hostnames, but no other IP address
         names = [h.strip("[]") for h in self.allowed_hosts]

@@ -156,3 +156,47 @@ def test_console_is_quiet_on_load(auto_server: CliServer, browser: Browser, sche
                          "were built for 4.5 and 4.6 (needs a pinned set that agrees)")
     finally:
         page.context.close()
+
+
+#: what the first page's HTTP responses may weigh on a cold cache, until the waterfall is drawn
+FIRST_PAGE_BYTES = 3_500_000
+#: and on a second load in the same browser (static files come from its cache)
+WARM_PAGE_BYTES = 500_000
+
+
+def _bytes_until_drawn(page: Page, url: str) -> tuple[int, int, list[tuple[int, str]]]:
+    """HTTP bytes (each response's encoded length, as DevTools counts it), websocket payload
+    bytes, and the largest responses, from the request until the waterfall is drawn."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    http: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    frames: list[int] = []
+    cdp.on("Network.requestWillBeSent",
+           lambda e: urls.__setitem__(e["requestId"], e["request"]["url"].split("?")[0]))
+    cdp.on("Network.loadingFinished",
+           lambda e: http.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+    cdp.on("Network.webSocketFrameReceived",
+           lambda e: frames.append(len(e["response"]["payloadData"])))
+    open_app(page, url)
+    cdp.detach()
+    biggest = sorted(((n, urls.get(k, k)) for k, n in http.items()), reverse=True)[:5]
+    return sum(http.values()), sum(frames), biggest
+
+
+def test_first_page_is_light_and_cacheable(auto_server: CliServer, browser: Browser) -> None:
+    """gzip: the first page's HTTP bytes on a cold cache (a fresh browser context) stay under
+    FIRST_PAGE_BYTES (10.3 MB uncompressed before); a second page in the same browser takes
+    the static files from its cache."""
+    page = _page(browser, "light")
+    try:
+        cold, ws, biggest = _bytes_until_drawn(page, auto_server.url)
+        print(f"\nfirst page, cold cache: {cold:,} B over HTTP, websocket payload {ws:,} B; "
+              f"largest {biggest}")
+        assert cold <= FIRST_PAGE_BYTES, biggest
+        second = page.context.new_page()
+        warm, ws, biggest = _bytes_until_drawn(second, auto_server.url)
+        print(f"second page, same browser: {warm:,} B over HTTP; largest {biggest}")
+        assert warm <= WARM_PAGE_BYTES, biggest
+    finally:
+        page.context.close()
