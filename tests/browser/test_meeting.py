@@ -194,6 +194,10 @@ def test_first_page_is_light_and_cacheable(auto_server: CliServer, browser: Brow
         print(f"\nfirst page, cold cache: {cold:,} B over HTTP, websocket payload {ws:,} B; "
               f"largest {biggest}")
         assert cold <= FIRST_PAGE_BYTES, biggest
+        # the page itself (it holds the page's tokens) is not compressed: its length says
+        # nothing about them (BREACH)
+        headers = page.request.get(auto_server.url, headers={"Accept-Encoding": "gzip"}).headers
+        assert "gzip" not in headers.get("content-encoding", ""), headers
         second = page.context.new_page()
         warm, ws, biggest = _bytes_until_drawn(second, auto_server.url)
         print(f"second page, same browser: {warm:,} B over HTTP; largest {biggest}")
