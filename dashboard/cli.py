@@ -219,6 +219,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def open_in_browser(page: Path) -> bool:
+    """Open ``page`` in the user's browser; when none can be opened (a server, a container),
+    say so in one line instead of leaving the user waiting for a window."""
+    try:
+        opened = webbrowser.open(page.as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print("No browser could be opened here: open the URL above in yours.", flush=True)
+    return opened
+
+
 def default_store(results_file: Path) -> Path:
     """The annotation store ``serve`` and ``report`` use for a results file by default: the
     tally grid's too (:func:`dashboard.annotations.default_store_for`)."""
@@ -466,7 +478,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     private = tempfile.TemporaryDirectory(prefix="mldash-open-")  # 0700: the token stays ours
     if not args.no_browser:
         # a 0600 redirect file keeps the token off the browser's command line
-        webbrowser.open(serve.browser_redirect_file(running.url, Path(private.name)).as_uri())
+        open_in_browser(serve.browser_redirect_file(running.url, Path(private.name)))
     # Voilà runs in its own session: stop it on SIGTERM/SIGHUP too, not only on Ctrl+C
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
