@@ -18,7 +18,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, did_you_mean
 from dashboard.io import read_human_level, read_sidecar
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
@@ -531,6 +531,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"Reviews: none saved yet ({store} does not exist)")
     if args.model:
         results.model = args.model
+    if args.task:  # before the threshold: each task keeps its own
+        if args.task not in results.tasks:
+            known = ", ".join(map(repr, results.tasks)) or "none: the results are single-task"
+            raise DashboardError(f"--task {args.task!r}: no such task"
+                                 f"{did_you_mean(args.task, results.tasks)}; the tasks are "
+                                 f"{known}", file=str(path))
+        results.task = args.task
     if args.threshold is not None:
         results.threshold = args.threshold
     out = write_report(results, args.output, title=meta.get("title") or path.name,
@@ -629,6 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="count only the tags in the results file")
     _add_loader_options(rp)
     rp.add_argument("--model", default=None, help="model to report (default: the first)")
+    rp.add_argument("--task", default=None,
+                    help="task to report, for multi-task results (default: the first)")
     rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
     rp.add_argument("--max-size", default="1GB", metavar="SIZE",
                     help="refuse larger results files (default 1GB; 0: no limit)")
