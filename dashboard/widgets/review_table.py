@@ -287,7 +287,8 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
 }}
 .mldash-review tfoot tr:first-child > * {{ border-top: 2px solid var(--mldash-table-line); }}
 .mldash-review th.mldash-col-tag {{
-  max-width: 96px; overflow: hidden; text-overflow: ellipsis; font-size: 12px;
+  max-width: 96px; font-size: 12px; line-height: 1.2;
+  white-space: normal; overflow-wrap: break-word;  /* "incorrectly labelled" wraps, whole */
 }}
 .mldash-review td.mldash-tag, .mldash-review tfoot td.mldash-tally-share,
 .mldash-review tfoot td.mldash-tally-ceiling {{ text-align: center; }}

@@ -388,9 +388,15 @@ def test_cli_prints_the_url_and_the_three_views_render(cli_server: CliServer,
     assert page.locator(TAG_BOX).count() >= 10 * len(cats)
     expect(page.locator(f"{TALLY} img").first).to_be_visible()
     expect(page.locator(SHARE)).to_have_count(len(cats))
+    # every category header shows its whole name (it wraps; "incorrectly labe…" before)
+    clipped = page.locator(f"{TALLY} th.mldash-col-tag").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1 || "
+        "getComputedStyle(e).textOverflow === 'ellipsis').map(e => e.textContent)")
+    assert clipped == []
     # above the grid: the report's chart of the shares, one bar per category
     expect(page.locator(TALLY_CHART_BAR)).to_have_count(len(cats))
     page.set_viewport_size({"width": 1280, "height": 1600})
+    wait_for_fit(page, TALLY)
     screenshot(page, "error-analysis", full_page=False)
 
     # 3. the explorer: curves and confusion matrix side by side, at the page's width

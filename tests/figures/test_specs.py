@@ -191,3 +191,25 @@ def test_every_figure_has_a_text_alternative_with_its_numbers(demo: Results) -> 
         assert f"{cat}: {100 * tally.loc[cat, 'share']:.0f}%" in words
     figure = PlotlyFigure(tally_spec(demo, "dev"))
     assert figure.alt == words and figure.alt.startswith("Share of the 100 reviewed")
+
+
+def test_threshold_line_hue_stands_apart_and_no_tick_collides_at_the_pr_origin(
+        demo: Results) -> None:
+    """The threshold line is told from every split's PR curve by hue (light and dark), and
+    the PR plot's recall axis prints no "0%" under the precision axis' "0%"."""
+    import colorsys
+
+    from dashboard.figures.explorer import curves_spec
+    from dashboard.figures.theme import COLORS, dark_color
+
+    def hue(colour: str) -> float:
+        r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return 360 * colorsys.rgb_to_hls(r, g, b)[0]
+
+    for theme in (lambda c: c, dark_color):
+        line = hue(theme(COLORS["threshold"]))
+        for split in ("train", "train_dev", "dev", "test"):
+            gap = abs(line - hue(theme(COLORS[split])))
+            assert min(gap, 360 - gap) >= 30, (split, gap)
+    spec = curves_spec(demo, "dev")
+    assert 0 not in spec["layout"]["xaxis2"]["tickvals"]
