@@ -145,7 +145,11 @@ class DashboardApp(widgets.VBox):
         self.report_status = widgets.HTML()
         self.report_status.add_class("mldash-report-status")
         self.report_bytes = 0
-        bar = widgets.HBox([self.report_status, self.report_link, self.report_button],
+        from dashboard.widgets.download import Download
+
+        self.downloader = Download()  # the click that builds the report also saves it
+        bar = widgets.HBox([self.report_status, self.report_link, self.report_button,
+                            self.downloader],
                            layout=widgets.Layout(align_items="center",
                                                  justify_content="flex-end", width="100%"))
         bar.add_class("mldash-report-bar")
@@ -187,6 +191,8 @@ class DashboardApp(widgets.VBox):
             self.report_bytes = len(data)
             name = report_filename(self.title)
             href = "data:text/html;charset=utf-8;base64," + base64.b64encode(data).decode("ascii")
+            self.downloader.save(data, name, "text/html")
+            # the same file again, should the browser have held the download back
             self.report_link.value = (
                 f"<a href='{href}' download='{html.escape(name, quote=True)}' "
                 "class='mldash-report-download' style='color:#2563eb;font-weight:600;"
@@ -196,7 +202,7 @@ class DashboardApp(widgets.VBox):
                                           else "")
             self.report_status.value = (
                 "<span style='opacity:.75'>" + html.escape(
-                    f"Report of {state}: {len(data) / 1e6:.1f} MB, built in "
+                    f"Report of {state} downloaded: {len(data) / 1e6:.1f} MB, built in "
                     f"{time.perf_counter() - started:.1f} s.") + "</span>")
             return text
         except Exception as exc:  # noqa: BLE001 - shown in the page, not the kernel log
