@@ -101,7 +101,11 @@ def alt_text(spec: Mapping[str, Any]) -> str:
                 name = _plain(ticks[at]) if at in ticks else at if isinstance(at, str) else ""
                 items.append(f"{_plain(name)}: {label}" if name else label)
             if items:
-                parts.append("; ".join(items))
+                # a panel of small multiples names itself (trace meta "alt")
+                meta = trace.get("meta")
+                prefix = _plain(meta["alt"]) + ": " if isinstance(meta, Mapping) and \
+                    meta.get("alt") else ""
+                parts.append(prefix + "; ".join(items))
         elif trace.get("name") and (trace.get("x") or trace.get("y")):
             lines.append(_plain(trace["name"]))
     if lines:
