@@ -305,3 +305,15 @@ def test_app_with_missing_file_shows_a_message(tmp_path: Path) -> None:
     widget = app_from_environment({ENV_FILE: str(missing)})
     assert isinstance(widget, ipywidgets.HTML)
     assert "nope &lt;b&gt;.csv" in widget.value
+
+
+def test_theme_option_reaches_voila(root: tuple[Path, Path]) -> None:
+    """serve --theme light|dark|auto (default auto) is Voila's --theme; the template resolves
+    auto in the browser."""
+    from dashboard.cli import build_parser
+
+    root_dir, nb = root
+    for theme in ("light", "dark", "auto"):
+        assert option(voila_argv(nb, port=1, root_dir=root_dir, theme=theme), "theme") == [theme]
+    assert build_parser().parse_args(["serve", "x.csv"]).theme == "auto"
+    assert build_parser().parse_args(["serve", "x.csv", "--theme", "dark"]).theme == "dark"
