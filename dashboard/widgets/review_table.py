@@ -267,7 +267,8 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
   --mldash-best: {DARK[_BEST]}; --mldash-best-bg: rgba(251, 191, 36, 0.16);
 }}
 .mldash-review-scroll {{
-  max-height: clamp(240px, calc(100vh - 480px), 760px); overflow: auto;
+  /* the page above the table: header, answer, the shares chart (~200 px) and controls */
+  max-height: clamp(240px, calc(100vh - 690px), 760px); overflow: auto;
   border: 1px solid var(--mldash-table-line);
   border-radius: 4px; background: var(--mldash-table-bg);
 }}

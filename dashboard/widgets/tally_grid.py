@@ -648,7 +648,9 @@ class TallyGrid(widgets.VBox):
                    "cells": ceilings}]
         self._table.show(footer=footer, best=answer.leading or "", best_decided=answer.decided)
         self._update_panel(tally.attrs["label_noise"])
-        self.chart.show(tally_spec_from_table(tally, split=self.split))
+        # compact above the rows (the report draws it taller): ~22 px a category
+        self.chart.show(tally_spec_from_table(tally, split=self.split,
+                                              height=90 + 22 * len(tally.index)))
         colour = "inherit" if answer.decided else _MUTED
         _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
              f"margin:2px 0 6px 0;color:{colour}'>{html.escape(answer.sentence)}</div>")

@@ -213,3 +213,13 @@ def test_threshold_line_hue_stands_apart_and_no_tick_collides_at_the_pr_origin(
             assert min(gap, 360 - gap) >= 30, (split, gap)
     spec = curves_spec(demo, "dev")
     assert 0 not in spec["layout"]["xaxis2"]["tickvals"]
+
+
+def test_tally_labels_start_past_the_interval(demo: Results) -> None:
+    """Each "61% · ceiling 3.32%" label starts at its interval's upper end (the whisker used to
+    run through it)."""
+    table = demo.tally("dev")
+    labels = tally_spec(demo, "dev")["data"][1]
+    assert labels["mode"] == "text" and labels["textposition"] == "middle right"
+    assert labels["x"] == pytest.approx(table["share_high"].tolist())
+    assert labels["y"] == [str(c) for c in table.index]

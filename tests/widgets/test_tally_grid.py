@@ -644,13 +644,13 @@ def test_chart_above_the_grid_is_the_reports_figure_and_follows_ticks(grid: Tall
 
     children = list(grid.children)
     assert children.index(grid.chart) < children.index(grid._table)
-    assert grid.chart.figure == tally_spec(demo, "dev")
+    assert grid.chart.figure == tally_spec(demo, "dev", height=90 + 22 * 5)
     key = grid.visible_keys[0]
     view = grid.row_view(key)
     assert view is not None
     category = next(c for c, box in view.boxes.items() if not box.value)
     view.boxes[category].value = True
-    assert grid.chart.figure == tally_spec(demo, "dev")
+    assert grid.chart.figure == tally_spec(demo, "dev", height=90 + 22 * 5)
     bars = grid.chart.figure["data"][0]
     share = bars["x"][bars["y"].index(category)]
     assert share == pytest.approx(float(demo.tally("dev").loc[category, "share"]))
