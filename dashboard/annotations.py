@@ -840,10 +840,11 @@ def default_store_for(results_file: str | Path | None) -> Path:
     earlier versions is kept using when it exists and the new name does not. Files inside the
     installed package (the bundled demo: ``demo.annotations.sqlite``) or in a folder that
     cannot be written use the user's data folder (:func:`user_data_dir`). Without a file
-    (results built from a frame): ``annotations.sqlite`` in the current folder.
+    (results built from a frame or an estimator): ``annotations.sqlite`` in the user's data
+    folder too, so a notebook leaves its folder (a clone) as it was.
     """
     if results_file is None:
-        return Path.cwd() / DEFAULT_STORE_NAME
+        return user_data_dir() / DEFAULT_STORE_NAME
     path = Path(results_file).resolve()
     name = ("demo" if path == BUNDLED_DEMO else path.stem) + ".annotations.sqlite"
     folder = path.parent

@@ -145,7 +145,11 @@ class DashboardApp(widgets.VBox):
         self.report_status = widgets.HTML()
         self.report_status.add_class("mldash-report-status")
         self.report_bytes = 0
-        bar = widgets.HBox([self.report_status, self.report_link, self.report_button],
+        from dashboard.widgets.download import Download
+
+        self.downloader = Download()  # the click that builds the report also saves it
+        bar = widgets.HBox([self.report_status, self.report_link, self.report_button,
+                            self.downloader],
                            layout=widgets.Layout(align_items="center",
                                                  justify_content="flex-end", width="100%"))
         bar.add_class("mldash-report-bar")
@@ -187,6 +191,8 @@ class DashboardApp(widgets.VBox):
             self.report_bytes = len(data)
             name = report_filename(self.title)
             href = "data:text/html;charset=utf-8;base64," + base64.b64encode(data).decode("ascii")
+            self.downloader.save(data, name, "text/html")
+            # the same file again, should the browser have held the download back
             self.report_link.value = (
                 f"<a href='{href}' download='{html.escape(name, quote=True)}' "
                 "class='mldash-report-download' style='color:#2563eb;font-weight:600;"
@@ -196,7 +202,7 @@ class DashboardApp(widgets.VBox):
                                           else "")
             self.report_status.value = (
                 "<span style='opacity:.75'>" + html.escape(
-                    f"Report of {state}: {len(data) / 1e6:.1f} MB, built in "
+                    f"Report of {state} downloaded: {len(data) / 1e6:.1f} MB, built in "
                     f"{time.perf_counter() - started:.1f} s.") + "</span>")
             return text
         except Exception as exc:  # noqa: BLE001 - shown in the page, not the kernel log
@@ -429,6 +435,23 @@ class PreheatedApp(_FirstView):
             self.children = (self.content,)
 
 
+DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo" / "cat_results.parquet"
+"""The bundled demo, shown when no ``DASHBOARD_FILE`` names a results file."""
+DEMO_TITLE = "Cat detector (demo)"
+DEMO_HINT = (f"Showing the bundled demo. For your results, set {ENV_FILE}=results.parquet "
+             "before starting Jupyter, or run: python -m dashboard serve results.parquet")
+
+
+def _with_hint(app: widgets.Widget, hint: str) -> widgets.Widget:
+    """``app`` under one muted line (the page says where its data come from and how to
+    change it), for a notebook run without the launcher's environment."""
+    line = widgets.HTML(f"<div class='mldash-hint' style='opacity:.8;font-size:13px;"
+                        f"margin:2px 0 6px 0'>{html.escape(hint)}</div>")
+    if isinstance(app, DashboardApp):
+        app.children = (line, *app.children)
+    return app
+
+
 def app_from_environment(environ: Mapping[str, str] | None = None, *,
                          defer: bool | None = None) -> widgets.Widget:
     """Build the dashboard for the file named by ``DASHBOARD_FILE``.
@@ -449,13 +472,12 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     """
     env = os.environ if environ is None else environ
     raw_file = env.get(ENV_FILE, "")
-    if not raw_file:
-        return message_widget(
-            "No results file given.",
-            f"Start the dashboard with the ml-dashboard command, which sets {ENV_FILE}.",
-        )
+    hint = ""
+    if not raw_file:  # a notebook run as it is (JupyterLab, nbclient): the bundled demo
+        raw_file = str(DEMO_FILE)
+        hint = DEMO_HINT
     path = Path(raw_file)
-    title = env.get(ENV_DATASET_NAME) or path.name
+    title = env.get(ENV_DATASET_NAME) or (DEMO_TITLE if hint else path.name)
     try:
         human_level = _parse_human_level(env.get(ENV_HUMAN_LEVEL))
     except (ValueError, TypeError) as exc:
@@ -475,6 +497,8 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
         return build_app(path, human_level=human_level, store=store, title=title,
                          progress=progress, columns=columns, engine=engine)
 
+    if hint:
+        return _with_hint(build(lambda _text: None), hint)
     preheated = env.get(ENV_VOILA_PREHEAT)
     if defer is None:
         defer = preheated == "False"

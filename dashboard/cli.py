@@ -18,7 +18,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, did_you_mean
 from dashboard.io import read_human_level, read_sidecar
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
@@ -217,6 +217,18 @@ def check_port(port: int | None) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def open_in_browser(page: Path) -> bool:
+    """Open ``page`` in the user's browser; when none can be opened (a server, a container),
+    say so in one line instead of leaving the user waiting for a window."""
+    try:
+        opened = webbrowser.open(page.as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print("No browser could be opened here: open the URL above in yours.", flush=True)
+    return opened
 
 
 def default_store(results_file: Path) -> Path:
@@ -446,7 +458,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
-            columns=columns, engine=args.engine,
+            columns=columns, engine=args.engine, theme=args.theme,
         )
     except (RuntimeError, TimeoutError) as exc:
         validation.cancel()
@@ -473,7 +485,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     private = tempfile.TemporaryDirectory(prefix="mldash-open-")  # 0700: the token stays ours
     if not args.no_browser:
         # a 0600 redirect file keeps the token off the browser's command line
-        webbrowser.open(serve.browser_redirect_file(running.url, Path(private.name)).as_uri())
+        open_in_browser(serve.browser_redirect_file(running.url, Path(private.name)))
     # Voilà runs in its own session: stop it on SIGTERM/SIGHUP too, not only on Ctrl+C
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -526,6 +538,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"Reviews: none saved yet ({store} does not exist)")
     if args.model:
         results.model = args.model
+    if args.task:  # before the threshold: each task keeps its own
+        if args.task not in results.tasks:
+            known = ", ".join(map(repr, results.tasks)) or "none: the results are single-task"
+            raise DashboardError(f"--task {args.task!r}: no such task"
+                                 f"{did_you_mean(args.task, results.tasks)}; the tasks are "
+                                 f"{known}", file=str(path))
+        results.task = args.task
     if args.threshold is not None:
         results.threshold = args.threshold
     out = write_report(results, args.output, title=meta.get("title") or path.name,
@@ -597,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results file, or in the user data folder for the demo)")
     _add_loader_options(s)
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.add_argument("--theme", choices=("light", "dark", "auto"), default="auto",
+                   help="colours of the page: light, dark, or auto (the default: follows the "
+                        "browser's prefers-color-scheme, as the report does)")
     s.add_argument("--preheat", dest="preheat", action="store_true", default=True,
                    help="keep one kernel ready with the notebook run, so a page opens on a "
                         "built dashboard (the default; one idle kernel, ~250 MB; the page "
@@ -625,6 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="count only the tags in the results file")
     _add_loader_options(rp)
     rp.add_argument("--model", default=None, help="model to report (default: the first)")
+    rp.add_argument("--task", default=None,
+                    help="task to report, for multi-task results (default: the first)")
     rp.add_argument("--threshold", type=float, default=None, help="decision threshold")
     rp.add_argument("--max-size", default="1GB", metavar="SIZE",
                     help="refuse larger results files (default 1GB; 0: no limit)")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class DashboardError(ValueError):
     """Bad input: the message names the file, column and first offending row or value."""
@@ -20,3 +23,11 @@ class DashboardError(ValueError):
         self.file = file
         self.column = column
         self.row = row
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped ``word`` (case
+    ignored), or ``""`` when none is close: the hint an error message ends with."""
+    names = {str(c).lower(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(word).lower(), list(names), n=1, cutoff=0.6)
+    return f" (did you mean {names[close[0]]!r}?)" if close else ""

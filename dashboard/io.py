@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, did_you_mean
 from dashboard.metrics.gaps import HumanLevel
 from dashboard.metrics.tally import MISLABELLED
 
@@ -271,8 +271,8 @@ def _first(mask: np.ndarray) -> int:
 def _require(df: pd.DataFrame, col: str, source: str, what: str) -> None:
     if col not in df.columns:
         present = _shows(list(df.columns)[:20])
-        raise DashboardError(f"missing {what} column; the columns are {present}", file=source,
-                             column=col)
+        raise DashboardError(f"missing {what} column{did_you_mean(col, df.columns)}; the "
+                             f"columns are {present}", file=source, column=col)
 
 
 def boolish(series: pd.Series) -> pd.Series | None:
@@ -382,8 +382,9 @@ def normalize(
             canon = SPLIT_ALIASES.get(_alias_key(value))
             if canon is None:
                 raise DashboardError(
-                    f"unknown split {_show(value)}; expected one of {', '.join(SPLITS)} "
-                    "(or an alias such as train-dev, val, validation)",
+                    f"unknown split {_show(value)}{did_you_mean(value, SPLITS)}; expected "
+                    f"one of {', '.join(SPLITS)} (or an alias such as train-dev, val, "
+                    "validation)",
                     file=source, column=split, row=_row_ref(df, _first(codes == i), id_col))
             lut[i] = SPLITS.index(canon)
             if value != canon:

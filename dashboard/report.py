@@ -59,6 +59,8 @@ th:first-child, td:first-child {{ text-align: left; }}
   .modebar-container, .modebar {{ display: none !important; }}
   h2 {{ break-after: avoid; page-break-after: avoid; }}
   table {{ break-inside: avoid; page-break-inside: avoid; }}
+  /* a heading and its first figure share a page: never a figure alone without its title */
+  .keep {{ break-inside: avoid; page-break-inside: avoid; }}
 }}
 """
 
@@ -73,7 +75,13 @@ _DRAW_JS = """
     Object.keys(specs).forEach(function (id) {
       var fig = mldashThemed(specs[id], dark);
       var layout = Object.assign({}, fig.layout);
-      if (printing) { layout.width = 680; layout.autosize = false; }
+      if (printing) {
+        layout.width = 680; layout.autosize = false;
+        // at A4 width plotly would turn crowded category labels on their side: keep them
+        // level, a size smaller (they wrap on their own <br>)
+        layout.xaxis = Object.assign({}, layout.xaxis, {tickangle: 0,
+          tickfont: Object.assign({}, (layout.xaxis || {}).tickfont, {size: 11})});
+      }
       Plotly.react(id, fig.data, layout, {responsive: !printing, displaylogo: false,
                                           displayModeBar: printing ? false : "hover"});
     });
@@ -116,6 +124,11 @@ def _plotly_js() -> str:
 
 def _div(name: str) -> str:
     return f'<div class="figure" id="{name}"></div>'
+
+
+def _keep(*parts: str) -> str:
+    """A heading and what follows it up to its first figure, kept on one printed page."""
+    return '<div class="keep">' + "".join(parts) + "</div>"
 
 
 def _discovery(r: Results) -> list[str]:
@@ -202,8 +215,7 @@ def build_report(results: Results, *, title: str | None = None,
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in report.notes)
     parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in r.engine_notes)
 
-    parts.append("<h2>Where the error comes from</h2>")
-    parts.append(_div("waterfall"))
+    parts.append(_keep("<h2>Where the error comes from</h2>", _div("waterfall")))
     rows = [[html.escape(s), f"{int(row.n):,}", pct(row.error),
              f"{pct(row.ci_low)} – {pct(row.ci_high)}"] for s, row in errors.iterrows()]
     parts.append(_table(rows, ["split", "examples", "error", "95% interval"]))
@@ -216,22 +228,26 @@ def build_report(results: Results, *, title: str | None = None,
                          "yes" if sig else ("no" if sig is not None else "—")])
     parts.append(_table(gap_rows, ["gap", "size", "significant (Holm, 5% over the gaps)"]))
 
-    parts.append("<h2>Error analysis</h2>")
-    if "dev" in r.splits:
+    heading = "<h2>Error analysis</h2>"
+    if "dev" not in r.splits:
+        parts.append(heading)
+    else:
         tally = r.tally("dev")
         reviewed = tally.attrs["reviewed"]
-        parts.append(f"<p class='answer'>"
-                     f"{html.escape(tally.attrs['fix_first'].sentence)}</p>")
-        if reviewed:
+        answer = f"<p class='answer'>{html.escape(tally.attrs['fix_first'].sentence)}</p>"
+        if not reviewed:
+            parts.append(_keep(heading, answer))
+        else:
             rows = [[html.escape(str(cat)), str(int(t["count"])),
                      f"{pct(t['share'], 0)} ({pct(t['share_low'], 0)}–{pct(t['share_high'], 0)})",
                      f"{pct(t['ceiling_error'])} ({pct(t['ceiling_low'])}–"
                      f"{pct(t['ceiling_high'])})"] for cat, t in tally.iterrows()]
-            parts.append(f"<p class='note'>{reviewed} misclassified dev examples reviewed; "
-                         f"dev error {pct(tally.attrs['split_error'])}. The ceiling is the "
-                         "dev error if that category were fixed completely.</p>")
-            if "tally" in figs:
-                parts.append(_div("tally"))
+            parts.append(_keep(
+                heading, answer,
+                f"<p class='note'>{reviewed} misclassified dev examples reviewed; "
+                f"dev error {pct(tally.attrs['split_error'])}. The ceiling is the "
+                "dev error if that category were fixed completely.</p>",
+                _div("tally") if "tally" in figs else ""))
             parts.append(_table(rows, ["category", "count", "% of total (95%)",
                                        "ceiling (95%)"]))
             parts.append(f"<p class='note'>{html.escape(tally.attrs['label_noise'].verdict)}"
@@ -243,10 +259,10 @@ def build_report(results: Results, *, title: str | None = None,
 
     parts.extend(_tasks_and_curves(r))
     if r.has_scores:
-        parts.append("<h2>Operating point</h2>")
         pt = r.operating_point("dev")
-        if "confusion" in figs:  # the confusion matrix, once
-            parts.append(_div("confusion"))
+        # the confusion matrix, once, on the heading's page
+        parts.append(_keep("<h2>Operating point</h2>",
+                           _div("confusion") if "confusion" in figs else ""))
         parts.append(f"<p class='note'>precision {pct(pt.precision)} · recall "
                      f"{pct(pt.recall)} · F1 {pct(pt.f1)} · share flagged "
                      f"{pct(pt.queue_rate)}</p>")

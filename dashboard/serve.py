@@ -332,7 +332,7 @@ def voila_argv(
         (one idle kernel's memory, ~250 MB with the demo; the page opens on a built
         dashboard instead of loading the file first).
     theme : str
-        ``"light"`` or ``"dark"``.
+        ``"light"``, ``"dark"`` or ``"auto"`` (the browser's ``prefers-color-scheme``).
     cull_idle_timeout : int
         Seconds after which an idle kernel without a page is shut down.
     extra_hosts : Sequence[str]
@@ -551,12 +551,13 @@ def start_voila(
     log_path: Path | None = None,
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
+    theme: str = "light",
 ) -> subprocess.Popen:
     """Start Voila on ``notebook`` in the background.
 
     Parameters
     ----------
-    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels
+    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels, theme
         As in :func:`voila_argv`.
     token : str
         Access token (see :func:`resolve_token`); passed in the environment.
@@ -575,7 +576,7 @@ def start_voila(
         raise ValueError("a token is required (use resolve_token())")
     argv = voila_argv(
         notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
-        extra_hosts=extra_hosts, max_kernels=max_kernels,
+        extra_hosts=extra_hosts, max_kernels=max_kernels, theme=theme,
     )
     # the log is private (0600): it names the data, and Voilà's own lines may hold URLs
     out = (os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
@@ -705,6 +706,7 @@ def launch_dashboard(
     max_kernels: int = MAX_KERNELS,
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
+    theme: str = "light",
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -738,6 +740,8 @@ def launch_dashboard(
         Loader keywords, as in :func:`dashboard_env`.
     engine : str, optional
         As in :func:`dashboard_env`.
+    theme : str
+        As in :func:`voila_argv`.
 
     Returns
     -------
@@ -757,7 +761,7 @@ def launch_dashboard(
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
             preheat=preheat, log_path=log_path, extra_hosts=extra_hosts,
-            max_kernels=max_kernels,
+            max_kernels=max_kernels, theme=theme,
         )
     except BaseException:
         tmp.cleanup()

@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATIC_PATH"]
+__all__ = ["PAGE_CONFIG_KEY", "STATIC_PATH"]
 
 #: the URL path, under the server's base URL
 STATIC_PATH = "mldash/static"
+#: the page config entry (``jupyter-config-data``) that says the extension is enabled
+PAGE_CONFIG_KEY = "mldashPlotlyStatic"
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -36,4 +38,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app = serverapp.web_app
     pattern = url_path_join(web_app.settings["base_url"], STATIC_PATH, r"(plotly\.min\.js)")
     web_app.add_handlers(".*$", [(pattern, StaticFileHandler, {"path": str(folder)})])
+    # the page config tells the figures the file is here (they probe nothing, so a page
+    # without the extension logs no 404)
+    web_app.settings.setdefault("page_config_data", {})[PAGE_CONFIG_KEY] = STATIC_PATH
     serverapp.log.info("dashboard: plotly.js served at %s", pattern)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "data" / "course_examples.json"
 DEMO_DIR = ROOT / "dashboard" / "data" / "demo"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_user_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private ``$XDG_DATA_HOME`` for the session (inherited by servers and kernels), so
+    the default annotation stores of the tests never land in the user's real data folder."""
+    before = os.environ.get("XDG_DATA_HOME")
+    folder = tmp_path_factory.mktemp("xdg-data")
+    os.environ["XDG_DATA_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = before
 
 
 @pytest.fixture(scope="session")

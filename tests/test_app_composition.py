@@ -68,6 +68,8 @@ def test_report_link_is_a_data_uri_of_the_current_state(app: DashboardApp) -> No
     assert "download='cat-demo-diagnosis.html'" in link
     assert app.report_bytes == len(text.encode("utf-8"))
     assert "model A, threshold 0.5" in app.report_status.value
+    # one click: the same bytes were sent to the page to be saved at once
+    assert app.downloader.sent == [("cat-demo-diagnosis.html", app.report_bytes)]
     assert not app.report_button.disabled
     # the link describes the state it was built in: a threshold move drops it
     app.results.threshold = 0.3

@@ -299,3 +299,18 @@ def test_auto_engine_reads_what_fits_with_pandas_and_the_rest_with_duckdb(
     assert cli.estimated_load_bytes(csv) is not None
     monkeypatch.setattr(cli, "_available_memory", lambda: None)  # unknown: hold every row
     assert cli.choose_engine(path, "auto") == ("pandas", None)
+
+
+def test_serve_says_so_when_no_browser_can_be_opened(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    import webbrowser
+
+    from dashboard.cli import open_in_browser
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
+    assert open_in_browser(tmp_path / "open.html") is False
+    assert "No browser could be opened here" in capsys.readouterr().out
+    monkeypatch.setattr(webbrowser, "open", lambda url: True)
+    assert open_in_browser(tmp_path / "open.html") is True
+    assert capsys.readouterr().out == ""

@@ -2,9 +2,12 @@
 
 * ``notebooks/tour.ipynb`` trains a model, prints the gaps and shows ``Dashboard(r)``;
 * ``notebooks/dashboard.ipynb`` (Voilà's entry point) builds the dashboard for the file named
-  by ``DASHBOARD_FILE``: here a copy of the demo data.
+  by ``DASHBOARD_FILE``: here a copy of the demo data; without it, the bundled demo and a
+  one-line hint.
 
-Both run in a temporary folder, so the annotation store they create never lands in the repo.
+Run as they are, in their folder of a fresh clone and with no ``DASHBOARD_`` variable, both
+leave the clone as it was (``git status`` shows nothing, ignored files included): default
+annotation stores go to the user's data folder (``$XDG_DATA_HOME``, private to the tests).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from dashboard.app import DEMO_HINT
 from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_STORE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,8 +72,23 @@ def widget_states(nb: nbformat.NotebookNode) -> dict[str, Any]:
     return nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
 
 
-def test_tour_runs_and_prints_the_gaps(tmp_path: Path) -> None:
-    nb, seconds = run_notebook(NOTEBOOKS / "tour.ipynb", tmp_path)
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh clone of this checkout's committed tree; the kernels import the checkout."""
+    dest = tmp_path_factory.mktemp("clone") / "repo"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{REPO}", str(dest)],
+                   check=True, capture_output=True)
+    yield dest
+
+
+def git_status(repo: Path) -> str:
+    """Everything git sees changed or added in ``repo``, ignored files included."""
+    return subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=repo, text=True,
+                          check=True, capture_output=True).stdout
+
+
+def test_tour_runs_and_prints_the_gaps(clone: Path, private_user_data: Path) -> None:
+    nb, seconds = run_notebook(clone / "notebooks" / "tour.ipynb", clone / "notebooks")
     assert seconds < TOUR_BUDGET_S
     outs = outputs(nb)
     assert not [o for o in outs if o["output_type"] == "error"]
@@ -85,8 +106,25 @@ def test_tour_runs_and_prints_the_gaps(tmp_path: Path) -> None:
     # the notebook is thin: no function or class is defined in it
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "def " not in code and "class " not in code
-    # the store of the Dashboard(r) cell went to the kernel's folder
-    assert (tmp_path / "annotations.sqlite").exists()
+    # the store of the Dashboard(r) cell went to the user's data folder, not the clone
+    assert (private_user_data / "ml-diagnosis-dashboard" / "annotations.sqlite").exists()
+    assert git_status(clone) == ""
+
+
+def test_dashboard_notebook_falls_back_to_the_demo(clone: Path) -> None:
+    """Run as it is (no launcher, no DASHBOARD_FILE): the demo, and one line saying how to
+    point it at a file, instead of a dead end."""
+    nb, _seconds = run_notebook(clone / "notebooks" / "dashboard.ipynb", clone / "notebooks")
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1 and text_of(views[0]).startswith("DashboardApp(")
+    html_values = json.dumps([s["state"].get("value", "") for s in widget_states(nb).values()
+                              if s.get("model_name") == "HTMLModel"])
+    assert "Focus on data mismatch" in html_values and "Cat detector (demo)" in html_values
+    assert json.dumps(DEMO_HINT)[1:-1] in html_values
+    assert "No results file given" not in html_values
+    assert git_status(clone) == ""
 
 
 def test_dashboard_notebook_builds_the_demo(tmp_path: Path) -> None:

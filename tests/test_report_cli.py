@@ -114,3 +114,28 @@ def test_cli_bad_file_is_one_clear_line(tmp_path: Path, command: str) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (f"error: {bad}, column 'score', row 2 (id '2'): "
                                      "value is missing (NaN)")
+
+
+def test_report_task_option_and_did_you_mean(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``report --task`` reports that task; a typo (in a task, a column or a split) is
+    answered with the closest name."""
+    from dashboard.cli import main
+
+    multi = ROOT / "dashboard" / "data" / "demo" / "drive_multitask.parquet"
+    tasks = Results.from_file(multi).tasks
+    out = tmp_path / "task.html"
+    assert main(["report", str(multi), "-o", str(out), "--no-store", "--task", tasks[1]]) == 0
+    assert f"task {tasks[1]}" in out.read_text()
+    typo = tasks[1][:-1] + "x"
+    assert main(["report", str(multi), "-o", str(out), "--no-store", "--task", typo]) == 2
+    assert f"(did you mean {tasks[1]!r}?)" in capsys.readouterr().err
+    bad = tmp_path / "typo.csv"
+    pd.DataFrame({"id": [1, 2], "split": ["dev", "tset"], "label": [0, 1],
+                  "score": [0.2, 0.7]}).to_csv(bad, index=False)
+    assert main(["report", str(bad), "-o", str(out), "--no-store"]) == 2
+    assert "unknown split 'tset' (did you mean 'test'?)" in capsys.readouterr().err
+    pd.DataFrame({"id": [1, 2], "split": ["dev", "test"], "label": [0, 1],
+                  "score": [0.2, 0.7]}).to_csv(bad, index=False)
+    assert main(["report", str(bad), "-o", str(out), "--no-store", "--score-col", "scor"]) == 2
+    assert "missing score column (did you mean 'score'?)" in capsys.readouterr().err

@@ -35,3 +35,16 @@ def test_multitask_and_learning_curve_reports(name: str, expect: list[str]) -> N
     text = _text(build_report(Results.from_file(DEFAULT_DIR / name, human_level=0.01)))
     for phrase in expect:
         assert phrase in text, phrase
+
+
+def test_printed_report_keeps_each_heading_with_its_figure() -> None:
+    """On paper (A4) a figure never starts a page without its heading, and the waterfall's
+    category labels stay level at the printed width."""
+    report = build_report(Results.from_file(DEFAULT_DIR / "cat_results.parquet"))
+    for heading, figure in (("Where the error comes from", "waterfall"),
+                            ("Error analysis", "tally"), ("Operating point", "confusion")):
+        kept = re.search(r'<div class="keep"><h2>' + re.escape(heading) + r"</h2>(.*?)"
+                         r'<div class="figure" id="(\w+)"></div></div>', report)
+        assert kept and kept.group(2) == figure, heading
+    assert re.search(r"@media print \{[^@]*\.keep \{ break-inside: avoid", report)
+    assert "tickangle: 0" in report

@@ -291,10 +291,13 @@ def test_launch_dashboard_serves_voila_js(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- app contract
 
 
-def test_app_without_file_shows_a_message() -> None:
+def test_app_without_file_shows_the_demo_and_how_to_point_it_at_a_file() -> None:
     widget = app_from_environment({})
-    assert isinstance(widget, ipywidgets.Widget)
-    assert ENV_FILE in widget.value
+    assert type(widget).__name__ == "DashboardApp"
+    hint = widget.children[0]
+    assert isinstance(hint, ipywidgets.HTML)
+    assert ENV_FILE in hint.value and "python -m dashboard serve" in hint.value
+    assert widget.results.schema.source.endswith("cat_results.parquet")
 
 
 def test_app_with_missing_file_shows_a_message(tmp_path: Path) -> None:
@@ -302,3 +305,15 @@ def test_app_with_missing_file_shows_a_message(tmp_path: Path) -> None:
     widget = app_from_environment({ENV_FILE: str(missing)})
     assert isinstance(widget, ipywidgets.HTML)
     assert "nope &lt;b&gt;.csv" in widget.value
+
+
+def test_theme_option_reaches_voila(root: tuple[Path, Path]) -> None:
+    """serve --theme light|dark|auto (default auto) is Voila's --theme; the template resolves
+    auto in the browser."""
+    from dashboard.cli import build_parser
+
+    root_dir, nb = root
+    for theme in ("light", "dark", "auto"):
+        assert option(voila_argv(nb, port=1, root_dir=root_dir, theme=theme), "theme") == [theme]
+    assert build_parser().parse_args(["serve", "x.csv"]).theme == "auto"
+    assert build_parser().parse_args(["serve", "x.csv", "--theme", "dark"]).theme == "dark"

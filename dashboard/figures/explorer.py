@@ -134,8 +134,10 @@ def curves_spec(results: Results, split: str = "dev", *, overlay: str = "", beta
                "range": [num(lo - pad), num(hi + pad)], **grid},
         yaxis={"domain": [0.0, 1.0], "anchor": "x", "range": [0, _TOP], "tickformat": ".0%",
                **grid},
+        # no "0%" under the origin: it collided with the precision axis' "0%"
         xaxis2={"domain": [0.64, 1.0], "anchor": "y2", "title": {"text": "recall"},
-                "range": [0, _TOP], "tickformat": ".0%", **grid},
+                "range": [0, _TOP], "tickformat": ".0%", "tickvals": [0.25, 0.5, 0.75, 1.0],
+                **grid},
         yaxis2={"domain": [0.0, 1.0], "anchor": "x2", "title": {"text": "precision"},
                 "range": [0, _TOP], "tickformat": ".0%", **grid},
         annotations=[

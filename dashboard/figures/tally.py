@@ -51,15 +51,20 @@ def tally_spec_from_table(table: pd.DataFrame, *, split: str = "dev",
                      f"({pct(share, 0)}, 95% {pct(lo, 0)}–{pct(hi, 0)})<br>"
                      f"{esc(split)} error {pct(error, 2)} → at best {pct(row['ceiling_error'], 2)}"
                      " if fixed completely")
+    ends = [None if s is None or h is None else num(s + h) for s, h in zip(shares, hi_err,
+                                                                            strict=True)]
     bars = {"type": "bar", "orientation": "h", "name": "share of reviewed errors",
-            "y": [esc(c) for c in cats], "x": shares, "text": text,
-            "textposition": "outside", "cliponaxis": False,
-            "textfont": {"size": 12, "color": COLORS["text"]},
+            "y": [esc(c) for c in cats], "x": shares,
             "marker": {"color": "rgba(180,83,9,0.35)",
                        "line": {"color": COLORS["dev"], "width": 1.5}},
             "error_x": {"type": "data", "array": hi_err, "arrayminus": lo_err,
                         "symmetric": False, "color": COLORS["muted"], "thickness": 1.2},
             "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>"}
+    # the labels start past each interval's upper end, so no whisker runs through them
+    labels = {"type": "scatter", "mode": "text", "orientation": "h", "showlegend": False,
+              "name": "share and ceiling", "y": [esc(c) for c in cats], "x": ends,
+              "text": text, "textposition": "middle right", "cliponaxis": False,
+              "textfont": {"size": 12, "color": COLORS["text"]}, "hoverinfo": "skip"}
     title = (f"Share of the {reviewed} reviewed misclassified {esc(split)} examples"
              f" (error now {pct(error, 2)})" if reviewed else
              f"No misclassified {esc(split)} example reviewed yet")
@@ -72,4 +77,4 @@ def tally_spec_from_table(table: pd.DataFrame, *, split: str = "dev",
         yaxis={"type": "category", "autorange": "reversed", "fixedrange": True,
                "automargin": True},
     )
-    return {"data": [bars], "layout": lay}
+    return {"data": [bars, labels], "layout": lay}

@@ -36,7 +36,7 @@ COLORS = {
     "f1": "#111827",
     "fbeta": "#7c3aed",
     "queue_rate": "#4b5563",
-    "threshold": "#d97706",
+    "threshold": "#db2777",  # pink: apart in hue from every split's curve (dev's is amber)
     "grid": "rgba(128,128,128,0.25)",
     "muted": "#6b7280",
     "text": "#1f2937",
@@ -62,7 +62,7 @@ DARK = {
     "#0e7490": "#22d3ee",
     "#15803d": "#4ade80",
     "#111827": "#f3f4f6",
-    "#d97706": "#f59e0b",
+    "#db2777": "#f472b6",
     "#6b7280": "#a1a1aa",
     "#1f2937": "#e5e7eb",
     "#eff6ff": "#1e293b",

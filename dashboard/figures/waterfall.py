@@ -246,7 +246,9 @@ def _fill_walk(results: Results, w: Walk, xs: dict[str, float], shift: float, wi
                    "line": {"width": 2, "color": [rgba(c, gap_alpha) for c in gap_colors]},
                    "pattern": {"shape": ["" if s.significant else NOT_SIGNIFICANT_PATTERN
                                          for s in gaps],
-                               "fillmode": "overlay", "fgcolor": "#ffffff"}},
+                               # "replace": the bar colour as the pattern's background
+                               # (an array of colours in "overlay" logs plotly warnings)
+                               "fillmode": "replace", "fgcolor": "#ffffff"}},
         "hovertext": [_gap_hover(w, s) for s in gaps],
     })
 

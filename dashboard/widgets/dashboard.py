@@ -23,7 +23,7 @@ from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.learning import LearningCurveView
 from dashboard.widgets.tally_grid import TallyGrid
 from dashboard.widgets.tasks import TaskOverview
-from dashboard.widgets.theme import COLORS, DARK, FONT
+from dashboard.widgets.theme import COLORS, DARK, FONT, PALETTE_CSS
 from dashboard.widgets.waterfall import GapWaterfall
 
 VIEWS = ("Gap waterfall", "Error analysis", "Threshold & models")
@@ -46,7 +46,19 @@ STYLE = f"""
 .mldash-present .widget-html-content {{ font-size: 18px; line-height: 1.4; }}
 .mldash-present .widget-label, .mldash-present .widget-readout {{ font-size: 18px; }}
 .mldash-present .mldash-secondary {{ display: none !important; }}
+/* WCAG AA: the unselected tabs' labels (#6d6d6d on #eeeeee is 4.45:1) in the body colour */
+.mldash .jupyter-widgets.widget-tab > .lm-TabBar .lm-TabBar-tab {{
+  color: var(--jp-ui-font-color1); }}
+/* the tab labels, the views' titles and their answer sentences grow with the header */
+.mldash-present .widget-tab {{ --jp-widgets-horizontal-tab-height: 44px;
+  --jp-widgets-horizontal-tab-width: 240px; }}
+.mldash-present .jupyter-widgets.widget-tab > .lm-TabBar {{ font-size: 20px; }}
+.mldash-present .mldash-tally h3 {{ font-size: 28px !important; }}
+.mldash-present .mldash-answer [role=status],
+.mldash-present .mldash-learning-verdict p {{ font-size: 26px !important; line-height: 1.3; }}
+.mldash-present .mldash-review-table th {{ font-size: 17px; }}
 body[data-jp-theme-light="false"] .mldash-diagnosis {{ color: {DARK[COLORS["dev"]]}; }}
+{PALETTE_CSS}
 </style>
 """
 

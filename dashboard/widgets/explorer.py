@@ -27,7 +27,7 @@ from dashboard.metrics.isof1 import ConfusionRates, confusion_rates
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import pct
-from dashboard.widgets.theme import COLORS, FONT, MODEL_COLORS, layout
+from dashboard.widgets.theme import FONT, MODEL_COLORS, css_color, layout
 
 __all__ = ["ThresholdExplorer"]
 
@@ -513,7 +513,7 @@ class ThresholdExplorer(widgets.VBox):
         if unmet:
             facts = ", ".join(f"{html.escape(k)} = {self.metadata.get(r.model, {}).get(k, '?')}"
                               for k in unmet)
-            parts.append(f"<span style='color:{COLORS['avoidable_bias']}'>"
+            parts.append(f"<span style='color:{css_color('avoidable_bias')}'>"
                          f"{model[0].upper()}{model[1:]} fails "
                          f"{html.escape(_describe({k: meta_c[k] for k in unmet}))} "
                          f"({facts}).</span>")
@@ -552,7 +552,7 @@ class ThresholdExplorer(widgets.VBox):
             color = MODEL_COLORS[list(r.models).index(m) % len(MODEL_COLORS)]
             label = html.escape(str(m)) if r.model_shown else "the model"
             name = (f"<span style='color:{color}'>●</span> <b>{label}</b>"
-                    f"<span style='color:{COLORS['negative_gap']}'>{mark}</span>")
+                    f"<span style='color:{css_color('negative_gap')}'>{mark}</span>")
             cells = [name]
             for c in meta_cols:
                 v = row_t.get(c)
@@ -588,7 +588,7 @@ class ThresholdExplorer(widgets.VBox):
         table = self.comparison
         assert table is not None
         diff = abs(float(table.loc[a, "error"]) - float(table.loc[b, "error"]))
-        verdict = ("<b style='color:{}'>significant</b>".format(COLORS["negative_gap"])
+        verdict = ("<b style='color:{}'>significant</b>".format(css_color("negative_gap"))
                    if mc.significant() else "<b>not significant</b>")
         below = (" The error difference is below the resolution: the dev set cannot tell them "
                  "apart." if res is not None and diff < res else "")
@@ -602,7 +602,7 @@ class ThresholdExplorer(widgets.VBox):
     # -- errors -----------------------------------------------------------------------------------
     def _show_error(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
-        self._status.value = (f"<div role='alert' style='color:{COLORS['avoidable_bias']};"
+        self._status.value = (f"<div role='alert' style='color:{css_color('avoidable_bias')};"
                               f"padding:4px 0'>⚠ {html.escape(str(exc))}</div>")
 
     def _clear_error(self) -> None:

@@ -26,7 +26,7 @@ import plotly
 import traitlets as t
 
 from dashboard.figures.explorer import apply_marks
-from dashboard.figures.spec import json_safe
+from dashboard.figures.spec import alt_text, json_safe
 from dashboard.figures.theme import THEME_JS, presentation
 
 __all__ = ["PLOTLY_VERSION", "PlotlyFigure", "plotly_js_bytes", "plotly_js_path"]
@@ -74,15 +74,18 @@ function plotly(model) {
       const url = base + "templates/mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
       load = loadScript(url).catch(() => fromKernel(model));
     } else {
-      // JupyterLab / Notebook 7 with the dashboard.serverext server extension enabled
+      // JupyterLab / Notebook 7: the dashboard.serverext server extension, when enabled,
+      // says so in the page config (no probe, so no 404 in the console without it)
       let base = "/";
+      let served = false;
       const config = document.getElementById("jupyter-config-data");
-      try { base = JSON.parse(config.textContent).baseUrl || "/"; } catch (e) { /* default */ }
+      try {
+        const data = JSON.parse(config.textContent);
+        base = data.baseUrl || "/";
+        served = !!data.mldashPlotlyStatic;
+      } catch (e) { /* default */ }
       const url = base + "mldash/static/plotly.min.js?v=" + PLOTLY_VERSION;
-      load = fetch(url, { method: "HEAD" }).then((r) => {
-        if (!r.ok) throw new Error("no server extension");
-        return loadScript(url);
-      }).catch(() => fromKernel(model));
+      load = served ? loadScript(url).catch(() => fromKernel(model)) : fromKernel(model);
     }
     window.__mldashPlotly = load.then(() => window.Plotly);
     window.__mldashPlotly.catch(() => { window.__mldashPlotly = null; });
@@ -108,6 +111,11 @@ function render({ model, el }) {
   const div = document.createElement("div");
   div.className = "mldash-plot";
   div.style.width = "100%";
+  // the figure in words for screen readers (WCAG 1.1.1): dashboard.figures.spec.alt_text
+  div.setAttribute("role", "figure");
+  const describe = () => div.setAttribute("aria-label", model.get("alt") || "figure");
+  describe();
+  model.on("change:alt", describe);
   el.appendChild(div);
   let revision = 0;
   let queued = false;
@@ -158,6 +166,7 @@ function render({ model, el }) {
     alive = false;
     model.off("change:spec", draw);
     model.off("change:marks", draw);
+    model.off("change:alt", describe);
     themeWatch.disconnect();
     sizeWatch.disconnect();
     if (window.Plotly) window.Plotly.purge(div);
@@ -201,6 +210,8 @@ class PlotlyFigure(anywidget.AnyWidget):
                                                                              THEME_JS)
     spec = t.Dict(help="the figure: plain data and layout").tag(sync=True)
     marks = t.Dict(help="{'traces': {index: props}} merged into spec's traces").tag(sync=True)
+    alt = t.Unicode(help="the figure in words (title, labelled marks, lines), read by screen "
+                         "readers").tag(sync=True)
     presenting = t.Bool(False, help="lay the figure out for a meeting room (larger type)")
 
     def __init__(self, spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -227,6 +238,9 @@ class PlotlyFigure(anywidget.AnyWidget):
         with self.hold_sync():
             if spec != self._base:
                 self._base = spec
+                described = alt_text(spec)
+                if described != self.alt:
+                    self.alt = described
                 shown = presentation(spec) if self.presenting else spec
                 if shown != self.spec:
                     self.spec = shown

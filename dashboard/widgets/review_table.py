@@ -267,7 +267,8 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
   --mldash-best: {DARK[_BEST]}; --mldash-best-bg: rgba(251, 191, 36, 0.16);
 }}
 .mldash-review-scroll {{
-  max-height: clamp(240px, calc(100vh - 480px), 760px); overflow: auto;
+  /* the page above the table: header, answer, the shares chart (~200 px) and controls */
+  max-height: clamp(240px, calc(100vh - 690px), 760px); overflow: auto;
   border: 1px solid var(--mldash-table-line);
   border-radius: 4px; background: var(--mldash-table-bg);
 }}
@@ -287,7 +288,8 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
 }}
 .mldash-review tfoot tr:first-child > * {{ border-top: 2px solid var(--mldash-table-line); }}
 .mldash-review th.mldash-col-tag {{
-  max-width: 96px; overflow: hidden; text-overflow: ellipsis; font-size: 12px;
+  max-width: 96px; font-size: 12px; line-height: 1.2;
+  white-space: normal; overflow-wrap: break-word;  /* "incorrectly labelled" wraps, whole */
 }}
 .mldash-review td.mldash-tag, .mldash-review tfoot td.mldash-tally-share,
 .mldash-review tfoot td.mldash-tally-ceiling {{ text-align: center; }}

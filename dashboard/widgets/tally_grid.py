@@ -41,13 +41,15 @@ from dashboard.annotations import (
     safe_filename,
 )
 from dashboard.errors import DashboardError
+from dashboard.figures.tally import tally_spec_from_table
 from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, sample_review_rows
 from dashboard.metrics.slices import slice_test_note
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
+from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import count, pct
 from dashboard.widgets.review_table import ReviewTable
-from dashboard.widgets.theme import COLORS
+from dashboard.widgets.theme import css_color
 
 __all__ = ["TallyGrid", "preview_cell"]
 
@@ -66,9 +68,9 @@ _SORT_LABELS = {"sample": "sample order", "score": "score", "id": "id",
                 "category": "category ticked first", "suspect": "suspected mislabels first"}
 #: suggested slices shown at most, and adoption's category name prefix-free
 _MAX_SUGGESTIONS = 5
-_ERROR = COLORS["avoidable_bias"]
-_OK = COLORS["test"]
-_MUTED = COLORS["muted"]
+_ERROR = css_color("avoidable_bias")
+_OK = css_color("test")
+_MUTED = css_color("muted")
 
 
 def _guarded(method: _F) -> _F:
@@ -265,12 +267,17 @@ class TallyGrid(widgets.VBox):
         self._answer.add_class("mldash-answer")
         self._suggestions = widgets.VBox()
         self._suggestions.add_class("mldash-suggestions")
-        self.children = (self._title, self._answer, self._controls, self._category_bar,
-                         self._arrange_bar, self._summary, self._table, self._pager,
-                         self._note, self._panel, self._suggestions, self._export_box,
-                         self._status)
-        for box in (self._controls, self._category_bar, self._export_box):
-            box.add_class("mldash-secondary")  # hidden in presentation mode
+        # the shares with their intervals and ceilings (the report's figure), above the grid
+        self.chart = PlotlyFigure()
+        self.chart.add_class("mldash-tally-chart")
+        self.children = (self._title, self._answer, self.chart, self._controls,
+                         self._category_bar, self._arrange_bar, self._summary, self._table,
+                         self._pager, self._note, self._panel, self._suggestions,
+                         self._export_box, self._status)
+        # hidden in presentation mode: the meeting sees the chart, not the spreadsheet
+        for box in (self._controls, self._category_bar, self._arrange_bar, self._summary,
+                    self._table, self._pager, self._note, self._export_box):
+            box.add_class("mldash-secondary")
         for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
@@ -642,6 +649,9 @@ class TallyGrid(widgets.VBox):
                    "cells": ceilings}]
         self._table.show(footer=footer, best=answer.leading or "", best_decided=answer.decided)
         self._update_panel(tally.attrs["label_noise"])
+        # compact above the rows (the report draws it taller): ~22 px a category
+        self.chart.show(tally_spec_from_table(tally, split=self.split,
+                                              height=90 + 22 * len(tally.index)))
         colour = "inherit" if answer.decided else _MUTED
         _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
              f"margin:2px 0 6px 0;color:{colour}'>{html.escape(answer.sentence)}</div>")

@@ -1,6 +1,8 @@
 """The overview across tasks of multi-task results: where the work is, task by task.
 
-One row per task (from ``Results.task_overview``): the share of entries labelled, rows and
+Small multiples first (``dashboard.figures.tasks``: each task's error per split, one panel per
+task, the most work first), then one row per task (from ``Results.task_overview``): the share
+of entries labelled, rows and
 error per split side by side (the course's conditions for multi-task learning to pay off are
 similar amounts of data per task), the focus gap, and a button that shows that task in every
 view. Hidden (``active`` False), it only marks itself stale.
@@ -14,8 +16,10 @@ from typing import Any
 import ipywidgets as widgets
 
 from dashboard.errors import DashboardError
+from dashboard.figures.tasks import tasks_spec_from_table
 from dashboard.io import SPLITS
 from dashboard.results import Results
+from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.following import FollowingView
 from dashboard.widgets.format import count, pct
 
@@ -23,15 +27,16 @@ __all__ = ["TaskOverview"]
 
 
 class TaskOverview(FollowingView):
-    """A table of every task's errors and focus, sorted by where the work is."""
+    """Every task's errors and focus, as small multiples and a table, the most work first."""
 
     def __init__(self, results: Results, **kwargs: Any) -> None:
         super().__init__(results, **kwargs)
         self.add_class("mldash-tasks")
+        self.figure = PlotlyFigure(layout=widgets.Layout(width="100%"))
         self.table = widgets.HTML()
         self.buttons = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.status = widgets.HTML()
-        self.children = (self.table, self.buttons, self.status)
+        self.children = (self.figure, self.buttons, self.table, self.status)
         self.refresh()
 
     def refresh(self) -> None:
@@ -41,6 +46,7 @@ class TaskOverview(FollowingView):
         except DashboardError as exc:
             self.status.value = f"<div role='alert'>{html.escape(str(exc))}</div>"
             return
+        self.figure.show(tasks_spec_from_table(table, current=self.results.task))
         splits = [s for s in SPLITS if s in table.columns]
         head = "".join(f"<th>{html.escape(s)}</th>" for s in
                        ["task", "labelled", *[f"{s} (rows)" for s in splits], "focus"])

@@ -273,10 +273,10 @@ class GapWaterfall(widgets.VBox):
     # -- text ----------------------------------------------------------------------------------
     def _write_text(self, main: Walk, other: Walk | None) -> None:
         report = main.report
-        colors = theme.COLORS
+        color = theme.css_color  # the palette, mapped to its dark colours on a dark page
         # headline: the focus gap(s) by DOMAIN.md's rule, as GapReport.headline words it
         if report.focus:
-            chips = [f"<span style='color:{colors[g]};font-weight:700'>"
+            chips = [f"<span style='color:{color(g)};font-weight:700'>"
                      f"{html.escape(report.label(g))} ({html.escape(report.size_text(g))})</span>"
                      for g in report.focus]
             joined = chips[0] if len(chips) == 1 else (", ".join(chips[:-1]) + " and "
@@ -302,8 +302,8 @@ class GapWaterfall(widgets.VBox):
         for g in report.focus:
             items = "".join(f"<li>{html.escape(t)}</li>" for t in report.tactics.get(g, ()))
             blocks.append(
-                f"<div style='flex:1 1 240px;border-left:4px solid {colors[g]};"
-                f"padding:2px 12px;margin:4px 0'><div style='font-weight:700;color:{colors[g]}'>"
+                f"<div style='flex:1 1 240px;border-left:4px solid {color(g)};"
+                f"padding:2px 12px;margin:4px 0'><div style='font-weight:700;color:{color(g)}'>"
                 f"To reduce {html.escape(report.label(g))} ({pp(getattr(report, g))}), try</div>"
                 f"<ul style='margin:4px 0 0 0;padding-left:18px'>{items}</ul></div>")
         tactics = ("<div style='display:flex;flex-wrap:wrap;gap:12px'>" + "".join(blocks)

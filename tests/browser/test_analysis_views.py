@@ -21,6 +21,7 @@ from test_app import (
     show_tab,
     start_cli,
     stop_cli,
+    wait_for_fit,
 )
 
 from dashboard import Results
@@ -123,6 +124,12 @@ def test_task_picker_and_learning_curve_tab(tmp_path: Path, page_guard: PageGuar
             expect(row).to_contain_text(_thr(best.threshold), timeout=PAGE_TIMEOUT_MS)
             expect(row).to_contain_text(pct(best.f1))
         screenshot(page, "task-explorer", full_page=False)
+        # the overview: small multiples, one panel of four split bars per task
+        show_tab(page, "All tasks")
+        bars = page.locator(".mldash-tasks .js-plotly-plot .bars .point path")
+        expect(bars).to_have_count(4 * len(drive.tasks), timeout=PAGE_TIMEOUT_MS)
+        wait_for_fit(page, ".mldash-tasks")
+        screenshot(page, "all-tasks", full_page=False)
         page.goto("about:blank")
     finally:
         stop_cli(server)

@@ -43,7 +43,8 @@ FIGURES_JS = """() => Array.from(document.querySelectorAll('.mldash-plot')).map(
   const count = t => ['x', 'y', 'z'].map(k => (t[k] || []).length).reduce((a, b) => a + b, 0);
   const role = d.closest('.mldash-curves') ? 'curves'
     : d.closest('.mldash-confusion') ? 'confusion'
-    : d.closest('.mldash-waterfall') ? 'waterfall' : 'other';
+    : d.closest('.mldash-waterfall') ? 'waterfall'
+    : d.closest('.mldash-tally') ? 'tally' : 'other';
   const lay = d.layout || {};
   return {role: role, traces: data.length, points: data.reduce((a, t) => a + count(t), 0),
           names: data.filter(t => t.showlegend !== false && t.visible !== false)
@@ -199,8 +200,11 @@ def test_presentation_mode_model_and_threshold_reach_every_figure(
     screenshot(page, "present-waterfall", full_page=False)
 
     def moved(before: dict[str, dict]) -> None:
+        # the three figures of the shown views (the error analysis' chart, in a hidden tab,
+        # follows when its tab is shown)
         page.wait_for_function(
-            "before => Array.from(document.querySelectorAll('.mldash-plot')).every("
+            "before => Array.from(document.querySelectorAll('.mldash-plot'))"
+            ".filter(d => !d.closest('.mldash-tally')).every("
             "d => Number(d.dataset.revision) > before[d.closest('.mldash-curves') ? 'curves'"
             " : d.closest('.mldash-confusion') ? 'confusion' : 'waterfall'])",
             arg={k: v["revision"] for k, v in before.items()}, timeout=30_000)

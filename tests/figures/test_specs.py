@@ -173,3 +173,53 @@ def test_nan_becomes_null_and_json_safe_refuses_objects() -> None:
         "a": [1.0, None], "b": [2, None]}
     with pytest.raises(TypeError):
         json_safe({"a": object()})
+
+
+def test_every_figure_has_a_text_alternative_with_its_numbers(demo: Results) -> None:
+    """Screen readers read each figure's title and labelled marks (WCAG 1.1.1)."""
+    from dashboard.figures.spec import alt_text
+    from dashboard.figures.tally import tally_spec
+    from dashboard.figures.waterfall import waterfall_spec
+    from dashboard.widgets.figure import PlotlyFigure
+
+    errors = demo.error_rates()["error"]
+    words = alt_text(waterfall_spec(demo))
+    assert f"dev: {100 * errors['dev']:.1f}%" in words and "<" not in words
+    tally = demo.tally("dev")
+    words = alt_text(tally_spec(demo, "dev"))
+    for cat in demo.categories:
+        assert f"{cat}: {100 * tally.loc[cat, 'share']:.0f}%" in words
+    figure = PlotlyFigure(tally_spec(demo, "dev"))
+    assert figure.alt == words and figure.alt.startswith("Share of the 100 reviewed")
+
+
+def test_threshold_line_hue_stands_apart_and_no_tick_collides_at_the_pr_origin(
+        demo: Results) -> None:
+    """The threshold line is told from every split's PR curve by hue (light and dark), and
+    the PR plot's recall axis prints no "0%" under the precision axis' "0%"."""
+    import colorsys
+
+    from dashboard.figures.explorer import curves_spec
+    from dashboard.figures.theme import COLORS, dark_color
+
+    def hue(colour: str) -> float:
+        r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return 360 * colorsys.rgb_to_hls(r, g, b)[0]
+
+    for theme in (lambda c: c, dark_color):
+        line = hue(theme(COLORS["threshold"]))
+        for split in ("train", "train_dev", "dev", "test"):
+            gap = abs(line - hue(theme(COLORS[split])))
+            assert min(gap, 360 - gap) >= 30, (split, gap)
+    spec = curves_spec(demo, "dev")
+    assert 0 not in spec["layout"]["xaxis2"]["tickvals"]
+
+
+def test_tally_labels_start_past_the_interval(demo: Results) -> None:
+    """Each "61% · ceiling 3.32%" label starts at its interval's upper end (the whisker used to
+    run through it)."""
+    table = demo.tally("dev")
+    labels = tally_spec(demo, "dev")["data"][1]
+    assert labels["mode"] == "text" and labels["textposition"] == "middle right"
+    assert labels["x"] == pytest.approx(table["share_high"].tolist())
+    assert labels["y"] == [str(c) for c in table.index]

@@ -61,7 +61,8 @@ def test_presentation_mode_enlarges_figures_and_keeps_them_live(
     r, store = demo
     dash = Dashboard(r, store=store)
     figures = dash.figures
-    assert len(figures) == 3  # waterfall, curves, confusion matrix
+    assert len(figures) == 4  # waterfall, tally chart, curves, confusion matrix
+    assert dash.tally_grid.chart in figures
     normal = [f.spec["layout"]["font"]["size"] for f in figures]
     dash.present_button.value = True
     assert dash.presenting and "mldash-present" in dash._dom_classes
@@ -73,6 +74,7 @@ def test_presentation_mode_enlarges_figures_and_keeps_them_live(
     before = [f.figure for f in figures]
     r.model = "B"
     r.threshold = 0.62
+    dash.show_view("Error analysis")  # the grid's chart follows when its tab is shown
     after = [f.figure for f in figures]
     assert all(a != b for a, b in zip(after, before, strict=True))
     assert "model B" in dash.waterfall.figure.spec["layout"]["title"]["text"]

@@ -344,7 +344,8 @@ def test_satisficing_picks_b(course: dict, hard: bool) -> None:
     ex = ThresholdExplorer(r, optimize=case["optimize"], constraints=constraints)
     assert ex.last_error is None
     assert ex.comparison.attrs["chosen"] == "B"
-    assert "<b>B</b><span style='color:#15803d'> ✓ chosen" in ex._compare_html.value
+    assert "<b>B</b><span style='color:var(--mldash-c-negative_gap, #15803d)'> ✓ chosen" \
+        in ex._compare_html.value
     assert "fails running_time_ms" in ex._compare_html.value  # C is shown, and why not
     # without the constraint C wins
     ex.constraints = {}

@@ -634,3 +634,27 @@ def test_an_edit_does_not_send_the_preview_images_again(grid: TallyGrid) -> None
     assert grid._table.images is images
     grid.page = 2
     assert "images" in sent and set(grid._table.images) == set(grid.visible_keys)
+
+
+# -- the chart above the grid ------------------------------------------------------------------
+def test_chart_above_the_grid_is_the_reports_figure_and_follows_ticks(grid: TallyGrid,
+                                                                       demo: Results) -> None:
+    """The tab draws the report's tally figure (shares, intervals, ceilings), live per tick."""
+    from dashboard.figures.tally import tally_spec
+
+    children = list(grid.children)
+    assert children.index(grid.chart) < children.index(grid._table)
+    assert grid.chart.figure == tally_spec(demo, "dev", height=90 + 22 * 5)
+    key = grid.visible_keys[0]
+    view = grid.row_view(key)
+    assert view is not None
+    category = next(c for c, box in view.boxes.items() if not box.value)
+    view.boxes[category].value = True
+    assert grid.chart.figure == tally_spec(demo, "dev", height=90 + 22 * 5)
+    bars = grid.chart.figure["data"][0]
+    share = bars["x"][bars["y"].index(category)]
+    assert share == pytest.approx(float(demo.tally("dev").loc[category, "share"]))
+    # presentation mode hides the spreadsheet and keeps the chart
+    assert "mldash-secondary" in grid._table._dom_classes
+    assert "mldash-secondary" in grid._pager._dom_classes
+    assert "mldash-secondary" not in grid.chart._dom_classes

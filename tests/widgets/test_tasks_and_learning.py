@@ -72,3 +72,25 @@ def test_all_tasks_tab_lists_every_task_and_switches(drive: Results, tmp_path: P
     [button] = [b for b in d.overview.buttons.children if b.description == "Show car"]
     button.click()
     assert drive.task == "car" and d.task_picker.value == "car"
+
+
+def test_all_tasks_tab_draws_small_multiples_of_the_overview(drive: Results,
+                                                             tmp_path: Path) -> None:
+    """One panel per task (the most work first), each bar an error of the overview table."""
+    from dashboard.figures.spec import alt_text
+
+    d = Dashboard(drive, store=tmp_path / "s.sqlite")
+    assert d.overview is not None
+    d.show_view("All tasks")
+    table = drive.task_overview()
+    spec = d.overview.figure.figure
+    assert [t["name"] for t in spec["data"]] == list(table.index)
+    for trace, (_task, row) in zip(spec["data"], table.iterrows(), strict=True):
+        assert trace["y"] == pytest.approx([row[s] for s in ("train", "train_dev", "dev",
+                                                             "test")])
+    assert "traffic_light (variance, data mismatch): train: " in alt_text(spec)
+    # the current task's panel title is bold, and follows a switch
+    assert any(a["text"].startswith("<b>pedestrian</b>") for a in spec["layout"]["annotations"])
+    drive.task = "car"
+    spec = d.overview.figure.figure
+    assert any(a["text"].startswith("<b>car</b>") for a in spec["layout"]["annotations"])
