@@ -61,6 +61,24 @@ _SPINNER_STYLE = """<style>
 </style>"""
 
 
+NO_VIEW_TEXT = ("The dashboard cannot be drawn: this page is not connected to its kernel. "
+                "Reload the page.")
+"""What a page shows in place of the dashboard when its widgets cannot be drawn."""
+
+
+class _OneLineText:
+    """A widget whose plain-text form is :data:`NO_VIEW_TEXT`, not a Python repr.
+
+    A front end shows the text form when it cannot draw the widget (its kernel is gone);
+    a repr such as ``PreheatedApp(children=(DashboardApp(...`` means nothing to a user."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle:
+            bundle["text/plain"] = NO_VIEW_TEXT
+        return bundle
+
+
 def message_widget(title: str, detail: str) -> widgets.HTML:
     """A plain, escaped message box shown instead of a traceback.
 
@@ -114,7 +132,7 @@ def report_filename(title: str) -> str:
     return f"{slug}-diagnosis.html"
 
 
-class DashboardApp(widgets.VBox):
+class DashboardApp(_OneLineText, widgets.VBox):
     """The served page: a "Download report" bar above the :class:`Dashboard`.
 
     Parameters
@@ -298,7 +316,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot show {path.name}.", f"{type(exc).__name__}: {exc}")
 
 
-class _FirstView(widgets.VBox):
+class _FirstView(_OneLineText, widgets.VBox):
     """A box that calls :meth:`first_view` once, when a front end first draws it.
 
     The frontend counts the widget's views in ``_view_count`` (an ipywidgets trait that is

@@ -314,6 +314,7 @@ def voila_argv(
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> list[str]:
     """Command line that serves ``notebook`` with Voila.
 
@@ -334,11 +335,15 @@ def voila_argv(
     theme : str
         ``"light"`` or ``"dark"``.
     cull_idle_timeout : int
-        Seconds after which an idle kernel without a page is shut down.
+        Seconds after which an idle kernel without a page is shut down (a kernel no page has
+        connected to yet is kept while a page may still be connecting; see
+        ``CappedKernelManager.connect_grace`` in :mod:`dashboard.voila_server`).
     extra_hosts : Sequence[str]
         Host names answered besides those of :func:`allowed_hosts`.
     max_kernels : int
         Most kernels (pages) at once; one more page gets a "full" notice.
+    cull_interval : int
+        Seconds between two passes of the culler.
 
     Returns
     -------
@@ -383,7 +388,7 @@ def voila_argv(
         f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
         f"--CappedKernelManager.max_kernels={int(max_kernels)}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
-        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         "--MappingKernelManager.cull_connected=False",
     ]
     # one --X=item per list item (traitlets 5 deprecates --X=[...])
@@ -551,12 +556,15 @@ def start_voila(
     log_path: Path | None = None,
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> subprocess.Popen:
     """Start Voila on ``notebook`` in the background.
 
     Parameters
     ----------
-    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels
+    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels, cull_idle_timeout, \
+cull_interval
         As in :func:`voila_argv`.
     token : str
         Access token (see :func:`resolve_token`); passed in the environment.
@@ -575,7 +583,8 @@ def start_voila(
         raise ValueError("a token is required (use resolve_token())")
     argv = voila_argv(
         notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
-        extra_hosts=extra_hosts, max_kernels=max_kernels,
+        extra_hosts=extra_hosts, max_kernels=max_kernels, cull_idle_timeout=cull_idle_timeout,
+        cull_interval=cull_interval,
     )
     # the log is private (0600): it names the data, and Voilà's own lines may hold URLs
     out = (os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
@@ -705,6 +714,8 @@ def launch_dashboard(
     max_kernels: int = MAX_KERNELS,
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -738,6 +749,8 @@ def launch_dashboard(
         Loader keywords, as in :func:`dashboard_env`.
     engine : str, optional
         As in :func:`dashboard_env`.
+    cull_idle_timeout, cull_interval : int
+        As in :func:`voila_argv` (tests shorten them to replay a cull race in seconds).
 
     Returns
     -------
@@ -757,7 +770,8 @@ def launch_dashboard(
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
             preheat=preheat, log_path=log_path, extra_hosts=extra_hosts,
-            max_kernels=max_kernels,
+            max_kernels=max_kernels, cull_idle_timeout=cull_idle_timeout,
+            cull_interval=cull_interval,
         )
     except BaseException:
         tmp.cleanup()

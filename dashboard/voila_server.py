@@ -42,6 +42,7 @@ import re
 import struct
 import sys
 import tempfile
+import time
 import uuid
 from typing import Any
 
@@ -201,12 +202,55 @@ class CappedKernelManager(AsyncMappingKernelManager):
     page gets, and the pool would never refill)."""
 
     max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
+    connect_grace = Int(60, config=True, help=(
+        "Seconds after the server last sent a page during which a kernel no page has "
+        "connected to yet is not culled (a slow browser may still be opening its websocket)."))
     _refilling = 0  # preheat refills starting a kernel (not waiting for a place)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: ids of kernels being started: a starting kernel is listed part of the time only
         self._reserved: set[str] = set()
+        #: kernels a page has connected to at least once
+        self._connected_once: set[str] = set()
+        #: pages being sent now, and when the last one was sent (monotonic seconds)
+        self.pages_in_flight = 0
+        self.last_page_sent = -float("inf")
+
+    def page_started(self) -> None:
+        """Note that a page is being sent: its kernel is not yet connected to."""
+        self.pages_in_flight += 1
+
+    def page_sent(self) -> None:
+        """Note that a page has been sent: its browser now loads and connects."""
+        self.pages_in_flight = max(0, self.pages_in_flight - 1)
+        self.last_page_sent = time.monotonic()
+
+    def notify_connect(self, kernel_id: str) -> None:
+        """Count a websocket connection, and remember that the kernel had one."""
+        super().notify_connect(kernel_id)
+        self._connected_once.add(kernel_id)
+
+    def may_still_be_connecting(self, kernel_id: str) -> bool:
+        """Whether a page may still be connecting to ``kernel_id``: no page has connected to
+        it yet, and a page is being sent or was sent less than :attr:`connect_grace` ago.
+
+        A preheated kernel's idle clock starts at its preheat run, so a page taking it after
+        a quiet minute got a kernel the next cull pass shut down before the page's websocket
+        connected (issue 21); a busy server delays fresh kernels' pages the same way."""
+        if kernel_id in self._connected_once:
+            return False
+        if self.pages_in_flight:
+            return True
+        return time.monotonic() - self.last_page_sent < self.connect_grace
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        """Jupyter's cull, except for a kernel a page may still be connecting to."""
+        kernel = self._kernels.get(kernel_id)
+        dead = getattr(kernel, "execution_state", None) == "dead"
+        if not dead and self.may_still_be_connecting(kernel_id):
+            return
+        await super().cull_kernel_if_idle(kernel_id)
 
     def at_capacity(self) -> bool:
         """Whether one more kernel would exceed :attr:`max_kernels`."""
@@ -264,6 +308,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         memory the page's objects held back to the system, so a long-running team server's
         size follows its open pages."""
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self._connected_once.discard(kernel_id)
         self.prune_pools()
         fill = getattr(self, "fill_if_needed", None)
         if fill is not None:
@@ -288,7 +333,15 @@ class DashboardPageHandler(TornadoVoilaHandler):
             return
         # Voilà's shutdown beacon posts the _xsrf cookie back; reading the token sets it
         self.xsrf_token  # noqa: B018
-        await super().get(path)
+        started = getattr(self.kernel_manager, "page_started", None)
+        if started is None:
+            await super().get(path)
+            return
+        started()
+        try:
+            await super().get(path)
+        finally:
+            self.kernel_manager.page_sent()
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
