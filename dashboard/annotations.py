@@ -27,6 +27,7 @@ store-first, then to the model; the tally grid uses both, and so can scripts.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import sqlite3
@@ -215,6 +216,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out.index = out.index.map(neutralise_cell)
     out.index.name = neutralise_cell(out.index.name)
     return out
+
+
+def write_safe_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = True) -> Path:
+    """Write ``frame`` as CSV a spreadsheet reads as text: every cell neutralised
+    (:func:`neutralise_frame`) and every text cell quoted.
+
+    Quoting keeps a carriage return or line feed inside its cell: unquoted, a comment
+    ``note\\r=1+1`` became a new spreadsheet row starting with a live ``=1+1`` (issue 21), and
+    did not read back. :meth:`AnnotationStore.import_csv` reads the file back exactly."""
+    target = Path(path)
+    neutralise_frame(frame).to_csv(target, index=index, quoting=csv.QUOTE_NONNUMERIC)
+    return target
 
 
 def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -722,17 +735,15 @@ class AnnotationStore:
     def export_csv(self, path: str | Path) -> Path:
         """Write the tags and comments as CSV: example_id, one column per category, comment.
 
-        Text cells that a spreadsheet would run as a formula are neutralised
-        (:func:`neutralise_cell`); :meth:`import_csv` undoes it."""
+        Text cells are quoted and those a spreadsheet would run as a formula neutralised
+        (:func:`write_safe_csv`); :meth:`import_csv` undoes it."""
         with self._transaction(write=False):  # one snapshot for both reads
             tags, comments = self.tags(), self.comments()
         ids = sorted(set(tags["example_id"]) | set(comments))
         out = tags.set_index("example_id").reindex(ids)
         out.insert(len(out.columns), "comment", [comments.get(i, "") for i in ids])
         out.index.name = "example_id"
-        target = Path(path)
-        neutralise_frame(out).to_csv(target)
-        return target
+        return write_safe_csv(out, path)
 
     def import_csv(self, path: str | Path | IO[bytes], *, id_column: str | None = None) -> int:
         """Read tags (boolean columns) and comments (a ``comment`` column) from a CSV file

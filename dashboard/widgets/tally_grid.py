@@ -37,8 +37,8 @@ from dashboard.annotations import (
     Edit,
     ReviewSession,
     dataset_name,
-    neutralise_frame,
     safe_filename,
+    write_safe_csv,
 )
 from dashboard.errors import DashboardError
 from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, sample_review_rows
@@ -919,8 +919,7 @@ class TallyGrid(widgets.VBox):
                       else Path.cwd())
             path = folder / safe_filename(f"tally-{dataset_name(self.results)}-{self.split}-"
                                           f"{self.results.model}-{_stamp()}.csv")
-        target = Path(path)
-        neutralise_frame(self.grid_frame()).to_csv(target, index=False)
+        target = write_safe_csv(self.grid_frame(), path, index=False)
         self.last_export = target
         return target
 

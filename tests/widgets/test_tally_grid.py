@@ -634,3 +634,21 @@ def test_an_edit_does_not_send_the_preview_images_again(grid: TallyGrid) -> None
     assert grid._table.images is images
     grid.page = 2
     assert "images" in sent and set(grid._table.images) == set(grid.visible_keys)
+
+
+def test_export_keeps_a_carriage_return_inside_its_cell(grid: TallyGrid, tmp_path: Path) -> None:
+    """Issue 21: a comment ``note\\r=1+1`` must not become a spreadsheet row holding ``=1+1``."""
+    import csv
+
+    key = grid.grid_frame()["example_id"].iloc[0]
+    grid.store.set_comment(key, "note\r=1+1")
+    grid.refresh()
+    path = grid.export_csv(tmp_path / "grid.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == len(grid.grid_frame()) + 1
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert not [c for row in rows for c in row if c[:1] in ("=", "+", "@", "\r")]
+    again = AnnotationStore(tmp_path / "other.sqlite", dataset="d")
+    again.import_csv(path)
+    assert again.comments()[str(key)] == "note\r=1+1"
