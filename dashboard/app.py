@@ -79,6 +79,25 @@ class _OneLineText:
         return bundle
 
 
+def _close_page_widget(comm: Any, _msg: dict) -> None:
+    """Close a widget comm the page opened, creating nothing."""
+    comm.close()
+
+
+def refuse_widgets_from_the_page() -> None:
+    """Make the kernel close every widget the page asks it to create.
+
+    Every widget of the dashboard is created by the kernel; ipywidgets would otherwise build
+    any registered model, with any state, for whoever holds the page's websocket (issue 21).
+    The page keeps reading and updating the kernel's widgets (``jupyter.widget.control`` and
+    the widgets' own comms)."""
+    from ipywidgets import comm as widget_comm
+
+    manager = widget_comm.get_comm_manager()
+    if manager is not None:
+        manager.register_target("jupyter.widget", _close_page_widget)
+
+
 def message_widget(title: str, detail: str) -> widgets.HTML:
     """A plain, escaped message box shown instead of a traceback.
 
@@ -464,6 +483,7 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
         when the input cannot be used.
     """
     env = os.environ if environ is None else environ
+    refuse_widgets_from_the_page()
     raw_file = env.get(ENV_FILE, "")
     if not raw_file:
         return message_widget(

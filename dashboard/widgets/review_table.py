@@ -26,6 +26,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from dashboard.widgets.kernel_state import KernelOwnedState
 from dashboard.widgets.theme import COLORS, DARK, FONT
 
 __all__ = ["EDIT_FIELDS", "MAX_COMMENT", "MAX_KEY", "ReviewTable"]
@@ -320,7 +321,7 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
 """
 
 
-class ReviewTable(anywidget.AnyWidget):
+class ReviewTable(KernelOwnedState, anywidget.AnyWidget):
     """The rows of one review page, drawn by the page as one table; edits come back checked.
 
     Synced state, all plain JSON:
