@@ -561,7 +561,7 @@ class TallyGrid(widgets.VBox):
         tags = self.results.tags.reindex(index=pd.Index(keys, dtype=object),
                                          columns=list(self._categories))
         reviewed = tags.notna().to_numpy().any(axis=1)
-        ticked = tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), -1)
+        ticked = tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), len(self._categories))
         comments = self.results.comments
         return [{"reviewed": bool(reviewed[i]), "ticks": [bool(v) for v in ticked[i]],
                  "comment": comments.get(k, ""), "status": self._row_status.get(k, {})}

@@ -652,3 +652,32 @@ def test_export_keeps_a_carriage_return_inside_its_cell(grid: TallyGrid, tmp_pat
     again = AnnotationStore(tmp_path / "other.sqlite", dataset="d")
     again.import_csv(path)
     assert again.comments()[str(key)] == "note\r=1+1"
+
+
+def _four_splits(score_pos: float, score_neg: float, n: int = 200) -> Results:
+    label = (np.arange(n) // 4) % 2  # both classes in every split
+    split = np.array(["train", "train_dev", "dev", "test"])[np.arange(n) % 4]
+    return Results.from_frame(pd.DataFrame({
+        "id": [f"r{i}" for i in range(n)], "split": split, "label": label,
+        "score": np.where(label == 1, score_pos, score_neg)}))
+
+
+def _texts(widget: widgets.Widget) -> str:
+    return " ".join(html.unescape(re.sub("<[^>]+>", " ", w.value)) for w in _walk(widget)
+                    if isinstance(getattr(w, "value", None), str))
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7])
+def test_a_split_without_one_error_gets_a_page_that_says_so(threshold: float,
+                                                            tmp_path: Path) -> None:
+    """Issue 21: no dev error (a perfect model, or a threshold where nothing is wrong) made
+    the tally grid, and so the whole Dashboard, raise "cannot reshape array of size 0"."""
+    from dashboard.widgets.dashboard import Dashboard
+
+    results = _four_splits(0.8, 0.6 if threshold == 0.7 else 0.1)
+    results.threshold = threshold
+    page = Dashboard(results, store=str(tmp_path / "tags.sqlite"))
+    text = _texts(page.tally_grid)
+    assert "No dev errors at this threshold" in text
+    assert "nothing to review" in text
+    assert page.tally_grid._table.rows == []
