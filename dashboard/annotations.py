@@ -480,6 +480,36 @@ class AnnotationStore:
             self._log(conn, _now(), "rename_dataset", old=chosen, new=self.dataset)
         return chosen
 
+    def follow_reviews_of(self, keys: Callable[[list[str]], Collection[str]], *,
+                          min_share: float = 0.5) -> str | None:
+        """Bind this store to another named dataset that reviewed these examples.
+
+        Only when this name holds no review yet. A dataset is named after its results file, so
+        the same results exported under a new file name found none of their reviews (issue
+        21); the data is recognised by its example ids instead: among the store's other
+        datasets, the one with the most reviewed ids that ``keys`` (a function of the ids
+        asked about, returning the known ones) knows, when that is at least ``min_share`` of
+        its reviewed ids. Nothing is moved, so the old file still finds its reviews, and new
+        reviews join them. Returns the dataset followed, or None.
+        """
+        with self._transaction(write=False) as conn:
+            if self._has_reviews(conn, self.dataset):
+                return None
+            names = [d for (d,) in conn.execute(
+                "SELECT dataset FROM tags UNION SELECT dataset FROM comments")
+                if d != self.dataset and not _LEGACY_DATASET.fullmatch(d)]
+            best, best_hits = None, 0
+            for name in sorted(names):
+                ids = [i for (i,) in conn.execute(
+                    "SELECT example_id FROM tags WHERE dataset = ? UNION "
+                    "SELECT example_id FROM comments WHERE dataset = ?", (name, name))]
+                hits = len(keys(ids))
+                if hits > best_hits and hits >= min_share * len(ids):
+                    best, best_hits = name, hits
+        if best is not None:
+            self.dataset = best
+        return best
+
     # -- categories --------------------------------------------------------------------------
     def _active(self, conn: sqlite3.Connection) -> list[tuple[int, str, str | None]]:
         return conn.execute(
@@ -979,6 +1009,9 @@ class ReviewSession:
         self._base = file_tags(results)
         self.adopted_from = self.store.adopt_legacy_dataset(
             results.known_keys, lambda: results.fingerprint)
+        self.followed = None
+        if self.adopted_from is None and not isinstance(store, AnnotationStore):
+            self.followed = self.store.follow_reviews_of(results.known_keys)
         self.last_sync = self.sync()
 
     @property
@@ -989,6 +1022,10 @@ class ReviewSession:
         parts = []
         if self.defaulted:
             parts.append(f"Reviews are saved in {self.store.path}.")
+        if self.followed:
+            parts.append(f"These results hold the examples reviewed as {self.followed!r} (the "
+                         f"same data under another file name): its reviews, in "
+                         f"{self.store.path}, are shown, and new ones are saved with them.")
         if self.adopted_from:
             parts.append(f"Reviews saved under the earlier dataset id {self.adopted_from} now "
                          f"follow {self.store.dataset!r} by example id.")

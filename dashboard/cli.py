@@ -511,6 +511,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             session = ReviewSession(results, store)
             print(f"Reviews from {store}: {session.last_sync.reviewed} reviewed examples, "
                   f"{session.last_sync.comments} comments")
+            if session.followed:
+                print(f"note: these results hold the examples reviewed as "
+                      f"{session.followed!r} in {store}: those reviews are counted")
             if session.last_sync.unknown_ids:
                 print(f"note: {len(session.last_sync.unknown_ids)} reviewed examples in the "
                       "store are not in these results")

@@ -693,3 +693,41 @@ def test_any_comment_survives_export_and_import(texts: list[str], tmp_path_facto
     other = AnnotationStore(folder / "b.sqlite", dataset="d1")
     other.import_csv(path)
     assert other.comments() == store.comments()
+
+
+# -- issue 21, item 6: the same results under a new file name find their reviews --------------
+def _results_file(path: Path, ids: list[str]) -> Path:
+    n = len(ids)
+    pd.DataFrame({"id": ids, "split": "dev", "label": [i % 2 for i in range(n)],
+                  "score": [0.9 if i % 3 else 0.2 for i in range(n)]}).to_parquet(path)
+    return path
+
+
+def test_renamed_export_finds_its_reviews_in_the_same_store(tmp_path: Path) -> None:
+    ids = [f"ex{i}" for i in range(30)]
+    store = tmp_path / "reviews.sqlite"
+    first = Results.from_file(_results_file(tmp_path / "results.parquet", ids))
+    session = ReviewSession(first, store)
+    session.set_tag("ex1", MISLABELLED, True)
+    session.set_comment("ex2", "blurry")
+    session.store.close()
+    renamed = Results.from_file(_results_file(tmp_path / "results_v2.parquet", ids))
+    again = ReviewSession(renamed, store)
+    assert again.followed == "results.parquet"
+    assert bool(renamed.tags.loc["ex1", MISLABELLED]) and renamed.comments == {"ex2": "blurry"}
+    assert "'results.parquet'" in again.notice and str(store) in again.notice
+    again.set_comment("ex3", "new")  # saved with the reviews it follows
+    again.store.close()
+    back = Results.from_file(tmp_path / "results.parquet")
+    assert ReviewSession(back, store).followed is None
+    assert back.comments == {"ex2": "blurry", "ex3": "new"}
+
+
+def test_other_data_in_the_store_is_not_followed(tmp_path: Path) -> None:
+    store = tmp_path / "reviews.sqlite"
+    first = Results.from_file(_results_file(tmp_path / "a.parquet", [f"a{i}" for i in range(30)]))
+    ReviewSession(first, store).set_comment("a1", "x")
+    other = Results.from_file(_results_file(tmp_path / "b.parquet", [f"b{i}" for i in range(30)]))
+    session = ReviewSession(other, store)
+    assert session.followed is None and other.comments == {}
+    assert session.store.dataset == "b.parquet"
