@@ -400,7 +400,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
     check_port(args.port)
-    token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
+    token = serve.resolve_token(args.token or os.environ.get(serve.USER_TOKEN_ENV))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
     args.engine = _resolve_engine(path, args)
     check_input(path, parse_size(args.max_size), args.engine)

@@ -59,6 +59,9 @@ ENV_ENGINE = "DASHBOARD_ENGINE"
 ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
 """The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
 environment before starting kernels."""
+USER_TOKEN_ENV = "DASHBOARD_TOKEN"
+"""Where a user puts their own token for ``serve`` (the README's advice); kept from Voilà's
+and so the kernels' environment."""
 MIN_TOKEN_LENGTH = 32
 """Shortest access token accepted."""
 
@@ -526,9 +529,11 @@ def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     Returns
     -------
     dict[str, str]
-        A copy of ``os.environ`` with the additions.
+        A copy of ``os.environ`` with the additions, without the access token
+        (:data:`USER_TOKEN_ENV`, :data:`ENV_TOKEN`): Voilà copies its environment into every
+        kernel's, and a kernel's ``/proc/<pid>/environ`` is readable by its user.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in (USER_TOKEN_ENV, ENV_TOKEN)}
     env.update(extra or {})
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(TEMPLATE_ROOT), str(plotly_static_root()), env.get("JUPYTER_PATH", ""))

@@ -53,7 +53,7 @@ from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
-from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH
+from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH, USER_TOKEN_ENV
 
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 """Subprotocol name of jupyter_server's binary v1 kernel websocket protocol."""
@@ -408,6 +408,7 @@ class DashboardVoila(Voila):
         every log line."""
         super().initialize(argv)
         token = os.environ.pop(ENV_TOKEN, "")
+        os.environ.pop(USER_TOKEN_ENV, None)  # kernels copy this process's environment
         if len(token) < MIN_TOKEN_LENGTH:
             sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
                      "characters")

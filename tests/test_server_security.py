@@ -240,3 +240,25 @@ def test_legacy_client_that_loads_the_dashboard_does_not_hang_the_server(tmp_pat
         assert binary > 0, "no binary message reached the legacy client"
         grown = rss_mb(running.proc.pid) - before
         assert grown < 100, f"Voilà grew by {grown:.0f} MB"
+
+
+def test_user_token_stays_out_of_voila_and_kernel_environments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: with DASHBOARD_TOKEN=... serve (the README's advice) the token was in every
+    kernel's /proc/<pid>/environ."""
+    token = "t" * 20 + "0123456789abcdefghijklmnop"
+    monkeypatch.setenv(serve.USER_TOKEN_ENV, token)
+    assert serve.USER_TOKEN_ENV not in serve.voila_process_env()
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, token=token, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        open_page(running)
+        kernels = [pid for pid in children(running.proc.pid)
+                   if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert kernels
+        for pid in kernels:
+            assert token.encode() not in Path(f"/proc/{pid}/environ").read_bytes(), pid
+        # Voilà gets it once, in the variable it removes before starting kernels
+        voila = Path(f"/proc/{running.proc.pid}/environ").read_bytes()
+        assert f"\0{serve.USER_TOKEN_ENV}=".encode() not in voila
