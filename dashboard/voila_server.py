@@ -10,6 +10,9 @@ these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_se
   v1 one the same way. :class:`GuardedKernelWebsocketHandler` refuses (and closes on) frames
   whose offsets do not fit inside the frame, reads outgoing headers with the same bounded
   parser, and caps a message at :data:`MAX_MESSAGE_BYTES`.
+* **No code, traceback or printed output reaches the page.** The websocket keeps
+  ``execute_input``, ``error`` and ``stream`` messages from it (:data:`KEPT_FROM_PAGE`): a
+  bogus widget message made the kernel send a traceback naming server paths.
 * **Only the expected Host names are answered.** Voilà sets ``allow_remote_access=True``, so
   a site whose DNS name is rebound to 127.0.0.1 could load the page, open its kernel's
   websocket and untick tags. Every route is registered for the names in
@@ -123,6 +126,13 @@ def read_header(message: bytes, *, v1: bool) -> dict[str, Any] | None:
     return header if isinstance(header, dict) else None
 
 
+KEPT_FROM_PAGE = frozenset({"execute_input", "error", "stream"})
+"""Kernel message types never sent to the page: the code it runs (``execute_input``), and
+tracebacks and printed output (``error``; ``stream``, where a failing widget handler or comm
+open writes its traceback), which show server paths and library versions. The page draws
+widgets only; its template hides output text anyway."""
+
+
 class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
     """Voilà's kernel websocket with frames checked before jupyter_server deserializes them."""
 
@@ -151,19 +161,21 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
 
     def write_message(self, message: bytes | str | dict[str, Any],
                       binary: bool = False) -> Any:
-        """Send a kernel message to the page, except ``execute_input`` (it holds the code)."""
+        """Send a kernel message to the page, except those in :data:`KEPT_FROM_PAGE` (the
+        code, tracebacks and the kernel's printed output)."""
         if isinstance(message, bytes):
             header = read_header(message, v1=self._v1)
         elif isinstance(message, dict):
             header = message.get("header")
-        elif isinstance(message, str) and '"execute_input"' in message:
+        elif isinstance(message, str) and any(f'"{t}"' in message for t in KEPT_FROM_PAGE):
             try:
                 header = json.loads(message).get("header")
             except (ValueError, AttributeError):
                 header = None
         else:
             header = None
-        if isinstance(header, dict) and header.get("msg_type") == "execute_input":
+        if isinstance(header, dict) and header.get("msg_type") in KEPT_FROM_PAGE:
+            self.log.debug("Kept a kernel %r message from the page", header.get("msg_type"))
             return None
         # skip Voilà's own reader, which is the unbounded one
         return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)

@@ -262,3 +262,39 @@ def test_user_token_stays_out_of_voila_and_kernel_environments(
         # Voilà gets it once, in the variable it removes before starting kernels
         voila = Path(f"/proc/{running.proc.pid}/environ").read_bytes()
         assert f"\0{serve.USER_TOKEN_ENV}=".encode() not in voila
+
+
+def test_no_traceback_reaches_the_page(tmp_path: Path) -> None:
+    """Issue 21: a comm_open with a bogus widget state, or a bogus update to a widget, made
+    the kernel send a traceback (server paths, library versions) that the websocket passed
+    on. Every frame the page's socket receives is read until the kernel has nothing more to
+    say (bounded by a receive timeout)."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n" + "".join(
+        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(50)))
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite") as running:
+        kernel_id, html = open_page(running)
+        model = re.search(r'"model_id": "([0-9a-f]{32})"', html).group(1)
+        frames: list[str] = []
+        with connect(ws_url(running, kernel_id), open_timeout=30, max_size=None) as ws:
+            for msg_type, content in [
+                ("comm_open", {"comm_id": "c1", "target_name": "jupyter.widget",
+                               "data": {"state": {"bogus": 1}, "buffer_paths": []}}),
+                ("comm_open", {"comm_id": "c2", "target_name": "no.such.target", "data": {}}),
+                ("comm_msg", {"comm_id": model, "data": {
+                    "method": "update", "state": {"_view_count": "many"},
+                    "buffer_paths": []}}),
+                ("comm_msg", {"comm_id": model, "data": {"method": "bogus"}}),
+            ]:
+                ws.send(_legacy(msg_type, content))
+            with pytest.raises(TimeoutError):
+                for _ in range(10_000):
+                    frame = ws.recv(timeout=10)
+                    frames.append(frame if isinstance(frame, str)
+                                  else frame.decode("utf-8", "replace"))
+        seen = "\n".join(frames)
+        assert frames, "the kernel said nothing at all"
+        for leak in ("Traceback", "site-packages", '"msg_type": "error"',
+                     '"msg_type": "stream"'):
+            assert leak not in seen, leak
