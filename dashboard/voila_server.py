@@ -50,9 +50,13 @@ import uuid
 from typing import Any
 
 import tornado.web
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.logout import LogoutHandler
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Int, List, Unicode
 from voila.app import Voila
+from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
@@ -408,6 +412,59 @@ class ForbiddenHostHandler(tornado.web.RequestHandler):
                     f"{self.request.host_name!r} (DNS rebinding protection)\n")
 
 
+def plain_error(handler: tornado.web.RequestHandler, status_code: int, **kwargs: Any) -> None:
+    """An error page in one plain line: jupyter_server's HTML error template needs a
+    ``static_path`` setting Voilà does not have, so every such page (a 404 among them) became a
+    500 with a traceback in the log (issue 21)."""
+    handler.set_header("Content-Type", "text/plain; charset=utf-8")
+    handler.finish(f"{status_code}: {handler._reason}\n")
+
+
+class PlainLogoutHandler(LogoutHandler):
+    """``/logout``: forget the login cookie and say so in one line (jupyter_server's page
+    failed with a 500, as above)."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        """Clear the login cookie; one line."""
+        self.identity_provider.clear_login_cookie(self)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("Logged out: open the dashboard's URL with its token to come back.\n")
+
+
+class SafeTemplateStaticFileHandler(TemplateStaticFileHandler):
+    """Voilà's template static files, with a path outside ``<template>/static/`` a 404
+    (Voilà's own split of such a path raised, a 500)."""
+
+    @staticmethod
+    def _check(path: str) -> None:
+        for parts in (path.split("/", 2), os.path.normpath(path).split(os.path.sep, 2)):
+            if len(parts) != 3 or parts[1] != "static" or parts[0] in ("", ".", ".."):
+                raise tornado.web.HTTPError(404)
+
+    def parse_url_path(self, path: str) -> str:
+        """Voilà's parse, or 404 for a path that is not ``<template>/static/<file>``."""
+        self._check(path)
+        return super().parse_url_path(path)
+
+    @classmethod
+    def get_absolute_path(cls, root: str, path: str) -> str:
+        """Voilà's lookup, or 404 for a path that names no template's static file."""
+        cls._check(path)
+        return super().get_absolute_path(root, path)
+
+
+class CaseInsensitiveHosts(tornado.web.Application):
+    """Tornado's application with the request's Host lower-cased before anything reads it:
+    host names are case-insensitive, and jupyter_server's check refused ``LOCALHOST``."""
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        """Lower-case the Host, then route as tornado does."""
+        request.host = request.host.lower()
+        request.host_name = request.host_name.lower()
+        return super().find_handler(request, **kwargs)
+
+
 class DashboardVoila(Voila):
     """Voilà with the guarded websocket handler, a message size cap, Host names limited to
     :attr:`allowed_hosts` and a token from the environment."""
@@ -419,6 +476,7 @@ class DashboardVoila(Voila):
         """Voilà's set-up, then the token taken out of the environment (required) and out of
         every log line."""
         super().initialize(argv)
+        JupyterHandler.write_error = plain_error  # type: ignore[method-assign]
         token = os.environ.pop(ENV_TOKEN, "")
         os.environ.pop(USER_TOKEN_ENV, None)  # kernels copy this process's environment
         if len(token) < MIN_TOKEN_LENGTH:
@@ -441,7 +499,9 @@ class DashboardVoila(Voila):
     def init_handlers(self) -> list:
         """Voilà's handlers with the kernel websocket replaced by the guarded one."""
         replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler,
-                    TornadoVoilaHandler: DashboardPageHandler}
+                    TornadoVoilaHandler: DashboardPageHandler,
+                    LogoutHandler: PlainLogoutHandler,
+                    TemplateStaticFileHandler: SafeTemplateStaticFileHandler}
         handlers = []
         for spec in super().init_handlers():
             if isinstance(spec, tuple) and len(spec) >= 2 and spec[1] in replaced:
@@ -455,7 +515,7 @@ class DashboardVoila(Voila):
         self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
         self.log.info("Storing connection files in %s.", self.connection_dir)
         settings = self.init_settings()
-        self.app = tornado.web.Application(**settings)
+        self.app = CaseInsensitiveHosts(**settings)
         self.app.settings.update(self.tornado_settings)
         self.app.add_handlers(host_pattern(self.allowed_hosts), self.init_handlers())
         self.app.add_handlers(r".*$", [(r".*", ForbiddenHostHandler)])

@@ -298,3 +298,24 @@ def test_no_traceback_reaches_the_page(tmp_path: Path) -> None:
         for leak in ("Traceback", "site-packages", '"msg_type": "error"',
                      '"msg_type": "stream"'):
             assert leak not in seen, leak
+
+
+def test_odd_requests_get_an_answer_not_a_500(tmp_path: Path) -> None:
+    """Issue 21: static paths outside a template's static folder, /logout and an unknown
+    template path were 500s with a traceback in the log; ``Host: LOCALHOST`` got 403."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    log = tmp_path / "voila.log"
+    with serve.launch_dashboard(csv, log_path=log, store=tmp_path / "s.sqlite",
+                                preheat=False) as running:
+        port = running.base_url.rstrip("/").rsplit(":", 1)[1]
+        for path in ("/voila/templates/mldash/static/..%2f..%2fconf.json",
+                     "/voila/templates/..%2f..%2fx", "/voila/templates/x",
+                     "/voila/templates/mldash/x"):
+            assert raw_request(running, path, {"Host": f"127.0.0.1:{port}"}) == 404, path
+        status, body = get(running.base_url + "logout")
+        assert status == 200 and len(body.strip().splitlines()) == 1, body
+        page = f"/?token={running.token}"
+        assert raw_request(running, page, {"Host": f"LOCALHOST:{port}"}) == 200
+        assert raw_request(running, page, {"Host": f"EVIL.example:{port}"}) == 403
+        assert "Traceback" not in log.read_text(errors="replace")
