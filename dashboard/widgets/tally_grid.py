@@ -20,6 +20,8 @@ import functools
 import html
 import io
 import math
+import os
+import stat
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -82,6 +84,56 @@ def _guarded(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+#: the first bytes of each image format a preview may be (WebP: RIFF, 4 bytes, WEBP)
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
+          (b"GIF89a", "gif"))
+
+
+def image_format(data: bytes) -> str | None:
+    """The image format ``data`` starts like (png, jpeg, gif, webp), or None."""
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _read_image(path: Path, text: str) -> tuple[str, Any]:
+    """An image file's bytes and format, read only if it is a regular file of at most
+    :data:`MAX_IMAGE_BYTES` that starts like an image.
+
+    Opened without blocking and checked with ``fstat`` before reading: a named pipe called
+    ``x.png`` blocked the kernel forever, and any file with an image suffix was shipped to the
+    page whatever its bytes (issue 21)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return "note", f"missing image {text}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "note", f"not shown: not a regular file ({text})"
+        if info.st_size > MAX_IMAGE_BYTES:
+            return "note", "image too large to preview"
+        data = b""
+        while len(data) <= MAX_IMAGE_BYTES:
+            chunk = os.read(fd, MAX_IMAGE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return "note", f"missing image {text}"
+    finally:
+        os.close(fd)
+    fmt = image_format(data)
+    if len(data) > MAX_IMAGE_BYTES:
+        return "note", "image too large to preview"
+    if fmt is None:
+        return "note", f"not shown: not an image ({text})"
+    return "image", (data, fmt)
+
+
 def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
     """What a preview cell shows for one value, as data: ``("image", (bytes, format))``,
     ``("link", (href, shown))``, ``("note", text)`` (a refused or missing file) or
@@ -101,12 +153,7 @@ def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
         path = (candidate if candidate.is_absolute() else root / candidate).resolve()
         if not path.is_relative_to(root):
             return "note", f"not shown: outside the results folder ({text})"
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                return "note", "image too large to preview"
-            return "image", (path.read_bytes(), IMAGE_FORMATS[suffix])
-        except OSError:
-            return "note", f"missing image {text}"
+        return _read_image(path, text)
     short = text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW - 1] + "…"
     return "text", (short, text[:500])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import re
 from collections.abc import Iterator
@@ -681,3 +682,36 @@ def test_a_split_without_one_error_gets_a_page_that_says_so(threshold: float,
     assert "No dev errors at this threshold" in text
     assert "nothing to review" in text
     assert page.tally_grid._table.rows == []
+
+
+def test_previews_read_regular_image_files_only(tmp_path: Path) -> None:
+    """Issue 21: a named pipe called x.png blocked the kernel forever, and any file with an
+    image suffix was shipped whatever its bytes."""
+    import os
+    import threading
+
+    (tmp_path / "fake.png").write_bytes(b"<svg onload=alert(1)>")
+    (tmp_path / "really_jpeg.png").write_bytes(b"\xff\xd8\xff\xe0" + bytes(20))
+    (tmp_path / "folder.png").mkdir()
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+
+    def writer() -> None:  # without the fix the preview waits for this writer, then ships it
+        with contextlib.suppress(OSError), open(fifo, "wb") as pipe:
+            pipe.write(b"not an image")
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        cell = preview_cell("x.png", tmp_path)
+        assert cell["kind"] == "text" and cell["muted"] and "not a regular file" in cell["text"]
+    finally:  # a reader held open until the writer is done lets it finish
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join()
+        os.close(reader)
+    cell = preview_cell("fake.png", tmp_path)
+    assert cell["kind"] == "text" and "not an image" in cell["text"] and "src" not in cell
+    cell = preview_cell("folder.png", tmp_path)
+    assert cell["kind"] == "text" and "src" not in cell
+    cell = preview_cell("really_jpeg.png", tmp_path)
+    assert cell["src"].startswith("data:image/jpeg;base64,")
