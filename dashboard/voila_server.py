@@ -48,6 +48,7 @@ import tempfile
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.web
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -143,6 +144,17 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
     @property
     def _v1(self) -> bool:
         return self.selected_subprotocol == V1_PROTOCOL
+
+    def check_origin(self, origin: str | None = None) -> bool:
+        """A websocket opened by a browser (it sends an ``Origin``) must come from a page of
+        this server, with the token in its URL too: jupyter_server skips the Origin check for
+        a token-authenticated request, so a page on any site holding the token could connect
+        (issue 21). A client that sends no Origin (a script) is judged by its token alone."""
+        origin = self.get_origin() if origin is None else origin
+        if origin is not None and urlsplit(origin.lower()).netloc != self.request.host.lower():
+            self.log.warning("Refusing a kernel websocket from the origin %r", origin[:200])
+            return False
+        return super().check_origin(origin)
 
     @property
     def max_message_size(self) -> int:

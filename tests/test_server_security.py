@@ -319,3 +319,19 @@ def test_odd_requests_get_an_answer_not_a_500(tmp_path: Path) -> None:
         assert raw_request(running, page, {"Host": f"LOCALHOST:{port}"}) == 200
         assert raw_request(running, page, {"Host": f"EVIL.example:{port}"}) == 403
         assert "Traceback" not in log.read_text(errors="replace")
+
+
+def test_token_in_the_url_does_not_let_another_origin_in(tmp_path: Path) -> None:
+    """Issue 21: a websocket with the token in its URL was accepted from any Origin."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n0,dev,0,0.2\n1,dev,1,0.7\n")
+    with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
+                                store=tmp_path / "s.sqlite", preheat=False) as running:
+        port = running.base_url.rstrip("/").rsplit(":", 1)[1]
+        kernel_id, _ = open_page(running)
+        channels = f"/api/kernels/{kernel_id}/channels?session_id=x&token={running.token}"
+        host = f"127.0.0.1:{port}"
+        for origin in (f"http://attacker.example:{port}", "null", f"http://localhost:{port}"):
+            assert raw_request(running, channels, upgrade_headers(host, origin)) == 403, origin
+        assert raw_request(running, channels, upgrade_headers(host, f"http://{host}")) == 101
+        assert raw_request(running, channels, upgrade_headers(host, None)) == 101  # a script
