@@ -27,6 +27,7 @@ store-first, then to the model; the tally grid uses both, and so can scripts.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -334,8 +335,20 @@ class AnnotationStore:
                 if write and not self._writing:
                     raise RuntimeError("a write cannot nest inside a read transaction")
                 self._depth += 1
+                savepoint = f"mldash_{self._depth}"
+                if write:  # all or nothing within the outer transaction too
+                    conn.execute(f"SAVEPOINT {savepoint}")
                 try:
                     yield conn
+                except BaseException:
+                    if write:
+                        with suppress(sqlite3.Error):
+                            conn.execute(f"ROLLBACK TO {savepoint}")
+                            conn.execute(f"RELEASE {savepoint}")
+                    raise
+                else:
+                    if write:
+                        conn.execute(f"RELEASE {savepoint}")
                 finally:
                     self._depth -= 1
                 return
@@ -366,6 +379,12 @@ class AnnotationStore:
                                        "nothing was saved, try again", exc) from None
             finally:
                 self._depth, self._writing = 0, False
+
+    def batch(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction around several edits: one commit (one fsync) for a burst of
+        edits from a page instead of one each; each edit inside stays all or nothing (a
+        savepoint), and nothing is saved if the commit fails."""
+        return self._transaction(write=True)
 
     def check(self) -> None:
         """Refuse a damaged or unwritable store before anyone reviews into it.

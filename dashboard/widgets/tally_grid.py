@@ -425,7 +425,8 @@ class TallyGrid(widgets.VBox):
 
     def _build_table(self) -> None:
         self._with_preview = self._preview_col is not None
-        self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused)
+        self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused,
+                                  on_batch=self._on_page_batch)
         self._table.add_class("mldash-tally-grid")
         self._prev_button = widgets.Button(description="Previous", icon="arrow-left",
                                            layout=widgets.Layout(width="110px"))
@@ -855,6 +856,18 @@ class TallyGrid(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - the row reverts and the error is shown
             self._failed(key, exc)
             self._repaint_values()
+
+    def _on_page_batch(self, handle: Callable[[], None]) -> None:
+        """A burst of messages from the page: one store transaction, one tally and one
+        message back, instead of one of each per edit (issue 21)."""
+        try:
+            with self._table.hold_sync(), self.results.hold_trait_notifications(), \
+                    self.session.store.batch():
+                handle()
+        except Exception as exc:  # noqa: BLE001 - the commit failed: show the store's truth
+            self.session.sync()
+            self._repaint_values()
+            self._show_error(exc)
 
     def _on_page_refused(self, reason: str, key: str | None) -> None:
         """A message from the page that was not a valid edit: nothing written, say so (on the

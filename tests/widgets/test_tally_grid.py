@@ -715,3 +715,45 @@ def test_previews_read_regular_image_files_only(tmp_path: Path) -> None:
     assert cell["kind"] == "text" and "src" not in cell
     cell = preview_cell("really_jpeg.png", tmp_path)
     assert cell["src"].startswith("data:image/jpeg;base64,")
+
+
+def test_a_burst_of_edits_is_one_batch_and_bounded(grid: TallyGrid,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: 3,000 edits sent in half a second were handled one by one (a commit and a
+    tally each), keeping the kernel busy for minutes. In a kernel (an event loop runs) a burst
+    is queued and handled in batches of at most MAX_QUEUED: one commit, one tally each."""
+    import asyncio
+
+    from dashboard.widgets import review_table
+
+    table = grid._table
+    keys, category = table.shown_keys, table.categories[0]
+    footers = []
+    monkeypatch.setattr(grid, "_update_footer", lambda: footers.append(1))
+    commits = []
+    batch = grid.session.store.batch
+
+    def counted_batch():  # type: ignore[no-untyped-def]
+        commits.append(1)
+        return batch()
+
+    monkeypatch.setattr(grid.session.store, "batch", counted_batch)
+    sent = review_table.MAX_QUEUED + 300
+
+    async def burst() -> None:
+        for i in range(sent):
+            table._on_custom_msg(table, {"event": "edit", "key": keys[i % len(keys)],
+                                         "field": "tag", "category": category,
+                                         "value": i % 2 == 0}, [])
+            assert len(table._inbox) < review_table.MAX_QUEUED
+        assert len(table._inbox) == 299
+        table.drain()  # what the pause after the burst does
+
+    asyncio.run(burst())
+    # the first edit at once, then a full queue, then the rest: two batches, two tallies
+    assert len(commits) == 2 and len(footers) <= 3
+    stored = grid.session.store.tags().set_index("example_id")[category]
+    for i, key in enumerate(keys):
+        last = max(range(i, sent, len(keys)))
+        assert bool(stored.loc[key]) == (last % 2 == 0)
+    assert grid.last_error is None
