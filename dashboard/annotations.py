@@ -914,6 +914,18 @@ def default_store_for(results_file: str | Path | None) -> Path:
     return folder / name
 
 
+def other_stores(store: str | Path) -> list[Path]:
+    """Annotation stores beside ``store`` (``*.annotations.sqlite``, ``annotations.sqlite``):
+    where reviews of the same data saved under another file name are, when ``store`` (a
+    results file's default) is new (issue 21)."""
+    store = Path(store)
+    try:
+        found = [*store.parent.glob("*.annotations.sqlite"), store.parent / DEFAULT_STORE_NAME]
+    except OSError:
+        return []
+    return sorted(p for p in set(found) if p != store and p.is_file())
+
+
 def default_store_path(results: Results) -> Path:
     """Where the store of ``results`` lives by default (:func:`default_store_for` its file)."""
     base = results.schema.base_dir

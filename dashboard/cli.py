@@ -449,6 +449,19 @@ def _source_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+def _note_other_stores(results_file: Path, store: Path) -> None:
+    """Say where reviews may be when a results file has no store of its own yet: its name
+    is new (a re-export as results_v2.parquet), and other stores sit beside it."""
+    from dashboard.annotations import other_stores
+
+    found = other_stores(store)
+    if found:
+        names = ", ".join(str(p) for p in found[:3]) + (" …" if len(found) > 3 else "")
+        print(f"note: no reviews saved for {results_file.name} yet; stores of other results "
+              f"are beside it ({names}): --store FILE continues one (reviews follow the "
+              "examples by id)")
+
+
 def _check_store(store: Path, results_file: Path) -> None:
     """Open the annotation store once: a damaged or unwritable one is refused now, in one
     line naming it, rather than at the first tick in the page."""
@@ -479,6 +492,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not path.exists():  # before a store is made for it
         raise DashboardError("file not found", file=str(path))
     store = Path(args.store) if args.store else default_store(path)
+    if not args.store and not store.exists():
+        _note_other_stores(path, store)
     _check_store(store, path)
     started = time.perf_counter()
     validation = _Validation(path, human_level, columns, args.engine)
@@ -584,6 +599,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             session.store.close()
         else:
             print(f"Reviews: none saved yet ({store} does not exist)")
+            if not args.store:
+                _note_other_stores(path, store)
     if args.model:
         results.model = args.model
     if args.threshold is not None:

@@ -354,3 +354,22 @@ def test_sidecar_integer_human_level_is_served_like_report(
     assert seen["human_level"] == {"human level": 0.0}
     assert "stop here" in capsys.readouterr().err
     assert main(["report", str(path), "-o", str(tmp_path / "r.html"), "--no-store"]) == 0
+
+
+def test_a_renamed_results_file_is_told_where_reviews_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21: results_v2.csv beside results.csv's reviews gets its own new default store;
+    the launcher says where the other reviews are and how to continue them."""
+    from dashboard.annotations import AnnotationStore
+
+    first = _csv(tmp_path, "results.csv")
+    with AnnotationStore(tmp_path / "results.annotations.sqlite", dataset=first.name) as store:
+        store.set_comment("1", "blurry")
+    renamed = _csv(tmp_path, "results_v2.csv")
+    assert main(["report", str(renamed), "-o", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "results.annotations.sqlite" in out and "--store" in out
+    assert main(["report", str(renamed), "-o", str(tmp_path / "r.html"), "--store",
+                 str(tmp_path / "results.annotations.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "reviewed as 'results.csv'" in out and "1 comments" in out
