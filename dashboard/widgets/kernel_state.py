@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import ipywidgets as widgets
+
 
 class KernelOwnedState:
     """Mixin for a widget: state updates from the page are dropped, except the traits named
@@ -26,3 +28,19 @@ class KernelOwnedState:
         allowed = {k: v for k, v in sync_data.items() if k in self.page_writable}
         if allowed:
             super().set_state(allowed)  # type: ignore[misc]
+
+
+class _ValueOnly(KernelOwnedState):
+    page_writable: ClassVar[frozenset[str]] = frozenset({"value"})
+
+
+class LockedBoundedIntText(_ValueOnly, widgets.BoundedIntText):
+    """A bounded integer box whose bounds the page cannot move (only its value)."""
+
+
+class LockedBoundedFloatText(_ValueOnly, widgets.BoundedFloatText):
+    """A bounded number box whose bounds the page cannot move (only its value)."""
+
+
+class LockedFloatSlider(_ValueOnly, widgets.FloatSlider):
+    """A slider whose range and step the page cannot move (only its value)."""

@@ -47,6 +47,7 @@ from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, samp
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.format import count, pct
+from dashboard.widgets.kernel_state import LockedBoundedIntText
 from dashboard.widgets.review_table import ReviewTable
 from dashboard.widgets.theme import COLORS
 
@@ -343,7 +344,7 @@ class TallyGrid(widgets.VBox):
         self._split_pick = widgets.Dropdown(options=list(self.results.splits), value=self.split,
                                             description="Split", style=wide,
                                             layout=widgets.Layout(width="120px"))
-        self._size_box = widgets.BoundedIntText(value=self.sample_size, min=1, max=1_000_000,
+        self._size_box = LockedBoundedIntText(value=self.sample_size, min=1, max=1_000_000,
                                                 description="Errors to review", style=wide,
                                                 layout=widgets.Layout(width="165px"))
         self._seed_box = widgets.IntText(value=self.seed, description="Seed", style=wide,
@@ -434,7 +435,7 @@ class TallyGrid(widgets.VBox):
                                            layout=widgets.Layout(width="110px"))
         self._prev_button.on_click(self._on_prev_click)
         self._next_button.on_click(self._on_next_click)
-        self._page_box = widgets.BoundedIntText(value=1, min=1, max=1, description="Page",
+        self._page_box = LockedBoundedIntText(value=1, min=1, max=1, description="Page",
                                                 layout=widgets.Layout(width="150px"))
         widgets.link((self._page_box, "value"), (self, "page"))
         self._page_label = widgets.HTML()

@@ -90,3 +90,24 @@ def test_widgets_opened_by_the_page_are_closed_unmade(state: dict[str, Any]) -> 
 
 def test_review_table_takes_edits_by_message_only() -> None:
     assert ReviewTable.page_writable == frozenset() == PlotlyFigure.page_writable
+
+
+def test_page_moves_values_not_bounds(grid: TallyGrid, demo_path: Path) -> None:
+    """The sample size box, the page box, the F-beta box and the threshold slider keep their
+    bounds: a page raising ``max`` then the value got only the kernel's largest value."""
+    from dashboard.widgets.explorer import ThresholdExplorer
+
+    size = grid._size_box
+    _update(size, {"max": 10**12, "value": 10**12})
+    assert size.max == 1_000_000 and size.value <= 1_000_000
+    _update(grid._page_box, {"max": 10**6})
+    assert grid._page_box.max < 10**6
+    explorer = ThresholdExplorer(Results.from_file(demo_path))
+    top = explorer._slider.max
+    _update(explorer._slider, {"max": top + 100, "min": -100, "step": 1e-9})
+    assert (explorer._slider.max, explorer._slider.min) == (top, explorer._slider.min)
+    assert explorer._slider.min >= 0 and explorer._slider.step > 1e-9
+    _update(explorer._slider, {"value": 0.3})  # the value stays the page's to move
+    assert explorer._slider.value == 0.3
+    _update(explorer._beta_box, {"max": 1e9, "value": 1e9})
+    assert explorer._beta_box.max == 20.0 and explorer.beta <= 20.0
