@@ -251,16 +251,21 @@ def check_serve_options(args: argparse.Namespace) -> None:
     if host not in ("", "0.0.0.0", "::") and not (_HOST_NAME.match(host) or _is_ip(host)):
         raise DashboardError(f"--host {host!r}: an interface's IP address or name, such as "
                              "127.0.0.1 or 0.0.0.0")
+    reason: object = "no address"
     try:
         infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
-        family, _, _, _, address = infos[0]
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.bind(address)
-    except (OSError, IndexError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise DashboardError(f"--host {host!r}: cannot listen there ({reason}); give one of "
-                             "this machine's addresses, such as 127.0.0.1 or 0.0.0.0") from None
+    except OSError as exc:
+        infos, reason = [], getattr(exc, "strerror", None) or exc
+    for family, _, _, _, address in infos:  # as tornado: one address that binds is enough
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind(address)
+            return
+        except OSError as exc:
+            reason = getattr(exc, "strerror", None) or exc
+    raise DashboardError(f"--host {host!r}: cannot listen there ({reason}); give one of this "
+                         "machine's addresses, such as 127.0.0.1 or 0.0.0.0")
 
 
 def check_scheduler(address: str | None) -> None:
