@@ -1010,7 +1010,7 @@ def read_sidecar(path: str | Path) -> dict[str, object]:
         name = str(candidate)
         shared = candidate.name == "demo.json"  # may belong to another file: skipped if bad
         try:
-            data = json.loads(candidate.read_text())
+            data = json.loads(candidate.read_text(), object_pairs_hook=_unique_keys)
         except (OSError, UnicodeDecodeError) as exc:
             if shared:
                 continue

@@ -192,6 +192,8 @@ def test_jsonl_and_parquet_round_trip(tmp_path: Path) -> None:
     ('{"models": {"A": {"running_time_ms": "fast"}}}', "must be a number"),
     ('[1, 2]', "holds a JSON list"),
     ('{"title": "x",', "not valid JSON"),
+    ('{"human_level": {"expert": 0.01, "expert": 0.02}}', "'expert' is named twice"),
+    ('{"class_names": {"0": "cat", "1": "cat"}}', "calls two labels 'cat'"),
 ])
 def test_bad_sidecar_is_refused_naming_it(tmp_path: Path, sidecar: str, match: str) -> None:
     from dashboard.io import read_sidecar
