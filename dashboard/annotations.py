@@ -27,6 +27,8 @@ store-first, then to the model; the tally grid uses both, and so can scripts.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 import re
 import sqlite3
@@ -217,6 +219,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def write_safe_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = True) -> Path:
+    """Write ``frame`` as CSV a spreadsheet reads as text: every cell neutralised
+    (:func:`neutralise_frame`) and every text cell quoted.
+
+    Quoting keeps a carriage return or line feed inside its cell: unquoted, a comment
+    ``note\\r=1+1`` became a new spreadsheet row starting with a live ``=1+1`` (issue 21), and
+    did not read back. :meth:`AnnotationStore.import_csv` reads the file back exactly."""
+    target = Path(path)
+    neutralise_frame(frame).to_csv(target, index=index, quoting=csv.QUOTE_NONNUMERIC)
+    return target
+
+
 def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`neutralise_frame` on a frame read with ``dtype=str``."""
     out = frame.copy()
@@ -321,8 +335,20 @@ class AnnotationStore:
                 if write and not self._writing:
                     raise RuntimeError("a write cannot nest inside a read transaction")
                 self._depth += 1
+                savepoint = f"mldash_{self._depth}"
+                if write:  # all or nothing within the outer transaction too
+                    conn.execute(f"SAVEPOINT {savepoint}")
                 try:
                     yield conn
+                except BaseException:
+                    if write:
+                        with suppress(sqlite3.Error):
+                            conn.execute(f"ROLLBACK TO {savepoint}")
+                            conn.execute(f"RELEASE {savepoint}")
+                    raise
+                else:
+                    if write:
+                        conn.execute(f"RELEASE {savepoint}")
                 finally:
                     self._depth -= 1
                 return
@@ -353,6 +379,12 @@ class AnnotationStore:
                                        "nothing was saved, try again", exc) from None
             finally:
                 self._depth, self._writing = 0, False
+
+    def batch(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction around several edits: one commit (one fsync) for a burst of
+        edits from a page instead of one each; each edit inside stays all or nothing (a
+        savepoint), and nothing is saved if the commit fails."""
+        return self._transaction(write=True)
 
     def check(self) -> None:
         """Refuse a damaged or unwritable store before anyone reviews into it.
@@ -466,6 +498,36 @@ class AnnotationStore:
                              (self.dataset, chosen))
             self._log(conn, _now(), "rename_dataset", old=chosen, new=self.dataset)
         return chosen
+
+    def follow_reviews_of(self, keys: Callable[[list[str]], Collection[str]], *,
+                          min_share: float = 0.5) -> str | None:
+        """Bind this store to another named dataset that reviewed these examples.
+
+        Only when this name holds no review yet. A dataset is named after its results file, so
+        the same results exported under a new file name found none of their reviews (issue
+        21); the data is recognised by its example ids instead: among the store's other
+        datasets, the one with the most reviewed ids that ``keys`` (a function of the ids
+        asked about, returning the known ones) knows, when that is at least ``min_share`` of
+        its reviewed ids. Nothing is moved, so the old file still finds its reviews, and new
+        reviews join them. Returns the dataset followed, or None.
+        """
+        with self._transaction(write=False) as conn:
+            if self._has_reviews(conn, self.dataset):
+                return None
+            names = [d for (d,) in conn.execute(
+                "SELECT dataset FROM tags UNION SELECT dataset FROM comments")
+                if d != self.dataset and not _LEGACY_DATASET.fullmatch(d)]
+            best, best_hits = None, 0
+            for name in sorted(names):
+                ids = [i for (i,) in conn.execute(
+                    "SELECT example_id FROM tags WHERE dataset = ? UNION "
+                    "SELECT example_id FROM comments WHERE dataset = ?", (name, name))]
+                hits = len(keys(ids))
+                if hits > best_hits and hits >= min_share * len(ids):
+                    best, best_hits = name, hits
+        if best is not None:
+            self.dataset = best
+        return best
 
     # -- categories --------------------------------------------------------------------------
     def _active(self, conn: sqlite3.Connection) -> list[tuple[int, str, str | None]]:
@@ -722,17 +784,15 @@ class AnnotationStore:
     def export_csv(self, path: str | Path) -> Path:
         """Write the tags and comments as CSV: example_id, one column per category, comment.
 
-        Text cells that a spreadsheet would run as a formula are neutralised
-        (:func:`neutralise_cell`); :meth:`import_csv` undoes it."""
+        Text cells are quoted and those a spreadsheet would run as a formula neutralised
+        (:func:`write_safe_csv`); :meth:`import_csv` undoes it."""
         with self._transaction(write=False):  # one snapshot for both reads
             tags, comments = self.tags(), self.comments()
         ids = sorted(set(tags["example_id"]) | set(comments))
         out = tags.set_index("example_id").reindex(ids)
         out.insert(len(out.columns), "comment", [comments.get(i, "") for i in ids])
         out.index.name = "example_id"
-        target = Path(path)
-        neutralise_frame(out).to_csv(target)
-        return target
+        return write_safe_csv(out, path)
 
     def import_csv(self, path: str | Path | IO[bytes], *, id_column: str | None = None) -> int:
         """Read tags (boolean columns) and comments (a ``comment`` column) from a CSV file
@@ -855,6 +915,18 @@ def default_store_for(results_file: str | Path | None) -> Path:
     return folder / name
 
 
+def other_stores(store: str | Path) -> list[Path]:
+    """Annotation stores beside ``store`` (``*.annotations.sqlite``, ``annotations.sqlite``):
+    where reviews of the same data saved under another file name are, when ``store`` (a
+    results file's default) is new (issue 21)."""
+    store = Path(store)
+    try:
+        found = [*store.parent.glob("*.annotations.sqlite"), store.parent / DEFAULT_STORE_NAME]
+    except OSError:
+        return []
+    return sorted(p for p in set(found) if p != store and p.is_file())
+
+
 def default_store_path(results: Results) -> Path:
     """Where the store of ``results`` lives by default (:func:`default_store_for` its file)."""
     base = results.schema.base_dir
@@ -969,6 +1041,9 @@ class ReviewSession:
         self._base = file_tags(results)
         self.adopted_from = self.store.adopt_legacy_dataset(
             results.known_keys, lambda: results.fingerprint)
+        self.followed = None
+        if self.adopted_from is None and not isinstance(store, AnnotationStore):
+            self.followed = self.store.follow_reviews_of(results.known_keys)
         self.last_sync = self.sync()
 
     @property
@@ -979,6 +1054,10 @@ class ReviewSession:
         parts = []
         if self.defaulted:
             parts.append(f"Reviews are saved in {self.store.path}.")
+        if self.followed:
+            parts.append(f"These results hold the examples reviewed as {self.followed!r} (the "
+                         f"same data under another file name): its reviews, in "
+                         f"{self.store.path}, are shown, and new ones are saved with them.")
         if self.adopted_from:
             parts.append(f"Reviews saved under the earlier dataset id {self.adopted_from} now "
                          f"follow {self.store.dataset!r} by example id.")

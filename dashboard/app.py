@@ -61,6 +61,43 @@ _SPINNER_STYLE = """<style>
 </style>"""
 
 
+NO_VIEW_TEXT = ("The dashboard cannot be drawn: this page is not connected to its kernel. "
+                "Reload the page.")
+"""What a page shows in place of the dashboard when its widgets cannot be drawn."""
+
+
+class _OneLineText:
+    """A widget whose plain-text form is :data:`NO_VIEW_TEXT`, not a Python repr.
+
+    A front end shows the text form when it cannot draw the widget (its kernel is gone);
+    a repr such as ``PreheatedApp(children=(DashboardApp(...`` means nothing to a user."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle:
+            bundle["text/plain"] = NO_VIEW_TEXT
+        return bundle
+
+
+def _close_page_widget(comm: Any, _msg: dict) -> None:
+    """Close a widget comm the page opened, creating nothing."""
+    comm.close()
+
+
+def refuse_widgets_from_the_page() -> None:
+    """Make the kernel close every widget the page asks it to create.
+
+    Every widget of the dashboard is created by the kernel; ipywidgets would otherwise build
+    any registered model, with any state, for whoever holds the page's websocket (issue 21).
+    The page keeps reading and updating the kernel's widgets (``jupyter.widget.control`` and
+    the widgets' own comms)."""
+    from ipywidgets import comm as widget_comm
+
+    manager = widget_comm.get_comm_manager()
+    if manager is not None:
+        manager.register_target("jupyter.widget", _close_page_widget)
+
+
 def message_widget(title: str, detail: str) -> widgets.HTML:
     """A plain, escaped message box shown instead of a traceback.
 
@@ -114,7 +151,7 @@ def report_filename(title: str) -> str:
     return f"{slug}-diagnosis.html"
 
 
-class DashboardApp(widgets.VBox):
+class DashboardApp(_OneLineText, widgets.VBox):
     """The served page: a "Download report" bar above the :class:`Dashboard`.
 
     Parameters
@@ -306,7 +343,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot show {path.name}.", f"{type(exc).__name__}: {exc}")
 
 
-class _FirstView(widgets.VBox):
+class _FirstView(_OneLineText, widgets.VBox):
     """A box that calls :meth:`first_view` once, when a front end first draws it.
 
     The frontend counts the widget's views in ``_view_count`` (an ipywidgets trait that is
@@ -471,6 +508,7 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
         when the input cannot be used.
     """
     env = os.environ if environ is None else environ
+    refuse_widgets_from_the_page()
     raw_file = env.get(ENV_FILE, "")
     hint = ""
     if not raw_file:  # a notebook run as it is (JupyterLab, nbclient): the bundled demo

@@ -215,6 +215,67 @@ def check_port(port: int | None) -> None:
         raise DashboardError(f"--port {port}: a TCP port is between 1 and 65535")
 
 
+_HOST_NAME = re.compile(r"(?i)^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                        r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
+_SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+):\d{1,5}/?$")
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_serve_options(args: argparse.Namespace) -> None:
+    """Refuse, before anything starts, serve options that cannot work: a --host this machine
+    cannot listen on, a --allow-host that is no host name, a --max-kernels below 1, a
+    --timeout that is not a positive number (each was a traceback or a server whose every
+    page got 503; issue 21)."""
+    import math
+    import socket
+
+    if args.max_kernels is not None and args.max_kernels < 1:
+        raise DashboardError(f"--max-kernels {args.max_kernels}: at least 1 page must fit")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise DashboardError(f"--timeout {args.timeout:g}: seconds to wait for Voilà, a "
+                             "positive number")
+    for name in args.allow_host or ():
+        if not (_HOST_NAME.match(name) or _is_ip(name)):
+            raise DashboardError(f"--allow-host {name!r}: one host name or IP address (no "
+                                 "wildcard); repeat the option for more")
+    host = args.host
+    if host not in ("", "0.0.0.0", "::") and not (_HOST_NAME.match(host) or _is_ip(host)):
+        raise DashboardError(f"--host {host!r}: an interface's IP address or name, such as "
+                             "127.0.0.1 or 0.0.0.0")
+    reason: object = "no address"
+    try:
+        infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        infos, reason = [], getattr(exc, "strerror", None) or exc
+    for family, _, _, _, address in infos:  # as tornado: one address that binds is enough
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind(address)
+            return
+        except OSError as exc:
+            reason = getattr(exc, "strerror", None) or exc
+    raise DashboardError(f"--host {host!r}: cannot listen there ({reason}); give one of this "
+                         "machine's addresses, such as 127.0.0.1 or 0.0.0.0")
+
+
+def check_scheduler(address: str | None) -> None:
+    """Refuse a --scheduler that is not a scheduler address (``tcp://host:port`` or
+    ``host:port``) at once: Dask otherwise tried to reach it for a minute."""
+    if address is not None and not _SCHEDULER.match(address.strip()):
+        raise DashboardError(f"--scheduler {address!r}: a Dask scheduler address such as "
+                             "tcp://10.0.0.5:8786")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -258,6 +319,7 @@ def loader_columns(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "scheduler", None):
         if getattr(args, "engine", "pandas") != "dask":
             raise DashboardError("--scheduler is for --engine dask")
+        check_scheduler(args.scheduler)
         columns["scheduler"] = args.scheduler
     return columns
 
@@ -270,6 +332,12 @@ def class_names_option(text: str) -> dict[str, str]:
         if not sep or not label.strip() or not name.strip():
             raise DashboardError(f"--class-names {text!r}: each entry is label=name, as in "
                                  "'0=not cat,1=cat'")
+        if label.strip() in names:
+            raise DashboardError(f"--class-names {text!r}: label {label.strip()!r} is named "
+                                 "twice")
+        if name.strip() in names.values():
+            raise DashboardError(f"--class-names {text!r}: two labels are called "
+                                 f"{name.strip()!r}; the views could not tell them apart")
         names[label.strip()] = name.strip()
     return names
 
@@ -403,6 +471,19 @@ def _source_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+def _note_other_stores(results_file: Path, store: Path) -> None:
+    """Say where reviews may be when a results file has no store of its own yet: its name
+    is new (a re-export as results_v2.parquet), and other stores sit beside it."""
+    from dashboard.annotations import other_stores
+
+    found = other_stores(store)
+    if found:
+        names = ", ".join(str(p) for p in found[:3]) + (" …" if len(found) > 3 else "")
+        print(f"note: no reviews saved for {results_file.name} yet; stores of other results "
+              f"are beside it ({names}): --store FILE continues one (reviews follow the "
+              "examples by id)")
+
+
 def _check_store(store: Path, results_file: Path) -> None:
     """Open the annotation store once: a damaged or unwritable one is refused now, in one
     line naming it, rather than at the first tick in the page."""
@@ -417,7 +498,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
 
     check_port(args.port)
-    token = serve.resolve_token(args.token or os.environ.get("DASHBOARD_TOKEN"))
+    check_serve_options(args)
+    token = serve.resolve_token(args.token or os.environ.get(serve.USER_TOKEN_ENV))
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
     args.engine = _resolve_engine(path, args)
     check_input(path, parse_size(args.max_size), args.engine)
@@ -426,12 +508,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     human_level = human_level_option(args.human_level)
     if human_level is None:
         human_level = meta.get("human_level")
-    if isinstance(human_level, float):
-        human_level = {"human level": human_level}
+    if isinstance(human_level, int | float) and not isinstance(human_level, bool):
+        human_level = {"human level": float(human_level)}  # a sidecar's 0 is a JSON int
     columns = with_sidecar_names(loader_columns(args), meta)
     if not path.exists():  # before a store is made for it
         raise DashboardError("file not found", file=str(path))
     store = Path(args.store) if args.store else default_store(path)
+    if not args.store and not store.exists():
+        _note_other_stores(path, store)
     _check_store(store, path)
     started = time.perf_counter()
     validation = _Validation(path, human_level, columns, args.engine)
@@ -530,12 +614,17 @@ def cmd_report(args: argparse.Namespace) -> int:
             session = ReviewSession(results, store)
             print(f"Reviews from {store}: {session.last_sync.reviewed} reviewed examples, "
                   f"{session.last_sync.comments} comments")
+            if session.followed:
+                print(f"note: these results hold the examples reviewed as "
+                      f"{session.followed!r} in {store}: those reviews are counted")
             if session.last_sync.unknown_ids:
                 print(f"note: {len(session.last_sync.unknown_ids)} reviewed examples in the "
                       "store are not in these results")
             session.store.close()
         else:
             print(f"Reviews: none saved yet ({store} does not exist)")
+            if not args.store:
+                _note_other_stores(path, store)
     if args.model:
         results.model = args.model
     if args.task:  # before the threshold: each task keeps its own
@@ -592,8 +681,17 @@ def _add_engine_option(parser: argparse.ArgumentParser) -> None:
                         "tcp://10.0.0.5:8786 (default: Dask's local threads)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (exit status 2) instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``error: <message>`` and where to read the usage, then exit with status 2."""
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    """The command line's parser: serve, report and demo."""
+    parser = _Parser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")

@@ -62,6 +62,8 @@ __all__ = ["DaskSource", "aggregate_dask"]
 
 _FILE, _ROW = "__file__", "file_row_number"
 _SAMPLE_KEY = "mldash-sample-01"  # 16 characters: pandas' hash key for the random sample
+SCHEDULER_CONNECT_S = 15
+"""Seconds to reach a --scheduler before saying it cannot be reached (Dask waits longer)."""
 
 
 def _arrow_type(t: Any) -> str:
@@ -706,7 +708,11 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     if isinstance(scheduler, str):
         from distributed import Client
 
-        scheduler = Client(scheduler, set_as_default=False)
+        try:
+            scheduler = Client(scheduler, set_as_default=False, timeout=SCHEDULER_CONNECT_S)
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            raise DashboardError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                                 f"{SCHEDULER_CONNECT_S} s ({exc})") from None
     id_name = columns.get("id", "id")
     empty: pd.DataFrame | None = None
     first_types = (_describe(files[0]) if fmt == "parquet" else

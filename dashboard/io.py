@@ -102,6 +102,7 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     if ext in (".gz", ".bz2", ".zip", ".xz", ".zst") and len(suffixes) > 1:
         ext = suffixes[-2]
     try:
+        _refuse_repeated_columns(_column_names(p, ext), name)
         if ext in (".parquet", ".pq"):
             df = pd.read_parquet(p)
         elif ext in (".jsonl", ".ndjson") or (ext == ".json" and _looks_like_jsonl(p)):
@@ -128,6 +129,53 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     if len(df) == 0:
         raise DashboardError("the file has a header but no rows", file=name)
     return df
+
+
+def _column_names(p: Path, ext: str) -> list[str]:
+    """A Parquet file's or a CSV's column names as written (pandas renames a CSV's repeated
+    name to ``name.1``, and pyarrow fails on a repeated Parquet name later); [] otherwise."""
+    if ext in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return [str(n) for n in pq.read_schema(p).names]
+    if ext in (".csv", ".tsv", ".txt"):
+        head = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",", header=None, nrows=1,
+                           dtype=str, keep_default_na=False)
+        return [str(v) for v in head.iloc[0]] if len(head) else []
+    return []
+
+
+def _refuse_repeated_columns(names: Sequence[object], source: str) -> None:
+    """Two columns of one name: which one is meant cannot be told (issue 21)."""
+    seen: set[str] = set()
+    for name in map(str, names):
+        if name in seen:
+            raise DashboardError("two columns have this name; rename one", file=source,
+                                 column=name)
+        seen.add(name)
+
+
+def _is_nested(value: object) -> bool:
+    return isinstance(value, list | tuple | dict | np.ndarray)
+
+
+def _drop_nested(df: pd.DataFrame, needed: Sequence[object], source: str,
+                 notes: list[str]) -> pd.DataFrame:
+    """Refuse a needed column holding lists or records (nested Parquet, JSON arrays); drop
+    any other one with a note: it cannot be a slice."""
+    nested = []
+    for column in df.columns:
+        if df[column].dtype != object:
+            continue
+        values = df[column].dropna()
+        if len(values) and _is_nested(values.iloc[0]):
+            nested.append(column)
+    for column in nested:
+        if column in needed:
+            raise DashboardError("holds lists or records (a nested column); one value per row "
+                                 "is needed", file=source, column=str(column))
+        notes.append(f"column {_show(column)} holds lists or records: ignored")
+    return df.drop(columns=nested) if nested else df
 
 
 def _looks_like_jsonl(p: Path) -> bool:
@@ -335,6 +383,11 @@ def normalize(
     df = df.reset_index(drop=True)
     if len(df) == 0:
         raise DashboardError("the table has no rows", file=source)
+    _refuse_repeated_columns(list(df.columns), source)
+    named_proba = list(proba.values()) if isinstance(proba, Mapping) else list(proba or ())
+    named_preview = [preview] if isinstance(preview, str) else list(preview or ())
+    df = _drop_nested(df, [label, score, prediction, split, model, id, weight, train_size, task,
+                           *(categories or ()), *named_proba, *named_preview], source, notes)
     # multi-task results: a long table with a task column, or label_<task>/score_<task> columns
     df, unlabelled = _multitask_long(df, label, score, prediction, task, source, notes)
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
@@ -912,7 +965,7 @@ def read_human_level(value: str | None) -> dict[str, float] | float | None:
     option = f"--human-level {value!r}"
     if value.startswith("{"):
         try:
-            data = json.loads(value)
+            data = json.loads(value, object_pairs_hook=_unique_keys)
         except ValueError as exc:
             raise DashboardError(f"{option}: not valid JSON ({exc.msg}); write e.g. "
                                  "'{\"typical person\": 0.03}'") from None
@@ -926,10 +979,30 @@ def read_human_level(value: str | None) -> dict[str, float] | float | None:
             if not name.strip():
                 raise DashboardError(f"{option}: {part!r} has no name; write name=rate, "
                                      "e.g. 'typical person=3%'")
+            if name.strip() in out:
+                raise DashboardError(f"{option}: {name.strip()!r} is named twice")
             out[name.strip()] = _rate(rate.strip(), option)
     else:
         out = _rate(value, option)
     _check_human_level(out, option)
+    return out
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object naming one key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key!r} is named twice")
+        self.msg = str(self)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's pairs as a dict, refusing a key given twice (json keeps the last)."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
     return out
 
 
@@ -968,7 +1041,7 @@ def read_sidecar(path: str | Path) -> dict[str, object]:
         name = str(candidate)
         shared = candidate.name == "demo.json"  # may belong to another file: skipped if bad
         try:
-            data = json.loads(candidate.read_text())
+            data = json.loads(candidate.read_text(), object_pairs_hook=_unique_keys)
         except (OSError, UnicodeDecodeError) as exc:
             if shared:
                 continue
@@ -1006,6 +1079,10 @@ def _check_sidecar(data: Mapping[str, object], name: str) -> None:
             isinstance(v, str) for v in names.values())):
         raise DashboardError("class_names must be an object of label: name, such as "
                              '{"1": "cat", "0": "not cat"}', file=name, column="class_names")
+    if names is not None and len(set(names.values())) != len(names):
+        twice = next(v for v in names.values() if list(names.values()).count(v) > 1)
+        raise DashboardError(f"class_names calls two labels {twice!r}: the views could not "
+                             "tell them apart", file=name, column="class_names")
     models = data.get("models")
     if models is None:
         return

@@ -59,6 +59,9 @@ ENV_ENGINE = "DASHBOARD_ENGINE"
 ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
 """The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
 environment before starting kernels."""
+USER_TOKEN_ENV = "DASHBOARD_TOKEN"
+"""Where a user puts their own token for ``serve`` (the README's advice); kept from Voilà's
+and so the kernels' environment."""
 MIN_TOKEN_LENGTH = 32
 """Shortest access token accepted."""
 
@@ -314,6 +317,7 @@ def voila_argv(
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> list[str]:
     """Command line that serves ``notebook`` with Voila.
 
@@ -334,11 +338,15 @@ def voila_argv(
     theme : str
         ``"light"``, ``"dark"`` or ``"auto"`` (the browser's ``prefers-color-scheme``).
     cull_idle_timeout : int
-        Seconds after which an idle kernel without a page is shut down.
+        Seconds after which an idle kernel without a page is shut down (a kernel no page has
+        connected to yet is kept while a page may still be connecting; see
+        ``CappedKernelManager.connect_grace`` in :mod:`dashboard.voila_server`).
     extra_hosts : Sequence[str]
         Host names answered besides those of :func:`allowed_hosts`.
     max_kernels : int
         Most kernels (pages) at once; one more page gets a "full" notice.
+    cull_interval : int
+        Seconds between two passes of the culler.
 
     Returns
     -------
@@ -383,7 +391,7 @@ def voila_argv(
         f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
         f"--CappedKernelManager.max_kernels={int(max_kernels)}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
-        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         "--MappingKernelManager.cull_connected=False",
     ]
     # one --X=item per list item (traitlets 5 deprecates --X=[...])
@@ -521,9 +529,11 @@ def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     Returns
     -------
     dict[str, str]
-        A copy of ``os.environ`` with the additions.
+        A copy of ``os.environ`` with the additions, without the access token
+        (:data:`USER_TOKEN_ENV`, :data:`ENV_TOKEN`): Voilà copies its environment into every
+        kernel's, and a kernel's ``/proc/<pid>/environ`` is readable by its user.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in (USER_TOKEN_ENV, ENV_TOKEN)}
     env.update(extra or {})
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(TEMPLATE_ROOT), str(plotly_static_root()), env.get("JUPYTER_PATH", ""))
@@ -552,12 +562,15 @@ def start_voila(
     extra_hosts: Sequence[str] = (),
     max_kernels: int = MAX_KERNELS,
     theme: str = "light",
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> subprocess.Popen:
     """Start Voila on ``notebook`` in the background.
 
     Parameters
     ----------
-    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels, theme
+    notebook, port, host, root_dir, preheat, extra_hosts, max_kernels, theme, \
+cull_idle_timeout, cull_interval
         As in :func:`voila_argv`.
     token : str
         Access token (see :func:`resolve_token`); passed in the environment.
@@ -577,6 +590,7 @@ def start_voila(
     argv = voila_argv(
         notebook, port=port, host=host, root_dir=root_dir, preheat=preheat,
         extra_hosts=extra_hosts, max_kernels=max_kernels, theme=theme,
+        cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval,
     )
     # the log is private (0600): it names the data, and Voilà's own lines may hold URLs
     out = (os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
@@ -707,6 +721,8 @@ def launch_dashboard(
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
     theme: str = "light",
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
+    cull_interval: int = CULL_INTERVAL_S,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -742,6 +758,8 @@ def launch_dashboard(
         As in :func:`dashboard_env`.
     theme : str
         As in :func:`voila_argv`.
+    cull_idle_timeout, cull_interval : int
+        As in :func:`voila_argv` (tests shorten them to replay a cull race in seconds).
 
     Returns
     -------
@@ -761,7 +779,8 @@ def launch_dashboard(
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
             preheat=preheat, log_path=log_path, extra_hosts=extra_hosts,
-            max_kernels=max_kernels, theme=theme,
+            max_kernels=max_kernels, theme=theme, cull_idle_timeout=cull_idle_timeout,
+            cull_interval=cull_interval,
         )
     except BaseException:
         tmp.cleanup()

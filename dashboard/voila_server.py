@@ -10,6 +10,9 @@ these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_se
   v1 one the same way. :class:`GuardedKernelWebsocketHandler` refuses (and closes on) frames
   whose offsets do not fit inside the frame, reads outgoing headers with the same bounded
   parser, and caps a message at :data:`MAX_MESSAGE_BYTES`.
+* **No code, traceback or printed output reaches the page.** The websocket keeps
+  ``execute_input``, ``error`` and ``stream`` messages from it (:data:`KEPT_FROM_PAGE`): a
+  bogus widget message made the kernel send a traceback naming server paths.
 * **Only the expected Host names are answered.** Voilà sets ``allow_remote_access=True``, so
   a site whose DNS name is rebound to 127.0.0.1 could load the page, open its kernel's
   websocket and untick tags. Every route is registered for the names in
@@ -42,18 +45,24 @@ import re
 import struct
 import sys
 import tempfile
+import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.httputil
 import tornado.web
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.logout import LogoutHandler
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Int, List, Unicode
 from voila.app import Voila
+from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
-from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH
+from dashboard.serve import ENV_TOKEN, MIN_TOKEN_LENGTH, USER_TOKEN_ENV
 
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 """Subprotocol name of jupyter_server's binary v1 kernel websocket protocol."""
@@ -123,12 +132,30 @@ def read_header(message: bytes, *, v1: bool) -> dict[str, Any] | None:
     return header if isinstance(header, dict) else None
 
 
+KEPT_FROM_PAGE = frozenset({"execute_input", "error", "stream"})
+"""Kernel message types never sent to the page: the code it runs (``execute_input``), and
+tracebacks and printed output (``error``; ``stream``, where a failing widget handler or comm
+open writes its traceback), which show server paths and library versions. The page draws
+widgets only; its template hides output text anyway."""
+
+
 class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
     """Voilà's kernel websocket with frames checked before jupyter_server deserializes them."""
 
     @property
     def _v1(self) -> bool:
         return self.selected_subprotocol == V1_PROTOCOL
+
+    def check_origin(self, origin: str | None = None) -> bool:
+        """A websocket opened by a browser (it sends an ``Origin``) must come from a page of
+        this server, with the token in its URL too: jupyter_server skips the Origin check for
+        a token-authenticated request, so a page on any site holding the token could connect
+        (issue 21). A client that sends no Origin (a script) is judged by its token alone."""
+        origin = self.get_origin() if origin is None else origin
+        if origin is not None and urlsplit(origin.lower()).netloc != self.request.host.lower():
+            self.log.warning("Refusing a kernel websocket from the origin %r", origin[:200])
+            return False
+        return super().check_origin(origin)
 
     @property
     def max_message_size(self) -> int:
@@ -151,19 +178,21 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
 
     def write_message(self, message: bytes | str | dict[str, Any],
                       binary: bool = False) -> Any:
-        """Send a kernel message to the page, except ``execute_input`` (it holds the code)."""
+        """Send a kernel message to the page, except those in :data:`KEPT_FROM_PAGE` (the
+        code, tracebacks and the kernel's printed output)."""
         if isinstance(message, bytes):
             header = read_header(message, v1=self._v1)
         elif isinstance(message, dict):
             header = message.get("header")
-        elif isinstance(message, str) and '"execute_input"' in message:
+        elif isinstance(message, str) and any(f'"{t}"' in message for t in KEPT_FROM_PAGE):
             try:
                 header = json.loads(message).get("header")
             except (ValueError, AttributeError):
                 header = None
         else:
             header = None
-        if isinstance(header, dict) and header.get("msg_type") == "execute_input":
+        if isinstance(header, dict) and header.get("msg_type") in KEPT_FROM_PAGE:
+            self.log.debug("Kept a kernel %r message from the page", header.get("msg_type"))
             return None
         # skip Voilà's own reader, which is the unbounded one
         return super(VoilaKernelWebsocketHandler, self).write_message(message, binary)
@@ -202,12 +231,55 @@ class CappedKernelManager(AsyncMappingKernelManager):
     page gets, and the pool would never refill)."""
 
     max_kernels = Int(0, config=True, help="Most kernels at once (0: no limit).")
+    connect_grace = Int(60, config=True, help=(
+        "Seconds after the server last sent a page during which a kernel no page has "
+        "connected to yet is not culled (a slow browser may still be opening its websocket)."))
     _refilling = 0  # preheat refills starting a kernel (not waiting for a place)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: ids of kernels being started: a starting kernel is listed part of the time only
         self._reserved: set[str] = set()
+        #: kernels a page has connected to at least once
+        self._connected_once: set[str] = set()
+        #: pages being sent now, and when the last one was sent (monotonic seconds)
+        self.pages_in_flight = 0
+        self.last_page_sent = -float("inf")
+
+    def page_started(self) -> None:
+        """Note that a page is being sent: its kernel is not yet connected to."""
+        self.pages_in_flight += 1
+
+    def page_sent(self) -> None:
+        """Note that a page has been sent: its browser now loads and connects."""
+        self.pages_in_flight = max(0, self.pages_in_flight - 1)
+        self.last_page_sent = time.monotonic()
+
+    def notify_connect(self, kernel_id: str) -> None:
+        """Count a websocket connection, and remember that the kernel had one."""
+        super().notify_connect(kernel_id)
+        self._connected_once.add(kernel_id)
+
+    def may_still_be_connecting(self, kernel_id: str) -> bool:
+        """Whether a page may still be connecting to ``kernel_id``: no page has connected to
+        it yet, and a page is being sent or was sent less than :attr:`connect_grace` ago.
+
+        A preheated kernel's idle clock starts at its preheat run, so a page taking it after
+        a quiet minute got a kernel the next cull pass shut down before the page's websocket
+        connected (issue 21); a busy server delays fresh kernels' pages the same way."""
+        if kernel_id in self._connected_once:
+            return False
+        if self.pages_in_flight:
+            return True
+        return time.monotonic() - self.last_page_sent < self.connect_grace
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        """Jupyter's cull, except for a kernel a page may still be connecting to."""
+        kernel = self._kernels.get(kernel_id)
+        dead = getattr(kernel, "execution_state", None) == "dead"
+        if not dead and self.may_still_be_connecting(kernel_id):
+            return
+        await super().cull_kernel_if_idle(kernel_id)
 
     def at_capacity(self) -> bool:
         """Whether one more kernel would exceed :attr:`max_kernels`."""
@@ -265,6 +337,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         memory the page's objects held back to the system, so a long-running team server's
         size follows its open pages."""
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self._connected_once.discard(kernel_id)
         self.prune_pools()
         fill = getattr(self, "fill_if_needed", None)
         if fill is not None:
@@ -289,7 +362,15 @@ class DashboardPageHandler(TornadoVoilaHandler):
             return
         # Voilà's shutdown beacon posts the _xsrf cookie back; reading the token sets it
         self.xsrf_token  # noqa: B018
-        await super().get(path)
+        started = getattr(self.kernel_manager, "page_started", None)
+        if started is None:
+            await super().get(path)
+            return
+        started()
+        try:
+            await super().get(path)
+        finally:
+            self.kernel_manager.page_sent()
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -358,6 +439,59 @@ class StaticGzip(tornado.web.GZipContentEncoding):
             self._gzipping = False
 
 
+def plain_error(handler: tornado.web.RequestHandler, status_code: int, **kwargs: Any) -> None:
+    """An error page in one plain line: jupyter_server's HTML error template needs a
+    ``static_path`` setting Voilà does not have, so every such page (a 404 among them) became a
+    500 with a traceback in the log (issue 21)."""
+    handler.set_header("Content-Type", "text/plain; charset=utf-8")
+    handler.finish(f"{status_code}: {handler._reason}\n")
+
+
+class PlainLogoutHandler(LogoutHandler):
+    """``/logout``: forget the login cookie and say so in one line (jupyter_server's page
+    failed with a 500, as above)."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        """Clear the login cookie; one line."""
+        self.identity_provider.clear_login_cookie(self)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("Logged out: open the dashboard's URL with its token to come back.\n")
+
+
+class SafeTemplateStaticFileHandler(TemplateStaticFileHandler):
+    """Voilà's template static files, with a path outside ``<template>/static/`` a 404
+    (Voilà's own split of such a path raised, a 500)."""
+
+    @staticmethod
+    def _check(path: str) -> None:
+        for parts in (path.split("/", 2), os.path.normpath(path).split(os.path.sep, 2)):
+            if len(parts) != 3 or parts[1] != "static" or parts[0] in ("", ".", ".."):
+                raise tornado.web.HTTPError(404)
+
+    def parse_url_path(self, path: str) -> str:
+        """Voilà's parse, or 404 for a path that is not ``<template>/static/<file>``."""
+        self._check(path)
+        return super().parse_url_path(path)
+
+    @classmethod
+    def get_absolute_path(cls, root: str, path: str) -> str:
+        """Voilà's lookup, or 404 for a path that names no template's static file."""
+        cls._check(path)
+        return super().get_absolute_path(root, path)
+
+
+class CaseInsensitiveHosts(tornado.web.Application):
+    """Tornado's application with the request's Host lower-cased before anything reads it:
+    host names are case-insensitive, and jupyter_server's check refused ``LOCALHOST``."""
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        """Lower-case the Host, then route as tornado does."""
+        request.host = request.host.lower()
+        request.host_name = request.host_name.lower()
+        return super().find_handler(request, **kwargs)
+
+
 class DashboardVoila(Voila):
     """Voilà with the guarded websocket handler, a message size cap, Host names limited to
     :attr:`allowed_hosts` and a token from the environment."""
@@ -369,7 +503,9 @@ class DashboardVoila(Voila):
         """Voilà's set-up, then the token taken out of the environment (required) and out of
         every log line."""
         super().initialize(argv)
+        JupyterHandler.write_error = plain_error  # type: ignore[method-assign]
         token = os.environ.pop(ENV_TOKEN, "")
+        os.environ.pop(USER_TOKEN_ENV, None)  # kernels copy this process's environment
         if len(token) < MIN_TOKEN_LENGTH:
             sys.exit(f"{ENV_TOKEN} must hold an access token of at least {MIN_TOKEN_LENGTH} "
                      "characters")
@@ -394,7 +530,9 @@ class DashboardVoila(Voila):
     def init_handlers(self) -> list:
         """Voilà's handlers with the kernel websocket replaced by the guarded one."""
         replaced = {VoilaKernelWebsocketHandler: GuardedKernelWebsocketHandler,
-                    TornadoVoilaHandler: DashboardPageHandler}
+                    TornadoVoilaHandler: DashboardPageHandler,
+                    LogoutHandler: PlainLogoutHandler,
+                    TemplateStaticFileHandler: SafeTemplateStaticFileHandler}
         handlers = []
         for spec in super().init_handlers():
             if isinstance(spec, tuple) and len(spec) >= 2 and spec[1] in replaced:
@@ -408,7 +546,7 @@ class DashboardVoila(Voila):
         self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
         self.log.info("Storing connection files in %s.", self.connection_dir)
         settings = self.init_settings()
-        self.app = tornado.web.Application(**settings)
+        self.app = CaseInsensitiveHosts(**settings)
         self.app.settings.update(self.tornado_settings)
         self.app.add_handlers(host_pattern(self.allowed_hosts), self.init_handlers())
         self.app.add_handlers(r".*$", [(r".*", ForbiddenHostHandler)])

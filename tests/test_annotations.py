@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import sqlite3
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dashboard import AnnotationStore, DashboardError, Results
 from dashboard.annotations import (
@@ -638,3 +641,93 @@ def test_safe_filename() -> None:
         name = safe_filename(text)
         assert name and "/" not in name and "\\" not in name and name not in (".", "..")
     assert safe_filename("tally-model-dev.csv") == "tally-model-dev.csv"
+
+
+# -- issue 21, item 2: a bare CR in a comment must not become a live formula row ---------------
+HOSTILE = ["note\r=1+1", "note\n=1+1", "a\r\n@SUM(A1)", "\r=2+2", "x\r+3", "tab\t=4",
+           '"quoted"\r=5', "'\r=6", "\x00nul", "trailing\r", "\n", "é\u2028=7\u2029",
+           " =8", "=9,\"10\""]
+
+
+def spreadsheet_rows(path: Path) -> list[list[str]]:
+    """The rows a spreadsheet reads: quote-aware, and a bare CR or LF ends a row."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def assert_no_formula_cell(rows: list[list[str]]) -> None:
+    width = len(rows[0])
+    for row in rows:
+        assert len(row) == width, row  # no text cell broke into a row of its own
+        for cell in row:
+            assert not (cell and cell[0] in "=+-@\t\r"), row
+
+
+def test_export_quotes_text_so_cr_cannot_start_a_formula_row(store: AnnotationStore,
+                                                             tmp_path: Path) -> None:
+    for i, text in enumerate(HOSTILE):
+        store.set_comment(f"k{i}\r=id", text)
+    store.add_category("cat\r=x")
+    store.set_tag("k0\r=id", "cat\r=x", True)
+    rows = spreadsheet_rows(store.export_csv(tmp_path / "tags.csv"))
+    assert len(rows) == len(HOSTILE) + 1
+    assert_no_formula_cell(rows)
+    other = AnnotationStore(tmp_path / "other.sqlite", dataset="d1")
+    other.import_csv(tmp_path / "tags.csv")
+    assert other.comments() == store.comments()  # exact, whatever the text
+    assert "cat\r=x" in other.categories()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(st.one_of(st.sampled_from("=+-@'\"\r\n\t,"),
+                                        st.characters(blacklist_categories=("Cs",))),
+                              min_size=1), min_size=1, max_size=5))
+def test_any_comment_survives_export_and_import(texts: list[str], tmp_path_factory) -> None:
+    folder = tmp_path_factory.mktemp("rt")
+    store = AnnotationStore(folder / "a.sqlite", dataset="d1")
+    for i, text in enumerate(texts):
+        store.set_comment(f"id{i}", text)
+    path = store.export_csv(folder / "tags.csv")
+    assert_no_formula_cell(spreadsheet_rows(path))
+    other = AnnotationStore(folder / "b.sqlite", dataset="d1")
+    other.import_csv(path)
+    assert other.comments() == store.comments()
+
+
+# -- issue 21, item 6: the same results under a new file name find their reviews --------------
+def _results_file(path: Path, ids: list[str]) -> Path:
+    n = len(ids)
+    pd.DataFrame({"id": ids, "split": "dev", "label": [i % 2 for i in range(n)],
+                  "score": [0.9 if i % 3 else 0.2 for i in range(n)]}).to_parquet(path)
+    return path
+
+
+def test_renamed_export_finds_its_reviews_in_the_same_store(tmp_path: Path) -> None:
+    ids = [f"ex{i}" for i in range(30)]
+    store = tmp_path / "reviews.sqlite"
+    first = Results.from_file(_results_file(tmp_path / "results.parquet", ids))
+    session = ReviewSession(first, store)
+    session.set_tag("ex1", MISLABELLED, True)
+    session.set_comment("ex2", "blurry")
+    session.store.close()
+    renamed = Results.from_file(_results_file(tmp_path / "results_v2.parquet", ids))
+    again = ReviewSession(renamed, store)
+    assert again.followed == "results.parquet"
+    assert bool(renamed.tags.loc["ex1", MISLABELLED]) and renamed.comments == {"ex2": "blurry"}
+    assert "'results.parquet'" in again.notice and str(store) in again.notice
+    again.set_comment("ex3", "new")  # saved with the reviews it follows
+    again.store.close()
+    back = Results.from_file(tmp_path / "results.parquet")
+    assert ReviewSession(back, store).followed is None
+    assert back.comments == {"ex2": "blurry", "ex3": "new"}
+
+
+def test_other_data_in_the_store_is_not_followed(tmp_path: Path) -> None:
+    store = tmp_path / "reviews.sqlite"
+    first = Results.from_file(_results_file(tmp_path / "a.parquet", [f"a{i}" for i in range(30)]))
+    ReviewSession(first, store).set_comment("a1", "x")
+    other = Results.from_file(_results_file(tmp_path / "b.parquet", [f"b{i}" for i in range(30)]))
+    session = ReviewSession(other, store)
+    assert session.followed is None and other.comments == {}
+    assert session.store.dataset == "b.parquet"

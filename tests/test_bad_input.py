@@ -192,6 +192,8 @@ def test_jsonl_and_parquet_round_trip(tmp_path: Path) -> None:
     ('{"models": {"A": {"running_time_ms": "fast"}}}', "must be a number"),
     ('[1, 2]', "holds a JSON list"),
     ('{"title": "x",', "not valid JSON"),
+    ('{"human_level": {"expert": 0.01, "expert": 0.02}}', "'expert' is named twice"),
+    ('{"class_names": {"0": "cat", "1": "cat"}}', "calls two labels 'cat'"),
 ])
 def test_bad_sidecar_is_refused_naming_it(tmp_path: Path, sidecar: str, match: str) -> None:
     from dashboard.io import read_sidecar
@@ -270,3 +272,33 @@ def test_broken_shared_demo_json_is_skipped_but_a_named_sidecar_refused(tmp_path
     (tmp_path / "results.json").write_text("[broken")
     with pytest.raises(DashboardError, match="results.json"):
         read_sidecar(results)
+
+
+# -- issue 21, item 9 -------------------------------------------------------------------------
+def test_two_columns_of_one_name(tmp_path: Path) -> None:
+    csv = tmp_path / "r.csv"
+    frame = good_frame()
+    csv.write_text("id,split,label,score,score\n" + "".join(
+        f"{r.id},{r.split},{r.label},{r.score},{r.score}\n" for r in frame.itertuples()))
+    assert "column 'score'" in load_error(csv) and "two columns" in load_error(csv)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "r.parquet"
+    arrays = [pa.array(frame[c]) for c in frame.columns] + [pa.array(frame["score"])]
+    pq.write_table(pa.Table.from_arrays(arrays, names=[*frame.columns, "score"]), parquet)
+    assert "column 'score'" in load_error(parquet) and "two columns" in load_error(parquet)
+
+
+def test_nested_parquet_columns(tmp_path: Path) -> None:
+    """A nested metadata column is left out with a note; a nested label is refused."""
+    frame = good_frame()
+    path = tmp_path / "nested.parquet"
+    frame.assign(boxes=[[1, 2]] * len(frame), meta=[{"a": 1}] * len(frame)).to_parquet(path)
+    r = Results.from_file(path)
+    assert any("'boxes'" in n and "ignored" in n for n in r.schema.notes)
+    assert any("'meta'" in n for n in r.schema.notes)
+    path = tmp_path / "nested_label.parquet"
+    frame.assign(label=[[v] for v in frame["label"]]).to_parquet(path)
+    msg = load_error(path)
+    assert "column 'label'" in msg and "nested" in msg

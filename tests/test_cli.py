@@ -314,3 +314,77 @@ def test_serve_says_so_when_no_browser_can_be_opened(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(webbrowser, "open", lambda url: True)
     assert open_in_browser(tmp_path / "open.html") is True
     assert capsys.readouterr().out == ""
+
+
+# -- issue 21, item 9: each of these printed a traceback, hung, or started a useless server ----
+@pytest.mark.parametrize(("option", "expected"), [
+    (["--max-kernels", "-1"], "--max-kernels -1"),
+    (["--max-kernels", "0"], "--max-kernels 0"),
+    (["--timeout", "-1"], "--timeout -1"),
+    (["--timeout", "nan"], "--timeout nan"),
+    (["--allow-host", "*"], "--allow-host '*'"),
+    (["--allow-host", ""], "--allow-host ''"),
+    (["--host", "evil.example"], "--host 'evil.example'"),
+    (["--host", "bad host"], "--host 'bad host'"),
+    (["--engine", "dask", "--scheduler", "garbage"], "--scheduler 'garbage'"),
+    (["--human-level", "a=1%,a=2%"], "'a' is named twice"),
+    (["--human-level", '{"a": 0.01, "a": 0.02}'], "'a' is named twice"),
+    (["--class-names", "0=cat,1=cat"], "two labels are called 'cat'"),
+    (["--class-names", "0=cat,0=dog"], "label '0' is named twice"),
+])
+def test_bad_serve_option_is_one_line(option: list[str], expected: str, tmp_path: Path,
+                                      no_server: None,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", str(_csv(tmp_path)), "--no-browser", *option]) == 2
+    err = _one_line(capsys)
+    assert err.startswith("error: ") and expected in err, err
+
+
+@pytest.mark.parametrize("argv", [["serve", "--port", "x"], ["serve", "--bogus"], ["nope"],
+                                  ["report"]])
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = _one_line(capsys)
+    assert err.startswith("error: ") and "--help" in err and "usage:" not in err
+
+
+def test_sidecar_integer_human_level_is_served_like_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A sidecar's ``"human_level": 0`` is a JSON int: report took it, serve crashed."""
+    from dashboard import serve
+
+    path = _csv(tmp_path)
+    path.with_suffix(".json").write_text('{"human_level": 0}')
+    seen: dict[str, object] = {}
+
+    def launch(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise DashboardError("stop here")
+
+    monkeypatch.setattr(serve, "launch_dashboard", launch)
+    assert main(["serve", str(path), "--no-browser"]) == 2
+    assert seen["human_level"] == {"human level": 0.0}
+    assert "stop here" in capsys.readouterr().err
+    assert main(["report", str(path), "-o", str(tmp_path / "r.html"), "--no-store"]) == 0
+
+
+def test_a_renamed_results_file_is_told_where_reviews_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21: results_v2.csv beside results.csv's reviews gets its own new default store;
+    the launcher says where the other reviews are and how to continue them."""
+    from dashboard.annotations import AnnotationStore
+
+    first = _csv(tmp_path, "results.csv")
+    with AnnotationStore(tmp_path / "results.annotations.sqlite", dataset=first.name) as store:
+        store.set_comment("1", "blurry")
+    renamed = _csv(tmp_path, "results_v2.csv")
+    assert main(["report", str(renamed), "-o", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "results.annotations.sqlite" in out and "--store" in out
+    assert main(["report", str(renamed), "-o", str(tmp_path / "r.html"), "--store",
+                 str(tmp_path / "results.annotations.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "reviewed as 'results.csv'" in out and "1 comments" in out

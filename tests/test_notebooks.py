@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dashboard.app import DEMO_HINT
+from dashboard.app import DEMO_HINT, NO_VIEW_TEXT
 from dashboard.serve import ENV_DATASET_NAME, ENV_FILE, ENV_STORE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_dashboard_notebook_falls_back_to_the_demo(clone: Path) -> None:
     outs = outputs(nb)
     assert not [o for o in outs if o["output_type"] == "error"]
     views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
-    assert len(views) == 1 and text_of(views[0]).startswith("DashboardApp(")
+    assert len(views) == 1 and text_of(views[0]) == NO_VIEW_TEXT  # a sentence, never a repr
     html_values = json.dumps([s["state"].get("value", "") for s in widget_states(nb).values()
                               if s.get("model_name") == "HTMLModel"])
     assert "Focus on data mismatch" in html_values and "Cat detector (demo)" in html_values
@@ -142,8 +142,11 @@ def test_dashboard_notebook_builds_the_demo(tmp_path: Path) -> None:
     views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
     assert len(views) == 1
     # built at once outside Voilà: the page itself, not a message or a loading line
-    assert text_of(views[0]).startswith("DashboardApp(")
-    assert views[0]["data"][WIDGET_VIEW]["model_id"] in widget_states(nb)
+    model_id = views[0]["data"][WIDGET_VIEW]["model_id"]
+    assert model_id in widget_states(nb)
+    assert "mldash-app" in widget_states(nb)[model_id]["state"]["_dom_classes"]
+    # where the widget cannot be drawn, a sentence, not a Python repr (issue 21)
+    assert text_of(views[0]) == NO_VIEW_TEXT
     html_values = json.dumps([s["state"].get("value", "") for s in widget_states(nb).values()
                               if s.get("model_name") == "HTMLModel"])
     assert "Focus on data mismatch" in html_values

@@ -199,6 +199,9 @@ def fix_first(table: pd.DataFrame, split_error: float, *, errors: int | None = N
     """
     reviewed = int(table["reviewed"].iloc[0]) if len(table) else 0
     of = f" of {errors:,}" if errors is not None else ""
+    if errors == 0 and reviewed == 0:  # a perfect split (at this threshold): say so
+        return FixFirst(None, False, f"No {split} errors at this threshold: nothing to review, "
+                        "no category to fix first.")
     if reviewed == 0:
         return FixFirst(None, False, f"No {split} errors reviewed yet: tick the categories of "
                         "each sampled error to see which is worth fixing first.")

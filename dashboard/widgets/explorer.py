@@ -27,6 +27,7 @@ from dashboard.metrics.isof1 import ConfusionRates, confusion_rates
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import pct
+from dashboard.widgets.kernel_state import LockedBoundedFloatText, LockedFloatSlider
 from dashboard.widgets.theme import FONT, MODEL_COLORS, css_color, layout
 
 __all__ = ["ThresholdExplorer"]
@@ -207,7 +208,7 @@ class ThresholdExplorer(widgets.VBox):
             value=bool(r.weighted), description="weighted", indent=False,
             layout=widgets.Layout(width="auto",
                                   display=None if r.schema.has_weight else "none"))
-        self._beta_box = widgets.BoundedFloatText(value=self.beta, min=0.05, max=20.0, step=0.5,
+        self._beta_box = LockedBoundedFloatText(value=self.beta, min=0.05, max=20.0, step=0.5,
                                                   description="F-beta β",
                                                   layout=widgets.Layout(width="150px"))
         for w in (self._split_picker, self._overlay_picker, self._model_picker,
@@ -224,7 +225,7 @@ class ThresholdExplorer(widgets.VBox):
         step = 0.001 if r.schema.probabilities else _nice_step((hi - lo) / 1000)
         value = min(max(r.threshold, lo), hi)
         # a move is a binary search and a marker: cheap enough to follow the drag
-        self._slider = widgets.FloatSlider(
+        self._slider = LockedFloatSlider(
             value=value, min=lo, max=hi, step=step, description="threshold",
             continuous_update=True, readout=True,
             readout_format=".3f" if r.schema.probabilities else ".4g",

@@ -28,6 +28,7 @@ import traitlets as t
 from dashboard.figures.explorer import apply_marks
 from dashboard.figures.spec import alt_text, json_safe
 from dashboard.figures.theme import THEME_JS, presentation
+from dashboard.widgets.kernel_state import KernelOwnedState
 
 __all__ = ["PLOTLY_VERSION", "PlotlyFigure", "plotly_js_bytes", "plotly_js_path"]
 
@@ -197,7 +198,7 @@ def _strict(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-class PlotlyFigure(anywidget.AnyWidget):
+class PlotlyFigure(KernelOwnedState, anywidget.AnyWidget):
     """Draws a plain plotly spec (``dashboard.figures``) in every view, always the current one.
 
     Parameters

@@ -20,6 +20,8 @@ import functools
 import html
 import io
 import math
+import os
+import stat
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -37,8 +39,8 @@ from dashboard.annotations import (
     Edit,
     ReviewSession,
     dataset_name,
-    neutralise_frame,
     safe_filename,
+    write_safe_csv,
 )
 from dashboard.errors import DashboardError
 from dashboard.figures.tally import tally_spec_from_table
@@ -48,6 +50,7 @@ from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import count, pct
+from dashboard.widgets.kernel_state import LockedBoundedIntText
 from dashboard.widgets.review_table import ReviewTable
 from dashboard.widgets.theme import css_color
 
@@ -85,6 +88,56 @@ def _guarded(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+#: the first bytes of each image format a preview may be (WebP: RIFF, 4 bytes, WEBP)
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
+          (b"GIF89a", "gif"))
+
+
+def image_format(data: bytes) -> str | None:
+    """The image format ``data`` starts like (png, jpeg, gif, webp), or None."""
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _read_image(path: Path, text: str) -> tuple[str, Any]:
+    """An image file's bytes and format, read only if it is a regular file of at most
+    :data:`MAX_IMAGE_BYTES` that starts like an image.
+
+    Opened without blocking and checked with ``fstat`` before reading: a named pipe called
+    ``x.png`` blocked the kernel forever, and any file with an image suffix was shipped to the
+    page whatever its bytes (issue 21)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return "note", f"missing image {text}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "note", f"not shown: not a regular file ({text})"
+        if info.st_size > MAX_IMAGE_BYTES:
+            return "note", "image too large to preview"
+        data = b""
+        while len(data) <= MAX_IMAGE_BYTES:
+            chunk = os.read(fd, MAX_IMAGE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return "note", f"missing image {text}"
+    finally:
+        os.close(fd)
+    fmt = image_format(data)
+    if len(data) > MAX_IMAGE_BYTES:
+        return "note", "image too large to preview"
+    if fmt is None:
+        return "note", f"not shown: not an image ({text})"
+    return "image", (data, fmt)
+
+
 def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
     """What a preview cell shows for one value, as data: ``("image", (bytes, format))``,
     ``("link", (href, shown))``, ``("note", text)`` (a refused or missing file) or
@@ -104,12 +157,7 @@ def _read_preview(value: Any, base_dir: Path | None) -> tuple[str, Any]:
         path = (candidate if candidate.is_absolute() else root / candidate).resolve()
         if not path.is_relative_to(root):
             return "note", f"not shown: outside the results folder ({text})"
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                return "note", "image too large to preview"
-            return "image", (path.read_bytes(), IMAGE_FORMATS[suffix])
-        except OSError:
-            return "note", f"missing image {text}"
+        return _read_image(path, text)
     short = text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW - 1] + "…"
     return "text", (short, text[:500])
 
@@ -304,7 +352,7 @@ class TallyGrid(widgets.VBox):
         self._split_pick = widgets.Dropdown(options=list(self.results.splits), value=self.split,
                                             description="Split", style=wide,
                                             layout=widgets.Layout(width="120px"))
-        self._size_box = widgets.BoundedIntText(value=self.sample_size, min=1, max=1_000_000,
+        self._size_box = LockedBoundedIntText(value=self.sample_size, min=1, max=1_000_000,
                                                 description="Errors to review", style=wide,
                                                 layout=widgets.Layout(width="165px"))
         self._seed_box = widgets.IntText(value=self.seed, description="Seed", style=wide,
@@ -386,7 +434,8 @@ class TallyGrid(widgets.VBox):
 
     def _build_table(self) -> None:
         self._with_preview = self._preview_col is not None
-        self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused)
+        self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused,
+                                  on_batch=self._on_page_batch)
         self._table.add_class("mldash-tally-grid")
         self._prev_button = widgets.Button(description="Previous", icon="arrow-left",
                                            layout=widgets.Layout(width="110px"))
@@ -394,7 +443,7 @@ class TallyGrid(widgets.VBox):
                                            layout=widgets.Layout(width="110px"))
         self._prev_button.on_click(self._on_prev_click)
         self._next_button.on_click(self._on_next_click)
-        self._page_box = widgets.BoundedIntText(value=1, min=1, max=1, description="Page",
+        self._page_box = LockedBoundedIntText(value=1, min=1, max=1, description="Page",
                                                 layout=widgets.Layout(width="150px"))
         widgets.link((self._page_box, "value"), (self, "page"))
         self._page_label = widgets.HTML()
@@ -569,7 +618,7 @@ class TallyGrid(widgets.VBox):
         tags = self.results.tags.reindex(index=pd.Index(keys, dtype=object),
                                          columns=list(self._categories))
         reviewed = tags.notna().to_numpy().any(axis=1)
-        ticked = tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), -1)
+        ticked = tags.fillna(False).to_numpy(dtype=bool).reshape(len(keys), len(self._categories))
         comments = self.results.comments
         return [{"reviewed": bool(reviewed[i]), "ticks": [bool(v) for v in ticked[i]],
                  "comment": comments.get(k, ""), "status": self._row_status.get(k, {})}
@@ -821,6 +870,18 @@ class TallyGrid(widgets.VBox):
             self._failed(key, exc)
             self._repaint_values()
 
+    def _on_page_batch(self, handle: Callable[[], None]) -> None:
+        """A burst of messages from the page: one store transaction, one tally and one
+        message back, instead of one of each per edit (issue 21)."""
+        try:
+            with self._table.hold_sync(), self.results.hold_trait_notifications(), \
+                    self.session.store.batch():
+                handle()
+        except Exception as exc:  # noqa: BLE001 - the commit failed: show the store's truth
+            self.session.sync()
+            self._repaint_values()
+            self._show_error(exc)
+
     def _on_page_refused(self, reason: str, key: str | None) -> None:
         """A message from the page that was not a valid edit: nothing written, say so (on the
         row too, when it names a row shown)."""
@@ -931,8 +992,7 @@ class TallyGrid(widgets.VBox):
                       else Path.cwd())
             path = folder / safe_filename(f"tally-{dataset_name(self.results)}-{self.split}-"
                                           f"{self.results.model}-{_stamp()}.csv")
-        target = Path(path)
-        neutralise_frame(self.grid_frame()).to_csv(target, index=False)
+        target = write_safe_csv(self.grid_frame(), path, index=False)
         self.last_export = target
         return target
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import re
 from collections.abc import Iterator
@@ -658,3 +659,125 @@ def test_chart_above_the_grid_is_the_reports_figure_and_follows_ticks(grid: Tall
     assert "mldash-secondary" in grid._table._dom_classes
     assert "mldash-secondary" in grid._pager._dom_classes
     assert "mldash-secondary" not in grid.chart._dom_classes
+
+
+def test_export_keeps_a_carriage_return_inside_its_cell(grid: TallyGrid, tmp_path: Path) -> None:
+    """Issue 21: a comment ``note\\r=1+1`` must not become a spreadsheet row holding ``=1+1``."""
+    import csv
+
+    key = grid.grid_frame()["example_id"].iloc[0]
+    grid.store.set_comment(key, "note\r=1+1")
+    grid.refresh()
+    path = grid.export_csv(tmp_path / "grid.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == len(grid.grid_frame()) + 1
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert not [c for row in rows for c in row if c[:1] in ("=", "+", "@", "\r")]
+    again = AnnotationStore(tmp_path / "other.sqlite", dataset="d")
+    again.import_csv(path)
+    assert again.comments()[str(key)] == "note\r=1+1"
+
+
+def _four_splits(score_pos: float, score_neg: float, n: int = 200) -> Results:
+    label = (np.arange(n) // 4) % 2  # both classes in every split
+    split = np.array(["train", "train_dev", "dev", "test"])[np.arange(n) % 4]
+    return Results.from_frame(pd.DataFrame({
+        "id": [f"r{i}" for i in range(n)], "split": split, "label": label,
+        "score": np.where(label == 1, score_pos, score_neg)}))
+
+
+def _texts(widget: widgets.Widget) -> str:
+    return " ".join(html.unescape(re.sub("<[^>]+>", " ", w.value)) for w in _walk(widget)
+                    if isinstance(getattr(w, "value", None), str))
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7])
+def test_a_split_without_one_error_gets_a_page_that_says_so(threshold: float,
+                                                            tmp_path: Path) -> None:
+    """Issue 21: no dev error (a perfect model, or a threshold where nothing is wrong) made
+    the tally grid, and so the whole Dashboard, raise "cannot reshape array of size 0"."""
+    from dashboard.widgets.dashboard import Dashboard
+
+    results = _four_splits(0.8, 0.6 if threshold == 0.7 else 0.1)
+    results.threshold = threshold
+    page = Dashboard(results, store=str(tmp_path / "tags.sqlite"))
+    text = _texts(page.tally_grid)
+    assert "No dev errors at this threshold" in text
+    assert "nothing to review" in text
+    assert page.tally_grid._table.rows == []
+
+
+def test_previews_read_regular_image_files_only(tmp_path: Path) -> None:
+    """Issue 21: a named pipe called x.png blocked the kernel forever, and any file with an
+    image suffix was shipped whatever its bytes."""
+    import os
+    import threading
+
+    (tmp_path / "fake.png").write_bytes(b"<svg onload=alert(1)>")
+    (tmp_path / "really_jpeg.png").write_bytes(b"\xff\xd8\xff\xe0" + bytes(20))
+    (tmp_path / "folder.png").mkdir()
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+
+    def writer() -> None:  # without the fix the preview waits for this writer, then ships it
+        with contextlib.suppress(OSError), open(fifo, "wb") as pipe:
+            pipe.write(b"not an image")
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        cell = preview_cell("x.png", tmp_path)
+        assert cell["kind"] == "text" and cell["muted"] and "not a regular file" in cell["text"]
+    finally:  # a reader held open until the writer is done lets it finish
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join()
+        os.close(reader)
+    cell = preview_cell("fake.png", tmp_path)
+    assert cell["kind"] == "text" and "not an image" in cell["text"] and "src" not in cell
+    cell = preview_cell("folder.png", tmp_path)
+    assert cell["kind"] == "text" and "src" not in cell
+    cell = preview_cell("really_jpeg.png", tmp_path)
+    assert cell["src"].startswith("data:image/jpeg;base64,")
+
+
+def test_a_burst_of_edits_is_one_batch_and_bounded(grid: TallyGrid,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: 3,000 edits sent in half a second were handled one by one (a commit and a
+    tally each), keeping the kernel busy for minutes. In a kernel (an event loop runs) a burst
+    is queued and handled in batches of at most MAX_QUEUED: one commit, one tally each."""
+    import asyncio
+
+    from dashboard.widgets import review_table
+
+    table = grid._table
+    keys, category = table.shown_keys, table.categories[0]
+    footers = []
+    monkeypatch.setattr(grid, "_update_footer", lambda: footers.append(1))
+    commits = []
+    batch = grid.session.store.batch
+
+    def counted_batch():  # type: ignore[no-untyped-def]
+        commits.append(1)
+        return batch()
+
+    monkeypatch.setattr(grid.session.store, "batch", counted_batch)
+    sent = review_table.MAX_QUEUED + 300
+
+    async def burst() -> None:
+        for i in range(sent):
+            table._on_custom_msg(table, {"event": "edit", "key": keys[i % len(keys)],
+                                         "field": "tag", "category": category,
+                                         "value": i % 2 == 0}, [])
+            assert len(table._inbox) < review_table.MAX_QUEUED
+        assert len(table._inbox) == 299
+        table.drain()  # what the pause after the burst does
+
+    asyncio.run(burst())
+    # the first edit at once, then a full queue, then the rest: two batches, two tallies
+    assert len(commits) == 2 and len(footers) <= 3
+    stored = grid.session.store.tags().set_index("example_id")[category]
+    for i, key in enumerate(keys):
+        last = max(range(i, sent, len(keys)))
+        assert bool(stored.loc[key]) == (last % 2 == 0)
+    assert grid.last_error is None
