@@ -33,6 +33,7 @@ from dashboard.engines import (
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, Schema, class_index, load_table, normalize, release_scratch
+from dashboard.metrics.calibration import calibration_table, roc_table
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
@@ -1396,6 +1397,58 @@ class Results(t.HasTraits):
         w = self._frame["weight"].to_numpy()[idx] if self.weighted else None
         return point_from_predictions(truth, pred, sample_weight=w, beta=beta)
 
+    # -- calibration and ROC (from the cached curve's counts, so every engine agrees) -------
+    def calibration(self, split: str = "dev", bins: int = 10, *,
+                    model: str | None = None) -> pd.DataFrame:
+        """Reliability diagram in equal-width bins, with ``attrs`` ``ece`` and ``brier``.
+
+        From the split's curve for the positive class (weighted when ``weighted`` is on), so
+        it costs no pass over the rows: see :func:`~dashboard.metrics.calibration.
+        calibration_table`. Scores must be probabilities.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        if self.scale(model) != "probability":
+            raise DashboardError(f"model {model!r} gives margins, not probabilities: "
+                                 "calibration needs probabilities")
+        key = ("calibration", model, split, str(self.positive_class), self.weighted, int(bins))
+        if key not in self._cache:
+            curve = self.curve(split, model)
+            rows = self.curve(split, model, weighted=False) if self.weighted else None
+            table = calibration_table(curve, bins, rows)
+            table.attrs.update({"split": split, "model": model})
+            grid = self._score_grid(split, model)
+            if grid:
+                table.attrs["note"] = (f"{split} scores were counted on a {grid:g} grid: "
+                                       "mean scores and the Brier score are rounded to it")
+            self._cache_put(key, table, "calibration", limit=16)
+        return self._cache[key]
+
+    def roc(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
+        """ROC curve (``fpr``, ``tpr``, ``threshold``) with ``attrs["auc"]``, from the curve.
+
+        ``attrs`` also hold the operating point at the model's current threshold
+        (``point_fpr``, ``point_tpr``), which the figure marks.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("roc", model, split, str(self.positive_class), self.weighted)
+        if key not in self._cache:
+            table = roc_table(self.curve(split, model))
+            table.attrs.update({"split": split, "model": model})
+            self._cache_put(key, table, "roc", limit=16)
+        table = self._cache[key]
+        point = self.operating_point(split, model=model)
+        out = table.copy(deep=False)
+        out.attrs = {**table.attrs, "threshold": point.threshold,
+                     "point_fpr": _rate(point.fp, point.fp + point.tn),
+                     "point_tpr": _rate(point.tp, point.tp + point.fn)}
+        return out
+
+    def _score_grid(self, split: str, model: str) -> float | None:
+        """The grid an engine counted a split's scores on (``None`` in memory or exact)."""
+        return None
+
     # -- cache management ------------------------------------------------------------------------
     def _cache_put(self, key: tuple, value: Any, limit_kind: str, limit: int = 64) -> None:
         """Store a derived table; per-threshold tables are bounded so slider sweeps can't grow
@@ -1717,10 +1770,18 @@ class DatasetResults(Results):
             self._cache[key] = table
         return self._cache[key]
 
+    def _score_grid(self, split: str, model: str) -> float | None:
+        return self._agg.gridded.get(self._ikey(model, split))
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<DatasetResults {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}, sample of {len(self._frame):,} rows>")
+
+
+def _rate(num: float, den: float) -> float:
+    """num / den, NaN when den is 0."""
+    return float(num) / float(den) if den else math.nan
 
 
 def _part_error(sums: tuple[float, ...], weighted: bool) -> tuple[float, float]:

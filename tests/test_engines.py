@@ -149,6 +149,11 @@ def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]
                 for optimize in ("f1", "accuracy", "recall"):
                     same(memory.best_threshold(split, optimize, model=m),
                          engine.best_threshold(split, optimize, model=m))
+                # calibration and ROC come from the same counts: the same tables
+                same(memory.roc(split, model=m), engine.roc(split, model=m))
+                assert memory.roc(split, model=m).attrs == engine.roc(split, model=m).attrs
+                cal = outcome(memory.calibration, split, 4, model=m)
+                same(cal, outcome(engine.calibration, split, 4, model=m))
         for split in memory.splits:
             a = outcome(memory.compare_models, split)
             b = outcome(engine.compare_models, split)
