@@ -61,6 +61,7 @@ from dashboard.metrics.intervals import (
     wilson_interval,
 )
 from dashboard.metrics.learning import learning_verdict
+from dashboard.metrics.mismatch import MismatchColumn, mismatch_table
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
@@ -1397,6 +1398,51 @@ class Results(t.HasTraits):
         w = self._frame["weight"].to_numpy()[idx] if self.weighted else None
         return point_from_predictions(truth, pred, sample_weight=w, beta=beta)
 
+    # -- mismatch drivers: how the metadata differs between training and dev ------------------
+    def mismatch_drivers(self, source: str = "train", target: str = "dev", *,
+                         model: str | None = None, bins: int = 4,
+                         alpha: float = 0.05) -> pd.DataFrame:
+        """Metadata columns distributed differently in ``source`` and ``target``, best first.
+
+        One row per metadata column (numeric ones in ``bins`` quantile bins of the rows of
+        both splits): ``column``, ``shift`` (total-variation distance, with ``shift_low`` and
+        ``shift_high``), ``p_value`` (Holm over the columns tried), ``significant``, the level
+        that moved most (``moved``) and what it costs (``cost``: the error there in train_dev,
+        or in ``source`` without one, against ``target``); see
+        :func:`~dashboard.metrics.mismatch.mismatch_table`. Rows are counted as examples.
+        """
+        model = self._check_model(model)
+        source = self._check_split(source, model)
+        target = self._check_split(target, model)
+        if source == target:
+            raise DashboardError("mismatch drivers compare two different splits")
+        held = "train_dev" if (self._ikey(model, "train_dev") in self._index
+                               and target != "train_dev") else source
+        key = ("mismatch", model, source, target, held, self.threshold_of(model), bins, alpha)
+        if key not in self._cache:
+            table = mismatch_table(self._mismatch_columns(model, source, target, held, bins),
+                                   source=source, target=target, held=held, alpha=alpha)
+            self._cache_put(key, table, "mismatch", limit=8)
+        return self._cache[key]
+
+    def _mismatch_columns(self, model: str, source: str, target: str, held: str,
+                          bins: int) -> list[MismatchColumn]:
+        """Each metadata column's counts per level, binned on the rows of all three splits."""
+        parts = {s: self._positions(s, model) for s in dict.fromkeys((source, target, held))}
+        idx = np.concatenate(list(parts.values()))
+        bounds = np.cumsum([0] + [p.size for p in parts.values()])
+        at = {s: slice(int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(parts)}
+        wrong = {s: ~self._correct_cached(s, model) for s in (held, target)}
+        out = []
+        for name in self.metadata_columns:
+            col = bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
+            if col is None:
+                continue
+            out.append(MismatchColumn.from_codes(
+                name, col.labels, col.codes[at[source]], col.codes[at[target]],
+                col.codes[at[held]], wrong[held], wrong[target]))
+        return out
+
     # -- calibration and ROC (from the cached curve's counts, so every engine agrees) -------
     def calibration(self, split: str = "dev", bins: int = 10, *,
                     model: str | None = None) -> pd.DataFrame:
@@ -1772,6 +1818,11 @@ class DatasetResults(Results):
 
     def _score_grid(self, split: str, model: str) -> float | None:
         return self._agg.gridded.get(self._ikey(model, split))
+
+    def _mismatch_columns(self, model: str, source: str, target: str, held: str,
+                          bins: int) -> list[MismatchColumn]:
+        raise DashboardError("mismatch drivers are not computed by the engines yet: open the "
+                             "file in memory (Results.from_file) to see them")
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
