@@ -63,6 +63,7 @@ from dashboard.metrics.intervals import (
 from dashboard.metrics.learning import learning_verdict
 from dashboard.metrics.mismatch import MismatchColumn, mismatch_table
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
+from dashboard.metrics.power import Resolution, resolution_of
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
@@ -1442,6 +1443,31 @@ class Results(t.HasTraits):
                 name, col.labels, col.codes[at[source]], col.codes[at[target]],
                 col.codes[at[held]], wrong[held], wrong[target]))
         return out
+
+    # -- dev-set resolution: what the split can tell apart between two models ------------------
+    def dev_resolution(self, model_a: str | None = None, model_b: str | None = None,
+                       split: str = "dev", *, difference: float | None = None,
+                       thresholds: tuple[float, float] | None = None, power: float = 0.8,
+                       alpha: float = 0.05) -> Resolution:
+        """The smallest paired error difference the split detects between two models (exact
+        McNemar, ``power`` at level ``alpha``) and, for a ``difference`` the user types, about
+        how many examples would detect it; see :mod:`dashboard.metrics.power`.
+
+        The share of examples the models disagree on comes from :meth:`mcnemar` (at the shared
+        threshold, or at ``thresholds``); ``n`` is the split's size, both models scored on the
+        same examples. By default the current model against the next one.
+        """
+        model_a = self._check_model(model_a)
+        if model_b is None:
+            others = [m for m in self.models if m != model_a]
+            if not others:
+                raise DashboardError("dev-set resolution compares two models; these results "
+                                     "hold one")
+            model_b = others[0]
+        model_b = self._check_model(model_b)
+        test = self.mcnemar(model_a, model_b, split, thresholds=thresholds)
+        n = min(self.split_sizes(m).get(split, 0) for m in (model_a, model_b))
+        return resolution_of(model_a, model_b, n, test.discordant, difference, power, alpha)
 
     # -- calibration and ROC (from the cached curve's counts, so every engine agrees) -------
     def calibration(self, split: str = "dev", bins: int = 10, *,
