@@ -61,7 +61,7 @@ from dashboard.metrics.intervals import (
     wilson_interval,
 )
 from dashboard.metrics.learning import learning_verdict
-from dashboard.metrics.mismatch import MismatchColumn, mismatch_table
+from dashboard.metrics.mismatch import MismatchColumn, columns_from_groups, mismatch_table
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
 from dashboard.metrics.power import Resolution, resolution_of
 from dashboard.metrics.sampling import eyeball_mask
@@ -1847,8 +1847,39 @@ class DatasetResults(Results):
 
     def _mismatch_columns(self, model: str, source: str, target: str, held: str,
                           bins: int) -> list[MismatchColumn]:
-        raise DashboardError("mismatch drivers are not computed by the engines yet: open the "
-                             "file in memory (Results.from_file) to see them")
+        """The counts per level from the engine's rows of the three splits grouped by slice
+        cell, split, label and score (binned together, as in memory): asked once, then only
+        recounted when the threshold moves."""
+        splits = tuple(dict.fromkeys((source, target, held)))
+        key = ("mismatch_groups", model, splits, bins)
+        binary = self.schema.kind == "binary_score"
+        if key not in self._cache:
+            meta = [(name, bool(pd.api.types.is_numeric_dtype(col)
+                                and not pd.api.types.is_bool_dtype(col)))
+                    for name in self.metadata_columns
+                    for col in [self._frame[f"meta::{name}"]]]
+            grids = [self._agg.gridded.get(self._ikey(model, s)) for s in splits]
+            grid = max((g for g in grids if g), default=None) if binary else None
+            task = self._current_task if self._tasks else None
+            try:
+                groups = self._agg.engine.slice_groups(model, splits, task, meta, bins,
+                                                       binary=binary, grid=grid, by_split=True)
+            except SliceLimitError:
+                if not binary or (grid is not None and grid >= SLICE_GRID):
+                    raise
+                grid = SLICE_GRID
+                groups = self._agg.engine.slice_groups(model, splits, task, meta, bins,
+                                                       binary=binary, grid=grid, by_split=True)
+            self._cache[key] = (groups, grid)
+        groups, grid = self._cache[key]
+        wrong = np.zeros(groups.counts.size, dtype=bool)
+        for s in splits:
+            at = groups.splits == SPLITS.index(s)
+            wrong[at] = self._wrong_in_groups(
+                s, model, groups.labels[at], None if groups.values is None else
+                groups.values[at], on_grid=grid is not None)
+        return columns_from_groups(groups.columns, groups.splits, wrong, groups.counts,
+                                   *(SPLITS.index(s) for s in (source, target, held)))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,8 @@ import pandas as pd
 from dashboard.errors import DashboardError
 from dashboard.metrics.slices import holm
 
-__all__ = ["MismatchColumn", "driver_sentence", "homogeneity_p_value", "mismatch_table",
-           "tv_distance_interval"]
+__all__ = ["MismatchColumn", "columns_from_groups", "driver_sentence", "homogeneity_p_value",
+           "mismatch_table", "tv_distance_interval"]
 
 #: simulated tables for a p-value when an expected count is small
 SIMULATIONS = 4000
@@ -69,6 +70,29 @@ class MismatchColumn:
             return np.bincount(codes[keep], minlength=k).astype(np.float64)
         return cls(name, tuple(labels), count(source), count(target), count(held),
                    count(held, held_wrong), count(target, target_wrong))
+
+
+def columns_from_groups(columns: Sequence[Any], split_codes: np.ndarray, wrong: np.ndarray,
+                        counts: np.ndarray, source: int, target: int, held: int
+                        ) -> list[MismatchColumn]:
+    """:class:`MismatchColumn` s from an engine's groups: each group's level code per column
+    (``SliceColumn`` s), split code, whether it is wrong and how many rows it stands for."""
+    split_codes = np.asarray(split_codes, dtype=np.int64)
+    wrong = np.asarray(wrong, dtype=bool)
+    counts = np.asarray(counts, dtype=np.float64)
+    out = []
+    for col in columns:
+        k = len(col.labels)
+        codes = np.asarray(col.codes, dtype=np.int64)
+
+        def count(mask: np.ndarray, codes: np.ndarray = codes, k: int = k) -> np.ndarray:
+            keep = mask & (codes >= 0)
+            return np.bincount(codes[keep], weights=counts[keep], minlength=k)
+        at = {c: split_codes == c for c in (source, target, held)}
+        out.append(MismatchColumn(col.name, tuple(col.labels), count(at[source]),
+                                  count(at[target]), count(at[held]),
+                                  count(at[held] & wrong), count(at[target] & wrong)))
+    return out
 
 
 def _chi2(table: np.ndarray) -> np.ndarray:
