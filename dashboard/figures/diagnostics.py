@@ -8,7 +8,6 @@ sentences.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -20,7 +19,8 @@ from dashboard.figures.theme import COLORS, layout
 from dashboard.metrics.mismatch import driver_sentence
 from dashboard.results import Results
 
-__all__ = ["mismatch_advice", "mismatch_drivers_or_none", "mismatch_spec"]
+__all__ = ["ROC_TRACES", "calibration_spec", "mismatch_advice", "mismatch_drivers_or_none",
+           "mismatch_note", "mismatch_spec", "resolution_text", "roc_marks", "roc_spec"]
 
 
 def mismatch_drivers_or_none(results: Results, model: str | None = None) -> pd.DataFrame | None:
@@ -103,5 +103,126 @@ def mismatch_note(results: Results, model: str | None = None) -> str:
             "95% intervals of the shift.")
 
 
-def _finite(x: float) -> bool:
-    return x is not None and math.isfinite(float(x))
+# -- ROC and reliability diagram (explorer tab) ------------------------------------------------
+#: the traces of :func:`roc_spec`, in order; a threshold move changes only ``point``
+ROC_TRACES = ("chance", "roc", "point")
+
+
+def roc_spec(results: Results, split: str = "dev", *, max_points: int = 2000,
+             height: int = 360) -> dict[str, Any]:
+    """The ROC curve of a split with the chance diagonal, its AUC in the title and the current
+    threshold's operating point marked (see :func:`roc_marks`)."""
+    table = results.roc(split)
+    keep = _decimate(len(table), max_points)
+    part = table.iloc[keep]
+    color = COLORS.get(split, COLORS["dev"])
+    traces = {
+        "chance": {"type": "scatter", "mode": "lines", "name": "chance (AUC 0.5)",
+                   "x": [0.0, 1.0], "y": [0.0, 1.0], "hoverinfo": "skip",
+                   "line": {"color": COLORS["muted"], "dash": "dot", "width": 1}},
+        "roc": {"type": "scatter", "mode": "lines", "name": f"ROC · {esc(split)}",
+                "x": nums(part["fpr"]), "y": nums(part["tpr"]),
+                "customdata": nums(part["threshold"]),
+                "line": {"color": color, "width": 2.5, "shape": "linear"},
+                "hovertemplate": "false-positive rate %{x:.1%}<br>recall %{y:.1%}"
+                                 "<br>threshold %{customdata:.4g}<extra></extra>"},
+        "point": {"type": "scatter", "mode": "markers", "name": "current threshold",
+                  "x": [], "y": [], "hoverinfo": "skip",
+                  "marker": {"size": 13, "symbol": "diamond", "color": COLORS["threshold"],
+                             "line": {"width": 2, "color": COLORS["text"]}}},
+    }
+    spec = {"data": [traces[name] for name in ROC_TRACES], "layout": layout(
+        height=height, margin={"l": 56, "r": 16, "t": 56, "b": 48},
+        title={"text": f"ROC curve · {esc(split)} · AUC {table.attrs['auc']:.3f}",
+               "font": {"size": 14}, "x": 0, "xanchor": "left"},
+        xaxis={"title": {"text": "false-positive rate"}, "range": [0, 1.02],
+               "tickformat": ".0%", "constrain": "domain"},
+        yaxis={"title": {"text": "true-positive rate (recall)"}, "range": [0, 1.02],
+               "tickformat": ".0%", "scaleanchor": "x"},
+        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top"},
+        hovermode="closest")}
+    return _with_marks(spec, roc_marks(results, split))
+
+
+def roc_marks(results: Results, split: str = "dev") -> dict[str, Any]:
+    """What a threshold move changes in :func:`roc_spec`: the marked operating point."""
+    attrs = results.roc(split).attrs
+    x, y = num(attrs.get("point_fpr")), num(attrs.get("point_tpr"))
+    point = {"x": [x], "y": [y]} if x is not None and y is not None else {"x": [], "y": []}
+    point["name"] = f"threshold {attrs.get('threshold', float('nan')):.3g}"
+    return {"traces": {str(ROC_TRACES.index("point")): point}}
+
+
+def calibration_spec(results: Results, split: str = "dev", bins: int = 10, *,
+                     height: int = 360) -> dict[str, Any]:
+    """The reliability diagram: positive rate against mean score per equal-width bin with its
+    Wilson interval, the diagonal of perfect calibration, the examples per bin as bars, and the
+    ECE and Brier score in the title."""
+    table = results.calibration(split, bins)
+    filled = table[table["n"] > 0]
+    rate = filled["positive_rate"].to_numpy(dtype=float)
+    centres = ((table["bin_low"] + table["bin_high"]) / 2).to_numpy(dtype=float)
+    hover = [f"scores {lo:.2f}–{hi:.2f}<br>mean score {m:.3f}<br>positive rate {pct(r)} "
+             f"(95% {pct(a)}–{pct(b)})<br>{int(k):,} examples"
+             for lo, hi, m, r, a, b, k in zip(filled["bin_low"], filled["bin_high"],
+                                              filled["mean_score"], filled["positive_rate"],
+                                              filled["rate_low"], filled["rate_high"],
+                                              filled["rows"], strict=True)]
+    data = [
+        {"type": "bar", "name": "examples per bin", "x": nums(centres),
+         "y": nums(table["rows"]), "yaxis": "y2", "width": 1.0 / bins * 0.9,
+         "marker": {"color": COLORS["grid"]}, "hovertemplate": "%{y:,} examples<extra></extra>"},
+        {"type": "scatter", "mode": "lines", "name": "perfectly calibrated", "x": [0.0, 1.0],
+         "y": [0.0, 1.0], "hoverinfo": "skip",
+         "line": {"color": COLORS["muted"], "dash": "dot", "width": 1}},
+        {"type": "scatter", "mode": "lines+markers", "name": f"positive rate · {esc(split)}",
+         "x": nums(filled["mean_score"]), "y": nums(rate),
+         "error_y": {"type": "data", "symmetric": False,
+                     "array": nums(filled["rate_high"].to_numpy(dtype=float) - rate),
+                     "arrayminus": nums(rate - filled["rate_low"].to_numpy(dtype=float)),
+                     "color": COLORS.get(split, COLORS["dev"]), "thickness": 1.2},
+         "line": {"color": COLORS.get(split, COLORS["dev"]), "width": 2},
+         "marker": {"size": 7}, "hovertext": hover, "hoverinfo": "text"},
+    ]
+    a = table.attrs
+    title = (f"Reliability · {esc(split)} · ECE {a['ece']:.3f} · Brier {a['brier']:.3f}"
+             + (" (weighted)" if results.weighted else ""))
+    return {"data": data, "layout": layout(
+        height=height, margin={"l": 56, "r": 56, "t": 56, "b": 48},
+        title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
+        xaxis={"title": {"text": f"mean score in the bin ({bins} equal-width bins)"},
+               "range": [0, 1.0], "tickformat": ".1f"},
+        yaxis={"title": {"text": "share positive"}, "range": [0, 1.02], "tickformat": ".0%"},
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
+                "title": {"text": "examples"}, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top"},
+        bargap=0.1, hovermode="closest")}
+
+
+def resolution_text(results: Results, split: str = "dev", *, models: tuple[str, str] | None
+                    = None, thresholds: tuple[float, float] | None = None,
+                    difference: float | None = None) -> str:
+    """The resolution sentence beside the model comparison, or ``""`` with a single model."""
+    if len(results.models) < 2:
+        return ""
+    a, b = models if models is not None else (results.model, None)
+    try:
+        res = results.dev_resolution(a, b, split, difference=difference,
+                                     thresholds=thresholds)
+    except DashboardError:
+        return ""
+    return res.sentence
+
+
+def _decimate(n: int, max_points: int) -> list[int]:
+    if n <= max_points:
+        return list(range(n))
+    step = (n - 1) / (max_points - 1)
+    return sorted({round(i * step) for i in range(max_points)})
+
+
+def _with_marks(spec: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
+    data = list(spec["data"])
+    for index, props in marks["traces"].items():
+        data[int(index)] = {**data[int(index)], **props}
+    return {**spec, "data": data}

@@ -18,6 +18,7 @@ import traitlets as t
 from dashboard.annotations import AnnotationStore
 from dashboard.errors import DashboardError
 from dashboard.results import Results
+from dashboard.widgets.diagnostics import CurveDiagnostics, MismatchView
 from dashboard.widgets.explorer import ThresholdExplorer
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.learning import LearningCurveView
@@ -68,6 +69,12 @@ class Dashboard(widgets.VBox):
         self.waterfall = GapWaterfall(results)
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
+        # mismatch drivers under the waterfall; ROC, reliability and resolution under the
+        # explorer: views of their own, appended to those two tabs
+        self.mismatch = MismatchView(results)
+        self.waterfall.children += (self.mismatch,)
+        self.curve_diagnostics = CurveDiagnostics(results, explorer=self.explorer)
+        self.explorer.children += (self.curve_diagnostics,)
         self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
         self.view_names: tuple[str, ...] = VIEWS
         self.learning: LearningCurveView | None = None

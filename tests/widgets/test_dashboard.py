@@ -61,7 +61,7 @@ def test_presentation_mode_enlarges_figures_and_keeps_them_live(
     r, store = demo
     dash = Dashboard(r, store=store)
     figures = dash.figures
-    assert len(figures) == 3  # waterfall, curves, confusion matrix
+    assert len(figures) == 6  # waterfall, curves, confusion matrix; mismatch, ROC, reliability
     normal = [f.spec["layout"]["font"]["size"] for f in figures]
     dash.present_button.value = True
     assert dash.presenting and "mldash-present" in dash._dom_classes
