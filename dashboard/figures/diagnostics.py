@@ -72,20 +72,23 @@ def mismatch_spec(results: Results, model: str | None = None, *, height: int = 3
                         "array": nums(rows["shift_high"].to_numpy(dtype=float) - shift),
                         "arrayminus": nums(shift - rows["shift_low"].to_numpy(dtype=float)),
                         "color": COLORS["text"], "thickness": 1.2},
-            "text": labels, "textposition": "outside", "cliponaxis": False,
             "hovertext": hover, "hoverinfo": "text", "showlegend": False}
+    # the level that moved (and, for a driver, its cost) written above each bar
+    notes = [{"x": 0, "y": y, "xref": "x", "yref": "y", "text": text, "showarrow": False,
+              "xanchor": "left", "yanchor": "bottom", "yshift": 13, "font": {"size": 12}}
+             for y, text in zip(names, labels, strict=True)]
     top = max(1e-9, float(rows["shift_high"].max()))
     attrs = table.attrs
-    title = (f"What differs between {esc(attrs.get('source', 'train'))} and "
-             f"{esc(attrs.get('target', 'dev'))}: shift per metadata column")
+    title = (f"Shift per metadata column, {esc(attrs.get('source', 'train'))} → "
+             f"{esc(attrs.get('target', 'dev'))}")
     lay = layout(
-        height=max(height, 90 + 36 * len(rows)),
+        height=max(height, 110 + 64 * len(rows)),
         margin={"l": 110, "r": 24, "t": 56, "b": 48},
         title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
         xaxis={"title": {"text": "share of rows that would change level (total variation)"},
-               "range": [0, num(min(1.0, top * 2.6))], "tickformat": ".0%"},
+               "range": [0, num(min(1.0, top) * 1.04)], "tickformat": ".0%"},
         yaxis={"automargin": True},
-        bargap=0.35)
+        annotations=notes, bargap=0.55)
     return {"data": [bars], "layout": lay}
 
 
@@ -109,7 +112,7 @@ ROC_TRACES = ("chance", "roc", "point")
 
 
 def roc_spec(results: Results, split: str = "dev", *, max_points: int = 2000,
-             height: int = 360) -> dict[str, Any]:
+             height: int = 400) -> dict[str, Any]:
     """The ROC curve of a split with the chance diagonal, its AUC in the title and the current
     threshold's operating point marked (see :func:`roc_marks`)."""
     table = results.roc(split)
@@ -132,14 +135,14 @@ def roc_spec(results: Results, split: str = "dev", *, max_points: int = 2000,
                              "line": {"width": 2, "color": COLORS["text"]}}},
     }
     spec = {"data": [traces[name] for name in ROC_TRACES], "layout": layout(
-        height=height, margin={"l": 56, "r": 16, "t": 56, "b": 48},
+        height=height, margin={"l": 56, "r": 16, "t": 56, "b": 104},
         title={"text": f"ROC curve · {esc(split)} · AUC {table.attrs['auc']:.3f}",
                "font": {"size": 14}, "x": 0, "xanchor": "left"},
         xaxis={"title": {"text": "false-positive rate"}, "range": [0, 1.02],
                "tickformat": ".0%", "constrain": "domain"},
         yaxis={"title": {"text": "true-positive rate (recall)"}, "range": [0, 1.02],
                "tickformat": ".0%", "scaleanchor": "x"},
-        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top"},
+        legend={"orientation": "h", "y": -0.32, "x": 0, "yanchor": "top"},
         hovermode="closest")}
     return _with_marks(spec, roc_marks(results, split))
 
@@ -154,7 +157,7 @@ def roc_marks(results: Results, split: str = "dev") -> dict[str, Any]:
 
 
 def calibration_spec(results: Results, split: str = "dev", bins: int = 10, *,
-                     height: int = 360) -> dict[str, Any]:
+                     height: int = 400) -> dict[str, Any]:
     """The reliability diagram: positive rate against mean score per equal-width bin with its
     Wilson interval, the diagonal of perfect calibration, the examples per bin as bars, and the
     ECE and Brier score in the title."""
@@ -188,14 +191,14 @@ def calibration_spec(results: Results, split: str = "dev", bins: int = 10, *,
     title = (f"Reliability · {esc(split)} · ECE {a['ece']:.3f} · Brier {a['brier']:.3f}"
              + (" (weighted)" if results.weighted else ""))
     return {"data": data, "layout": layout(
-        height=height, margin={"l": 56, "r": 56, "t": 56, "b": 48},
+        height=height, margin={"l": 56, "r": 56, "t": 56, "b": 104},
         title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
         xaxis={"title": {"text": f"mean score in the bin ({bins} equal-width bins)"},
                "range": [0, 1.0], "tickformat": ".1f"},
         yaxis={"title": {"text": "share positive"}, "range": [0, 1.02], "tickformat": ".0%"},
         yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
                 "title": {"text": "examples"}, "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top"},
+        legend={"orientation": "h", "y": -0.32, "x": 0, "yanchor": "top"},
         bargap=0.1, hovermode="closest")}
 
 

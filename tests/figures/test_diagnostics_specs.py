@@ -62,7 +62,8 @@ def test_mismatch_spec_ranks_the_demo_columns(demo: Results) -> None:
     table = demo.mismatch_drivers()
     bars = spec["data"][0]
     assert bars["y"][::-1] == table["column"].tolist()  # best explanation on top
-    assert "night" in bars["text"][-1]
+    notes = spec["layout"]["annotations"]
+    assert [n["y"] for n in notes] == bars["y"] and "night" in notes[-1]["text"]
     assert mismatch_spec(Results.from_predictions([0, 1, 1], [0.2, 0.6, 0.9])) is None
 
 
