@@ -32,12 +32,14 @@ def within_5_percent(claims: int, runs: int = RUNS) -> bool:
     return claims <= binom.ppf(0.99, runs, 0.05)
 
 
-def _draw(rng: np.random.Generator, sizes: dict[str, int], planted: bool) -> pd.DataFrame:
+def _draw(rng: np.random.Generator, sizes: dict[str, int], planted: bool,
+          costly: bool = True) -> pd.DataFrame:
     parts = []
     for split, n in sizes.items():
         night_rate = 0.45 if planted and split == "dev" else 0.15
         night = rng.random(n) < night_rate
-        error_rate = np.where(night, 0.14, 0.04) if planted else np.full(n, 0.08)
+        error_rate = (np.where(night, 0.14, 0.04) if planted and costly else
+                      np.full(n, 0.08))
         parts.append(pd.DataFrame({
             "split": split, "night": night,
             "device": rng.choice(["ios", "android", "web"], n, p=[0.6, 0.3, 0.1]),
@@ -84,6 +86,20 @@ def test_no_shift_is_flagged_on_null_data_and_the_planted_one_is_found(sizes: di
     assert found >= 95
     # whether the error differs is tested on train_dev alone: power grows with its size
     assert named >= {100: 10, 500: 70, 2000: 95}[sizes["train_dev"]]
+
+
+def test_a_shift_that_costs_nothing_is_not_called_a_driver() -> None:
+    """Night moves from 15% to 45% but the error is 8% by day and by night: the shift is found,
+    "driver" (the error where it shifts differs) is said on at most 5% of datasets."""
+    rng = np.random.default_rng(99)
+    sizes = {"train": 3000, "train_dev": 500, "dev": 500}
+    tables = [_table(_draw(rng, sizes, planted=True, costly=False)) for _ in range(RUNS)]
+    drivers = sum(bool(t["driver"].any()) for t in tables)
+    found = sum(t.loc[t["column"] == "night", "significant"].item() for t in tables)
+    print(f"a shift without cost: night's shift found on {found}/{RUNS}, a driver named on "
+          f"{drivers}/{RUNS}")
+    assert within_5_percent(drivers)
+    assert found >= 0.95 * RUNS
 
 
 def test_the_p_value_is_pearsons_chi_square_and_small_tables_are_simulated() -> None:
