@@ -70,12 +70,12 @@ class Dashboard(widgets.VBox):
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
         # mismatch drivers under the waterfall; ROC, reliability and resolution under the
-        # explorer: views of their own, appended to those two tabs
+        # explorer: views of their own, beside (not inside) those two in their tabs
         self.mismatch = MismatchView(results)
-        self.waterfall.children += (self.mismatch,)
         self.curve_diagnostics = CurveDiagnostics(results, explorer=self.explorer)
-        self.explorer.children += (self.curve_diagnostics,)
-        self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
+        self.views: tuple[widgets.Widget, ...] = (
+            widgets.VBox([self.waterfall, self.mismatch]), self.tally_grid,
+            widgets.VBox([self.explorer, self.curve_diagnostics]))
         self.view_names: tuple[str, ...] = VIEWS
         self.learning: LearningCurveView | None = None
         self.overview: TaskOverview | None = None

@@ -99,6 +99,8 @@ class CurveDiagnostics(FollowingView):
         self.resolution_row = widgets.VBox([self.resolution, self.difference_box])
         self.status = widgets.HTML()
         self.children = (self.figures, self.resolution_row, self.status)
+        # the curves also depend on the positive class (one-vs-rest when multiclass)
+        results.observe(self._on_results_change, names=["positive_class"])
         if explorer is not None:
             t.dlink((explorer, "split"), (self, "split"))
             explorer.observe(self._on_explorer_change, names=["optimize", "constraints",
@@ -177,3 +179,10 @@ class CurveDiagnostics(FollowingView):
 
     def _on_explorer_change(self, change: dict) -> None:
         self._write_resolution()
+
+    def close(self) -> None:
+        self.results.unobserve(self._on_results_change, names=["positive_class"])
+        if self.explorer is not None:
+            self.explorer.unobserve(self._on_explorer_change,
+                                    names=["optimize", "constraints", "beta"])
+        super().close()

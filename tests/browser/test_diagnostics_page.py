@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
 from test_app import (
-    EXPLORER,
     PAGE_TIMEOUT_MS,
     SLIDER_HANDLE,
     WATERFALL,
@@ -41,19 +40,19 @@ def test_mismatch_roc_reliability_and_resolution_in_the_page(
         top = results.mismatch_drivers().iloc[0]
         expect(page.locator(f"{WATERFALL} [data-role=mismatch-driver]")).to_contain_text(
             f"Top mismatch driver: {top['moved']}", timeout=PAGE_TIMEOUT_MS)
-        bars = page.locator(f"{WATERFALL} .mldash-mismatch .js-plotly-plot .bars .point path")
+        bars = page.locator(".mldash-mismatch .js-plotly-plot .bars .point path")
         expect(bars).to_have_count(len(results.mismatch_drivers()), timeout=PAGE_TIMEOUT_MS)
-        expect(page.locator(f"{WATERFALL} .mldash-mismatch .js-plotly-plot .gtitle")) \
+        expect(page.locator(".mldash-mismatch .js-plotly-plot .gtitle")) \
             .to_contain_text("Shift per metadata column, train → dev")
         page.locator(".mldash-mismatch").scroll_into_view_if_needed()
         screenshot(page, "mismatch-drivers", full_page=False)
 
         show_tab(page, "Threshold & models")
         auc = results.roc("dev").attrs["auc"]
-        expect(page.locator(f"{EXPLORER} .mldash-roc .gtitle")).to_contain_text(
+        expect(page.locator(".mldash-roc .gtitle")).to_contain_text(
             f"AUC {auc:.3f}", timeout=PAGE_TIMEOUT_MS)
         ece = results.calibration("dev").attrs["ece"]
-        expect(page.locator(f"{EXPLORER} .mldash-calibration .gtitle")).to_contain_text(
+        expect(page.locator(".mldash-calibration .gtitle")).to_contain_text(
             f"ECE {ece:.3f}")
         page.wait_for_function(ROC_POINT, timeout=PAGE_TIMEOUT_MS)
         before = page.evaluate(ROC_POINT)
@@ -70,10 +69,10 @@ def test_mismatch_roc_reliability_and_resolution_in_the_page(
                                timeout=PAGE_TIMEOUT_MS)
         assert page.evaluate(ROC_POINT) != before
         # the resolution beside the comparison, for a typed difference
-        box = page.locator(f"{EXPLORER} .mldash-resolution-input input")
+        box = page.locator(".mldash-resolution-input input")
         box.fill("2")
         box.press("Enter")
-        expect(page.locator(f"{EXPLORER} .mldash-resolution")).to_contain_text(
+        expect(page.locator(".mldash-resolution")).to_contain_text(
             "to see 2 pp you would need about", timeout=PAGE_TIMEOUT_MS)
         page.locator(".mldash-diagnostics").scroll_into_view_if_needed()
         screenshot(page, "roc-reliability-resolution", full_page=False)

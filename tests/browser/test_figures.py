@@ -200,7 +200,9 @@ def test_presentation_mode_model_and_threshold_reach_every_figure(
 
     def moved(before: dict[str, dict]) -> None:
         page.wait_for_function(
-            "before => Array.from(document.querySelectorAll('.mldash-plot')).every("
+            "before => Array.from(document.querySelectorAll('.mldash-plot'))"
+            ".filter(d => d.closest('.mldash-curves, .mldash-confusion, .mldash-waterfall'))"
+            ".every("
             "d => Number(d.dataset.revision) > before[d.closest('.mldash-curves') ? 'curves'"
             " : d.closest('.mldash-confusion') ? 'confusion' : 'waterfall'])",
             arg={k: v["revision"] for k, v in before.items()}, timeout=30_000)
