@@ -25,6 +25,7 @@ from dashboard.figures.diagnostics import (
     mismatch_drivers_or_none,
     mismatch_note,
     mismatch_spec,
+    p_text,
     resolution_text,
     roc_spec,
 )
@@ -152,7 +153,7 @@ def _mismatch_section(r: Results, figs: dict[str, dict[str, Any]]) -> list[str]:
     if "mismatch" in figs:
         parts.append(_div("mismatch"))
     rows = [[html.escape(str(t["column"])), f"{pct(t['shift'])} ({pct(t['shift_low'])}–"
-             f"{pct(t['shift_high'])})", f"{t['p_value']:.2g}",
+             f"{pct(t['shift_high'])})", p_text(t["p_value"]).lstrip("= "),
              "driver" if t["driver"] else "yes" if t["significant"] else "no",
              html.escape(str(t["moved"])), html.escape(str(t["cost"]))]
             for _, t in table.iterrows()]

@@ -20,7 +20,7 @@ from dashboard.metrics.mismatch import driver_sentence
 from dashboard.results import Results
 
 __all__ = ["ROC_TRACES", "calibration_spec", "mismatch_advice", "mismatch_drivers_or_none",
-           "mismatch_note", "mismatch_spec", "resolution_text", "roc_marks", "roc_spec"]
+           "mismatch_note", "mismatch_spec", "p_text", "resolution_text", "roc_marks", "roc_spec"]
 
 
 def mismatch_drivers_or_none(results: Results, model: str | None = None) -> pd.DataFrame | None:
@@ -44,6 +44,11 @@ def mismatch_advice(results: Results, model: str | None = None, *,
     return None if table is None else driver_sentence(table)
 
 
+def p_text(p: float) -> str:
+    """'= 0.012', or '< 1e-300' where the test's tail underflows to 0 (never 'p = 0')."""
+    return f"= {p:.2g}" if p >= 1e-300 else "< 1e-300"
+
+
 def mismatch_spec(results: Results, model: str | None = None, *, height: int = 300
                   ) -> dict[str, Any] | None:
     """Each metadata column's shift between train and dev (total-variation distance with its
@@ -58,7 +63,7 @@ def mismatch_spec(results: Results, model: str | None = None, *, height: int = 3
               for d, s in zip(rows["driver"], rows["significant"], strict=True)]
     shift = rows["shift"].to_numpy(dtype=float)
     hover = [f"<b>{esc(c)}</b><br>shift {pct(s)} (95% {pct(lo)}–{pct(hi)})<br>"
-             f"p = {p:.3g} (Holm over {table.attrs.get('tried', len(table))} columns)<br>"
+             f"p {p_text(p)} (Holm over {table.attrs.get('tried', len(table))} columns)<br>"
              f"{esc(m)}<br>{esc(cost)}"
              for c, s, lo, hi, p, m, cost in zip(rows["column"], rows["shift"],
                                                  rows["shift_low"], rows["shift_high"],
