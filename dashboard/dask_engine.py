@@ -433,14 +433,16 @@ class DaskSource:
             rows.append(f"{SPLITS[int(sc)]}:{total}:{len(part)}")
         return hashlib.sha256(";".join(rows).encode()).hexdigest()[:16]
 
-    def _rows_of(self, model: str, split: str, task: str | None
+    def _rows_of(self, model: str, split: str | tuple[str, ...], task: str | None
                  ) -> Callable[[pd.DataFrame], pd.DataFrame]:
-        """A function picking one model's canonical rows of a split (in one task) from a
+        """A function picking one model's canonical rows of a split or of several (in one
+        task) from a
         partition (it holds codes, not the source, so it travels to the workers)."""
-        m, sc = self.spec["models"][model], SPLITS.index(split)
+        m = self.spec["models"][model]
+        codes = [SPLITS.index(s) for s in ((split,) if isinstance(split, str) else split)]
 
         def pick(part: pd.DataFrame) -> pd.DataFrame:
-            sel = (part["m"] == m) & (part["sc"] == sc)
+            sel = (part["m"] == m) & part["sc"].isin(codes)
             if task is not None:
                 sel &= part["t"] == task
             return part[sel.to_numpy()]
@@ -546,9 +548,10 @@ class DaskSource:
             return canon
         return dd.from_map(part, files, enforce_metadata=False)
 
-    def slice_groups(self, model: str, split: str, task: str | None,
+    def slice_groups(self, model: str, split: str | tuple[str, ...], task: str | None,
                      meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
-                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT,
+                     by_split: bool = False) -> SliceGroups:
         """A split's rows grouped by metadata slice cell and label and score (or wrong), as
         :meth:`dashboard.engines.DuckDBSource.slice_groups` groups them, on the cluster:
         each column's values counted first (bins from exact order statistics), then the
@@ -582,7 +585,8 @@ class DaskSource:
             if numeric[name]:
                 table = mine.groupby("x")["n"].sum().sort_index()
                 if len(table) > limit:
-                    raise too_many_slice_groups(limit, split, model)
+                    raise too_many_slice_groups(
+                        limit, split if isinstance(split, str) else "+".join(split), model)
                 distinct = table.index.to_numpy(dtype=np.float64)
                 if distinct.size <= 1:
                     continue
@@ -624,21 +628,24 @@ class DaskSource:
                 frame["y"] = part["wrong"].to_numpy(dtype=bool)
             frame["n"] = 1
             frame["w"] = part["w"].to_numpy(dtype=np.float64)
-            keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+            if by_split:
+                frame["sc"] = part["sc"].to_numpy(dtype=np.int64)
             return frame.groupby(keys, dropna=False, sort=False)[["n", "w"]].sum().reset_index()
-        keys = [*(f"c{i}" for i in range(len(specs))), "y", "v"]
+        keys = [*(f"c{i}" for i in range(len(specs))), *(["sc"] if by_split else []), "y", "v"]
         (table,) = self.compute(rows.map_partitions(grouped, meta={
             **{k: np.int64 for k in keys[:-2]}, "y": bool, "v": np.float64, "n": np.int64,
             "w": np.float64}))
         table = table.groupby(keys, dropna=False, sort=False)[["n", "w"]].sum().reset_index()
         if len(table) > limit:
-            raise too_many_slice_groups(limit, split, model, grid)
+            raise too_many_slice_groups(limit, split if isinstance(split, str) else
+                                        "+".join(split), model, grid)
         return SliceGroups(
             columns=[SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
                      for i, (c, _) in enumerate(made)], sql=specs,
             counts=table["n"].to_numpy(dtype=np.int64), labels=table["y"].to_numpy(dtype=bool),
             values=table["v"].to_numpy(dtype=np.float64) if binary else None,
-            weights=table["w"].to_numpy(dtype=np.float64))
+            weights=table["w"].to_numpy(dtype=np.float64),
+            splits=table["sc"].to_numpy(dtype=np.int64) if by_split else None)
 
     def slice_keys(self, model: str, split: str, task: str | None,
                    conditions: Sequence[tuple[tuple, int]], keys_with_split: bool

@@ -176,6 +176,8 @@ class SliceGroups:
     values: np.ndarray | None
     #: each group's summed weight (the rows' count where the file has no weights)
     weights: np.ndarray | None = None
+    #: each group's split code, when several splits were grouped by split
+    splits: np.ndarray | None = None
 
 
 @dataclass
@@ -271,10 +273,14 @@ class DuckDBSource:
         file, row = self.row_ref(where)
         return DashboardError(message, file=file, column=column, row=row)
 
-    def _rows_of(self, model: str, split: str, task: str | None) -> str:
-        """SQL selecting one model's rows of a split (in one task)."""
-        where = (f"{self.exprs['model']} = {_lit(model)} AND {self.exprs['split_code']} = "
-                 f"{SPLITS.index(split)}")
+    def _rows_of(self, model: str, split: str | tuple[str, ...], task: str | None) -> str:
+        """SQL selecting one model's rows of a split, or of several pooled (in one task)."""
+        if isinstance(split, str):
+            where = (f"{self.exprs['model']} = {_lit(model)} AND {self.exprs['split_code']} = "
+                     f"{SPLITS.index(split)}")
+        else:
+            where = (f"{self.exprs['model']} = {_lit(model)} AND {self.exprs['split_code']} IN "
+                     f"({', '.join(str(SPLITS.index(s)) for s in split)})")
         return where + (f" AND {self.exprs['task']} = {_lit(task)}" if task is not None else "")
 
     def _slice_column(self, name: str, numeric: bool, where: str, bins: int
@@ -323,28 +329,34 @@ class DuckDBSource:
             sql = _case(text, [(v, i) for i, v in enumerate(values)], default=-1)
         return SliceColumn(name, np.empty(0, dtype=np.int64), labels), sql
 
-    def slice_groups(self, model: str, split: str, task: str | None,
+    def slice_groups(self, model: str, split: str | tuple[str, ...], task: str | None,
                      meta: Sequence[tuple[str, bool]], bins: int, *, binary: bool,
-                     grid: float | None, limit: int = SLICE_GROUP_LIMIT) -> SliceGroups:
+                     grid: float | None, limit: int = SLICE_GROUP_LIMIT,
+                     by_split: bool = False) -> SliceGroups:
         """A split's rows grouped by metadata slice cell and label and score (binary scores)
         or correctness (argmax, predictions): find_slices' input at any threshold, from the
-        counts; more groups than ``limit`` is refused in one line."""
+        counts; more groups than ``limit`` is refused in one line. Several splits are binned
+        together; ``by_split`` also groups by split (``SliceGroups.splits``, split codes)."""
         where = self._rows_of(model, split, task)
         made = [c for c in (self._slice_column(n, numeric, where, bins) for n, numeric in meta)
                 if c is not None]
         codes = ", ".join([f"{sql} AS c{i}" for i, (_, sql) in enumerate(made)] + [""])
+        if by_split:
+            codes += f"{self.exprs['split_code']} AS sc, "
         y = self._label_and_score(binary, grid)
         table = self.sql(f"SELECT {codes}{y}, count(*) AS n, sum({self.exprs['weight']}) AS w "
                          f"FROM src WHERE {where} GROUP BY ALL LIMIT {int(limit) + 1}").df()
         if len(table) > limit:
-            raise too_many_slice_groups(limit, split, model, grid)
+            raise too_many_slice_groups(limit, split if isinstance(split, str) else
+                                        "+".join(split), model, grid)
         columns = [SliceColumn(c.name, table[f"c{i}"].to_numpy(dtype=np.int64), c.labels)
                    for i, (c, _) in enumerate(made)]
         return SliceGroups(columns=columns, sql=[sql for _, sql in made],
                            counts=table["n"].to_numpy(dtype=np.int64),
                            labels=table["y"].to_numpy(dtype=bool),
                            values=table["v"].to_numpy(dtype=np.float64) if binary else None,
-                           weights=table["w"].to_numpy(dtype=np.float64))
+                           weights=table["w"].to_numpy(dtype=np.float64),
+                           splits=table["sc"].to_numpy(dtype=np.int64) if by_split else None)
 
     def _key_sql(self, split: str, keys_with_split: bool) -> str:
         """SQL of a row's example key in a split: the id, or split/id (the in-memory rule)."""

@@ -19,6 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.errors import DashboardError
+from dashboard.figures.diagnostics import (
+    calibration_spec,
+    mismatch_advice,
+    mismatch_drivers_or_none,
+    mismatch_note,
+    mismatch_spec,
+    p_text,
+    resolution_text,
+    roc_spec,
+)
 from dashboard.figures.explorer import apply_marks, confusion_spec, curves_marks, curves_spec
 from dashboard.figures.format import pct, pp
 from dashboard.figures.spec import json_safe
@@ -114,7 +124,65 @@ def figures(results: Results) -> dict[str, dict[str, Any]]:
         out["explorer"] = apply_marks(curves_spec(r, "dev"), curves_marks(point, best))
         out["confusion"] = confusion_spec(
             point, r.confusion_classes(), title=f"dev, threshold {r.threshold:.3g}")
+    out.update(_diagnostic_figures(r))
     return out
+
+
+def _diagnostic_figures(r: Results) -> dict[str, dict[str, Any]]:
+    """The mismatch drivers, ROC and reliability figures, when the results have them."""
+    out: dict[str, dict[str, Any]] = {}
+    builders = [("mismatch", lambda: mismatch_spec(r))]
+    if r.has_scores and "dev" in r.splits:
+        builders.append(("roc", lambda: roc_spec(r, "dev")))
+        if r.scale(r.model) == "probability":
+            builders.append(("calibration", lambda: calibration_spec(r, "dev")))
+    for name, build in builders:
+        try:
+            spec = build()
+        except DashboardError:  # an engine or a one-class split: the section says nothing
+            continue
+        if spec is not None:
+            out[name] = spec
+    return out
+
+
+def _mismatch_section(r: Results, figs: dict[str, dict[str, Any]]) -> list[str]:
+    """How train differs from dev: the top driver (when the mismatch gap is significant), the
+    figure and the table of columns."""
+    table = mismatch_drivers_or_none(r)
+    if table is None:
+        return []
+    report = r.gaps()
+    advice = mismatch_advice(r, significant=bool(report.significant.get("data_mismatch")),
+                             gap=report.data_mismatch)
+    parts = ["<h3>Mismatch drivers: how train differs from dev</h3>"]
+    if advice:
+        parts.append(f"<p class='answer'>{html.escape(advice)}</p>")
+    if "mismatch" in figs:
+        parts.append(_div("mismatch"))
+    rows = [[html.escape(str(t["column"])), f"{pct(t['shift'])} ({pct(t['shift_low'])}–"
+             f"{pct(t['shift_high'])})", p_text(t["p_value"]).lstrip("= "),
+             "driver" if t["driver"] else "yes" if t["significant"] else "no",
+             html.escape(str(t["moved"])), html.escape(str(t["cost"]))]
+            for _, t in table.iterrows()]
+    parts.append(_table(rows, ["column", "shift (95%)", "p (Holm)", "beyond noise",
+                               "level that moved most", "what it costs"]))
+    parts.append(f"<p class='note'>{html.escape(mismatch_note(r))}</p>")
+    return parts
+
+
+def _curve_diagnostics(r: Results, figs: dict[str, dict[str, Any]]) -> list[str]:
+    """The ROC curve and the reliability diagram of dev, with AUC, ECE and Brier in words."""
+    parts: list[str] = []
+    if "roc" in figs:
+        parts.append(_div("roc"))
+    if "calibration" in figs:
+        cal = r.calibration("dev")
+        parts.append(_div("calibration"))
+        parts.append(f"<p class='note'>AUC {r.roc('dev').attrs['auc']:.3f} · expected "
+                     f"calibration error {cal.attrs['ece']:.3f} (10 equal-width bins) · Brier "
+                     f"score {cal.attrs['brier']:.3f}.</p>")
+    return parts
 
 
 def _plotly_js() -> str:
@@ -227,6 +295,7 @@ def build_report(results: Results, *, title: str | None = None,
         gap_rows.append([html.escape(report.label(gap)), pp(value),
                          "yes" if sig else ("no" if sig is not None else "—")])
     parts.append(_table(gap_rows, ["gap", "size", "significant (Holm, 5% over the gaps)"]))
+    parts.extend(_mismatch_section(r, figs))
 
     heading = "<h2>Error analysis</h2>"
     if "dev" not in r.splits:
@@ -268,6 +337,7 @@ def build_report(results: Results, *, title: str | None = None,
                      f"{pct(pt.queue_rate)}</p>")
         if "explorer" in figs:
             parts.append(_div("explorer"))
+        parts.extend(_curve_diagnostics(r, figs))
         if len(r.models) > 1:
             table = r.compare_models("dev", "f1")
             rows = [[html.escape(str(m)), f"{row.get('threshold', float('nan')):.3g}",
@@ -282,6 +352,12 @@ def build_report(results: Results, *, title: str | None = None,
                              f"same dev examples: McNemar p = {test.p_value:.3g} ({verdict}); "
                              f"this dev set resolves differences of about "
                              f"{pct(table.attrs['resolution'])}.</p>")
+                thresholds = (float(table.loc[a, "threshold"]),
+                              float(table.loc[b, "threshold"]))
+                sentence = resolution_text(r, "dev", models=(a, b), thresholds=thresholds,
+                                           difference=0.005)
+                if sentence:
+                    parts.append(f"<p class='note'>{html.escape(sentence)}</p>")
     body = "\n".join(parts)
     data = json.dumps(json_safe(figs), allow_nan=False).replace("</", "<\\/")
     scripts = (f"<script>{_plotly_js()}</script>\n"

@@ -33,6 +33,7 @@ from dashboard.engines import (
 )
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, Schema, class_index, load_table, normalize, release_scratch
+from dashboard.metrics.calibration import calibration_table, roc_table
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
@@ -60,7 +61,9 @@ from dashboard.metrics.intervals import (
     wilson_interval,
 )
 from dashboard.metrics.learning import learning_verdict
+from dashboard.metrics.mismatch import MismatchColumn, columns_from_groups, mismatch_table
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
+from dashboard.metrics.power import Resolution, resolution_of
 from dashboard.metrics.sampling import eyeball_mask
 from dashboard.metrics.slices import bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
@@ -1396,6 +1399,128 @@ class Results(t.HasTraits):
         w = self._frame["weight"].to_numpy()[idx] if self.weighted else None
         return point_from_predictions(truth, pred, sample_weight=w, beta=beta)
 
+    # -- mismatch drivers: how the metadata differs between training and dev ------------------
+    def mismatch_drivers(self, source: str = "train", target: str = "dev", *,
+                         model: str | None = None, bins: int = 4,
+                         alpha: float = 0.05) -> pd.DataFrame:
+        """Metadata columns distributed differently in ``source`` and ``target``, best first.
+
+        One row per metadata column (numeric ones in ``bins`` quantile bins of the rows of
+        both splits): ``column``, ``shift`` (total-variation distance, with ``shift_low`` and
+        ``shift_high``), ``p_value`` (Holm over the columns tried), ``significant``, the level
+        that moved most (``moved``) and what it costs (``cost``: the error there in train_dev,
+        or in ``source`` without one, against ``target``); see
+        :func:`~dashboard.metrics.mismatch.mismatch_table`. Rows are counted as examples.
+        """
+        model = self._check_model(model)
+        source = self._check_split(source, model)
+        target = self._check_split(target, model)
+        if source == target:
+            raise DashboardError("mismatch drivers compare two different splits")
+        held = "train_dev" if (self._ikey(model, "train_dev") in self._index
+                               and target != "train_dev") else source
+        key = ("mismatch", model, source, target, held, self.threshold_of(model), bins, alpha)
+        if key not in self._cache:
+            table = mismatch_table(self._mismatch_columns(model, source, target, held, bins),
+                                   source=source, target=target, held=held, alpha=alpha)
+            self._cache_put(key, table, "mismatch", limit=8)
+        return self._cache[key]
+
+    def _mismatch_columns(self, model: str, source: str, target: str, held: str,
+                          bins: int) -> list[MismatchColumn]:
+        """Each metadata column's counts per level, binned on the rows of all three splits."""
+        parts = {s: self._positions(s, model) for s in dict.fromkeys((source, target, held))}
+        idx = np.concatenate(list(parts.values()))
+        bounds = np.cumsum([0] + [p.size for p in parts.values()])
+        at = {s: slice(int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(parts)}
+        wrong = {s: ~self._correct_cached(s, model) for s in (held, target)}
+        out = []
+        for name in self.metadata_columns:
+            col = bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
+            if col is None:
+                continue
+            out.append(MismatchColumn.from_codes(
+                name, col.labels, col.codes[at[source]], col.codes[at[target]],
+                col.codes[at[held]], wrong[held], wrong[target]))
+        return out
+
+    # -- dev-set resolution: what the split can tell apart between two models ------------------
+    def dev_resolution(self, model_a: str | None = None, model_b: str | None = None,
+                       split: str = "dev", *, difference: float | None = None,
+                       thresholds: tuple[float, float] | None = None, power: float = 0.8,
+                       alpha: float = 0.05) -> Resolution:
+        """The smallest paired error difference the split detects between two models (exact
+        McNemar, ``power`` at level ``alpha``) and, for a ``difference`` the user types, about
+        how many examples would detect it; see :mod:`dashboard.metrics.power`.
+
+        The share of examples the models disagree on comes from :meth:`mcnemar` (at the shared
+        threshold, or at ``thresholds``); ``n`` is the split's size, both models scored on the
+        same examples. By default the current model against the next one.
+        """
+        model_a = self._check_model(model_a)
+        if model_b is None:
+            others = [m for m in self.models if m != model_a]
+            if not others:
+                raise DashboardError("dev-set resolution compares two models; these results "
+                                     "hold one")
+            model_b = others[0]
+        model_b = self._check_model(model_b)
+        test = self.mcnemar(model_a, model_b, split, thresholds=thresholds)
+        n = min(self.split_sizes(m).get(split, 0) for m in (model_a, model_b))
+        return resolution_of(model_a, model_b, n, test.discordant, difference, power, alpha)
+
+    # -- calibration and ROC (from the cached curve's counts, so every engine agrees) -------
+    def calibration(self, split: str = "dev", bins: int = 10, *,
+                    model: str | None = None) -> pd.DataFrame:
+        """Reliability diagram in equal-width bins, with ``attrs`` ``ece`` and ``brier``.
+
+        From the split's curve for the positive class (weighted when ``weighted`` is on), so
+        it costs no pass over the rows: see :func:`~dashboard.metrics.calibration.
+        calibration_table`. Scores must be probabilities.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        if self.scale(model) != "probability":
+            raise DashboardError(f"model {model!r} gives margins, not probabilities: "
+                                 "calibration needs probabilities")
+        key = ("calibration", model, split, str(self.positive_class), self.weighted, int(bins))
+        if key not in self._cache:
+            curve = self.curve(split, model)
+            rows = self.curve(split, model, weighted=False) if self.weighted else None
+            table = calibration_table(curve, bins, rows)
+            table.attrs.update({"split": split, "model": model})
+            grid = self._score_grid(split, model)
+            if grid:
+                table.attrs["note"] = (f"{split} scores were counted on a {grid:g} grid: "
+                                       "mean scores and the Brier score are rounded to it")
+            self._cache_put(key, table, "calibration", limit=16)
+        return self._cache[key]
+
+    def roc(self, split: str = "dev", *, model: str | None = None) -> pd.DataFrame:
+        """ROC curve (``fpr``, ``tpr``, ``threshold``) with ``attrs["auc"]``, from the curve.
+
+        ``attrs`` also hold the operating point at the model's current threshold
+        (``point_fpr``, ``point_tpr``), which the figure marks.
+        """
+        model = self._check_model(model)
+        split = self._check_split(split, model)
+        key = ("roc", model, split, str(self.positive_class), self.weighted)
+        if key not in self._cache:
+            table = roc_table(self.curve(split, model))
+            table.attrs.update({"split": split, "model": model})
+            self._cache_put(key, table, "roc", limit=16)
+        table = self._cache[key]
+        point = self.operating_point(split, model=model)
+        out = table.copy(deep=False)
+        out.attrs = {**table.attrs, "threshold": point.threshold,
+                     "point_fpr": _rate(point.fp, point.fp + point.tn),
+                     "point_tpr": _rate(point.tp, point.tp + point.fn)}
+        return out
+
+    def _score_grid(self, split: str, model: str) -> float | None:
+        """The grid an engine counted a split's scores on (``None`` in memory or exact)."""
+        return None
+
     # -- cache management ------------------------------------------------------------------------
     def _cache_put(self, key: tuple, value: Any, limit_kind: str, limit: int = 64) -> None:
         """Store a derived table; per-threshold tables are bounded so slider sweeps can't grow
@@ -1717,10 +1842,54 @@ class DatasetResults(Results):
             self._cache[key] = table
         return self._cache[key]
 
+    def _score_grid(self, split: str, model: str) -> float | None:
+        return self._agg.gridded.get(self._ikey(model, split))
+
+    def _mismatch_columns(self, model: str, source: str, target: str, held: str,
+                          bins: int) -> list[MismatchColumn]:
+        """The counts per level from the engine's rows of the three splits grouped by slice
+        cell, split, label and score (binned together, as in memory): asked once, then only
+        recounted when the threshold moves."""
+        splits = tuple(dict.fromkeys((source, target, held)))
+        key = ("mismatch_groups", model, splits, bins)
+        binary = self.schema.kind == "binary_score"
+        if key not in self._cache:
+            meta = [(name, bool(pd.api.types.is_numeric_dtype(col)
+                                and not pd.api.types.is_bool_dtype(col)))
+                    for name in self.metadata_columns
+                    for col in [self._frame[f"meta::{name}"]]]
+            grids = [self._agg.gridded.get(self._ikey(model, s)) for s in splits]
+            grid = max((g for g in grids if g), default=None) if binary else None
+            task = self._current_task if self._tasks else None
+            try:
+                groups = self._agg.engine.slice_groups(model, splits, task, meta, bins,
+                                                       binary=binary, grid=grid, by_split=True)
+            except SliceLimitError:
+                if not binary or (grid is not None and grid >= SLICE_GRID):
+                    raise
+                grid = SLICE_GRID
+                groups = self._agg.engine.slice_groups(model, splits, task, meta, bins,
+                                                       binary=binary, grid=grid, by_split=True)
+            self._cache[key] = (groups, grid)
+        groups, grid = self._cache[key]
+        wrong = np.zeros(groups.counts.size, dtype=bool)
+        for s in splits:
+            at = groups.splits == SPLITS.index(s)
+            wrong[at] = self._wrong_in_groups(
+                s, model, groups.labels[at], None if groups.values is None else
+                groups.values[at], on_grid=grid is not None)
+        return columns_from_groups(groups.columns, groups.splits, wrong, groups.counts,
+                                   *(SPLITS.index(s) for s in (source, target, held)))
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={n}" for s, n in self.split_sizes().items())
         return (f"<DatasetResults {self.name!r}: models {list(self.models)}, {sizes}, "
                 f"threshold={self.threshold:g}, sample of {len(self._frame):,} rows>")
+
+
+def _rate(num: float, den: float) -> float:
+    """num / den, NaN when den is 0."""
+    return float(num) / float(den) if den else math.nan
 
 
 def _part_error(sums: tuple[float, ...], weighted: bool) -> tuple[float, float]:

@@ -149,6 +149,11 @@ def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]
                 for optimize in ("f1", "accuracy", "recall"):
                     same(memory.best_threshold(split, optimize, model=m),
                          engine.best_threshold(split, optimize, model=m))
+                # calibration and ROC come from the same counts: the same tables
+                same(memory.roc(split, model=m), engine.roc(split, model=m))
+                assert memory.roc(split, model=m).attrs == engine.roc(split, model=m).attrs
+                cal = outcome(memory.calibration, split, 4, model=m)
+                same(cal, outcome(engine.calibration, split, 4, model=m))
         for split in memory.splits:
             a = outcome(memory.compare_models, split)
             b = outcome(engine.compare_models, split)
@@ -1242,3 +1247,44 @@ def test_a_repeated_id_is_named_at_its_second_row_as_in_memory(
         with pytest.raises(DashboardError) as exc:
             Results.from_dataset(folder, engine=engine, **options)
         assert f"{folder / 'part-1.parquet'}, column 'id', row 2 (id 'b')" in str(exc.value)
+
+
+# -- mismatch drivers: the engines' groups of three splits give the in-memory table ------------
+def _metadata_frame(seed: int, n: int = 240) -> pd.DataFrame:
+    """Two models with scores over train/train_dev/dev, with a categorical, a boolean, a numeric
+    and a few-valued metadata column, some values missing."""
+    rng = np.random.default_rng(seed)
+    split = rng.choice(["train", "train_dev", "dev"], n, p=[0.5, 0.25, 0.25])
+    night = rng.random(n) < np.where(split == "dev", 0.5, 0.2)
+    label = rng.integers(0, 2, n)
+    bright = rng.normal(size=n)
+    bright[::17] = np.nan
+    parts = [pd.DataFrame({"id": np.arange(n), "split": split, "model": m, "label": label,
+                           "score": np.round(rng.random(n), 2), "night": night,
+                           "device": rng.choice(["ios", "android", "web"], n),
+                           "brightness": bright, "stars": rng.integers(1, 4, n)})
+             for m in ("a", "b")]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _same_mismatch(memory: Results, engine: Results) -> None:
+    for thr in (0.5, 0.3, 0.71):
+        memory.threshold = engine.threshold = thr
+        for m in memory.models:
+            a = memory.mismatch_drivers(model=m)
+            b = engine.mismatch_drivers(model=m)
+            same(a, b)
+            for col, levels in a.attrs["levels"].items():
+                same(levels, b.attrs["levels"][col])
+
+
+def test_duckdb_mismatch_drivers_equal_the_in_memory_ones(tmp_path: Path) -> None:
+    memory, engine = both(_metadata_frame(1), {}, tmp_path)
+    _same_mismatch(memory, engine)
+    assert len(memory.mismatch_drivers()) == 4
+
+
+def test_dask_mismatch_drivers_equal_the_in_memory_ones(dask_client, tmp_path: Path) -> None:
+    memory, engine = both(_metadata_frame(2), {}, tmp_path, engine="dask",
+                          scheduler=dask_client)
+    _same_mismatch(memory, engine)

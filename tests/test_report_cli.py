@@ -66,7 +66,8 @@ def test_report_draws_the_figure_layers_specs_once_each(demo_report: str,
     assert blob is not None
     specs = json.loads(blob.group(1).replace("<\\/", "</"))
     assert specs == json.loads(json.dumps(figures(demo_results)))
-    assert set(specs) == {"waterfall", "tally", "explorer", "confusion"}
+    assert set(specs) == {"waterfall", "tally", "explorer", "confusion", "mismatch", "roc",
+                          "calibration"}
     for name in specs:
         assert demo_report.count(f'<div class="figure" id="{name}">') == 1
     # the confusion matrix once: a figure, not also a table

@@ -18,6 +18,7 @@ import traitlets as t
 from dashboard.annotations import AnnotationStore
 from dashboard.errors import DashboardError
 from dashboard.results import Results
+from dashboard.widgets.diagnostics import CurveDiagnostics, MismatchView
 from dashboard.widgets.explorer import ThresholdExplorer
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.learning import LearningCurveView
@@ -80,7 +81,13 @@ class Dashboard(widgets.VBox):
         self.waterfall = GapWaterfall(results)
         self.tally_grid = TallyGrid(results, store=store)
         self.explorer = ThresholdExplorer(results)
-        self.views: tuple[widgets.Widget, ...] = (self.waterfall, self.tally_grid, self.explorer)
+        # mismatch drivers under the waterfall; ROC, reliability and resolution under the
+        # explorer: views of their own, beside (not inside) those two in their tabs
+        self.mismatch = MismatchView(results)
+        self.curve_diagnostics = CurveDiagnostics(results, explorer=self.explorer)
+        self.views: tuple[widgets.Widget, ...] = (
+            widgets.VBox([self.waterfall, self.mismatch]), self.tally_grid,
+            widgets.VBox([self.explorer, self.curve_diagnostics]))
         self.view_names: tuple[str, ...] = VIEWS
         self.learning: LearningCurveView | None = None
         self.overview: TaskOverview | None = None

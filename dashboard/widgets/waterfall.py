@@ -18,6 +18,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from dashboard.figures.diagnostics import mismatch_advice
 from dashboard.figures.waterfall import (
     TRACE_NAMES,
     Walk,
@@ -297,10 +298,16 @@ class GapWaterfall(widgets.VBox):
                   f"<div style='font-size:20px;line-height:1.35;margin:4px 0'>"
                   f"<span data-role='headline'>{head}</span>{sub}</div>")
 
-        # tactics for each focus gap
+        # tactics for each focus gap; a significant mismatch gap names its top driver
+        mismatch = main.step("data_mismatch")
+        driver = mismatch_advice(self.results, main.model,
+                                 significant=bool(mismatch and mismatch.significant),
+                                 gap=mismatch.value if mismatch else None)
         blocks = []
         for g in report.focus:
             items = "".join(f"<li>{html.escape(t)}</li>" for t in report.tactics.get(g, ()))
+            if g == "data_mismatch" and driver:
+                items = f"<li data-role='mismatch-driver'>{html.escape(driver)}</li>" + items
             blocks.append(
                 f"<div style='flex:1 1 240px;border-left:4px solid {color(g)};"
                 f"padding:2px 12px;margin:4px 0'><div style='font-weight:700;color:{color(g)}'>"
@@ -313,6 +320,8 @@ class GapWaterfall(widgets.VBox):
         # notes: negative gaps in words, missing splits, gaps indistinguishable from zero
         notes = list(report.notes)
         notes += [s.note for s in main.steps if s.kind == "gap" and not s.significant]
+        if driver and "data_mismatch" not in report.focus:
+            notes.append(driver)
         self._set(self.notes, "value",
                   "<ul style='margin:4px 0;padding-left:18px;font-size:13px'>"
                   + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"

@@ -756,10 +756,12 @@ def test_report_opens_offline_with_its_figures(tmp_path: Path, page: Page,
     page.set_viewport_size({"width": 1200, "height": 1000})
     page.goto(out.as_uri())
     plots = page.locator(".js-plotly-plot")
-    expect(plots).to_have_count(4)  # waterfall, tally, confusion matrix, curves
-    for i in range(4):
+    # waterfall, tally, confusion matrix, curves; mismatch drivers, ROC, reliability
+    expect(plots).to_have_count(7)
+    for i in range(7):
         expect(plots.nth(i).locator("svg.main-svg").first).to_be_visible()
-    for name in ("waterfall", "tally", "confusion", "explorer"):
+    for name in ("waterfall", "tally", "confusion", "explorer", "mismatch", "roc",
+                 "calibration"):
         points = page.locator(f"#{name}").evaluate(
             "d => d.data.reduce((a, t) => a + (t.x || t.z || []).length, 0)")
         assert points > 0, name  # not a blank figure

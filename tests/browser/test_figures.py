@@ -204,7 +204,8 @@ def test_presentation_mode_model_and_threshold_reach_every_figure(
         # follows when its tab is shown)
         page.wait_for_function(
             "before => Array.from(document.querySelectorAll('.mldash-plot'))"
-            ".filter(d => !d.closest('.mldash-tally')).every("
+            ".filter(d => d.closest('.mldash-curves, .mldash-confusion, .mldash-waterfall'))"
+            ".every("
             "d => Number(d.dataset.revision) > before[d.closest('.mldash-curves') ? 'curves'"
             " : d.closest('.mldash-confusion') ? 'confusion' : 'waterfall'])",
             arg={k: v["revision"] for k, v in before.items()}, timeout=30_000)

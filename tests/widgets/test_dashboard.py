@@ -61,7 +61,8 @@ def test_presentation_mode_enlarges_figures_and_keeps_them_live(
     r, store = demo
     dash = Dashboard(r, store=store)
     figures = dash.figures
-    assert len(figures) == 4  # waterfall, tally chart, curves, confusion matrix
+    # waterfall, tally chart, curves, confusion matrix; mismatch, ROC, reliability
+    assert len(figures) == 7
     assert dash.tally_grid.chart in figures
     normal = [f.spec["layout"]["font"]["size"] for f in figures]
     dash.present_button.value = True
