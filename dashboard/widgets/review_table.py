@@ -260,6 +260,9 @@ export default { render };
 
 _OK, _ERROR, _MUTED, _BEST = COLORS["test"], COLORS["avoidable_bias"], COLORS["muted"], \
     COLORS["dev"]
+#: the highlighted category's text on its tinted cell: the palette's amber darkened so it
+#: keeps WCAG AA contrast (4.5:1) on the table's grey header and footer (#b45309 gave 4.32)
+_BEST_TEXT = "#92400e"
 _CSS = f"""
 .mldash-review-table {{
   font-family: {FONT}; font-size: 13px;
@@ -268,7 +271,7 @@ _CSS = f"""
   --mldash-table-line: var(--jp-border-color2, #e5e7eb);
   --mldash-table-head: var(--jp-layout-color2, #f3f4f6);
   --mldash-ok: {_OK}; --mldash-error: {_ERROR}; --mldash-muted: {_MUTED};
-  --mldash-best: {_BEST}; --mldash-best-bg: rgba(180, 83, 9, 0.12);
+  --mldash-best: {_BEST_TEXT}; --mldash-best-bg: rgba(180, 83, 9, 0.12);
 }}
 body[data-jp-theme-light="false"] .mldash-review-table {{
   color: var(--jp-ui-font-color1, #f3f4f6);
