@@ -721,23 +721,39 @@ class AnnotationStore:
                     previous_at=None if last is None else last[1])
 
     def _resolve(self, conn: sqlite3.Connection, example_id: str, cid: int, at: str) -> None:
-        """The resolved value of one (example, category) into ``tags``, from the reviews."""
-        fixed = conn.execute("SELECT value FROM resolutions WHERE dataset = ? AND example_id = ? "
-                             "AND category_id = ?", (self.dataset, example_id, cid)).fetchone()
-        if fixed is not None:
-            value, conflict = fixed[0], 0
-        else:
-            given = {v for (v,) in conn.execute(
-                "SELECT value FROM reviews WHERE dataset = ? AND example_id = ? AND "
-                "category_id = ? AND value IS NOT NULL", (self.dataset, example_id, cid))}
-            conflict = int(len(given) > 1)
-            value = next(iter(given)) if len(given) == 1 else None
-        conn.execute(
-            "INSERT INTO tags(dataset, example_id, category_id, value, author, at, version, "
-            "conflict) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(dataset, example_id, "
-            "category_id) DO UPDATE SET value = excluded.value, author = excluded.author, "
-            "at = excluded.at, version = tags.version + 1, conflict = excluded.conflict",
-            (self.dataset, example_id, cid, value, self.author, at, conflict))
+        """The resolved values of one example into ``tags``, from the reviews: every category
+        of it, since a reviewer who reviewed an example answered each category (an unticked
+        one reads False), so one answer can agree or conflict with another reviewer's on a
+        category this reviewer never touched. A reconciliation wins. ``cid``, the category
+        just written, always gets its row."""
+        answers: dict[int, dict[str, int]] = {}
+        for c, reviewer, v in conn.execute(
+                "SELECT r.category_id, r.reviewer, r.value FROM reviews r JOIN categories k ON "
+                "k.id = r.category_id WHERE r.dataset = ? AND r.example_id = ? AND r.value IS "
+                "NOT NULL AND k.removed_at IS NULL", (self.dataset, example_id)):
+            answers.setdefault(int(c), {})[reviewer] = int(v)
+        reviewers = {r for given in answers.values() for r in given}
+        fixed = dict(conn.execute("SELECT category_id, value FROM resolutions WHERE dataset = ? "
+                                  "AND example_id = ?", (self.dataset, example_id)).fetchall())
+        rows = {int(c): (v, int(k)) for c, v, k in conn.execute(
+            "SELECT category_id, value, conflict FROM tags WHERE dataset = ? AND example_id = ?",
+            (self.dataset, example_id))}
+        for c in {cid, *answers, *fixed, *rows}:
+            if c in fixed:
+                value, conflict = fixed[c], 0
+            else:
+                given = {answers.get(c, {}).get(r, 0) for r in reviewers}
+                conflict = int(len(given) > 1)
+                value = next(iter(given)) if len(given) == 1 and c in answers else None
+            if rows.get(c) == (value, conflict) and c != cid:
+                continue
+            conn.execute(
+                "INSERT INTO tags(dataset, example_id, category_id, value, author, at, "
+                "version, conflict) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(dataset, "
+                "example_id, category_id) DO UPDATE SET value = excluded.value, author = "
+                "excluded.author, at = excluded.at, version = tags.version + 1, conflict = "
+                "excluded.conflict", (self.dataset, example_id, c, value, self.author, at,
+                                      conflict))
 
     def _write_comment(self, conn: sqlite3.Connection, example_id: str, text: str,
                        at: str) -> Edit:
@@ -824,6 +840,26 @@ class AnnotationStore:
         return _wide(pd.DataFrame(rows, columns=["example_id", "category", "value"]), cats)
 
     # -- a team of reviewers -------------------------------------------------------------------
+    def resolved(self, example_id: str) -> tuple[dict[str, bool | None], bool]:
+        """One example's resolved values by active category, and whether reviewers disagree
+        on any of them (then the example waits out of the tally)."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT c.name, t.value, t.conflict FROM tags t JOIN categories c ON c.id = "
+                "t.category_id WHERE t.dataset = ? AND t.example_id = ? AND c.removed_at IS "
+                "NULL", (self.dataset, self._example(example_id))).fetchall()
+        return ({name: None if v is None else bool(v) for name, v, _ in rows},
+                any(bool(c) for _, _, c in rows))
+
+    def has_reviewed(self, example_id: str, reviewer: str | None = None) -> bool:
+        """Whether a reviewer (default this store's author) gave the example any value."""
+        reviewer = self.author if reviewer is None else str(reviewer)
+        with self._transaction(write=False) as conn:
+            return conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM reviews WHERE dataset = ? AND example_id = ? AND "
+                "reviewer = ? AND value IS NOT NULL)",
+                (self.dataset, self._example(example_id), reviewer)).fetchone()[0] == 1
+
     def reviews(self) -> pd.DataFrame:
         """Every reviewer's own values: example_id, category, reviewer, value, at."""
         with self._transaction(write=False) as conn:
@@ -1323,10 +1359,26 @@ class ReviewSession:
         return key
 
     def set_tag(self, key: str, category: str, value: bool | None) -> Edit:
-        """Tick, untick or clear one box: store (durable), then results."""
+        """Tick, untick or clear one box: store (durable), then results (the resolved
+        review: another reviewer's answer may agree, or conflict and hold the example out)."""
         key = self._check(key, category)
         edit = self.store.set_tag(key, category, value)
-        self.results.set_tag(key, category, value)
+        self._apply(key)
+        return edit
+
+    def _apply(self, key: str) -> None:
+        """The store's resolved review of one example into the results."""
+        values, conflict = self.store.resolved(key)
+        if conflict:
+            self.results.clear_review(key)
+        else:
+            self.results.set_review(key, values)
+
+    def reconcile(self, key: str, category: str, value: bool | None) -> Edit:
+        """Resolve reviewers' disagreement on one box (recorded with who did it)."""
+        key = self._check(key, category)
+        edit = self.store.reconcile(key, category, value)
+        self._apply(key)
         return edit
 
     def is_reviewed(self, key: str) -> bool:
@@ -1339,14 +1391,13 @@ class ReviewSession:
         A reviewed example counts in the tally's denominator even when no category applies.
         """
         key = self._check(key)
-        if bool(reviewed) == self.is_reviewed(key):
+        if bool(reviewed) == self.store.has_reviewed(key):  # this reviewer's own review
             return []
         if reviewed:
             edits = self.store.set_tags(key, {MISLABELLED: False})
-            self.results.set_tag(key, MISLABELLED, False)
-            return edits
-        edits = self.store.set_tags(key, {c: None for c in self.results.categories})
-        self.results.clear_review(key)
+        else:
+            edits = self.store.set_tags(key, {c: None for c in self.results.categories})
+        self._apply(key)
         return edits
 
     def set_comment(self, key: str, text: str) -> Edit:

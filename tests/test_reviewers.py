@@ -212,3 +212,29 @@ def test_not_well_defined_is_said_at_most_5_percent_of_the_time_at_kappa_06(n: i
     assert null <= binom.ppf(0.99, 300, 0.05)
     if n >= 100:
         assert found >= 80
+
+
+def test_a_session_shows_the_resolved_review_and_each_reviewer_marks_their_own(
+        tmp_path: Path) -> None:
+    from dashboard import Results
+    from dashboard.annotations import ReviewSession
+
+    rng = np.random.default_rng(4)
+    n = 200
+    frame = pd.DataFrame({"id": np.arange(n), "split": "dev", "label": rng.integers(0, 2, n),
+                          "score": rng.random(n)})
+    path = tmp_path / "team.sqlite"
+    ana = ReviewSession(Results.from_frame(frame), path, author="ana")
+    ben = ReviewSession(Results.from_frame(frame), path, author="ben")
+    ana.add_category("blurry")
+    ben.sync()
+    ana.set_tag("3", "blurry", True)
+    assert bool(ana.results.tags.loc["3", "blurry"])
+    ben.set_reviewed("3", True)  # ben reviewed it too, nothing ticked: he disagrees
+    assert ben.store.has_reviewed("3") and "3" not in ben.results.tags.index  # in conflict
+    assert ben.results.tally().attrs["reviewed"] == 0
+    ben.reconcile("3", "blurry", True)
+    assert bool(ben.results.tags.loc["3", "blurry"])
+    ana.set_tag("4", "blurry", False)
+    ben.set_tag("4", "blurry", False)  # they agree
+    assert not ben.results.tags.loc["4", "blurry"] and ben.store.conflicts().empty
