@@ -45,6 +45,7 @@ import pandas as pd
 
 from dashboard.errors import DashboardError
 from dashboard.io import boolish, canonical_category
+from dashboard.metrics.agreement import cohen_kappa
 from dashboard.metrics.tally import MISLABELLED
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 #: version of the tables below; a store written by a newer version is refused, not misread
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: one value per reviewer (reviews), resolutions, assignments
 #: file name of the default store, in the folder of the results file
 DEFAULT_STORE_NAME = "annotations.sqlite"
 #: position of "incorrectly labelled": after every category the reviewer adds
@@ -101,11 +102,39 @@ CREATE TABLE IF NOT EXISTS tags (
     dataset TEXT NOT NULL,
     example_id TEXT NOT NULL,
     category_id INTEGER NOT NULL REFERENCES categories(id),
-    value INTEGER,               -- 1 ticked, 0 not ticked, NULL cleared
+    value INTEGER,               -- the resolved value: 1 ticked, 0 not ticked, NULL cleared
     author TEXT NOT NULL,
     at TEXT NOT NULL,
     version INTEGER NOT NULL,
+    conflict INTEGER NOT NULL DEFAULT 0,  -- reviewers disagree and nobody reconciled them
     PRIMARY KEY (dataset, example_id, category_id)
+);
+CREATE TABLE IF NOT EXISTS reviews (  -- each reviewer's own value: nobody overwrites anyone
+    dataset TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    reviewer TEXT NOT NULL,
+    value INTEGER,
+    at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (dataset, example_id, category_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS resolutions (  -- a disagreement reconciled, and by whom
+    dataset TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    value INTEGER,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (dataset, example_id, category_id)
+);
+CREATE TABLE IF NOT EXISTS assignments (  -- who reviews which example of the sample
+    dataset TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    overlap INTEGER NOT NULL,    -- 1: reviewed twice, for agreement
+    PRIMARY KEY (dataset, example_id, reviewer)
 );
 CREATE TABLE IF NOT EXISTS comments (
     dataset TEXT NOT NULL,
@@ -130,6 +159,9 @@ CREATE TABLE IF NOT EXISTS edits (
 );
 CREATE INDEX IF NOT EXISTS edits_example ON edits(dataset, example_id);
 """
+
+#: the tables of reviewers' own values, resolutions and shares of the sample
+_PER_REVIEWER = ("reviews", "resolutions", "assignments")
 
 #: CSV columns that describe an example instead of tagging it (the grid's export has them)
 _NOT_TAGS = frozenset({"label", "prediction", "predicted", "score", "correct", "split", "model",
@@ -412,6 +444,11 @@ class AnnotationStore:
 
     def _init_schema(self) -> None:
         with self._transaction(write=True) as conn:
+            old_tags = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'tags'").fetchone() is not None
+            if old_tags and "conflict" not in {r[1] for r in conn.execute(
+                    "PRAGMA table_info(tags)")}:  # a version 1 store: one value per example
+                conn.execute("ALTER TABLE tags ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -422,6 +459,11 @@ class AnnotationStore:
                 raise DashboardError(f"the store has schema version {row[0]}, newer than this "
                                      f"dashboard's {SCHEMA_VERSION}: upgrade the dashboard",
                                      file=str(self.path))
+            elif row[0] < SCHEMA_VERSION:  # each version 1 value becomes its author's review
+                conn.execute("INSERT OR IGNORE INTO reviews(dataset, example_id, category_id, "
+                             "reviewer, value, at, version) SELECT dataset, example_id, "
+                             "category_id, author, value, at, version FROM tags")
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             self._ensure_category(conn, MISLABELLED, origin=MISLABELLED,
                                   position=_MISLABELLED_POSITION)
 
@@ -493,7 +535,7 @@ class AnnotationStore:
             # the old dataset's own one (with its tags) takes the name
             conn.execute("DELETE FROM edits WHERE dataset = ?", (self.dataset,))
             conn.execute("DELETE FROM categories WHERE dataset = ?", (self.dataset,))
-            for table in ("categories", "tags", "comments", "edits"):
+            for table in ("categories", "tags", "comments", "edits", *_PER_REVIEWER):
                 conn.execute(f"UPDATE {table} SET dataset = ? WHERE dataset = ?",
                              (self.dataset, chosen))
             self._log(conn, _now(), "rename_dataset", old=chosen, new=self.dataset)
@@ -652,25 +694,66 @@ class AnnotationStore:
     # -- writes --------------------------------------------------------------------------------
     def _write_tag(self, conn: sqlite3.Connection, example_id: str, category: str,
                    value: int | None, at: str) -> Edit:
+        """Store this reviewer's own value, then the example's resolved value: a
+        reconciliation if one was made, else the reviewers' common value, else a conflict
+        (no value until someone reconciles it)."""
         cid = self._category_id(conn, category)
-        prev = conn.execute("SELECT value, author, at, version FROM tags WHERE dataset = ? AND "
-                            "example_id = ? AND category_id = ?",
-                            (self.dataset, example_id, cid)).fetchone()
-        version = 1 if prev is None else int(prev[3]) + 1
+        prev = conn.execute("SELECT value, at, version FROM reviews WHERE dataset = ? AND "
+                            "example_id = ? AND category_id = ? AND reviewer = ?",
+                            (self.dataset, example_id, cid, self.author)).fetchone()
+        last = conn.execute("SELECT author, at FROM tags WHERE dataset = ? AND example_id = ? "
+                            "AND category_id = ?", (self.dataset, example_id, cid)).fetchone()
+        version = 1 if prev is None else int(prev[2]) + 1
         conn.execute(
-            "INSERT INTO tags(dataset, example_id, category_id, value, author, at, version) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset, example_id, category_id) DO UPDATE "
-            "SET value = excluded.value, author = excluded.author, at = excluded.at, "
+            "INSERT INTO reviews(dataset, example_id, category_id, reviewer, value, at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dataset, example_id, category_id, "
+            "reviewer) DO UPDATE SET value = excluded.value, at = excluded.at, "
             "version = excluded.version",
-            (self.dataset, example_id, cid, value, self.author, at, version))
+            (self.dataset, example_id, cid, self.author, value, at, version))
+        self._resolve(conn, example_id, cid, at)
         old = None if prev is None else prev[0]
         seq = self._log(conn, at, "tag", example_id=example_id, category_id=cid,
                         category=category, old=_text(old), new=_text(value))
         return Edit(seq=seq, dataset=self.dataset, action="tag", example_id=example_id,
                     category=category, old=None if old is None else bool(old),
                     new=None if value is None else bool(value), author=self.author, at=at,
-                    version=version, previous_author=None if prev is None else prev[1],
-                    previous_at=None if prev is None else prev[2])
+                    version=version, previous_author=None if last is None else last[0],
+                    previous_at=None if last is None else last[1])
+
+    def _resolve(self, conn: sqlite3.Connection, example_id: str, cid: int, at: str) -> None:
+        """The resolved values of one example into ``tags``, from the reviews: every category
+        of it, since a reviewer who reviewed an example answered each category (an unticked
+        one reads False), so one answer can agree or conflict with another reviewer's on a
+        category this reviewer never touched. A reconciliation wins. ``cid``, the category
+        just written, always gets its row."""
+        answers: dict[int, dict[str, int]] = {}
+        for c, reviewer, v in conn.execute(
+                "SELECT r.category_id, r.reviewer, r.value FROM reviews r JOIN categories k ON "
+                "k.id = r.category_id WHERE r.dataset = ? AND r.example_id = ? AND r.value IS "
+                "NOT NULL AND k.removed_at IS NULL", (self.dataset, example_id)):
+            answers.setdefault(int(c), {})[reviewer] = int(v)
+        reviewers = {r for given in answers.values() for r in given}
+        fixed = dict(conn.execute("SELECT category_id, value FROM resolutions WHERE dataset = ? "
+                                  "AND example_id = ?", (self.dataset, example_id)).fetchall())
+        rows = {int(c): (v, int(k)) for c, v, k in conn.execute(
+            "SELECT category_id, value, conflict FROM tags WHERE dataset = ? AND example_id = ?",
+            (self.dataset, example_id))}
+        for c in {cid, *answers, *fixed, *rows}:
+            if c in fixed:
+                value, conflict = fixed[c], 0
+            else:
+                given = {answers.get(c, {}).get(r, 0) for r in reviewers}
+                conflict = int(len(given) > 1)
+                value = next(iter(given)) if len(given) == 1 and c in answers else None
+            if rows.get(c) == (value, conflict) and c != cid:
+                continue
+            conn.execute(
+                "INSERT INTO tags(dataset, example_id, category_id, value, author, at, "
+                "version, conflict) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(dataset, "
+                "example_id, category_id) DO UPDATE SET value = excluded.value, author = "
+                "excluded.author, at = excluded.at, version = tags.version + 1, conflict = "
+                "excluded.conflict", (self.dataset, example_id, c, value, self.author, at,
+                                      conflict))
 
     def _write_comment(self, conn: sqlite3.Connection, example_id: str, text: str,
                        at: str) -> Edit:
@@ -741,16 +824,211 @@ class AnnotationStore:
     def tags(self) -> pd.DataFrame:
         """One row per reviewed example: ``example_id``, then one column per category.
 
-        Values are nullable booleans; a reviewed example (one with any value) reads False for
-        the categories never ticked, and examples whose tags were all cleared are left out.
+        Values are nullable booleans, the resolved ones (reviewers agree, or a reconciliation);
+        a reviewed example (one with any value) reads False for the categories never ticked,
+        and examples whose tags were all cleared are left out, as are examples still in
+        conflict (:meth:`conflicts`): the tally waits for them.
         """
         with self._transaction(write=False) as conn:
             cats = [name for _, name, _ in self._active(conn)]
             rows = conn.execute(
                 "SELECT t.example_id, c.name, t.value FROM tags t JOIN categories c ON "
-                "c.id = t.category_id WHERE t.dataset = ? AND c.removed_at IS NULL",
-                (self.dataset,)).fetchall()
+                "c.id = t.category_id WHERE t.dataset = ? AND c.removed_at IS NULL AND "
+                "t.example_id NOT IN (SELECT x.example_id FROM tags x JOIN categories k ON "
+                "k.id = x.category_id WHERE x.dataset = ? AND x.conflict = 1 AND "
+                "k.removed_at IS NULL)", (self.dataset, self.dataset)).fetchall()
         return _wide(pd.DataFrame(rows, columns=["example_id", "category", "value"]), cats)
+
+    # -- a team of reviewers -------------------------------------------------------------------
+    def resolved(self, example_id: str) -> tuple[dict[str, bool | None], bool]:
+        """One example's resolved values by active category, and whether reviewers disagree
+        on any of them (then the example waits out of the tally)."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT c.name, t.value, t.conflict FROM tags t JOIN categories c ON c.id = "
+                "t.category_id WHERE t.dataset = ? AND t.example_id = ? AND c.removed_at IS "
+                "NULL", (self.dataset, self._example(example_id))).fetchall()
+        return ({name: None if v is None else bool(v) for name, v, _ in rows},
+                any(bool(c) for _, _, c in rows))
+
+    def has_reviewed(self, example_id: str, reviewer: str | None = None) -> bool:
+        """Whether a reviewer (default this store's author) gave the example any value."""
+        reviewer = self.author if reviewer is None else str(reviewer)
+        with self._transaction(write=False) as conn:
+            return conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM reviews WHERE dataset = ? AND example_id = ? AND "
+                "reviewer = ? AND value IS NOT NULL)",
+                (self.dataset, self._example(example_id), reviewer)).fetchone()[0] == 1
+
+    def reviews(self) -> pd.DataFrame:
+        """Every reviewer's own values: example_id, category, reviewer, value, at."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT r.example_id, c.name, r.reviewer, r.value, r.at FROM reviews r JOIN "
+                "categories c ON c.id = r.category_id WHERE r.dataset = ? AND c.removed_at IS "
+                "NULL ORDER BY r.example_id, c.position, c.id, r.reviewer",
+                (self.dataset,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["example_id", "category", "reviewer", "value", "at"])
+        frame["value"] = _tag_array(frame["value"])
+        return frame
+
+    def conflicts(self) -> pd.DataFrame:
+        """One row per (example, category) where reviewers disagree and nobody reconciled
+        them: ``example_id``, ``category`` and one column per reviewer with their value."""
+        with self._transaction(write=False) as conn:
+            pairs = conn.execute(
+                "SELECT t.example_id, c.name FROM tags t JOIN categories c ON c.id = "
+                "t.category_id WHERE t.dataset = ? AND t.conflict = 1 AND c.removed_at IS NULL "
+                "ORDER BY t.example_id, c.position, c.id", (self.dataset,)).fetchall()
+        if not pairs:
+            return pd.DataFrame(columns=["example_id", "category"])
+        wanted = pd.DataFrame(pairs, columns=["example_id", "category"])
+        given = self.reviews().dropna(subset=["value"])
+        mine = given.merge(wanted, on=["example_id", "category"])
+        wide = mine.pivot(index=["example_id", "category"], columns="reviewer", values="value")
+        wide.columns.name = None
+        out = wanted.merge(wide.reset_index(), on=["example_id", "category"], how="left")
+        for reviewer in wide.columns:
+            out[reviewer] = out[reviewer].astype("boolean")
+        return out
+
+    def reconcile(self, example_id: str, category: str, value: bool | None) -> Edit:
+        """Record how a disagreement is resolved (by this store's author), so the example
+        counts again; the reviewers' own values stay as they were."""
+        key, stored = self._example(example_id), _tag_value(value)
+        at = _now()
+        with self._transaction(write=True) as conn:
+            cid = self._category_id(conn, category)
+            prev = conn.execute("SELECT value FROM tags WHERE dataset = ? AND example_id = ? AND "
+                                "category_id = ?", (self.dataset, key, cid)).fetchone()
+            conn.execute(
+                "INSERT INTO resolutions(dataset, example_id, category_id, value, by, at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dataset, example_id, category_id) DO "
+                "UPDATE SET value = excluded.value, by = excluded.by, at = excluded.at",
+                (self.dataset, key, cid, stored, self.author, at))
+            self._resolve(conn, key, cid, at)
+            old = None if prev is None else prev[0]
+            seq = self._log(conn, at, "reconcile", example_id=key, category_id=cid,
+                            category=category, old=_text(old), new=_text(stored))
+        return Edit(seq=seq, dataset=self.dataset, action="reconcile", example_id=key,
+                    category=category, old=None if old is None else bool(old),
+                    new=None if stored is None else bool(stored), author=self.author, at=at,
+                    version=1, previous_author=None, previous_at=None)
+
+    def resolutions(self) -> pd.DataFrame:
+        """The reconciliations made: example_id, category, value, by, at."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT r.example_id, c.name, r.value, r.by, r.at FROM resolutions r JOIN "
+                "categories c ON c.id = r.category_id WHERE r.dataset = ? ORDER BY r.at",
+                (self.dataset,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["example_id", "category", "value", "by", "at"])
+        frame["value"] = _tag_array(frame["value"])
+        return frame
+
+    def agreement(self) -> pd.DataFrame:
+        """Cohen's κ per category on the examples two reviewers both reviewed.
+
+        Indexed by category: ``n_double`` (examples with two reviewers' answers), ``kappa``,
+        ``kappa_low``, ``kappa_high`` (95%, see :func:`dashboard.metrics.agreement.cohen_kappa`),
+        ``disagreements`` and ``not_well_defined`` (the whole interval below 0.6). A reviewer
+        who reviewed an example answered every category (unticked reads False). With more
+        than two reviewers on an example, the first two by name are compared.
+        """
+        given = self.reviews().dropna(subset=["value"])
+        with self._transaction(write=False) as conn:
+            cats = [name for _, name, _ in self._active(conn)]
+        rows = []
+        reviewed = given[["example_id", "reviewer"]].drop_duplicates()
+        pairs = reviewed.sort_values(["example_id", "reviewer"]).groupby("example_id")[
+            "reviewer"].apply(list)
+        pairs = pairs[pairs.map(len) >= 2]
+        answers = given.set_index(["example_id", "reviewer", "category"])["value"]
+        for c in cats:
+            first, second = [], []
+            for example, names in pairs.items():
+                a = answers.get((example, names[0], c), False)
+                b = answers.get((example, names[1], c), False)
+                first.append(bool(a) if a is not pd.NA else False)
+                second.append(bool(b) if b is not pd.NA else False)
+            k = cohen_kappa(np.asarray(first, dtype=bool), np.asarray(second, dtype=bool))
+            rows.append({"category": c, "n_double": k.n, "kappa": k.kappa,
+                         "kappa_low": k.low, "kappa_high": k.high,
+                         "disagreements": k.disagreements, "not_well_defined": k.clearly_low})
+        return pd.DataFrame(rows).set_index("category")
+
+    def assign(self, keys: Sequence[str], reviewers: Sequence[str], *, overlap: float = 0.2,
+               seed: int = 0) -> dict[str, list[str]]:
+        """Split a review sample among reviewers: even, disjoint shares plus an ``overlap``
+        share of examples reviewed by two of them (for :meth:`agreement`).
+
+        Deterministic: the same keys (in any order), reviewers and seed give the same shares.
+        The overlap examples go to pairs of reviewers in turn; every other example to one
+        reviewer, so each share differs from the others by at most one or two examples.
+        Saved in the store (replacing this dataset's previous assignment); returns
+        ``{reviewer: [keys]}`` in review order.
+        """
+        names = list(dict.fromkeys(str(r).strip() for r in reviewers if str(r).strip()))
+        if not names:
+            raise DashboardError("assign needs at least one reviewer")
+        if not 0.0 <= float(overlap) <= 1.0:
+            raise DashboardError(f"overlap must be between 0 and 1, got {overlap}")
+        unique = sorted({self._example(k) for k in keys})
+        order = pd.util.hash_array(np.asarray(unique, dtype=object),
+                                   hash_key=f"mldash-as{int(seed) % 10**7:07d}")  # 16 bytes
+        ordered = [unique[i] for i in np.argsort(order, kind="stable")]
+        doubled = round(float(overlap) * len(ordered)) if len(names) > 1 else 0
+        shares: dict[str, list[tuple[str, int]]] = {r: [] for r in names}
+        load = dict.fromkeys(names, 0)
+        pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+        for i, key in enumerate(ordered[:doubled]):
+            a, b = pairs[i % len(pairs)]
+            for r in (a, b):
+                shares[r].append((key, 1))
+                load[r] += 1
+        for key in ordered[doubled:]:  # the least loaded reviewer next, ties by name order
+            r = min(names, key=lambda n: (load[n], names.index(n)))
+            shares[r].append((key, 0))
+            load[r] += 1
+        with self._transaction(write=True) as conn:
+            conn.execute("DELETE FROM assignments WHERE dataset = ?", (self.dataset,))
+            conn.executemany(
+                "INSERT INTO assignments(dataset, example_id, reviewer, position, overlap) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(self.dataset, key, r, pos, dup) for r, items in shares.items()
+                 for pos, (key, dup) in enumerate(items)])
+            self._log(conn, _now(), "assign", new=f"{len(ordered)} examples to "
+                      f"{', '.join(names)}, overlap {float(overlap):g}, seed {int(seed)}")
+        return {r: [k for k, _ in items] for r, items in shares.items()}
+
+    def assignment(self, reviewer: str | None = None) -> pd.DataFrame:
+        """A reviewer's share (default this store's author): example_id, overlap, done (this
+        reviewer gave a value to any category), in review order."""
+        reviewer = self.author if reviewer is None else str(reviewer)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT a.example_id, a.overlap, EXISTS(SELECT 1 FROM reviews r WHERE "
+                "r.dataset = a.dataset AND r.example_id = a.example_id AND r.reviewer = "
+                "a.reviewer AND r.value IS NOT NULL) FROM assignments a WHERE a.dataset = ? "
+                "AND a.reviewer = ? ORDER BY a.position", (self.dataset, reviewer)).fetchall()
+        frame = pd.DataFrame(rows, columns=["example_id", "overlap", "done"])
+        return frame.astype({"overlap": bool, "done": bool})
+
+    def progress(self, reviewer: str | None = None) -> str | None:
+        """"your 34 of 100 (12 done)", or None when the reviewer has no share."""
+        mine = self.assignment(reviewer)
+        if mine.empty:
+            return None
+        with self._transaction(write=False) as conn:
+            total = conn.execute("SELECT COUNT(DISTINCT example_id) FROM assignments WHERE "
+                                 "dataset = ?", (self.dataset,)).fetchone()[0]
+        return f"your {len(mine):,} of {int(total):,} ({int(mine['done'].sum()):,} done)"
+
+    def next_for(self, reviewer: str | None = None) -> str | None:
+        """The next example of the reviewer's share that they have not reviewed yet."""
+        mine = self.assignment(reviewer)
+        left = mine[~mine["done"]]
+        return None if left.empty else str(left["example_id"].iloc[0])
 
     def comments(self) -> dict[str, str]:
         """Non-empty comments by example id."""
@@ -1082,10 +1360,26 @@ class ReviewSession:
         return key
 
     def set_tag(self, key: str, category: str, value: bool | None) -> Edit:
-        """Tick, untick or clear one box: store (durable), then results."""
+        """Tick, untick or clear one box: store (durable), then results (the resolved
+        review: another reviewer's answer may agree, or conflict and hold the example out)."""
         key = self._check(key, category)
         edit = self.store.set_tag(key, category, value)
-        self.results.set_tag(key, category, value)
+        self._apply(key)
+        return edit
+
+    def _apply(self, key: str) -> None:
+        """The store's resolved review of one example into the results."""
+        values, conflict = self.store.resolved(key)
+        if conflict:
+            self.results.clear_review(key)
+        else:
+            self.results.set_review(key, values)
+
+    def reconcile(self, key: str, category: str, value: bool | None) -> Edit:
+        """Resolve reviewers' disagreement on one box (recorded with who did it)."""
+        key = self._check(key, category)
+        edit = self.store.reconcile(key, category, value)
+        self._apply(key)
         return edit
 
     def is_reviewed(self, key: str) -> bool:
@@ -1098,14 +1392,13 @@ class ReviewSession:
         A reviewed example counts in the tally's denominator even when no category applies.
         """
         key = self._check(key)
-        if bool(reviewed) == self.is_reviewed(key):
+        if bool(reviewed) == self.store.has_reviewed(key):  # this reviewer's own review
             return []
         if reviewed:
             edits = self.store.set_tags(key, {MISLABELLED: False})
-            self.results.set_tag(key, MISLABELLED, False)
-            return edits
-        edits = self.store.set_tags(key, {c: None for c in self.results.categories})
-        self.results.clear_review(key)
+        else:
+            edits = self.store.set_tags(key, {c: None for c in self.results.categories})
+        self._apply(key)
         return edits
 
     def set_comment(self, key: str, text: str) -> Edit:

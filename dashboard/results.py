@@ -985,6 +985,25 @@ class Results(t.HasTraits):
         new.loc[key, category] = pd.NA if value is None else bool(value)
         self.tags = new
 
+    def set_review(self, key: str, values: Mapping[str, bool | None]) -> None:
+        """Replace one example's whole review in one change (the store's resolved values:
+        categories not given, or None, read False on a reviewed example); no value at all
+        clears the review."""
+        key = str(key)
+        if not any(v is not None for v in values.values()):
+            self.clear_review(key)
+            return
+        if not self.has_key(key):
+            raise DashboardError(f"unknown example {key!r}")
+        new = self.tags.copy()
+        row = [bool(values.get(c)) if values.get(c) is not None else False for c in new.columns]
+        if key in new.index:
+            new.loc[key] = row
+        else:
+            new = pd.concat([new, pd.DataFrame([row], columns=new.columns, index=pd.Index(
+                [key], name=new.index.name))]).astype("boolean")
+        self.tags = new
+
     def clear_review(self, key: str) -> None:
         """Forget that an example was reviewed (all its tags become unknown)."""
         key = str(key)

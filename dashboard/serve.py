@@ -549,6 +549,19 @@ def voila_process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def hub_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a JupyterHub spawner adds to a user's server so it serves the dashboard.
+
+    The :func:`voila_process_env` additions only (``JUPYTER_PATH`` for the ``mldash``
+    template and its plotly.js, ``PYTHONPATH`` for a source checkout) plus ``extra``, e.g.
+    :func:`dashboard_env`'s ``DASHBOARD_*`` variables: for ``c.Spawner.environment`` in a
+    ``jupyterhub_config.py`` (``examples/jupyterhub/``). The kernels then see the Hub's
+    ``JUPYTERHUB_USER``, which the tally grid records as the reviewer.
+    """
+    full = voila_process_env(extra)
+    return {k: v for k, v in full.items() if os.environ.get(k) != v or k in (extra or {})}
+
+
 def start_voila(
     notebook: Path,
     *,

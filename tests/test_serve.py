@@ -204,6 +204,18 @@ def test_dashboard_env(tmp_path: Path) -> None:
     assert minimal[ENV_DATASET_NAME] == "r.parquet"
 
 
+def test_hub_environment_holds_the_additions_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a JupyterHub spawner adds (examples/jupyterhub): the DASHBOARD_* variables and the
+    template's JUPYTER_PATH, not the Hub's own environment, and never the access token."""
+    monkeypatch.setenv("MLDASH_UNRELATED", "1")
+    monkeypatch.setenv(serve.USER_TOKEN_ENV, "x" * 40)
+    env = serve.hub_environment(serve.dashboard_env(Path("/data/r.parquet"), store=Path("/s.db")))
+    assert env[ENV_FILE] == "/data/r.parquet" and env[serve.ENV_STORE] == "/s.db"
+    assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(TEMPLATE_ROOT)
+    assert "MLDASH_UNRELATED" not in env and serve.USER_TOKEN_ENV not in env
+    assert serve.ENV_TOKEN not in env
+
+
 def test_process_env_finds_the_template_and_the_package() -> None:
     env = serve.voila_process_env({ENV_FILE: "/x.csv"})
     assert env[ENV_FILE] == "/x.csv"

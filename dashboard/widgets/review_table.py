@@ -37,6 +37,8 @@ __all__ = ["EDIT_FIELDS", "MAX_COMMENT", "MAX_KEY", "ReviewTable"]
 MAX_COMMENT = 2000
 #: longest example id accepted in a message from the page
 MAX_KEY = 1000
+#: longest reviewer name accepted from the page
+MAX_REVIEWER = 80
 #: what a message may edit, and the Python type of its value
 EDIT_FIELDS: dict[str, type] = {"tag": bool, "reviewed": bool, "comment": str}
 _MESSAGE_FIELDS = {"event", "key", "field", "category", "value"}
@@ -54,6 +56,9 @@ RefusalHandler = Callable[[str, "str | None"], None]
 BatchHandler = Callable[[Callable[[], None]], None]
 
 _ESM = """
+const KEYS = "Keys: j / k (or down / up) move, 1-9 tick the n-th category, c comment, " +
+  "Enter reviewed and next, Esc leaves the comment";
+const REVIEWER_KEY = "mldash-reviewer";
 const SAFE_IMAGE = /^data:image\\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\\/=]+$/;
 function node(tag, cls, text) {
   const e = document.createElement(tag);
@@ -253,7 +258,95 @@ function render({ model, el }) {
   const names = ["columns", "rows", "images", "footer", "best", "best_decided", "revision"];
   for (const n of names) model.on("change:" + n, schedule);
   paint();
-  return () => { for (const n of names) model.off("change:" + n, schedule); };
+
+  // keyboard-first review: j/k (or down/up) move, 1-9 toggle the n-th category, c comments,
+  // Enter marks the row reviewed and moves on; Escape leaves the comment box
+  box.tabIndex = 0;
+  box.setAttribute("aria-label", "review rows: " + KEYS);
+  box.appendChild(node("div", "mldash-key-legend", KEYS));
+  let current = -1;
+  const select = (i) => {
+    const rows = tbody.children;
+    if (!rows.length) return;
+    current = Math.max(0, Math.min(rows.length - 1, i));
+    for (let j = 0; j < rows.length; j++) rows[j].classList.toggle("mldash-current", j === current);
+    rows[current].scrollIntoView({ block: "nearest" });
+    box.dataset.current = rows[current].dataset.key;
+  };
+  const onKey = (e) => {
+    const inComment = e.target && e.target.type === "text";
+    if (inComment) {
+      if (e.key === "Escape") { e.target.blur(); box.focus(); e.preventDefault(); }
+      return;
+    }
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const tr = tbody.children[current];
+    if (e.key === "j" || e.key === "ArrowDown") select(current + 1);
+    else if (e.key === "k" || e.key === "ArrowUp") select(current - 1);
+    else if (/^[1-9]$/.test(e.key) && tr) {
+      const input = tr.tags_[Number(e.key) - 1];
+      if (!input) return;
+      input.checked = !input.checked;
+      const category = (model.get("columns") || []).filter((c) => c.kind === "tag")[
+        Number(e.key) - 1].category;
+      send(tr, "tag", input.checked, category);
+    } else if (e.key === "c" && tr) tr.cells_.comment.focus();
+    else if (e.key === "Enter" && tr) {
+      if (!tr.cells_.reviewed.checked) {
+        tr.cells_.reviewed.checked = true;
+        send(tr, "reviewed", true);
+      }
+      select(current + 1);
+    } else return;
+    e.preventDefault();
+  };
+  box.addEventListener("keydown", onKey);
+  tbody.addEventListener("click", (e) => {
+    const tr = e.target.closest("tr");
+    if (tr) select(Array.prototype.indexOf.call(tbody.children, tr));
+  });
+  // the reviewer's name, asked once per browser and remembered there
+  const onMsg = (msg) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.event === "remember" && typeof msg.name === "string") {
+      try { localStorage.setItem(REVIEWER_KEY, msg.name); } catch (err) { /* private mode */ }
+    } else if (msg.event === "focus" && typeof msg.key === "string") {
+      const i = Array.prototype.findIndex.call(tbody.children, (r) => r.dataset.key === msg.key);
+      if (i >= 0) { select(i); box.focus(); }
+    }
+  };
+  model.on("msg:custom", onMsg);
+  if (model.get("ask_reviewer")) {
+    let saved = null;
+    try { saved = localStorage.getItem(REVIEWER_KEY); } catch (err) { saved = null; }
+    if (saved) {
+      model.send({ event: "reviewer", name: saved.slice(0, 80) });
+    } else {
+      const ask = node("form", "mldash-ask-reviewer");
+      const label = node("label", "", "Who is reviewing? ");
+      const input = node("input");
+      input.type = "text";
+      input.maxLength = 80;
+      input.placeholder = "your name";
+      label.appendChild(input);
+      const ok = node("button", "", "Save");
+      ok.type = "submit";
+      ask.append(label, ok);
+      ask.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const name = input.value.trim().slice(0, 80);
+        if (!name) return;
+        try { localStorage.setItem(REVIEWER_KEY, name); } catch (err) { /* private mode */ }
+        model.send({ event: "reviewer", name: name });
+        ask.remove();
+      });
+      box.insertBefore(ask, scroll);
+    }
+  }
+  return () => {
+    for (const n of names) model.off("change:" + n, schedule);
+    model.off("msg:custom", onMsg);
+  };
 }
 export default { render };
 """
@@ -332,6 +425,11 @@ body[data-jp-theme-light="false"] .mldash-review-table {{
 .mldash-review .mldash-muted {{ color: var(--mldash-muted); }}
 .mldash-review .mldash-note {{ font-size: 85%; }}
 .mldash-review tr.mldash-correct-row td {{ opacity: .85; }}
+.mldash-review-table:focus {{ outline: 2px solid var(--mldash-best); outline-offset: 2px; }}
+.mldash-review tr.mldash-current > td {{ background: var(--mldash-best-bg); }}
+.mldash-key-legend {{ font-size: 12px; color: var(--mldash-muted); margin-top: 4px; }}
+.mldash-ask-reviewer {{ margin: 4px 0; }}
+.mldash-ask-reviewer input {{ font: inherit; padding: 2px 4px; margin-right: 4px; }}
 .mldash-present .mldash-review-table {{ font-size: 17px; }}
 .mldash-present .mldash-review-scroll {{ max-height: 70vh; }}
 """
@@ -375,12 +473,17 @@ class ReviewTable(KernelOwnedState, anywidget.AnyWidget):
     max_comment = t.Int(MAX_COMMENT, help="longest comment accepted").tag(sync=True)
     revision = t.Int(0, help="moves after every message from the page: views repaint").tag(
         sync=True)
+    ask_reviewer = t.Bool(True, help="ask the page for its reviewer's name (remembered in the "
+                                     "browser); off when the name comes from JupyterHub").tag(
+        sync=True)
 
     def __init__(self, on_edit: EditHandler | None = None,
                  on_refused: RefusalHandler | None = None,
-                 on_batch: BatchHandler | None = None, **kwargs: Any) -> None:
+                 on_batch: BatchHandler | None = None,
+                 on_reviewer: Callable[[str], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_class("mldash-review-host")
+        self._on_reviewer = on_reviewer
         self._on_edit = on_edit
         self._on_refused = on_refused
         self._on_batch = on_batch
@@ -431,7 +534,30 @@ class ReviewTable(KernelOwnedState, anywidget.AnyWidget):
         if rows != self.rows:
             self.rows = rows
 
+    def remember_reviewer(self, name: str) -> None:
+        """Ask every view to remember the reviewer's name in its browser."""
+        self.send({"event": "remember", "name": str(name)[:MAX_REVIEWER]})
+
+    def focus_row(self, key: str) -> None:
+        """Ask every view to select the row of ``key`` and take the keyboard."""
+        self.send({"event": "focus", "key": str(key)})
+
     # -- messages from the page ----------------------------------------------------------------
+    def _reviewer(self, content: dict) -> bool:
+        """A page's remembered reviewer name: one line of at most MAX_REVIEWER printable
+        characters, else refused; handled only while the page may name its reviewer."""
+        name = content.get("name")
+        if set(content) - {"event", "name"} or not isinstance(name, str):
+            raise ValueError("a reviewer message holds one name")
+        name = name.strip()
+        if not name or len(name) > MAX_REVIEWER or not name.isprintable():
+            raise ValueError("a reviewer's name is one line of at most "
+                             f"{MAX_REVIEWER} printable characters")
+        if not self.ask_reviewer or self._on_reviewer is None:
+            raise ValueError("this page's reviewer comes from the server")
+        self._on_reviewer(name)
+        return True
+
     def receive(self, content: Any) -> bool:
         """Handle one message as the page sends it; True if it reached the edit handler.
 
@@ -441,6 +567,8 @@ class ReviewTable(KernelOwnedState, anywidget.AnyWidget):
         reason and nothing is written.
         """
         try:
+            if isinstance(content, dict) and content.get("event") == "reviewer":
+                return self._reviewer(content)
             key, field, category, value = self._check(content)
         except ValueError as exc:
             key = content.get("key") if isinstance(content, dict) else None

@@ -50,7 +50,7 @@ from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
 from dashboard.widgets.format import count, pct
-from dashboard.widgets.kernel_state import LockedBoundedIntText
+from dashboard.widgets.kernel_state import LockedBoundedFloatText, LockedBoundedIntText
 from dashboard.widgets.review_table import ReviewTable
 from dashboard.widgets.theme import css_color
 
@@ -284,7 +284,9 @@ class TallyGrid(widgets.VBox):
         super().__init__(**kwargs)
         self.add_class("mldash-tally")
         self.results = results
-        self.session = ReviewSession(results, store, author=author)
+        #: signed in through JupyterHub: the page's reviewer is the Hub user, not a typed name
+        self.hub_user = os.environ.get("JUPYTERHUB_USER") or None
+        self.session = ReviewSession(results, store, author=author or self.hub_user)
         self.store = self.session.store
         self.page_size = max(int(page_size), 1)
         self.last_error: str | None = None
@@ -318,13 +320,14 @@ class TallyGrid(widgets.VBox):
         # the shares with their intervals and ceilings (the report's figure), above the grid
         self.chart = PlotlyFigure()
         self.chart.add_class("mldash-tally-chart")
-        self.children = (self._title, self._answer, self.chart, self._controls,
+        self._build_team()
+        self.children = (self._title, self._answer, self.chart, self._team, self._controls,
                          self._category_bar, self._arrange_bar, self._summary, self._table,
-                         self._pager, self._note, self._panel, self._suggestions,
-                         self._export_box, self._status)
+                         self._pager, self._note, self._panel, self._agreement,
+                         self._suggestions, self._export_box, self._status)
         # hidden in presentation mode: the meeting sees the chart, not the spreadsheet
         for box in (self._controls, self._category_bar, self._arrange_bar, self._summary,
-                    self._table, self._pager, self._note, self._export_box):
+                    self._table, self._pager, self._note, self._export_box, self._team_tools):
             box.add_class("mldash-secondary")
         for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
@@ -435,7 +438,8 @@ class TallyGrid(widgets.VBox):
     def _build_table(self) -> None:
         self._with_preview = self._preview_col is not None
         self._table = ReviewTable(on_edit=self._on_page_edit, on_refused=self._on_page_refused,
-                                  on_batch=self._on_page_batch)
+                                  on_batch=self._on_page_batch, on_reviewer=self._on_reviewer,
+                                  ask_reviewer=self.hub_user is None)
         self._table.add_class("mldash-tally-grid")
         self._prev_button = widgets.Button(description="Previous", icon="arrow-left",
                                            layout=widgets.Layout(width="110px"))
@@ -459,6 +463,149 @@ class TallyGrid(widgets.VBox):
             "confidently contradicts the given label (confident learning); only a reviewer "
             "ticks <i>incorrectly labelled</i>.</span>")
         self._sync_categories(force=True)
+
+    def _build_team(self) -> None:
+        """Who reviews (the Hub user, or a name the browser remembers), their share of the
+        sample and its next example, splitting the sample among reviewers, and the
+        disagreements to reconcile with the agreement per category."""
+        self._whoami = widgets.HTML()
+        self._whoami.add_class("mldash-reviewer")
+        self._next_mine = widgets.Button(description="My next example", icon="forward",
+                                         tooltip="the next example of your share you have "
+                                         "not reviewed yet",
+                                         layout=widgets.Layout(width="auto"))
+        self._next_mine.on_click(self._on_next_mine_click)
+        wide = {"description_width": "initial"}
+        self._reviewers_box = widgets.Text(placeholder="ana, ben, cy", description="Split among",
+                                           style=wide, layout=widgets.Layout(width="260px"))
+        self._overlap_box = LockedBoundedFloatText(value=0.2, min=0.0, max=1.0, step=0.05,
+                                                   description="reviewed twice", style=wide,
+                                                   layout=widgets.Layout(width="170px"))
+        self._assign_button = widgets.Button(description="Split the sample", icon="users",
+                                             tooltip="deterministic, even shares of the sample "
+                                             "plus a share reviewed twice (for agreement)",
+                                             layout=widgets.Layout(width="auto"))
+        self._assign_button.on_click(self._on_assign_click)
+        self._team_tools = widgets.HBox([self._reviewers_box, self._overlap_box,
+                                         self._assign_button])
+        self._team = widgets.VBox([widgets.HBox([self._whoami, self._next_mine],
+                                                layout=widgets.Layout(align_items="center")),
+                                   self._team_tools])
+        self._team.add_class("mldash-team")
+        self._conflict_pick = widgets.Dropdown(options=[], description="Reconcile",
+                                               style=wide, layout=widgets.Layout(width="420px"))
+        self._ticked_button = widgets.Button(description="Ticked", icon="check",
+                                             layout=widgets.Layout(width="auto"))
+        self._unticked_button = widgets.Button(description="Not ticked", icon="times",
+                                               layout=widgets.Layout(width="auto"))
+        self._ticked_button.on_click(lambda _b: self._on_reconcile(True))
+        self._unticked_button.on_click(lambda _b: self._on_reconcile(False))
+        self._agreement_html = widgets.HTML()
+        self._reconcile_bar = widgets.HBox([self._conflict_pick, self._ticked_button,
+                                            self._unticked_button])
+        self._agreement = widgets.VBox([self._agreement_html, self._reconcile_bar])
+        self._agreement.add_class("mldash-agreement")
+        if self.hub_user:
+            self._author_box.disabled = True
+            self._author_box.tooltip = "signed in through JupyterHub"
+        self._update_team()
+
+    def _update_team(self) -> None:
+        """The reviewer line, the share's progress, the conflicts and the agreement."""
+        name = html.escape(self.store.author)
+        how = " (JupyterHub)" if self.hub_user else ""
+        progress = self.store.progress()
+        line = (f"Reviewing as <b>{name}</b>{how}"
+                + (f" · {html.escape(progress)}" if progress else ""))
+        _set(self._whoami, line)
+        self._next_mine.layout.display = None if progress else "none"
+        conflicts = self.store.conflicts()
+        options = []
+        for _, row in conflicts.iterrows():
+            said = ", ".join(f"{r} {'✓' if bool(v) else '✗'}" for r, v in row.items()
+                             if r not in ("example_id", "category") and not pd.isna(v))
+            options.append((f"{row['example_id']} · {row['category']} ({said})",
+                            (str(row["example_id"]), str(row["category"]))))
+        if [o[1] for o in options] != [o[1] for o in self._conflict_pick.options]:
+            self._conflict_pick.options = options
+            if options:
+                self._conflict_pick.index = 0
+        self._reconcile_bar.layout.display = None if options else "none"
+        agreement = self.store.agreement()
+        double = agreement[agreement["n_double"] > 0] if len(agreement) else agreement
+        parts = []
+        if len(conflicts):
+            n = conflicts["example_id"].nunique()
+            parts.append(f"<div role='status' style='color:{_ERROR}'><b>{n} example"
+                         f"{'s' if n != 1 else ''} in conflict</b> between reviewers: not "
+                         "counted until reconciled.</div>")
+        if len(double):
+            rows = "".join(
+                f"<tr><td>{html.escape(str(c))}</td><td>{int(r['n_double'])}</td><td>"
+                + ("–" if pd.isna(r["kappa"]) else
+                   f"{r['kappa']:.2f} ({r['kappa_low']:.2f} to {r['kappa_high']:.2f})")
+                + f"</td><td>{int(r['disagreements'])}</td><td>"
+                + ("<b>not yet well defined</b>" if r["not_well_defined"] else "")
+                + "</td></tr>" for c, r in double.iterrows())
+            parts.append("<div><b>Agreement</b> (Cohen's κ on the examples two reviewers "
+                         "both reviewed, 95% interval; below 0.6 the category needs a sharper "
+                         "definition)<table class='mldash-kappa'><tr><th>category</th><th>"
+                         "reviewed twice</th><th>κ</th><th>disagreements</th><th></th></tr>"
+                         f"{rows}</table></div>")
+        _set(self._agreement_html, "".join(parts))
+
+    def _on_reviewer(self, name: str) -> None:
+        """The page's reviewer name (typed once, remembered by the browser)."""
+        if self.hub_user or name == self.store.author:
+            return
+        self.store.author = name
+        if self._author_box.value != name:
+            self._author_box.value = name
+        self._update_team()
+
+    @_guarded
+    def _on_assign_click(self, _button: widgets.Button) -> None:
+        names = [n.strip() for n in self._reviewers_box.value.split(",") if n.strip()]
+        shares = self.store.assign(self._sample["key"].astype(str).tolist(), names,
+                                   overlap=float(self._overlap_box.value), seed=self.seed)
+        self._update_team()
+        self._show_info("Split the sample: " + "; ".join(
+            f"{html.escape(r)} {len(k)}" for r, k in shares.items()) + ".")
+
+    @_guarded
+    def _on_next_mine_click(self, _button: widgets.Button) -> None:
+        self.show_next_mine()
+
+    def show_next_mine(self) -> str | None:
+        """Page to the next example of this reviewer's share and give it the keyboard."""
+        key = self.store.next_for()
+        if key is None:
+            self._show_info("Your share is done.")
+            return None
+        where = np.flatnonzero(self._sample["key"].astype(str).to_numpy()[self._order] == key)
+        if not len(where):
+            self._show_info(f"Your next example {html.escape(key)} is not in this sample "
+                            "(another split, size or seed): draw the sample it was split from.")
+            return None
+        page = int(where[0]) // self.page_size + 1
+        if page != self.page:
+            self.page = page
+        self._table.focus_row(key)
+        return key
+
+    def _on_reconcile(self, value: bool) -> None:
+        self._guarded_call(functools.partial(self._reconcile, value))
+
+    def _reconcile(self, value: bool) -> None:
+        picked = self._conflict_pick.value
+        if not picked:
+            return
+        key, category = picked
+        self.session.reconcile(key, category, value)
+        self._update_team()
+        self._show_info(f"Reconciled {html.escape(key)} · {html.escape(category)}: "
+                        f"{'ticked' if value else 'not ticked'} (by "
+                        f"{html.escape(self.store.author)}).")
 
     def _build_panels(self) -> None:
         self._panel = widgets.HTML()
@@ -696,15 +843,25 @@ class TallyGrid(widgets.VBox):
                    "lead": f"error now {pct(tally.attrs['split_error'], 2)}",
                    "lead_class": "mldash-tally-error", "cell_class": "mldash-tally-ceiling",
                    "cells": ceilings}]
-        self._table.show(footer=footer, best=answer.leading or "", best_decided=answer.decided)
+        waiting = self.store.conflicts()["example_id"].nunique() if hasattr(self, "_team") \
+            else 0
+        decided = answer.decided and not waiting
+        sentence = answer.sentence
+        if waiting:  # the answer waits for the reviewers to agree
+            sentence = (f"Not yet: {waiting} reviewed example{'s' if waiting != 1 else ''} "
+                        f"{'are' if waiting != 1 else 'is'} in conflict between reviewers and "
+                        "not counted; reconcile them below first. So far: " + sentence)
+        self._table.show(footer=footer, best=answer.leading or "", best_decided=decided)
         self._update_panel(tally.attrs["label_noise"])
         # compact above the rows (the report draws it taller): ~22 px a category
         self.chart.show(tally_spec_from_table(tally, split=self.split,
                                               height=90 + 22 * len(tally.index)))
-        colour = "inherit" if answer.decided else _MUTED
+        colour = "inherit" if decided else _MUTED
         _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
-             f"margin:2px 0 6px 0;color:{colour}'>{html.escape(answer.sentence)}</div>")
+             f"margin:2px 0 6px 0;color:{colour}'>{html.escape(sentence)}</div>")
         self._update_suggestions()
+        if hasattr(self, "_team"):
+            self._update_team()
 
     @property
     def footer(self) -> dict[str, dict[str, str]]:
@@ -926,9 +1083,13 @@ class TallyGrid(widgets.VBox):
 
     @_guarded
     def _on_author_box_value_change(self, change: dict) -> None:
-        name = str(change["new"]).strip()
-        if name and name != self.store.author:
+        name = str(change["new"]).strip()[:80]
+        if self.hub_user or not name or not name.isprintable():
+            return
+        if name != self.store.author:
             self.store.author = name
+            self._table.remember_reviewer(name)  # asked once per browser
+            self._update_team()
 
     @_guarded
     def _on_export_click(self, _button: widgets.Button) -> None:
