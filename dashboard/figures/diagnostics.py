@@ -77,7 +77,11 @@ def mismatch_spec(results: Results, model: str | None = None, *, height: int = 3
                         "array": nums(rows["shift_high"].to_numpy(dtype=float) - shift),
                         "arrayminus": nums(shift - rows["shift_low"].to_numpy(dtype=float)),
                         "color": COLORS["text"], "thickness": 1.2},
-            "hovertext": hover, "hoverinfo": "text", "showlegend": False}
+            "hovertext": hover, "hoverinfo": "text", "showlegend": False,
+            # the words a screen reader gets (alt_text): each column's shift and what moved;
+            # not drawn on the bar, where the annotations above say it
+            "text": [f"shift {pct(v)}; {label}" for v, label in zip(shift, labels, strict=True)],
+            "textposition": "none"}
     # the level that moved (and, for a driver, its cost) written above each bar
     notes = [{"x": 0, "y": y, "xref": "x", "yref": "y", "text": text, "showarrow": False,
               "xanchor": "left", "yanchor": "bottom", "yshift": 13, "font": {"size": 12}}

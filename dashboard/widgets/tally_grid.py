@@ -321,9 +321,11 @@ class TallyGrid(widgets.VBox):
         self.chart = PlotlyFigure()
         self.chart.add_class("mldash-tally-chart")
         self._build_team()
-        self.children = (self._title, self._answer, self.chart, self._team, self._controls,
+        # the reviewer's share and the team's tools under the rows: the rows and their
+        # summary stay in sight with the chart above them
+        self.children = (self._title, self._answer, self.chart, self._controls,
                          self._category_bar, self._arrange_bar, self._summary, self._table,
-                         self._pager, self._note, self._panel, self._agreement,
+                         self._pager, self._team, self._note, self._panel, self._agreement,
                          self._suggestions, self._export_box, self._status)
         # hidden in presentation mode: the meeting sees the chart, not the spreadsheet
         for box in (self._controls, self._category_bar, self._arrange_bar, self._summary,
