@@ -156,7 +156,8 @@ def test_every_view_draws_the_current_state(lab: tuple[str, str, bool],
     page.locator(".jp-Notebook").wait_for(timeout=RUN_TIMEOUT_MS)
     page.wait_for_timeout(2000)  # the kernel starts
     run_all(page)
-    expected = 4 + LATE_VIEWS  # waterfall, tally chart, curves, confusion; ten late views
+    # waterfall, tally chart, curves, confusion; mismatch drivers, ROC, reliability; ten late
+    expected = 7 + LATE_VIEWS
     page.wait_for_function(
         f"() => Array.from(document.querySelectorAll('.mldash-plot'))"
         f".filter(d => Number(d.dataset.revision || 0) > 0).length >= {expected}",
