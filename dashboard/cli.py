@@ -217,7 +217,9 @@ def check_port(port: int | None) -> None:
 
 _HOST_NAME = re.compile(r"(?i)^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
                         r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
-_SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+):\d{1,5}/?$")
+#: a Dask scheduler address: [scheme://]host:port, or an in-process one (inproc://ip/pid/n)
+_SCHEDULER = re.compile(r"^(?:inproc://\S+|(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|"
+                        r"[^\s/:\[\]]+):\d{1,5}/?)$")
 
 
 def _is_ip(text: str) -> bool:
@@ -269,8 +271,9 @@ def check_serve_options(args: argparse.Namespace) -> None:
 
 
 def check_scheduler(address: str | None) -> None:
-    """Refuse a --scheduler that is not a scheduler address (``tcp://host:port`` or
-    ``host:port``) at once: Dask otherwise tried to reach it for a minute."""
+    """Refuse a --scheduler that is not a scheduler address (``tcp://host:port``,
+    ``host:port`` or an in-process ``inproc://`` one) at once: Dask otherwise tried to reach
+    it for a minute."""
     if address is not None and not _SCHEDULER.match(address.strip()):
         raise DashboardError(f"--scheduler {address!r}: a Dask scheduler address such as "
                              "tcp://10.0.0.5:8786")

@@ -306,6 +306,10 @@ def dashboard_env(
     return env
 
 
+#: seconds Voilà waits for a page's last output after its cell finished (nbclient's default 4)
+IOPUB_TIMEOUT_S = 120
+
+
 def voila_argv(
     notebook: Path,
     *,
@@ -393,6 +397,10 @@ def voila_argv(
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         "--MappingKernelManager.cull_connected=False",
+        # a page's output (the dashboard's widget) may reach Voilà seconds after its cell
+        # finished when many kernels start at once on few cores: nbclient's default 4 s wait
+        # dropped it, and the page stayed blank (ten viewers arriving together, issue 21)
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
     ]
     # one --X=item per list item (traitlets 5 deprecates --X=[...])
     argv += [f"--DashboardVoila.allowed_hosts={h}" for h in allowed_hosts(host, extra_hosts)]

@@ -9,13 +9,22 @@ takes it. The real-browser check (an idle server, a throttled browser) is in
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from jupyter_server._tz import utcnow
 
 from dashboard.app import NO_VIEW_TEXT, DashboardApp, PreheatedApp
 from dashboard.voila_server import CappedKernelManager
+
+
+def _run(coro: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: in a whole-suite run the browser tests'
+    Playwright (its sync API) keeps an event loop running in this thread for the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _manager_with_stale_kernel() -> tuple[CappedKernelManager, list[str]]:
@@ -37,22 +46,22 @@ def _manager_with_stale_kernel() -> tuple[CappedKernelManager, list[str]]:
 def test_kernel_is_kept_while_its_page_is_sent_and_then_connecting() -> None:
     km, shut = _manager_with_stale_kernel()
     km.page_started()  # the page that took the stale kernel is being sent
-    asyncio.run(km.cull_kernel_if_idle("k"))
+    _run(km.cull_kernel_if_idle("k"))
     assert shut == []
     km.page_sent()  # sent: its browser now loads the scripts and connects
-    asyncio.run(km.cull_kernel_if_idle("k"))
+    _run(km.cull_kernel_if_idle("k"))
     assert shut == []
 
 
 def test_kernel_without_a_page_is_still_culled() -> None:
     km, shut = _manager_with_stale_kernel()
-    asyncio.run(km.cull_kernel_if_idle("k"))  # no page sent since the server started
+    _run(km.cull_kernel_if_idle("k"))  # no page sent since the server started
     assert shut == ["k"]
     km, shut = _manager_with_stale_kernel()
     km.connect_grace = 0
     km.page_started()
     km.page_sent()
-    asyncio.run(km.cull_kernel_if_idle("k"))  # the grace has passed: a curl's kernel goes
+    _run(km.cull_kernel_if_idle("k"))  # the grace has passed: a curl's kernel goes
     assert shut == ["k"]
 
 
@@ -60,10 +69,10 @@ def test_connected_kernel_follows_jupyters_rules() -> None:
     km, shut = _manager_with_stale_kernel()
     km.page_started()
     km.notify_connect("k")
-    asyncio.run(km.cull_kernel_if_idle("k"))
+    _run(km.cull_kernel_if_idle("k"))
     assert shut == []  # connected: cull_connected is False
     km.notify_disconnect("k")
-    asyncio.run(km.cull_kernel_if_idle("k"))
+    _run(km.cull_kernel_if_idle("k"))
     assert shut == ["k"]  # it had its page, which left: no grace
 
 
@@ -71,7 +80,7 @@ def test_dead_kernel_is_culled_even_during_the_grace() -> None:
     km, shut = _manager_with_stale_kernel()
     km._kernels["k"].execution_state = "dead"
     km.page_started()
-    asyncio.run(km.cull_kernel_if_idle("k"))
+    _run(km.cull_kernel_if_idle("k"))
     assert shut == ["k"]
 
 

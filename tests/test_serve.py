@@ -65,6 +65,8 @@ def test_argv_for_loopback_host(root: tuple[Path, Path]) -> None:
     assert option(argv, "VoilaConfiguration.file_denylist") == [".*"]
     assert int(option(argv, "MappingKernelManager.cull_idle_timeout")[0]) > 0
     assert int(option(argv, "MappingKernelManager.cull_interval")[0]) > 0
+    # a page's output arriving late under load is waited for, not dropped (a blank page)
+    assert int(option(argv, "VoilaExecutor.iopub_timeout")[0]) >= 60
     assert not [a for a in argv[4:] if "token" in a.lower()]
     assert not [a for a in argv[4:] if "preheat" in a or "pool_size" in a]
 

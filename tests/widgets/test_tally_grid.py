@@ -773,7 +773,12 @@ def test_a_burst_of_edits_is_one_batch_and_bounded(grid: TallyGrid,
         assert len(table._inbox) == 299
         table.drain()  # what the pause after the burst does
 
-    asyncio.run(burst())
+    # asyncio.run in a thread of its own: in a whole-suite run the browser tests' Playwright
+    # (its sync API) keeps an event loop running in this thread
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, burst()).result()
     # the first edit at once, then a full queue, then the rest: two batches, two tallies
     assert len(commits) == 2 and len(footers) <= 3
     stored = grid.session.store.tags().set_index("example_id")[category]
