@@ -1447,21 +1447,23 @@ class Results(t.HasTraits):
 
     def _mismatch_columns(self, model: str, source: str, target: str, held: str,
                           bins: int) -> list[MismatchColumn]:
-        """Each metadata column's counts per level, binned on the rows of all three splits."""
-        parts = {s: self._positions(s, model) for s in dict.fromkeys((source, target, held))}
-        idx = np.concatenate(list(parts.values()))
-        bounds = np.cumsum([0] + [p.size for p in parts.values()])
-        at = {s: slice(int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(parts)}
+        """Each metadata column's counts per level, binned on the rows of all three splits
+        (the bins once per split and model; a threshold move only recounts the errors)."""
+        key = ("mismatch_codes", model, source, target, held, bins)
+        if key not in self._cache:
+            parts = {s: self._positions(s, model) for s in dict.fromkeys((source, target, held))}
+            idx = np.concatenate(list(parts.values()))
+            bounds = np.cumsum([0] + [p.size for p in parts.values()])
+            at = {s: slice(int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(parts)}
+            self._cache[key] = [
+                (col.name, col.labels, col.codes[at[source]], col.codes[at[target]],
+                 col.codes[at[held]])
+                for col in (bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
+                            for name in self.metadata_columns) if col is not None]
         wrong = {s: ~self._correct_cached(s, model) for s in (held, target)}
-        out = []
-        for name in self.metadata_columns:
-            col = bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
-            if col is None:
-                continue
-            out.append(MismatchColumn.from_codes(
-                name, col.labels, col.codes[at[source]], col.codes[at[target]],
-                col.codes[at[held]], wrong[held], wrong[target]))
-        return out
+        return [MismatchColumn.from_codes(name, labels, src, tgt, hld, wrong[held],
+                                          wrong[target])
+                for name, labels, src, tgt, hld in self._cache[key]]
 
     # -- dev-set resolution: what the split can tell apart between two models ------------------
     def dev_resolution(self, model_a: str | None = None, model_b: str | None = None,
@@ -1484,9 +1486,18 @@ class Results(t.HasTraits):
                                      "hold one")
             model_b = others[0]
         model_b = self._check_model(model_b)
-        test = self.mcnemar(model_a, model_b, split, thresholds=thresholds)
-        n = min(self.split_sizes(m).get(split, 0) for m in (model_a, model_b))
-        return resolution_of(model_a, model_b, n, test.discordant, difference, power, alpha)
+        # cached: beside the comparison the thresholds are the models' best ones, which a
+        # threshold move leaves alone (the exact power search costs ~0.1 s)
+        key = ("resolution", model_a, model_b, split,
+               thresholds if thresholds is not None else (self.threshold_of(model_a),
+                                                          self.threshold_of(model_b)),
+               str(self.positive_class), difference, power, alpha)
+        if key not in self._cache:
+            test = self.mcnemar(model_a, model_b, split, thresholds=thresholds)
+            n = min(self.split_sizes(m).get(split, 0) for m in (model_a, model_b))
+            self._cache_put(key, resolution_of(model_a, model_b, n, test.discordant,
+                                               difference, power, alpha), "resolution", limit=16)
+        return self._cache[key]
 
     # -- calibration and ROC (from the cached curve's counts, so every engine agrees) -------
     def calibration(self, split: str = "dev", bins: int = 10, *,
