@@ -810,14 +810,18 @@ class AnnotationStore:
 
         Columns: example_id, category, value (nullable boolean), author, at, version.
         """
+        return self._records(
+            "SELECT t.example_id, c.name, t.value, t.author, t.at, t.version FROM tags t "
+            "JOIN categories c ON c.id = t.category_id WHERE t.dataset = ? AND "
+            "c.removed_at IS NULL ORDER BY t.example_id, c.position, c.id",
+            ["example_id", "category", "value", "author", "at", "version"])
+
+    def _records(self, query: str, columns: list[str]) -> pd.DataFrame:
+        """Rows of a query on this dataset (its one parameter) as a frame whose ``value``
+        column holds nullable booleans: tags, reviewers' values, reconciliations."""
         with self._transaction(write=False) as conn:
-            rows = conn.execute(
-                "SELECT t.example_id, c.name, t.value, t.author, t.at, t.version FROM tags t "
-                "JOIN categories c ON c.id = t.category_id WHERE t.dataset = ? AND "
-                "c.removed_at IS NULL ORDER BY t.example_id, c.position, c.id",
-                (self.dataset,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["example_id", "category", "value", "author", "at",
-                                            "version"])
+            rows = conn.execute(query, (self.dataset,)).fetchall()
+        frame = pd.DataFrame(rows, columns=columns)
         frame["value"] = _tag_array(frame["value"])
         return frame
 
@@ -862,15 +866,11 @@ class AnnotationStore:
 
     def reviews(self) -> pd.DataFrame:
         """Every reviewer's own values: example_id, category, reviewer, value, at."""
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(
-                "SELECT r.example_id, c.name, r.reviewer, r.value, r.at FROM reviews r JOIN "
-                "categories c ON c.id = r.category_id WHERE r.dataset = ? AND c.removed_at IS "
-                "NULL ORDER BY r.example_id, c.position, c.id, r.reviewer",
-                (self.dataset,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["example_id", "category", "reviewer", "value", "at"])
-        frame["value"] = _tag_array(frame["value"])
-        return frame
+        return self._records(
+            "SELECT r.example_id, c.name, r.reviewer, r.value, r.at FROM reviews r JOIN "
+            "categories c ON c.id = r.category_id WHERE r.dataset = ? AND c.removed_at IS "
+            "NULL ORDER BY r.example_id, c.position, c.id, r.reviewer",
+            ["example_id", "category", "reviewer", "value", "at"])
 
     def conflicts(self) -> pd.DataFrame:
         """One row per (example, category) where reviewers disagree and nobody reconciled
@@ -917,14 +917,10 @@ class AnnotationStore:
 
     def resolutions(self) -> pd.DataFrame:
         """The reconciliations made: example_id, category, value, by, at."""
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(
-                "SELECT r.example_id, c.name, r.value, r.by, r.at FROM resolutions r JOIN "
-                "categories c ON c.id = r.category_id WHERE r.dataset = ? ORDER BY r.at",
-                (self.dataset,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["example_id", "category", "value", "by", "at"])
-        frame["value"] = _tag_array(frame["value"])
-        return frame
+        return self._records(
+            "SELECT r.example_id, c.name, r.value, r.by, r.at FROM resolutions r JOIN "
+            "categories c ON c.id = r.category_id WHERE r.dataset = ? ORDER BY r.at",
+            ["example_id", "category", "value", "by", "at"])
 
     def agreement(self) -> pd.DataFrame:
         """Cohen's κ per category on the examples two reviewers both reviewed.

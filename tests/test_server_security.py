@@ -201,13 +201,19 @@ def _legacy(msg_type: str, content: dict) -> str:
                        "content": content, "channel": "shell", "buffers": []})
 
 
+def _fifty_rows(tmp_path: Path) -> Path:
+    """A small results CSV (50 dev rows) for a served dashboard."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("id,split,label,score\n" + "".join(
+        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(50)))
+    return csv
+
+
 @pytest.mark.slow
 def test_legacy_client_that_loads_the_dashboard_does_not_hang_the_server(tmp_path: Path) -> None:
     """A legacy-protocol client receives binary widget messages: Voilà's own header reader
     took each for a v1 frame with ~10**17 offsets (measured: 190 -> 1048 MB, no answer)."""
-    csv = tmp_path / "r.csv"
-    csv.write_text("id,split,label,score\n" + "".join(
-        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(50)))
+    csv = _fifty_rows(tmp_path)
     with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
                                 store=tmp_path / "s.sqlite") as running:
         kernel_id, html = open_page(running)
@@ -271,9 +277,7 @@ def test_no_traceback_reaches_the_page(tmp_path: Path) -> None:
     the kernel send a traceback (server paths, library versions) that the websocket passed
     on. Every frame the page's socket receives is read until the kernel has nothing more to
     say (bounded by a receive timeout)."""
-    csv = tmp_path / "r.csv"
-    csv.write_text("id,split,label,score\n" + "".join(
-        f"{i},dev,{i % 2},{(i * 37 % 100) / 100}\n" for i in range(50)))
+    csv = _fifty_rows(tmp_path)
     with serve.launch_dashboard(csv, log_path=tmp_path / "voila.log",
                                 store=tmp_path / "s.sqlite") as running:
         kernel_id, html = open_page(running)

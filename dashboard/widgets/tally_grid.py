@@ -845,8 +845,7 @@ class TallyGrid(widgets.VBox):
                    "lead": f"error now {pct(tally.attrs['split_error'], 2)}",
                    "lead_class": "mldash-tally-error", "cell_class": "mldash-tally-ceiling",
                    "cells": ceilings}]
-        waiting = self.store.conflicts()["example_id"].nunique() if hasattr(self, "_team") \
-            else 0
+        waiting = self.store.conflicts()["example_id"].nunique()
         decided = answer.decided and not waiting
         sentence = answer.sentence
         if waiting:  # the answer waits for the reviewers to agree
@@ -862,8 +861,7 @@ class TallyGrid(widgets.VBox):
         _set(self._answer, f"<div role='status' style='font-size:15px;font-weight:600;"
              f"margin:2px 0 6px 0;color:{colour}'>{html.escape(sentence)}</div>")
         self._update_suggestions()
-        if hasattr(self, "_team"):
-            self._update_team()
+        self._update_team()
 
     @property
     def footer(self) -> dict[str, dict[str, str]]:
