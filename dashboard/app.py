@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from dashboard.serve import (
+    ENV_CACHE,
     ENV_COLUMNS,
     ENV_DATASET_NAME,
     ENV_ENGINE,
@@ -251,8 +252,26 @@ class DashboardApp(_OneLineText, widgets.VBox):
             self.report_button.disabled = False
 
 
+def table_cache(path: Path, store: str | Path | None = None, setting: str | None = None
+                ) -> Path | None:
+    """Where the validated table of ``path`` is cached (see :mod:`dashboard.cache`):
+    ``setting`` when it names a folder, nowhere when it is ``"off"``, else a folder beside
+    the annotation store (``store``, or the file's default store), so every page's kernel,
+    the report and the CLI open the same copy."""
+    if setting is not None and str(setting).strip().lower() in ("off", "no", "0", "false"):
+        return None
+    if setting:
+        return Path(setting)
+    from dashboard.annotations import default_store_for
+    from dashboard.cache import CACHE_DIR_NAME
+
+    base = Path(store) if store else default_store_for(path)
+    return base.resolve().parent / CACHE_DIR_NAME
+
+
 def load_results(path: Path, human_level: Mapping[str, float] | float | None = None,
-                 columns: Mapping[str, Any] | None = None, engine: str = "pandas") -> Results:
+                 columns: Mapping[str, Any] | None = None, engine: str = "pandas",
+                 cache: Path | None = None) -> Results:
     """Read the results file with the per-model facts of its sidecar (``read_sidecar``).
 
     Parameters
@@ -266,6 +285,8 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
     engine : str
         ``"pandas"`` (every row in memory) or ``"duckdb"`` (aggregates and a sample; the path
         may be a folder of partitions).
+    cache : Path, optional
+        The table cache's folder (:func:`table_cache`); None reads the file every time.
 
     Returns
     -------
@@ -285,14 +306,14 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
         return Results.from_dataset(path, engine=engine, human_level=human_level,
                                     metadata=meta.get("models"), **loader)
     return Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
-                             **loader)
+                             cache=cache, **loader)
 
 
 def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
               store: str | Path | None = None, title: str | None = None,
               progress: Callable[[str], None] | None = None,
               columns: Mapping[str, Any] | None = None,
-              engine: str = "pandas") -> widgets.Widget:
+              engine: str = "pandas", cache: Path | None = None) -> widgets.Widget:
     """Load ``path`` and compose the page; a message widget when the input cannot be used.
 
     Parameters
@@ -309,7 +330,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         Called with a sentence before each slow step.
     columns : mapping, optional
         Loader keywords, as in :func:`load_results`.
-    engine : str
+    engine, cache : str, Path
         As in :func:`load_results`.
 
     Returns
@@ -323,7 +344,7 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
     say = progress or (lambda _text: None)
     try:
         say(f"Reading {path.name} ({_size(path)})…")
-        results = load_results(path, human_level, columns, engine)
+        results = load_results(path, human_level, columns, engine, cache)
     except DashboardError as exc:
         return message_widget(f"Cannot use the results file {path}.", str(exc))
     except OSError as exc:
@@ -531,9 +552,11 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     if not (path.is_file() or engine != "pandas" and path.is_dir()):
         return message_widget(f"Cannot open the results file {path}.",
                               "No such file." if not path.exists() else "It is not a file.")
+    cache = table_cache(path, store, env.get(ENV_CACHE))
+
     def build(progress: Callable[[str], None]) -> widgets.Widget:
         return build_app(path, human_level=human_level, store=store, title=title,
-                         progress=progress, columns=columns, engine=engine)
+                         progress=progress, columns=columns, engine=engine, cache=cache)
 
     if hint:
         return _with_hint(build(lambda _text: None), hint)

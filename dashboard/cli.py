@@ -384,7 +384,8 @@ from dashboard.cli import _summary
 from dashboard.errors import DashboardError
 args = json.loads(sys.argv[1])
 try:
-    out = _summary(args["path"], args["human_level"], args["columns"], args["engine"])
+    out = _summary(args["path"], args["human_level"], args["columns"], args["engine"],
+                   args.get("cache"))
 except (DashboardError, ValueError, OSError) as exc:
     print(str(exc), file=sys.stderr)
     raise SystemExit(2) from None
@@ -393,12 +394,15 @@ print(json.dumps(out))
 
 
 def _summary(path: str | Path, human_level: Any, columns: dict[str, Any],
-             engine: str = "pandas") -> dict[str, Any]:
-    """Load the results once and return what the launcher prints (runs in a child process)."""
+             engine: str = "pandas", cache: str | None = None) -> dict[str, Any]:
+    """Load the results once and return what the launcher prints (runs in a child process).
+
+    With a table cache this load is the one that validates the file and saves its table, so
+    the page kernels starting meanwhile map it instead of each reading the file."""
     from dashboard.results import Results
 
     results = Results.from_dataset(Path(path), engine=engine, human_level=human_level,
-                                   **columns)
+                                   cache=cache, **columns)
     return {"rows": results.rows_total, "models": [str(m) for m in results.models],
             "notes": [str(n) for n in results.schema.notes]}
 
@@ -415,14 +419,15 @@ class _Validation:
     with :meth:`result`; the launcher keeps no copy of the data."""
 
     def __init__(self, path: Path, human_level: Any, columns: dict[str, Any] | None = None,
-                 engine: str = "pandas") -> None:
+                 engine: str = "pandas", cache: Path | None = None) -> None:
         import subprocess
 
         from dashboard.serve import voila_process_env
 
         self.path = path
         request = json.dumps({"path": str(path), "human_level": human_level,
-                              "columns": columns or {}, "engine": engine})
+                              "columns": columns or {}, "engine": engine,
+                              "cache": str(cache) if cache else None})
         # files, not pipes: nobody reads the child while the server starts; both are closed
         # by result() or cancel()
         self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115
@@ -499,6 +504,7 @@ def _check_store(store: Path, results_file: Path) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard import serve
+    from dashboard.app import table_cache
 
     check_port(args.port)
     check_serve_options(args)
@@ -521,7 +527,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _note_other_stores(path, store)
     _check_store(store, path)
     started = time.perf_counter()
-    validation = _Validation(path, human_level, columns, args.engine)
+    cache = table_cache(path, store, args.cache)
+    validation = _Validation(path, human_level, columns, args.engine, cache)
     overlap = args.preheat and _source_bytes(path) >= OVERLAP_BYTES
 
     def loaded() -> None:
@@ -545,7 +552,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
-            columns=columns, engine=args.engine, theme=args.theme,
+            columns=columns, engine=args.engine, cache=cache or "off", theme=args.theme,
         )
     except (RuntimeError, TimeoutError) as exc:
         validation.cancel()
@@ -591,6 +598,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from dashboard.annotations import ReviewSession, default_store_for
+    from dashboard.app import table_cache
     from dashboard.report import write_report
     from dashboard.results import Results
 
@@ -602,8 +610,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     human_level = human_level_option(args.human_level)
     if human_level is None:
         human_level = meta.get("human_level")
+    store = Path(args.store) if args.store else default_store_for(path)
     results = Results.from_dataset(path, engine=args.engine, human_level=human_level,
                                    metadata=meta.get("models"),
+                                   cache=table_cache(path, store, args.cache),
                                    **with_sidecar_names(loader_columns(args), meta))
     for note in results.schema.notes:
         print(f"note: {note}")
@@ -682,6 +692,11 @@ def _add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="with --engine dask: the distributed scheduler, e.g. "
                         "tcp://10.0.0.5:8786 (default: Dask's local threads)")
+    parser.add_argument("--cache", default=None, metavar="DIR|off",
+                        help="where the validated table is kept once per version of the "
+                        "file, so each page, the report and later runs open it without "
+                        "reading the file again (default: .mldash-cache beside the "
+                        "annotation store; off: read the file every time)")
 
 
 class _Parser(argparse.ArgumentParser):

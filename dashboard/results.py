@@ -20,6 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import traitlets as t
 
+from dashboard.cache import (
+    TableCache,
+    cache_key,
+    content_fingerprint,
+    derived_name,
+    load_derived,
+    save_derived,
+)
 from dashboard.dask_engine import aggregate_dask
 from dashboard.engines import (
     DISTINCT_LIMIT,
@@ -132,7 +140,8 @@ class Results(t.HasTraits):
                  threshold: float | None = None, name: str | None = None,
                  metadata: Mapping[str, Mapping[str, float]] | None = None,
                  margin_models: Sequence[str] = (),
-                 class_names: Mapping[Any, str] | None = None) -> None:
+                 class_names: Mapping[Any, str] | None = None,
+                 positions: Mapping[tuple, np.ndarray] | None = None) -> None:
         #: every training-set size's rows, for the learning curve; the views use the largest
         self._lc_frame: pd.DataFrame | None = None
         if "train_size" in frame.columns:
@@ -152,6 +161,8 @@ class Results(t.HasTraits):
         self._caches: dict[str, dict[tuple, Any]] = {}
         self._task_override: str | None = None
         self.curve_builds = 0  # how many curves were built: tests use it to prove caching
+        #: the table cache's entry this table was mapped from, where derived curves are kept
+        self._cache_entry: Path | None = None
         #: every row's key as one Arrow array (made on first use) and keys found in it
         self._keys_arrow: pa.Array | None = None
         self._confirmed_keys: set[str] = set()
@@ -159,8 +170,9 @@ class Results(t.HasTraits):
         group = ["model", "task", "split"] if self._tasks else ["model", "split"]
         # row positions per (model, split): int32 halves them (80 -> 40 MB at 10M rows)
         pos_type = np.int32 if len(frame) < 2**31 else np.int64
-        self._index = {k: np.asarray(v, dtype=pos_type) for k, v in
-                       frame.groupby(group, observed=True, sort=False).indices.items()}
+        self._index = dict(positions) if positions is not None else \
+            {k: np.asarray(v, dtype=pos_type) for k, v in
+             frame.groupby(group, observed=True, sort=False).indices.items()}
         models = tuple(pd.unique(frame["model"]))
         self._models = models
         #: per task, each score scale's threshold (the current task's live in the trait)
@@ -191,15 +203,63 @@ class Results(t.HasTraits):
     @classmethod
     def from_file(cls, path: str | Path, *, human_level: Any = None,
                   threshold: float | None = None, metadata: Any = None,
-                  class_names: Mapping[Any, str] | None = None, **columns: Any) -> Results:
+                  class_names: Mapping[Any, str] | None = None,
+                  cache: TableCache | str | Path | None = None, **columns: Any) -> Results:
         """Load a CSV, Parquet or JSON Lines results file (see :meth:`from_frame` for columns;
-        ``class_names`` maps a label to its display name, ``{1: "cat", 0: "not cat"}``)."""
+        ``class_names`` maps a label to its display name, ``{1: "cat", 0: "not cat"}``).
+
+        With ``cache`` (a folder, or a :class:`~dashboard.cache.TableCache`), the validated
+        table is saved there once per content version and every later load maps it instead
+        of reading the file again (see :mod:`dashboard.cache`).
+        """
         if not isinstance(path, str | Path) or not str(path):
             raise DashboardError(f"from_file needs the path of a results file, got {path!r}")
-        frame, schema = load_table(path, **columns)
-        results = cls(frame, schema, human_level=human_level, threshold=threshold,
-                      name=Path(path).name, metadata=metadata, class_names=class_names)
-        release_scratch()
+        kwargs = {"human_level": human_level, "threshold": threshold, "name": Path(path).name,
+                  "metadata": metadata, "class_names": class_names}
+        if cache is None:
+            frame, schema = load_table(path, **columns)
+            results = cls(frame, schema, **kwargs)
+            release_scratch()
+            return results
+        return cls._from_cache(Path(path), cache if isinstance(cache, TableCache) else
+                               TableCache(cache), columns, kwargs)
+
+    @classmethod
+    def _from_cache(cls, path: Path, cache: TableCache, columns: Mapping[str, Any],
+                    kwargs: dict[str, Any]) -> Results:
+        """:meth:`from_file` through the table cache: map the entry of this content and these
+        options, or load the file, save the entry and map it (so this process shares the
+        pages with the next ones instead of keeping a private copy)."""
+        if not path.is_file():
+            load_table(path, **columns)  # its error names the file
+        source, base_dir = str(path), path.resolve().parent
+        key = cache_key(content_fingerprint(path), dict(columns))
+        hit = cache.load(key, source, base_dir)
+        if hit is None:
+            frame, schema = load_table(path, **columns)
+            results = cls(frame, schema, **kwargs)
+            del frame
+            keyed = results._lc_frame is None  # with training sizes the keys come per view
+            table = results._frame if keyed else results._lc_frame
+            arrays = extra = None
+            if keyed:
+                arrays = {f"pos{i}": v for i, v in enumerate(results._index.values())}
+                extra = {"positions": [list(map(str, k)) for k in results._index]}
+            written = cache.save(key, table, schema, arrays, extra=extra, source=source)
+            del results, table
+            release_scratch()
+            hit = cache.load(key, source, base_dir) if written else None
+            if hit is None:  # not cacheable (or the folder is read-only): as without a cache
+                frame, schema = load_table(path, **columns)
+                results = cls(frame, schema, **kwargs)
+                release_scratch()
+                return results
+        positions = None
+        if "positions" in hit.extra:
+            positions = {tuple(k): hit.arrays[f"pos{i}"]
+                         for i, k in enumerate(hit.extra["positions"])}
+        results = cls(hit.frame, hit.schema, positions=positions, **kwargs)
+        results._cache_entry = hit.folder
         return results
 
     @classmethod
@@ -208,7 +268,7 @@ class Results(t.HasTraits):
                      metadata: Any = None, distinct_limit: int = DISTINCT_LIMIT,
                      grid: float = GRID, memory_limit: str | None = None,
                      scheduler: Any = None, class_names: Mapping[Any, str] | None = None,
-                     **columns: Any) -> Results:
+                     cache: TableCache | str | Path | None = None, **columns: Any) -> Results:
         """Open a Parquet/CSV file, a folder of Parquet partitions or a glob through an engine.
 
         ``engine="duckdb"`` computes the aggregates out of core and keeps only a bounded sample
@@ -217,10 +277,12 @@ class Results(t.HasTraits):
         None for Dask's default); ``"pandas"`` is :meth:`from_file`. Column
         options are :meth:`from_file`'s. A split with more than ``distinct_limit`` distinct
         scores is grouped on a ``grid`` (say so with :attr:`DatasetResults.gridded`).
+        ``cache`` is :meth:`from_file`'s (the pandas engine's table cache).
         """
         if engine == "pandas":
             return cls.from_file(source, human_level=human_level, threshold=threshold,
-                                 metadata=metadata, class_names=class_names, **columns)
+                                 metadata=metadata, class_names=class_names, cache=cache,
+                                 **columns)
         if engine not in ENGINES:
             raise DashboardError(f"unknown engine {engine!r}; choose one of "
                                  f"{', '.join(ENGINES)}")
@@ -672,10 +734,40 @@ class Results(t.HasTraits):
                 raise DashboardError("these results hold hard predictions only: a threshold "
                                      "curve needs a score column or per-class probabilities",
                                      file=self.schema.source)
-            curve = self._build_curve(split, model, pos, weighted)
-            self.curve_builds += 1
+            curve = self._stored_curve(split, model, pos, weighted)
+            if curve is None:
+                curve = self._build_curve(split, model, pos, weighted)
+                self.curve_builds += 1
+                self._store_curve(curve, split, model, pos, weighted)
             self._cache[key] = curve
         return curve
+
+    def _curve_name(self, split: str, model: str, pos: Any, weighted: bool) -> str:
+        return derived_name("curve", type(self).__name__, self._current_task, model, split,
+                            repr(pos), weighted)
+
+    def _stored_curve(self, split: str, model: str, pos: Any, weighted: bool
+                      ) -> ThresholdCurve | None:
+        """The curve another process saved beside the cached table, mapped (shared pages)."""
+        if self._cache_entry is None:
+            return None
+        found = load_derived(self._cache_entry, self._curve_name(split, model, pos, weighted))
+        if found is None:
+            return None
+        arrays, values = found
+        return ThresholdCurve(arrays["thresholds"], arrays["tps"], arrays["fps"],
+                              float(values["positives"]), float(values["negatives"]),
+                              np.dtype(values["dtype"]))
+
+    def _store_curve(self, curve: ThresholdCurve, split: str, model: str, pos: Any,
+                     weighted: bool) -> None:
+        """Save a curve beside the cached table for later processes (when there is one)."""
+        if self._cache_entry is None:
+            return
+        save_derived(self._cache_entry, self._curve_name(split, model, pos, weighted),
+                     {"thresholds": curve.thresholds, "tps": curve.tps, "fps": curve.fps},
+                     {"positives": curve.positives, "negatives": curve.negatives,
+                      "dtype": np.dtype(curve.dtype).str})
 
     def _build_curve(self, split: str, model: str, pos: Any, weighted: bool) -> ThresholdCurve:
         """One split's curve for class ``pos`` from its rows (one sort of their scores)."""

@@ -55,6 +55,8 @@ ENV_DATASET_NAME = "DASHBOARD_DATASET_NAME"
 ENV_COLUMNS = "DASHBOARD_COLUMNS"
 #: the engine that reads the results ("pandas" when unset; "duckdb" for big data)
 ENV_ENGINE = "DASHBOARD_ENGINE"
+#: where kernels find the validated table of the file (a folder, or "off"); see dashboard.cache
+ENV_CACHE = "DASHBOARD_CACHE"
 """Optional JSON object of loader keywords (``label``, ``score``, ``pos_label``...)."""
 ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
 """The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
@@ -269,6 +271,7 @@ def dashboard_env(
     dataset_name: str | None = None,
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
+    cache: Path | str | None = None,
 ) -> dict[str, str]:
     """Environment variables that tell the notebook what to show.
 
@@ -287,6 +290,8 @@ def dashboard_env(
     engine : str, optional
         ``"duckdb"`` to read the results through DuckDB (a file, or a folder of partitions);
         unset or ``"pandas"``: every row in memory.
+    cache : Path or str, optional
+        The table cache's folder, or ``"off"``; unset: beside the store.
 
     Returns
     -------
@@ -303,6 +308,8 @@ def dashboard_env(
         env[ENV_COLUMNS] = json.dumps({str(k): v for k, v in columns.items()})
     if engine and engine != "pandas":
         env[ENV_ENGINE] = str(engine)
+    if cache is not None:
+        env[ENV_CACHE] = str(Path(cache).resolve()) if str(cache) != "off" else "off"
     return env
 
 
@@ -741,6 +748,7 @@ def launch_dashboard(
     max_kernels: int = MAX_KERNELS,
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
+    cache: Path | str | None = None,
     theme: str = "light",
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
     cull_interval: int = CULL_INTERVAL_S,
@@ -775,7 +783,7 @@ def launch_dashboard(
         Most concurrent pages (kernels).
     columns : Mapping[str, object], optional
         Loader keywords, as in :func:`dashboard_env`.
-    engine : str, optional
+    engine, cache : str, optional
         As in :func:`dashboard_env`.
     theme : str
         As in :func:`voila_argv`.
@@ -795,7 +803,7 @@ def launch_dashboard(
     notebook = prepare_root_dir(root_dir)
     port = port or find_free_port(host or "0.0.0.0")
     env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name,
-                        columns=columns, engine=engine)
+                        columns=columns, engine=engine, cache=cache)
     try:
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,
