@@ -323,7 +323,8 @@ class TableCache:
             return None  # duplicate column names: not a canonical frame
         tmp = self.folder / f".{key}.{os.getpid()}.{time.monotonic_ns()}.tmp"
         try:
-            tmp.mkdir(parents=True)
+            self.folder.mkdir(exist_ok=True)  # never its parents: a missing folder is an error
+            tmp.mkdir()
             table = pa.table({n: a for n, a, info in encoded if info["kind"] != "alias"})
             with pa.OSFile(str(tmp / "rows.arrow"), "wb") as sink, \
                     pa.ipc.new_file(sink, table.schema) as writer:

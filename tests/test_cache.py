@@ -78,7 +78,7 @@ def results_files(draw: st.DrawFn) -> tuple[pd.DataFrame, dict, str]:
     table = pd.concat(frames, ignore_index=True)
     if kind == "bool":
         table["label"] = table["label"].astype(bool)
-    opts = {"pos_label": pos} if draw(st.booleans()) else {}
+    opts = {"pos_label": pos} if kind == "str" or draw(st.booleans()) else {}
     return table, opts, draw(st.sampled_from(["parquet", "csv"]))
 
 
