@@ -45,6 +45,7 @@ from dashboard.metrics.calibration import calibration_table, roc_table
 from dashboard.metrics.compare import (
     McNemar,
     binary_correct,
+    mcnemar_exact,
     mcnemar_from_counts,
     paired_mcnemar,
     split_constraints,
@@ -1412,12 +1413,27 @@ class Results(t.HasTraits):
         for m, thr in ((model_a, ta), (model_b, tb)):
             correct = (self.correct_one_vs_rest(split, m, float(thr)) if thresholds is not None
                        else self.correct(split, m))
-            pairs += [self._keys_at(self._positions(split, m)), correct]
+            pairs += [self._positions(split, m), correct]
+        if self._same_keys(pairs[0], pairs[2]):  # one row per example, in the same order
+            return mcnemar_exact(np.asarray(pairs[1], dtype=bool),
+                                 np.asarray(pairs[3], dtype=bool))
+        pairs[0], pairs[2] = self._keys_at(pairs[0]), self._keys_at(pairs[2])
         try:
             return paired_mcnemar(*pairs)
         except ValueError:
             raise DashboardError(f"models {model_a!r} and {model_b!r} share no {split} "
                                  "examples") from None
+
+    def _same_keys(self, rows_a: np.ndarray, rows_b: np.ndarray) -> bool:
+        """Whether two models' rows of a split hold the same keys in the same order (a long
+        table written model by model): then rows pair by position, with no key matching.
+        Keys are unique within a model's split, so equal sequences are equal sets."""
+        if len(rows_a) != len(rows_b) or len(rows_a) == 0:
+            return False
+        keys = self._key_arrow()
+        a = keys.take(pa.array(np.asarray(rows_a, dtype=np.int64)))
+        b = keys.take(pa.array(np.asarray(rows_b, dtype=np.int64)))
+        return bool(pc.all(pc.equal(a, b)).as_py())
 
     def correct_one_vs_rest(self, split: str, model: str, threshold: float) -> np.ndarray:
         """Per-row correctness for the positive class at a model's own threshold.

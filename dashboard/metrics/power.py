@@ -14,6 +14,7 @@ then steps up until the exact power is reached.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -46,6 +47,19 @@ def mcnemar_power(n: int, discordance: float, difference: float, alpha: float = 
     psi, delta = _check(discordance, difference)
     if n <= 0 or psi == 0:
         return 0.0
+    d, weight, k = _power_terms(n, psi, float(alpha))
+    q = (psi + delta) / (2 * psi)
+    reject = np.where(k >= 0, binom.cdf(k, d, q) + binom.sf(d - k - 1, d, q), 0.0)
+    return float(np.clip(np.sum(weight * reject), 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=64)
+def _power_terms(n: int, psi: float, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of :func:`mcnemar_power` that do not depend on the difference: the likely
+    discordant counts D, their probabilities and each one's rejection bound. Kept, so a
+    search over differences (:func:`detectable_difference`) computes them once."""
+    from scipy.stats import binom
+
     mean, sd = n * psi, math.sqrt(n * psi * (1 - psi))
     lo, hi = max(0, int(mean - 12 * sd - 2)), min(n, int(math.ceil(mean + 12 * sd + 2)))
     d = np.arange(lo, hi + 1)
@@ -53,9 +67,9 @@ def mcnemar_power(n: int, discordance: float, difference: float, alpha: float = 
     # the largest k with P(X <= k) < alpha / 2 for X ~ Bin(D, 1/2): reject iff min <= k
     k = binom.ppf(alpha / 2, d, 0.5) - 1
     k = np.where(binom.cdf(k + 1, d, 0.5) < alpha / 2, k + 1, k)  # ppf's float edge
-    q = (psi + delta) / (2 * psi)
-    reject = np.where(k >= 0, binom.cdf(k, d, q) + binom.sf(d - k - 1, d, q), 0.0)
-    return float(np.clip(np.sum(weight * reject), 0.0, 1.0))
+    for a in (d, weight, k):
+        a.setflags(write=False)
+    return d, weight, k
 
 
 def detectable_difference(n: int, discordance: float, power: float = 0.8,
