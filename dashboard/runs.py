@@ -105,6 +105,8 @@ class Runs(Mapping[str, Results]):
         self.store = None if store is None else Path(store)
         self.columns = dict(columns or {})
         self.notes = tuple(notes)
+        #: the table cache each run's file is read through (``Results.from_file(cache=)``)
+        self.cache: Path | None = None
         self._loaded: dict[str, Results] = {}
         self._reviews_synced: set[str] = set()
         self._history: pd.DataFrame | None = None
@@ -224,6 +226,15 @@ class Runs(Mapping[str, Results]):
         self._check(name)
         return self._sources[name].where
 
+    def dataset_name(self, name: str) -> str:
+        """The name the run's reviews are kept under in a store: its file's name (an MLflow
+        run's: ``<run>:<artifact>``), as :func:`dashboard.annotations.dataset_name` says."""
+        self._check(name)
+        source = self._sources[name]
+        if source.facts.get("dataset"):
+            return str(source.facts["dataset"])
+        return source.path.name if source.path is not None else name
+
     def is_loaded(self, name: str) -> bool:
         """Whether the run's Results have been built yet (they are built when first used)."""
         return name in self._loaded
@@ -240,7 +251,7 @@ class Runs(Mapping[str, Results]):
             if meta.get("tags") and "categories" not in loader:
                 loader["categories"] = list(meta["tags"])  # type: ignore[call-overload]
             results = Results.from_file(path, human_level=human, metadata=meta.get("models"),
-                                        **loader)
+                                        cache=self.cache, **loader)
         except DashboardError as exc:
             text = str(exc)
             if source.path is not None and str(source.path) in text and \
