@@ -536,8 +536,7 @@ class DeferredApp(_FirstView):
 
 
 def file_stamp(path: Path | None) -> tuple[int, int] | None:
-    """``(mtime_ns, size)`` of a file, ``None`` when it cannot be read: tells a changed file
-    (of a runs folder: a run added, removed or renamed)."""
+    """``(mtime_ns, size)`` of a file, ``None`` when it cannot be read: tells a changed file."""
     if path is None:
         return None
     try:
@@ -566,10 +565,13 @@ class PreheatedApp(_FirstView):
     """
 
     def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget],
-                 path: Path | None, **kwargs: Any) -> None:
+                 path: Path | None, *, stamp: Callable[[], Any] | None = None,
+                 **kwargs: Any) -> None:
         self._build = build
         self._path = path
-        self._stamp = file_stamp(path)
+        #: what tells a changed source (default: the file's modification time and size)
+        self._stamp_of = stamp or (lambda: file_stamp(path))
+        self._stamp = self._stamp_of()
         self.content: widgets.Widget = build(lambda _text: None)
         self.rebuilt = False
         super().__init__((self.content,), **kwargs)
@@ -581,7 +583,7 @@ class PreheatedApp(_FirstView):
     def freshen(self) -> None:
         """Rebuild from a changed results file, else reload the reviews from the store."""
         try:
-            stamp = file_stamp(self._path)
+            stamp = self._stamp_of()
             if stamp != self._stamp:
                 old, self._stamp = self.content, stamp
                 self.content = self._build(lambda _text: None)
@@ -701,5 +703,18 @@ def _runs_from_environment(env: Mapping[str, str], defer: bool | None) -> widget
     if defer:
         return DeferredApp(build, f"Loading the runs of {title or folder or 'MLflow'}…")
     if preheated == "True":
-        return PreheatedApp(build, folder)
+        return PreheatedApp(build, folder, stamp=lambda: _runs_stamp(folder))
     return build(lambda _text: None)
+
+
+def _runs_stamp(folder: Path | None) -> Any:
+    """Each run file's and sidecar's name, time and size (a run added, removed or rewritten;
+    not a review saved in the folder's store); None for MLflow runs or an unreadable folder."""
+    if folder is None:
+        return None
+    from dashboard.runs import folder_stamp
+
+    try:
+        return folder_stamp(folder)
+    except OSError:
+        return None

@@ -445,6 +445,14 @@ def _run_facts(r: Results) -> dict[str, Any]:
     return facts
 
 
+def folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """``(name, mtime_ns, size)`` of every run file and sidecar of a folder: tells a run
+    added, removed or rewritten (and not a review saved in the folder's store)."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and (
+        _is_results_file(p) or p.suffix.lower() == ".json"))
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
 def _is_results_file(p: Path) -> bool:
     suffixes = [s.lower() for s in p.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".bz2", ".zip", ".xz", ".zst"):
@@ -484,7 +492,8 @@ def looks_like_runs(folder: Path) -> tuple[bool, str]:
                 return True, f"{f.with_suffix('.json').name} gives a run_order"
     keys = [_example_keys(f) for f in files[:2]]
     if keys[0] is None or keys[1] is None:
-        return False, "the files' example ids could not be read"
+        return False, ("no id and split columns to tell runs from partitions (--runs reads "
+                       "the folder as runs)")
     if keys[0] & keys[1]:
         return True, f"{files[0].name} and {files[1].name} hold the same examples"
     return False, "the files hold different examples (partitions of one table)"
@@ -498,13 +507,13 @@ def _example_keys(path: Path) -> set[tuple[str, str]] | None:
 
             names = pq.read_schema(path).names
             if "id" not in names or "split" not in names:
-                return {("", "")}  # row numbers: every run holds rows 0..n-1
+                return None  # row numbers would match in runs and partitions alike
             frame = pd.read_parquet(path, columns=["split", "id"])
         elif path.suffix.lower() in (".csv", ".tsv"):
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             head = pd.read_csv(path, sep=sep, nrows=0).columns
             if "id" not in head or "split" not in head:
-                return {("", "")}
+                return None
             frame = pd.read_csv(path, sep=sep, usecols=["split", "id"], dtype=str)
         else:
             return None

@@ -359,3 +359,14 @@ def test_serve_refuses_a_missing_experiment_before_starting(
     assert err.count("\n") == 0 and "experiment 'dogs' not found" in err
     assert main(["serve", str(folder), "--artifact", "x.csv"]) == 2
     assert "--tracking-uri and --artifact are for an MLflow source" in capsys.readouterr().err
+
+
+def test_files_without_ids_are_not_taken_for_runs(tmp_path: Path) -> None:
+    """Without ids, row numbers match in partitions as in runs: only --runs (or a
+    run_order) says they are runs."""
+    folder = tmp_path / "noids"
+    folder.mkdir()
+    for i in range(2):
+        run_frame(i, 0.4).drop(columns="id").to_parquet(folder / f"part-{i}.parquet")
+    is_runs, why = looks_like_runs(folder)
+    assert not is_runs and "--runs" in why
