@@ -130,10 +130,13 @@ def test_the_order_is_run_order_else_modification_time_then_name(tmp_path: Path)
 
 # -- the review categories --------------------------------------------------------------------
 def _review(store: Path, dataset: str, results: Results, count: int = 40) -> None:
-    """Review ``count`` misclassified dev examples of a run: blurry ticked on the blurry."""
+    """Review ``count`` misclassified dev examples of a run, drawn at random (seeded):
+    blurry ticked on the blurry ones."""
+    keys = results.review_rows("dev")["key"].to_numpy(dtype=object)
+    sample = np.random.default_rng(7).choice(keys, size=count, replace=False)
     with AnnotationStore(store, dataset=dataset) as s:
         s.add_category("blurry")
-        for key in results.review_rows("dev")["key"].tolist()[:count]:
+        for key in sample.tolist():
             s.set_tags(key, {"blurry": is_blurry(key)})
 
 
