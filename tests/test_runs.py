@@ -373,3 +373,19 @@ def test_files_without_ids_are_not_taken_for_runs(tmp_path: Path) -> None:
         run_frame(i, 0.4).drop(columns="id").to_parquet(folder / f"part-{i}.parquet")
     is_runs, why = looks_like_runs(folder)
     assert not is_runs and "--runs" in why
+
+
+def test_runs_read_through_the_table_cache_give_the_same_history(folder: Path,
+                                                                  tmp_path: Path) -> None:
+    """Each run's file goes through Results.from_file's table cache when the runs have one:
+    saved on the first read, mapped on the next, the same numbers either way."""
+    plain = Runs.from_folder(folder).history()
+    cached = Runs.from_folder(folder)
+    cached.cache = tmp_path / "cache"
+    pd.testing.assert_frame_equal(cached.history(), plain)
+    saved = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert saved
+    again = Runs.from_folder(folder)
+    again.cache = tmp_path / "cache"
+    pd.testing.assert_frame_equal(again.history(), plain)
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()) == saved
