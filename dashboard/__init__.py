@@ -1,6 +1,7 @@
 """Diagnose a machine-learning project from its evaluation results.
 
-The public names: :class:`Results` (the shared model), the three components
+The public names: :class:`Results` (the shared model), :class:`Runs` (a project's runs),
+the three components
 :class:`GapWaterfall`, :class:`TallyGrid` and :class:`ThresholdExplorer`, the composed
 :class:`Dashboard`, and the :class:`AnnotationStore` that keeps review tags safe.
 """
@@ -20,6 +21,7 @@ def __getattr__(name: str) -> object:
         "ThresholdExplorer": "dashboard.widgets.explorer",
         "Dashboard": "dashboard.widgets.dashboard",
         "AnnotationStore": "dashboard.annotations",
+        "Runs": "dashboard.runs",
     }
     if name in lazy:
         import importlib

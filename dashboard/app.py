@@ -41,11 +41,13 @@ from dashboard.serve import (
     ENV_ENGINE,
     ENV_FILE,
     ENV_HUMAN_LEVEL,
+    ENV_RUNS,
     ENV_STORE,
 )
 
 if TYPE_CHECKING:
     from dashboard.results import Results
+    from dashboard.runs import Runs
     from dashboard.widgets.dashboard import Dashboard
 
 ENV_VOILA_PREHEAT = "VOILA_PREHEAT"
@@ -166,13 +168,16 @@ class DashboardApp(_OneLineText, widgets.VBox):
     """
 
     def __init__(self, results: Results, *, store: str | Path | None = None,
-                 title: str | None = None, **kwargs: Any) -> None:
+                 title: str | None = None,
+                 extra_views: tuple[tuple[str, widgets.Widget], ...] = (),
+                 **kwargs: Any) -> None:
         from dashboard.widgets.dashboard import Dashboard
 
         self.results = results
         self.title = title or results.name
         self.dashboard: Dashboard = Dashboard(
-            results, store=None if store is None else str(store), title=self.title)
+            results, store=None if store is None else str(store), title=self.title,
+            extra_views=extra_views)
         self.report_button = widgets.Button(
             description="Download report", icon="download",
             tooltip="Build a self-contained HTML diagnosis of the current view (opens offline)",
@@ -200,6 +205,10 @@ class DashboardApp(_OneLineText, widgets.VBox):
 
     def _on_report_click(self, _button: widgets.Button | None = None) -> None:
         self.build_report()
+
+    def refresh_reviews(self) -> None:
+        """Read the annotation store again: ticks and comments saved since appear."""
+        self.dashboard.tally_grid.refresh()
 
     def _on_results_change(self, change: dict) -> None:
         # a report describes the state it was built in: drop a link that no longer matches
@@ -364,6 +373,97 @@ def build_app(path: Path, *, human_level: Mapping[str, float] | None = None,
         return message_widget(f"Cannot show {path.name}.", f"{type(exc).__name__}: {exc}")
 
 
+HISTORY_VIEW = "History"
+"""The tab of a project's runs: levels and gaps over runs, and what changed."""
+
+
+class RunsApp(DashboardApp):
+    """The page of a project's runs: the latest run's dashboard, with its History one tab
+    away (:class:`~dashboard.widgets.history.HistoryView`, which reads the other runs when
+    first shown).
+
+    Parameters
+    ----------
+    runs : Runs
+        The runs; the page shows the latest.
+    store : str or Path, optional
+        Annotation store (default: the runs' store).
+    title : str, optional
+        Display name of the project.
+    """
+
+    def __init__(self, runs: Runs, *, store: str | Path | None = None,
+                 title: str | None = None, **kwargs: Any) -> None:
+        from dashboard.widgets.history import HistoryView
+
+        self.runs = runs
+        latest = runs.latest
+        self.history = HistoryView(runs, shown=latest, active=False)
+        name = title or Path(runs.origin).name or runs.origin
+        super().__init__(runs[latest], store=store if store is not None else runs.store,
+                         title=f"{name} · {latest} (the latest of {len(runs)} runs)",
+                         extra_views=((HISTORY_VIEW, self.history),), **kwargs)
+
+    def refresh_reviews(self) -> None:
+        super().refresh_reviews()
+        self.history.refresh_reviews()
+
+
+def open_runs(source: Mapping[str, Any], human_level: Any = None,
+              columns: Mapping[str, Any] | None = None,
+              store: str | Path | None = None, *, cache: str | Path | None = None) -> Runs:
+    """The runs a :data:`~dashboard.serve.ENV_RUNS` object names (``{"folder": path}`` or
+    ``{"mlflow": experiment, "tracking_uri": ..., "artifact": ...}``); ``cache``: the table
+    cache each run's file is read through (:func:`table_cache`), None: none."""
+    from dashboard.errors import DashboardError
+    from dashboard.runs import Runs
+
+    columns = dict(columns or {})
+    if "folder" in source:
+        runs = Runs.from_folder(source["folder"], human_level=human_level, store=store,
+                                **columns)
+    elif "mlflow" in source:
+        runs = Runs.from_mlflow(str(source["mlflow"]), source.get("tracking_uri"),
+                                source.get("artifact"), human_level=human_level, store=store,
+                                **columns)
+    else:
+        raise DashboardError(f"{ENV_RUNS} names neither a folder nor an MLflow experiment")
+    runs.cache = None if cache is None else Path(cache)
+    return runs
+
+
+def build_runs_app(source: Mapping[str, Any], *, human_level: Mapping[str, float] | None = None,
+                   store: str | Path | None = None, title: str | None = None,
+                   progress: Callable[[str], None] | None = None,
+                   columns: Mapping[str, Any] | None = None,
+                   cache: str | Path | None = None) -> widgets.Widget:
+    """Read the runs and compose their page; a message widget when they cannot be used.
+    ``cache``: the table cache (:func:`table_cache`, "off" or None: read every file)."""
+    from dashboard.errors import DashboardError
+
+    say = progress or (lambda _text: None)
+    where = source.get("folder") or f"mlflow:{source.get('mlflow')}"
+    try:
+        runs = open_runs(source, human_level, columns, store)
+        runs.cache = table_cache(Path(runs.origin), store or runs.store,
+                                 None if cache is None else str(cache))
+        say(f"Reading {runs.latest}, the latest of {len(runs)} runs…")
+        runs[runs.latest]
+    except DashboardError as exc:
+        return message_widget(f"Cannot use the runs in {where}.", str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, not a traceback
+        return message_widget(f"Cannot read the runs in {where}.",
+                              f"{type(exc).__name__}: {exc}")
+    try:
+        say(f"Building the views of {runs.latest}…")
+        return RunsApp(runs, store=store, title=title)
+    except (DashboardError, OSError) as exc:
+        return message_widget(f"Cannot show the runs in {where}.", str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, not a traceback
+        return message_widget(f"Cannot show the runs in {where}.",
+                              f"{type(exc).__name__}: {exc}")
+
+
 class _FirstView(_OneLineText, widgets.VBox):
     """A box that calls :meth:`first_view` once, when a front end first draws it.
 
@@ -435,8 +535,10 @@ class DeferredApp(_FirstView):
         return self.content
 
 
-def file_stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path | None) -> tuple[int, int] | None:
     """``(mtime_ns, size)`` of a file, ``None`` when it cannot be read: tells a changed file."""
+    if path is None:
+        return None
     try:
         st = path.stat()
     except OSError:
@@ -462,11 +564,14 @@ class PreheatedApp(_FirstView):
         The results file, whose change triggers a rebuild.
     """
 
-    def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget], path: Path,
+    def __init__(self, build: Callable[[Callable[[str], None]], widgets.Widget],
+                 path: Path | None, *, stamp: Callable[[], Any] | None = None,
                  **kwargs: Any) -> None:
         self._build = build
         self._path = path
-        self._stamp = file_stamp(path)
+        #: what tells a changed source (default: the file's modification time and size)
+        self._stamp_of = stamp or (lambda: file_stamp(path))
+        self._stamp = self._stamp_of()
         self.content: widgets.Widget = build(lambda _text: None)
         self.rebuilt = False
         super().__init__((self.content,), **kwargs)
@@ -478,7 +583,7 @@ class PreheatedApp(_FirstView):
     def freshen(self) -> None:
         """Rebuild from a changed results file, else reload the reviews from the store."""
         try:
-            stamp = file_stamp(self._path)
+            stamp = self._stamp_of()
             if stamp != self._stamp:
                 old, self._stamp = self.content, stamp
                 self.content = self._build(lambda _text: None)
@@ -486,7 +591,7 @@ class PreheatedApp(_FirstView):
                 self.rebuilt = True
                 old.close()
             elif isinstance(self.content, DashboardApp):
-                self.content.dashboard.tally_grid.refresh()
+                self.content.refresh_reviews()
         except Exception as exc:  # noqa: BLE001 - the page shows a message
             self.content = message_widget("Cannot show the dashboard.",
                                           f"{type(exc).__name__}: {exc}")
@@ -530,6 +635,8 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     """
     env = os.environ if environ is None else environ
     refuse_widgets_from_the_page()
+    if env.get(ENV_RUNS):
+        return _runs_from_environment(env, defer)
     raw_file = env.get(ENV_FILE, "")
     hint = ""
     if not raw_file:  # a notebook run as it is (JupyterLab, nbclient): the bundled demo
@@ -568,3 +675,46 @@ def app_from_environment(environ: Mapping[str, str] | None = None, *,
     if preheated == "True":
         return PreheatedApp(build, path)
     return build(lambda _text: None)
+
+
+def _runs_from_environment(env: Mapping[str, str], defer: bool | None) -> widgets.Widget:
+    """:func:`app_from_environment` for a project's runs (``DASHBOARD_RUNS``)."""
+    try:
+        source = json.loads(env[ENV_RUNS])
+        if not isinstance(source, dict):
+            raise ValueError("expected a JSON object naming a folder or an MLflow experiment")
+        human_level = _parse_human_level(env.get(ENV_HUMAN_LEVEL))
+        columns = json.loads(env.get(ENV_COLUMNS) or "{}")
+        if not isinstance(columns, dict):
+            raise ValueError("expected a JSON object of loader keywords")
+    except (ValueError, TypeError) as exc:
+        return message_widget("Bad dashboard settings for the runs.", str(exc))
+    store = env.get(ENV_STORE) or None
+    title = env.get(ENV_DATASET_NAME) or None
+    folder = Path(source["folder"]) if source.get("folder") else None
+
+    def build(progress: Callable[[str], None]) -> widgets.Widget:
+        return build_runs_app(source, human_level=human_level, store=store, title=title,
+                              progress=progress, columns=columns, cache=env.get(ENV_CACHE))
+
+    preheated = env.get(ENV_VOILA_PREHEAT)
+    if defer is None:
+        defer = preheated == "False"
+    if defer:
+        return DeferredApp(build, f"Loading the runs of {title or folder or 'MLflow'}…")
+    if preheated == "True":
+        return PreheatedApp(build, folder, stamp=lambda: _runs_stamp(folder))
+    return build(lambda _text: None)
+
+
+def _runs_stamp(folder: Path | None) -> Any:
+    """Each run file's and sidecar's name, time and size (a run added, removed or rewritten;
+    not a review saved in the folder's store); None for MLflow runs or an unreadable folder."""
+    if folder is None:
+        return None
+    from dashboard.runs import folder_stamp
+
+    try:
+        return folder_stamp(folder)
+    except OSError:
+        return None

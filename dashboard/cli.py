@@ -380,12 +380,16 @@ def human_level_option(text: str | None) -> Any:
 
 _VALIDATE_CHILD = """
 import json, sys
-from dashboard.cli import _summary
+from dashboard.cli import _runs_summary, _summary
 from dashboard.errors import DashboardError
 args = json.loads(sys.argv[1])
 try:
-    out = _summary(args["path"], args["human_level"], args["columns"], args["engine"],
-                   args.get("cache"))
+    if args.get("runs"):
+        out = _runs_summary(args["runs"], args["human_level"], args["columns"],
+                            args.get("cache"))
+    else:
+        out = _summary(args["path"], args["human_level"], args["columns"], args["engine"],
+                       args.get("cache"))
 except (DashboardError, ValueError, OSError) as exc:
     print(str(exc), file=sys.stderr)
     raise SystemExit(2) from None
@@ -407,6 +411,21 @@ def _summary(path: str | Path, human_level: Any, columns: dict[str, Any],
             "notes": [str(n) for n in results.schema.notes]}
 
 
+def _runs_summary(source: dict[str, Any], human_level: Any, columns: dict[str, Any],
+                  cache: str | None = None) -> dict[str, Any]:
+    """Read every run once (an unreadable one is named now, not in the page; with a table
+    cache, each run's table is saved for the page's kernels) and return what the launcher
+    prints (runs in a child process)."""
+    from dashboard.app import open_runs
+
+    runs = open_runs(source, human_level, columns, cache=cache)
+    runs.history()
+    latest = runs[runs.latest]
+    return {"rows": latest.rows_total, "models": [str(m) for m in latest.models],
+            "notes": [str(n) for n in (*runs.notes, *latest.schema.notes)],
+            "runs": list(runs.names), "latest": runs.latest}
+
+
 #: a source at least this big is validated while the server starts and preheats its first
 #: page, not before: at 10M rows each load takes ~6 s, and in turn they made the page wait
 #: for two (15 s from the URL to the first figure; 9 s overlapped). Smaller sources are
@@ -419,7 +438,8 @@ class _Validation:
     with :meth:`result`; the launcher keeps no copy of the data."""
 
     def __init__(self, path: Path, human_level: Any, columns: dict[str, Any] | None = None,
-                 engine: str = "pandas", cache: Path | None = None) -> None:
+                 engine: str = "pandas", cache: Path | None = None,
+                 runs: dict[str, Any] | None = None) -> None:
         import subprocess
 
         from dashboard.serve import voila_process_env
@@ -427,7 +447,7 @@ class _Validation:
         self.path = path
         request = json.dumps({"path": str(path), "human_level": human_level,
                               "columns": columns or {}, "engine": engine,
-                              "cache": str(cache) if cache else None})
+                              "cache": str(cache) if cache else None, "runs": runs})
         # files, not pipes: nobody reads the child while the server starts; both are closed
         # by result() or cancel()
         self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115
@@ -509,6 +529,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_port(args.port)
     check_serve_options(args)
     token = serve.resolve_token(args.token or os.environ.get(serve.USER_TOKEN_ENV))
+    source = runs_source(args)
+    if source is not None:
+        return _serve_runs(args, source, token)
     path = Path(args.file) if args.file else DEMO_DIR / "cat_results.parquet"
     args.engine = _resolve_engine(path, args)
     check_input(path, parse_size(args.max_size), args.engine)
@@ -542,17 +565,113 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not overlap:
         loaded()
+    return _launch_and_wait(
+        args, token, store, validation, loaded if overlap else None, f"Dashboard for {path.name}",
+        dict(file=path, human_level=human_level, store=store,
+             dataset_name=meta.get("title") or path.name, columns=columns, engine=args.engine,
+             cache=cache or "off"))
+
+
+def runs_source(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The project's runs the command's source names, or None for one results file.
+
+    ``mlflow:EXPERIMENT`` (with ``--tracking-uri``, ``--artifact``); a folder with
+    ``--runs``; or, with ``--engine auto``, a folder whose files are runs rather than
+    partitions of one table (:func:`dashboard.runs.looks_like_runs`: a sidecar's
+    ``run_order``, or two files holding the same examples), said in a note.
+    """
+    text = args.file or ""
+    tracking, artifact = getattr(args, "tracking_uri", None), getattr(args, "artifact", None)
+    if text.startswith("mlflow:"):
+        experiment = text[len("mlflow:"):].strip()
+        if not experiment:
+            raise DashboardError("mlflow:EXPERIMENT needs the experiment's name or id")
+        return {"mlflow": experiment, "tracking_uri": tracking, "artifact": artifact}
+    if tracking or artifact:
+        raise DashboardError("--tracking-uri and --artifact are for an MLflow source: "
+                             "mlflow:EXPERIMENT")
+    if not text:
+        return None
+    path = Path(text)
+    if getattr(args, "runs", False):
+        if not path.is_dir():
+            raise DashboardError("--runs needs a folder with one results file per run",
+                                 file=str(path))
+        return {"folder": str(path.resolve())}
+    if path.is_dir() and args.engine == "auto" and not getattr(args, "scheduler", None):
+        from dashboard.runs import looks_like_runs
+
+        is_runs, why = looks_like_runs(path)
+        if is_runs:
+            print(f"note: {path} is read as runs, one results file each ({why}); "
+                  "--engine duckdb reads it as partitions of one table")
+            return {"folder": str(path.resolve())}
+    return None
+
+
+def _open_runs_here(source: dict[str, Any], args: argparse.Namespace) -> Any:
+    """The runs, listed without reading them (the launcher holds no data); with a table
+    cache beside their store (``--cache`` as for one file)."""
+    from dashboard.app import open_runs, table_cache
+
+    runs = open_runs(source, human_level_option(args.human_level), loader_columns(args),
+                     getattr(args, "store", None))
+    runs.cache = table_cache(Path(runs.origin), runs.store, getattr(args, "cache", None))
+    return runs
+
+
+def _serve_runs(args: argparse.Namespace, source: dict[str, Any], token: str) -> int:
+    """``serve`` for a project's runs: every run read once in a child process (a bad one is
+    named before the server starts), then the page of the latest with its History."""
+    from dashboard.annotations import AnnotationStore
+    from dashboard.app import table_cache
+
+    runs = _open_runs_here(source, args)
+    store = Path(args.store) if args.store else Path(runs.store)
+    if not args.store:
+        store.parent.mkdir(parents=True, exist_ok=True)  # the user data folder, for MLflow
+    if not store.parent.is_dir():
+        raise DashboardError(f"the folder of the annotation store does not exist: "
+                             f"{store.parent}")
+    AnnotationStore(store, dataset=runs.dataset_name(runs.latest)).close()
+    human_level = human_level_option(args.human_level)
+    columns = loader_columns(args)
+    started = time.perf_counter()
+    cache = table_cache(Path(runs.origin), store, args.cache)
+    validation = _Validation(Path(runs.origin), human_level, columns, cache=cache,
+                             runs=source)
+    summary = validation.result()
+    print(f"Loaded {len(summary['runs'])} runs from {runs.origin} "
+          f"({', '.join(summary['runs'])}) in {time.perf_counter() - started:.1f} s; the page "
+          f"opens on {summary['latest']} ({summary['rows']:,} rows), the History one tab away")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    folder = Path(source["folder"]) if "folder" in source else None
+    return _launch_and_wait(
+        args, token, store, validation, None, f"Dashboard of {len(summary['runs'])} runs",
+        dict(file=folder, human_level=human_level, store=store,
+             dataset_name=folder.name if folder else f"mlflow:{source['mlflow']}",
+             columns=columns, cache=cache or "off", runs=source))
+
+
+def _launch_and_wait(args: argparse.Namespace, token: str, store: Path,
+                     validation: _Validation, loaded: Any, what: str,
+                     launch: dict[str, Any]) -> int:
+    """Start Voilà for the page ``launch`` describes, say where it is, open the browser, and
+    wait until Ctrl+C or the server exits. ``loaded`` (when the source is validated while
+    the server starts) prints the validation's summary once the server is up."""
+    from dashboard import serve
+
     port, preferred_free = serve.choose_port(args.host, args.port)
     if not preferred_free:
         print(f"Port {serve.DEFAULT_PORT} is in use; serving on port {port} instead.")
     log_path = Path(tempfile.gettempdir()) / f"mldash-voila-{os.getpid()}.log"
     try:
         running = serve.launch_dashboard(
-            path, host=args.host, port=port, token=token, human_level=human_level,
-            store=store, dataset_name=meta.get("title") or path.name, preheat=args.preheat,
+            host=args.host, port=port, token=token, preheat=args.preheat,
             timeout=args.timeout, log_path=log_path, extra_hosts=args.allow_host or (),
             max_kernels=serve.MAX_KERNELS if args.max_kernels is None else args.max_kernels,
-            columns=columns, engine=args.engine, cache=cache or "off", theme=args.theme,
+            theme=args.theme, **launch,
         )
     except (RuntimeError, TimeoutError) as exc:
         validation.cancel()
@@ -563,13 +682,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         validation.cancel()
         raise
-    if overlap:
+    if loaded is not None:
         try:
             loaded()
         except BaseException:
             running.stop()
             raise
-    print(f"Dashboard for {path.name} at {running.url}")
+    print(f"{what} at {running.url}")
     if not serve.is_loopback(args.host):
         port = int(running.base_url.rstrip("/").rsplit(":", 1)[1])
         print("It is reachable from other machines; give colleagues this URL (the token is "
@@ -596,12 +715,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
         private.cleanup()
 
 
+def _report_runs(args: argparse.Namespace, source: dict[str, Any]) -> int:
+    """``report RUNS --compare A B``: what changed between two runs (default: the two
+    latest), with their waterfalls side by side."""
+    from dashboard.report import write_comparison_report
+
+    runs = _open_runs_here(source, args)
+    if args.no_store:
+        runs.store = None
+        print("Reviews: only the tags in the results files (--no-store)")
+    elif args.store and not Path(args.store).is_file():
+        raise DashboardError("no annotation store there (serve creates it)", file=args.store)
+    else:
+        found = runs.store is not None and Path(runs.store).is_file()
+        print(f"Reviews from {runs.store}" if found else
+              f"Reviews: none saved yet ({runs.store} does not exist)")
+    if args.compare:
+        before, after = args.compare
+    elif len(runs) >= 2:
+        before, after = runs.names[-2], runs.names[-1]
+    else:
+        raise DashboardError(f"only one run ({runs.latest}): a comparison needs two",
+                             file=runs.origin)
+    for name in (before, after):
+        runs.where(name)  # an unknown run: one line naming the runs there are
+    if before == after:
+        raise DashboardError(f"--compare {before} {after}: name two different runs")
+    out = write_comparison_report(runs, before, after, args.output, png_dir=args.png)
+    print(runs.what_changed(before, after))
+    print(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB; opens offline)")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from dashboard.annotations import ReviewSession, default_store_for
     from dashboard.app import table_cache
     from dashboard.report import write_report
     from dashboard.results import Results
 
+    source = runs_source(args)
+    if source is not None:
+        return _report_runs(args, source)
+    if args.compare:
+        raise DashboardError("--compare needs a project's runs: a folder of runs (--runs) or "
+                             "mlflow:EXPERIMENT", file=args.file)
     path = Path(args.file)
     args.engine = _resolve_engine(path, args)
     check_input(path, parse_size(args.max_size), args.engine)
@@ -699,6 +856,21 @@ def _add_engine_option(parser: argparse.ArgumentParser) -> None:
                         "annotation store; off: read the file every time)")
 
 
+def _add_runs_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a project's runs (a folder of runs, or an MLflow experiment)."""
+    parser.add_argument("--runs", action="store_true",
+                        help="read the folder as runs, one results file each (found by itself "
+                             "when a sidecar gives a run_order or two files hold the same "
+                             "examples)")
+    parser.add_argument("--tracking-uri", default=None, metavar="URI",
+                        help="with mlflow:EXPERIMENT: the tracking server, database URI or "
+                             "mlruns folder (default: $MLFLOW_TRACKING_URI, else ./mlruns)")
+    parser.add_argument("--artifact", default=None, metavar="PATH",
+                        help="with mlflow:EXPERIMENT: the artifact holding each run's results "
+                             "(default: results.parquet, results.csv, else the run's one "
+                             "Parquet or CSV artifact)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error in one line (exit status 2) instead of the usage block."""
 
@@ -713,9 +885,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the dashboard for a results file with Voilà")
-    s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results, or with "
-                   "--engine duckdb a folder of Parquet partitions (default: demo)")
+    s.add_argument("file", nargs="?", help="CSV, Parquet or JSON Lines results, a folder of "
+                   "runs (one results file each), mlflow:EXPERIMENT, or with --engine duckdb "
+                   "a folder of Parquet partitions (default: demo)")
     _add_engine_option(s)
+    _add_runs_options(s)
     s.add_argument("--port", type=int, default=None,
                    help="port (default 8866, or a free one when 8866 is taken)")
     s.add_argument("--host", default="127.0.0.1",
@@ -751,9 +925,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="write a self-contained HTML diagnosis")
-    rp.add_argument("file", help="CSV, Parquet or JSON Lines results, or with --engine "
-                    "duckdb a folder of Parquet partitions")
+    rp.add_argument("file", help="CSV, Parquet or JSON Lines results, a folder of runs, "
+                    "mlflow:EXPERIMENT, or with --engine duckdb a folder of Parquet partitions")
     _add_engine_option(rp)
+    _add_runs_options(rp)
+    rp.add_argument("--compare", nargs=2, default=None, metavar=("RUN_A", "RUN_B"),
+                    help="with runs: what changed from RUN_A to RUN_B, their waterfalls side "
+                         "by side (default: the two latest runs)")
     rp.add_argument("-o", "--output", default="diagnosis.html", help="HTML file to write")
     rp.add_argument("--human-level", default=None, help="as for serve")
     rp.add_argument("--store", default=None,

@@ -37,6 +37,7 @@ from dashboard.figures.theme import FONT, THEME_JS
 from dashboard.figures.waterfall import waterfall_spec
 from dashboard.metrics.slices import slice_test_note
 from dashboard.results import Results
+from dashboard.runs import Runs
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
 
@@ -54,6 +55,9 @@ th:first-child, td:first-child {{ text-align: left; }}
 .note {{ color: #374151; font-size: 14px; }}
 .warn {{ color: #b91c1c; font-weight: 600; }}
 .figure {{ break-inside: avoid; page-break-inside: avoid; margin: 8px 0; }}
+.pair {{ display: flex; gap: 16px; break-inside: avoid; page-break-inside: avoid; }}
+.pair > div {{ flex: 1 1 0; min-width: 0; }}
+.pair h3 {{ font-size: 16px; margin: 8px 0 0 0; }}
 @media (prefers-color-scheme: dark) {{
   body {{ background: #111111; color: #e5e7eb; }}
   th, td, h2 {{ border-color: #374151; }}
@@ -368,6 +372,94 @@ def build_report(results: Results, *, title: str | None = None,
             f"<meta name='color-scheme' content='light dark'>"
             f"<title>{html.escape(title)} — diagnosis</title><style>{_CSS}</style></head>"
             f"<body>{body}\n{scripts}</body></html>")
+
+
+def comparison_figures(runs: Runs, before: str, after: str) -> dict[str, dict[str, Any]]:
+    """The two runs' waterfalls, on one error scale so their bars compare by eye, and the
+    history of every run."""
+    from dashboard.figures.history import history_spec
+
+    figs = {"waterfall_before": waterfall_spec(runs[before]),
+            "waterfall_after": waterfall_spec(runs[after])}
+    tops = [f["layout"].get("yaxis", {}).get("range", [0, None])[1] for f in figs.values()]
+    if all(t is not None for t in tops):
+        for fig in figs.values():
+            fig["layout"]["yaxis"]["range"] = [0.0, max(tops)]
+    figs["history"] = history_spec(runs)
+    return figs
+
+
+def build_comparison_report(runs: Runs, before: str, after: str, *,
+                            title: str | None = None,
+                            figs: dict[str, dict[str, Any]] | None = None) -> str:
+    """What changed from run ``before`` to run ``after``, as one HTML page: the sentence,
+    the review categories' shares, the two waterfalls side by side, each split's and gap's
+    test, and the history of every run."""
+    figs = figs if figs is not None else comparison_figures(runs, before, after)
+    change = runs.compare(before, after)
+    shares = runs.category_shares(before, after)
+    title = title or f"{Path(runs.origin).name or runs.origin}: {before} → {after}"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rb, ra = runs[before], runs[after]
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             '<p class="facts">' + " · ".join(
+                 [f"{len(runs)} runs from {html.escape(runs.origin)}",
+                  f"{html.escape(before)}: {html.escape(runs.where(before))}",
+                  f"{html.escape(after)}: {html.escape(runs.where(after))}",
+                  f"generated {when}"]) + "</p>",
+             f'<p class="headline">{html.escape(change.sentence)}</p>',
+             f"<p class='answer'>{html.escape(shares.attrs['sentence'])}</p>"]
+    parts.extend(f"<p class='note'>{html.escape(n)}</p>" for n in change.notes)
+    if len(shares):
+        rows = [[html.escape(str(r.category)),
+                 f"{pct(r.before, 0)} ({r.count_before} of {r.reviewed_before})",
+                 f"{pct(r.after, 0)} ({r.count_after} of {r.reviewed_after})",
+                 f"{r.p_value:.2g}", "yes" if r.significant else "no"]
+                for r in shares.itertuples()]
+        parts.append(_table(rows, ["category", f"share of reviewed errors at {before}",
+                                   f"at {after}", "p (Fisher, Holm)", "changed"]))
+    heads = []
+    for name, r in ((before, rb), (after, ra)):
+        facts = ([f"model {r.model_shown}"] if r.model_shown else []) + (
+            [f"threshold {r.threshold:.3g}"] if r.has_scores else [])
+        heads.append(f"<div><h3>{html.escape(name)}</h3><p class='note'>"
+                     f"{html.escape(r.gaps().headline)}</p><p class='facts'>"
+                     f"{html.escape(' · '.join(facts))}</p>"
+                     f"{_div('waterfall_before' if name == before else 'waterfall_after')}"
+                     "</div>")
+    parts.append(_keep("<h2>Where the error comes from, in each run</h2>",
+                       f"<div class='pair'>{''.join(heads)}</div>"))
+    rows = []
+    for c in change.changes:
+        show = pct if c.kind == "level" else pp
+        rows.append([html.escape(c.label), show(c.before), show(c.after), pp(c.delta),
+                     f"{c.p_value:.2g}", html.escape(c.test),
+                     "yes" if c.significant else "no"])
+    parts.append(_table(rows, ["", before, after, "change", "p (Holm)", "test", "changed"]))
+    parts.append(_keep("<h2>Every run</h2>", _div("history")))
+    body = "\n".join(parts)
+    data = json.dumps(json_safe(figs), allow_nan=False).replace("</", "<\\/")
+    scripts = (f"<script>{_plotly_js()}</script>\n"
+               f'<script type="application/json" id="mldash-figures">{data}</script>\n'
+               f"<script>{THEME_JS}\n{_DRAW_JS}</script>")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<meta name='color-scheme' content='light dark'>"
+            f"<title>{html.escape(title)} — what changed</title><style>{_CSS}</style></head>"
+            f"<body>{body}\n{scripts}</body></html>")
+
+
+def write_comparison_report(runs: Runs, before: str, after: str, path: str | Path, *,
+                            title: str | None = None, png_dir: str | Path | None = None
+                            ) -> Path:
+    """Write :func:`build_comparison_report` (and, when asked, one PNG per figure)."""
+    out = Path(path)
+    figs = comparison_figures(runs, before, after)
+    out.write_text(build_comparison_report(runs, before, after, title=title, figs=figs),
+                   encoding="utf-8")
+    if png_dir is not None:
+        write_pngs(figs, Path(png_dir))
+    return out
 
 
 def write_report(results: Results, path: str | Path, *, title: str | None = None,

@@ -58,6 +58,9 @@ ENV_ENGINE = "DASHBOARD_ENGINE"
 #: where kernels find the validated table of the file (a folder, or "off"); see dashboard.cache
 ENV_CACHE = "DASHBOARD_CACHE"
 """Optional JSON object of loader keywords (``label``, ``score``, ``pos_label``...)."""
+ENV_RUNS = "DASHBOARD_RUNS"
+"""Optional JSON object naming a project's runs instead of one file: ``{"folder": path}`` or
+``{"mlflow": experiment, "tracking_uri": uri, "artifact": name}``."""
 ENV_TOKEN = "DASHBOARD_VOILA_TOKEN"
 """The access token, handed to :mod:`dashboard.voila_server`, which removes it from its
 environment before starting kernels."""
@@ -264,7 +267,7 @@ def prepare_root_dir(root_dir: Path) -> Path:
 
 
 def dashboard_env(
-    file: Path,
+    file: Path | None,
     *,
     human_level: Mapping[str, float] | None = None,
     store: Path | None = None,
@@ -272,13 +275,14 @@ def dashboard_env(
     columns: Mapping[str, object] | None = None,
     engine: str | None = None,
     cache: Path | str | None = None,
+    runs: Mapping[str, object] | None = None,
 ) -> dict[str, str]:
     """Environment variables that tell the notebook what to show.
 
     Parameters
     ----------
-    file : Path
-        Results file; made absolute.
+    file : Path or None
+        Results file (or a runs folder); made absolute. None for MLflow runs.
     human_level : Mapping[str, float], optional
         Human-level error rates by name, passed as JSON.
     store : Path, optional
@@ -292,14 +296,22 @@ def dashboard_env(
         unset or ``"pandas"``: every row in memory.
     cache : Path or str, optional
         The table cache's folder, or ``"off"``; unset: beside the store.
+    runs : Mapping, optional
+        A project's runs (see :data:`ENV_RUNS`), passed as JSON: the page opens on the
+        latest run, with their History one tab away.
 
     Returns
     -------
     dict[str, str]
         Only the ``DASHBOARD_*`` variables.
     """
-    file = Path(file).resolve()
-    env = {ENV_FILE: str(file), ENV_DATASET_NAME: dataset_name or file.name}
+    env: dict[str, str] = {}
+    if file is not None:
+        file = Path(file).resolve()
+        env[ENV_FILE] = str(file)
+    env[ENV_DATASET_NAME] = dataset_name or (file.name if file is not None else "runs")
+    if runs is not None:
+        env[ENV_RUNS] = json.dumps(dict(runs))
     if human_level is not None:
         env[ENV_HUMAN_LEVEL] = json.dumps({str(k): float(v) for k, v in human_level.items()})
     if store is not None:
@@ -733,7 +745,7 @@ class RunningDashboard:
 
 
 def launch_dashboard(
-    file: Path,
+    file: Path | None = None,
     *,
     host: str = "127.0.0.1",
     port: int | None = None,
@@ -752,6 +764,7 @@ def launch_dashboard(
     theme: str = "light",
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT_S,
     cull_interval: int = CULL_INTERVAL_S,
+    runs: Mapping[str, object] | None = None,
 ) -> RunningDashboard:
     """Serve the dashboard for one results file and wait until it answers.
 
@@ -759,8 +772,8 @@ def launch_dashboard(
 
     Parameters
     ----------
-    file : Path
-        Results file to show.
+    file : Path, optional
+        Results file to show (or the folder of ``runs``; None for MLflow runs).
     host : str
         Interface to bind.
     port : int, optional
@@ -789,6 +802,8 @@ def launch_dashboard(
         As in :func:`voila_argv`.
     cull_idle_timeout, cull_interval : int
         As in :func:`voila_argv` (tests shorten them to replay a cull race in seconds).
+    runs : Mapping, optional
+        As in :func:`dashboard_env`: a project's runs instead of one file.
 
     Returns
     -------
@@ -803,7 +818,7 @@ def launch_dashboard(
     notebook = prepare_root_dir(root_dir)
     port = port or find_free_port(host or "0.0.0.0")
     env = dashboard_env(file, human_level=human_level, store=store, dataset_name=dataset_name,
-                        columns=columns, engine=engine, cache=cache)
+                        columns=columns, engine=engine, cache=cache, runs=runs)
     try:
         proc = start_voila(
             notebook, port=port, host=host, token=token, root_dir=root_dir, env=env,

@@ -10,6 +10,7 @@ containers, so a model change or a threshold move reaches every figure in and af
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -74,7 +75,9 @@ class Dashboard(widgets.VBox):
     presenting = t.Bool(False, help="presentation mode: large type, one view at a time")
 
     def __init__(self, results: Results, *, store: AnnotationStore | str | None = None,
-                 title: str | None = None, **kwargs: Any) -> None:
+                 title: str | None = None,
+                 extra_views: Sequence[tuple[str, widgets.Widget]] = (),
+                 **kwargs: Any) -> None:
         self.results = results
         self._title = title or results.name
         self._sizes: dict[tuple[str, str], str] = {}
@@ -101,6 +104,13 @@ class Dashboard(widgets.VBox):
             self.learning.active = False
             self.views += (self.learning,)
             self.view_names += (LEARNING_VIEW,)
+        # views composed in by the app (the History of a project's runs), hidden at first
+        self.extra_views = dict(extra_views)
+        for name, view in self.extra_views.items():
+            if hasattr(view, "active"):
+                view.active = False
+            self.views += (view,)
+            self.view_names += (name,)
 
         self.header = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.header.add_class("mldash-header")
@@ -144,6 +154,9 @@ class Dashboard(widgets.VBox):
             self.learning.active = change["new"] == self.view_names.index(LEARNING_VIEW)
         if self.overview is not None:
             self.overview.active = change["new"] == self.view_names.index(TASKS_VIEW)
+        for name, view in self.extra_views.items():
+            if hasattr(view, "active"):
+                view.active = change["new"] == self.view_names.index(name)
 
     # -- the header ---------------------------------------------------------------------------
     def _on_results_change(self, change: dict) -> None:
