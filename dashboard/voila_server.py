@@ -1,7 +1,8 @@
 """The Voilà server the launcher runs: Voilà with the dashboard's own safety limits.
 
 ``python -m dashboard.voila_server NOTEBOOK [voila options]`` is ``python -m voila`` with
-these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_server 2.21):
+these changes (each one closes a hole found by probing voila 0.5.13 / jupyter_server 2.21;
+the pinned voila 0.5.8 differs from 0.5.13 in none of the code these touch):
 
 * **Kernel websocket frames are checked before they are read.** jupyter_server's v1
   deserializer and Voilà's binary header reader trust the offset count a frame claims: one

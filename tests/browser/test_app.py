@@ -226,7 +226,7 @@ def wait_for_app(page: Page) -> None:
 
 
 def allow_unload_errors(guard: PageGuard) -> None:
-    """Accept the console errors that leaving (reloading) a page causes under Voilà 0.5.13.
+    """Accept the console errors that leaving (reloading) a page causes under Voilà 0.5.
 
     Voilà's shutdown beacon used to get 403 for lack of an ``_xsrf`` cookie
     (voila-dashboards/voila#1458); the page handler of :mod:`dashboard.voila_server` sets

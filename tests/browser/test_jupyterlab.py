@@ -144,13 +144,10 @@ def test_every_view_draws_the_current_state(lab: tuple[str, str, bool],
                                             screenshot: Callable[..., Path]) -> None:
     url, theme, serverext = lab
     page = page_guard.page
-    # JupyterLab itself logs a few console errors offline (no kernel spec logos, …): those
-    # are its own; the test checks ours below by text
-    page_guard.allow_console_error(r".*")
     frames: list[int] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda d: frames.append(len(d))))
     console: list[str] = []
-    page.on("console", lambda m: console.append(m.text))
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(url)
     page.locator(".jp-Notebook").wait_for(timeout=RUN_TIMEOUT_MS)
@@ -200,6 +197,10 @@ def test_every_view_draws_the_current_state(lab: tuple[str, str, bool],
     else:
         assert ours == [] and big == 1
     assert not [m for m in console if "404" in m], console
+    # a quiet console (issue 26): the widgets labextension agrees with this JupyterLab (no
+    # shared-module version warning), no plotly "Invalid color specifier" trace, no error
+    loud = [m for m in console if m.startswith(("error:", "warning:", "trace:"))]
+    assert loud == [], "\n".join(loud)
     assert page_guard.external_requests() == []
     # no serialization warning anywhere
     text = page.locator(".jp-Notebook").inner_text()
