@@ -668,7 +668,9 @@ class TallyGrid(widgets.VBox):
         if not self._ready:
             return
         self._stale = False
-        rows = self.results.review_rows(self.split, misclassified_only=False)
+        # only the misclassified rows are sampled unless the correct ones are asked for too:
+        # a fifth of the split's rows to key, hash and sort on each threshold move
+        rows = self.results.review_rows(self.split, misclassified_only=not self.include_correct)
         if self.eyeball > 0:  # the black-box part stays unseen (Machine Learning Yearning)
             rows = rows[eyeball_mask(rows["key"].to_numpy(), self.eyeball)]
         keys = rows["key"].astype(str).to_numpy()
