@@ -1,8 +1,9 @@
 """Which examples a reviewer sees, and in what order: the error-analysis sample.
 
 Pure functions of example keys (and of tags and scores for sorting and filtering). The sample
-is a seeded permutation of the sorted keys, so the same (keys, size, seed) gives the same rows
-after a reload, whatever order the file listed them in.
+orders the keys by a seeded hash of their text, so the same (keys, size, seed) gives the same
+rows after a reload, whatever order the file listed them in, and a threshold move keeps the
+examples still misclassified in their places.
 """
 
 from __future__ import annotations
@@ -31,13 +32,28 @@ SORTS = ("sample", "score", "id", "category", "suspect")
 def review_order(keys: Sequence[str] | np.ndarray, seed: int = 0) -> np.ndarray:
     """The distinct keys in a seeded random order that does not depend on the input order.
 
-    The keys are sorted first, then shuffled with ``numpy.random.default_rng(seed)``.
+    Each key's place is a seeded 64-bit hash of its text (``pandas.util.hash_array``), so the
+    order of a subset is the whole order restricted to it: when a threshold move adds or
+    removes misclassified examples, the others keep their places and a sample of the first
+    ones changes only where it must. One hash per key and a sort of integers, not of texts.
     """
-    distinct = np.unique(np.asarray(keys, dtype=object).astype(str))
+    k = _texts(keys)
+    distinct = pd.unique(k) if k.size else k
     if distinct.size == 0:
-        return distinct.astype(object)
-    perm = np.random.default_rng(seed).permutation(distinct.size)
-    return distinct[perm].astype(object)
+        return np.asarray(distinct, dtype=object)
+    rank = pd.util.hash_array(distinct, hash_key=f"mldash-ord{int(seed) % 10**6:06d}")
+    order = np.argsort(rank, kind="stable")
+    if np.any(rank[order][1:] == rank[order][:-1]):  # a 64-bit collision: the texts decide
+        order = np.lexsort((np.argsort(np.argsort(distinct.astype(str), kind="stable")), rank))
+    return np.asarray(distinct[order], dtype=object)
+
+
+def _texts(keys: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Keys as an object array of str (converted only when they are not already text)."""
+    k = np.asarray(keys, dtype=object)
+    if k.size and pd.api.types.infer_dtype(k, skipna=False) != "string":
+        k = k.astype(str).astype(object)
+    return k
 
 
 def review_sample(keys: Sequence[str] | np.ndarray, size: int = 100, seed: int = 0,
@@ -71,8 +87,7 @@ def review_sample(keys: Sequence[str] | np.ndarray, size: int = 100, seed: int =
     order = review_order(keys, seed)
     if order.size == 0:
         return order
-    prior = {str(k) for k in reviewed}
-    done = np.fromiter((k in prior for k in order), dtype=bool, count=order.size)
+    done = pd.Index(order, dtype=object).isin(_texts(list(reviewed)))
     free = max(int(size) - int(done.sum()), 0)
     take = done | ((np.cumsum(~done) <= free) & ~done)
     return order[take]
@@ -88,7 +103,7 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
     correctly classified rows and appended, so a reviewer can look for label errors the model
     got "right" too.
     """
-    k = np.asarray(keys, dtype=object).astype(str)
+    k = _texts(keys)
     ok = np.asarray(correct, dtype=bool)
     if k.shape != ok.shape:
         raise ValueError("keys and correct must have the same length")
@@ -99,7 +114,7 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
     # each picked key's first position: a hash of the few picked keys looked up by every
     # key, not a hash of every key (1.5M at 10M rows) for the few picked
     # (a key may be picked twice: wrong on one row, right on another)
-    distinct, inverse = np.unique(picked.astype(str), return_inverse=True)
+    distinct, inverse = np.unique(picked.astype(str), return_inverse=True)  # the few picked
     which = pd.Index(distinct).get_indexer(k)
     rows = np.flatnonzero(which >= 0)
     found, first = np.unique(which[rows], return_index=True)

@@ -231,6 +231,21 @@ def test_reviewing_inside_the_sample_keeps_the_sample(seed: int, size: int,
     assert list(again) == list(first)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120), st.data())
+def test_a_threshold_move_keeps_the_examples_still_misclassified_in_the_sample(
+        seed: int, size: int, data: st.DataObject) -> None:
+    """The order of a subset of keys is the whole order restricted to it: after a move that
+    removes some misclassified examples (a subset), every sampled example still
+    misclassified stays sampled, in the same relative order."""
+    before = data.draw(st.lists(st.sampled_from(KEYS), min_size=1, unique=True))
+    after = data.draw(st.lists(st.sampled_from(before), unique=True))
+    whole = list(review_order(before, seed))
+    assert list(review_order(after, seed)) == [k for k in whole if k in set(after)]
+    kept = [k for k in review_sample(before, size, seed) if k in set(after)]
+    assert list(review_sample(after, size, seed))[:len(kept)] == kept
+
+
 def test_sample_review_rows_marks_correct_rows_after_errors() -> None:
     keys = np.array(KEYS, dtype=object)
     correct = np.arange(300) % 3 != 0  # 100 wrong
