@@ -1568,10 +1568,43 @@ class Results(t.HasTraits):
                  col.codes[at[held]])
                 for col in (bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
                             for name in self.metadata_columns) if col is not None]
+        if self.schema.kind == "binary_score":  # errors per level from per-level curves
+            thr = self.threshold_of(model)
+            return [MismatchColumn.from_codes(
+                        name, labels, src, tgt, hld, None, None,
+                        held_errors=self._level_errors(model, held, name, hld, len(labels), thr,
+                                                       key),
+                        target_errors=self._level_errors(model, target, name, tgt, len(labels),
+                                                         thr, key))
+                    for name, labels, src, tgt, hld in self._cache[key]]
         wrong = {s: ~self._correct_cached(s, model) for s in (held, target)}
         return [MismatchColumn.from_codes(name, labels, src, tgt, hld, wrong[held],
                                           wrong[target])
                 for name, labels, src, tgt, hld in self._cache[key]]
+
+    def _level_errors(self, model: str, split: str, name: str, codes: np.ndarray, k: int,
+                      threshold: float, codes_key: tuple) -> np.ndarray:
+        """Misclassified rows of each level of a metadata column in a split at ``threshold``:
+        one curve per level, built once, so a threshold move costs a binary search per level
+        instead of a pass over the rows (the same counts as :meth:`correct`)."""
+        key = ("level_curves", codes_key, split, name)
+        curves = self._cache.get(key)
+        if curves is None:
+            rows = self._positions(split, model)
+            is_pos = self._frame["label_code"].to_numpy()[rows] == \
+                self._code(self.schema.pos_label)
+            scores = self._score_array(self.schema.pos_label)[rows]
+            codes = np.asarray(codes, dtype=np.int64)
+            curves = [ThresholdCurve.from_predictions(is_pos[codes == lev],
+                                                      scores[codes == lev], pos_label=True)
+                      if np.any(codes == lev) else None for lev in range(k)]
+            self._cache[key] = curves
+        out = np.zeros(k, dtype=np.float64)
+        for lev, curve in enumerate(curves):
+            if curve is not None:
+                point = curve.at(threshold)
+                out[lev] = point.fp + point.fn
+        return out
 
     # -- dev-set resolution: what the split can tell apart between two models ------------------
     def dev_resolution(self, model_a: str | None = None, model_b: str | None = None,

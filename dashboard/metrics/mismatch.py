@@ -59,17 +59,23 @@ class MismatchColumn:
 
     @classmethod
     def from_codes(cls, name: str, labels: Sequence[str], source: np.ndarray,
-                   target: np.ndarray, held: np.ndarray, held_wrong: np.ndarray,
-                   target_wrong: np.ndarray) -> MismatchColumn:
-        """Count level codes (0..k-1, -1 missing: not counted) of each split's rows."""
+                   target: np.ndarray, held: np.ndarray, held_wrong: np.ndarray | None,
+                   target_wrong: np.ndarray | None, *, held_errors: np.ndarray | None = None,
+                   target_errors: np.ndarray | None = None) -> MismatchColumn:
+        """Count level codes (0..k-1, -1 missing: not counted) of each split's rows; the
+        errors per level from the rows' ``*_wrong`` masks, or given counted (``*_errors``)."""
         k = len(labels)
 
         def count(codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
             codes = np.asarray(codes, dtype=np.int64)
             keep = codes >= 0 if mask is None else (codes >= 0) & np.asarray(mask, bool)
             return np.bincount(codes[keep], minlength=k).astype(np.float64)
-        return cls(name, tuple(labels), count(source), count(target), count(held),
-                   count(held, held_wrong), count(target, target_wrong))
+        held_err = np.asarray(held_errors, dtype=np.float64) if held_errors is not None \
+            else count(held, held_wrong)
+        target_err = np.asarray(target_errors, dtype=np.float64) if target_errors is not None \
+            else count(target, target_wrong)
+        return cls(name, tuple(labels), count(source), count(target), count(held), held_err,
+                   target_err)
 
 
 def columns_from_groups(columns: Sequence[Any], split_codes: np.ndarray, wrong: np.ndarray,

@@ -8,11 +8,17 @@ of train to 45% of dev, with 14% error at night against 4% elsewhere. Both rates
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import chi2_contingency
 
+import dashboard
 from dashboard import Results
 from dashboard.metrics.mismatch import (
     MismatchColumn,
@@ -136,3 +142,31 @@ def test_results_mismatch_drivers_names_the_shift_and_its_cost() -> None:
     assert "night" in driver_sentence(table)
     levels = table.attrs["levels"]["night"]
     assert levels["target_share"].sum() == pytest.approx(1.0)
+
+
+
+@functools.cache
+def _demo() -> Results:
+    return Results.from_file(Path(dashboard.__file__).parent / "data" / "demo" /
+                             "cat_results.parquet")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_errors_per_level_from_level_curves_equal_a_count_of_the_rows(data: st.DataObject
+                                                                      ) -> None:
+    """A threshold move counts each level's errors by a binary search into that level's
+    curve; at any threshold (a score itself included) they are the rows' own count."""
+    r = _demo()
+    scores = r.frame["score"].to_numpy()
+    r.threshold = float(data.draw(st.sampled_from([0.0, 0.5, 1.0, *scores[:50].tolist()])))
+    model = data.draw(st.sampled_from(r.models))
+    got = r._mismatch_columns(model, "train", "dev", "train_dev", 4)
+    codes = r._cache[("mismatch_codes", model, "train", "dev", "train_dev", 4)]
+    wrong = {s: ~r.correct(s, model) for s in ("train_dev", "dev")}
+    assert got
+    for col, (name, labels, src, tgt, hld) in zip(got, codes, strict=True):
+        want = MismatchColumn.from_codes(name, labels, src, tgt, hld, wrong["train_dev"],
+                                         wrong["dev"])
+        assert np.array_equal(col.held_errors, want.held_errors)
+        assert np.array_equal(col.target_errors, want.target_errors)
