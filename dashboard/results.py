@@ -73,7 +73,12 @@ from dashboard.metrics.learning import learning_verdict
 from dashboard.metrics.mismatch import MismatchColumn, columns_from_groups, mismatch_table
 from dashboard.metrics.multiclass import ClassF1, f1_from_confusion, multiclass_f1
 from dashboard.metrics.power import Resolution, resolution_of
-from dashboard.metrics.sampling import eyeball_mask
+from dashboard.metrics.sampling import (
+    eyeball_mask,
+    rank_keys,
+    sample_by_rank,
+    sample_review_rows,
+)
 from dashboard.metrics.slices import bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
 from dashboard.metrics.tally import (
@@ -973,6 +978,60 @@ class Results(t.HasTraits):
         rows["predicted"] = np.asarray(self.schema.classes, dtype=object)[codes]
         rows["correct"] = correct
         return rows
+
+    def review_sample_rows(self, split: str = "dev", model: str | None = None, *,
+                           size: int = 100, seed: int = 0, reviewed: Sequence[str] = (),
+                           include_correct: bool = False, eyeball: float = 0.0
+                           ) -> tuple[pd.DataFrame, int]:
+        """The error-analysis sample's rows (as :meth:`review_rows`, in sample order) and how
+        many rows of the split are misclassified (in the eyeball part when ``eyeball``).
+
+        The same rows as :func:`~dashboard.metrics.sampling.sample_review_rows` on the
+        split's keys, but each key's rank (and eyeball part) is hashed once per split, so a
+        threshold move does integer work only (a 10M-row file's dev split: 700,000 keys).
+        """
+        model = self._check_model(model)
+        idx = self._positions(split, model)
+        correct = self._correct_cached(split, model)
+        rank = self._review_ranks(split, model, seed)
+        keep = self._eyeball_part(split, model, eyeball) if eyeball > 0 else None
+        if rank is None:  # a rank collision: the text-sorting path decides ties
+            rows = self.review_rows(split, model, misclassified_only=not include_correct)
+            if keep is not None:
+                rows = rows[eyeball_mask(rows["key"].to_numpy(), eyeball)]
+            ok = rows["correct"].to_numpy(dtype=bool)
+            pos = sample_review_rows(rows["key"].astype(str).to_numpy(), ok, size=size,
+                                     seed=seed, reviewed=reviewed,
+                                     include_correct=include_correct)
+            return rows.iloc[pos], int((~ok).sum())
+        found = self._key_positions(split, model, pd.Index([str(k) for k in reviewed]))
+        done = np.zeros(idx.size, dtype=bool)
+        done[found[found >= 0]] = True
+        pos = sample_by_rank(rank, correct, done, size=size, include_correct=include_correct,
+                             keep=keep)
+        rows = self._frame.iloc[idx[pos]].copy()
+        codes = self._predicted_codes(idx[pos], self.threshold_of(model))
+        rows["predicted"] = np.asarray(self.schema.classes, dtype=object)[codes]
+        rows["correct"] = correct[pos]
+        wrong = ~correct if keep is None else ~correct & keep
+        return rows, int(wrong.sum())
+
+    def _review_ranks(self, split: str, model: str, seed: int) -> np.ndarray | None:
+        """Each row's review rank in the split (None when two keys' hashes collide)."""
+        key = ("review_ranks", model, split, int(seed))
+        if key not in self._cache:
+            rank = rank_keys(self._keys_at(self._positions(split, model)), seed)
+            ordered = np.sort(rank)
+            self._cache_put(key, None if np.any(ordered[1:] == ordered[:-1]) else rank,
+                            "review_ranks", limit=8)
+        return self._cache[key]
+
+    def _eyeball_part(self, split: str, model: str, fraction: float) -> np.ndarray:
+        key = ("eyeball_part", model, split, float(fraction))
+        if key not in self._cache:
+            self._cache_put(key, eyeball_mask(self._keys_at(self._positions(split, model)),
+                                              fraction), "eyeball_part", limit=8)
+        return self._cache[key]
 
     def reviewed_tags(self, split: str = "dev", model: str | None = None) -> pd.DataFrame:
         """Tags of the reviewed examples that are misclassified now (the tally's rows)."""

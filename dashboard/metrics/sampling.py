@@ -20,6 +20,8 @@ __all__ = [
     "eyeball_mask",
     "review_order",
     "review_sample",
+    "rank_keys",
+    "sample_by_rank",
     "sample_review_rows",
 ]
 
@@ -121,6 +123,43 @@ def sample_review_rows(keys: Sequence[str] | np.ndarray, correct: Sequence[bool]
     row_of = np.empty(distinct.size, dtype=np.int64)
     row_of[found] = rows[first]
     return row_of[inverse.ravel()]
+
+
+def rank_keys(keys: Sequence[str] | np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each key's place in :func:`review_order` (its seeded 64-bit hash), for
+    :func:`sample_by_rank`: computed once per split, so a threshold move handles no text."""
+    return pd.util.hash_array(_texts(keys), hash_key=f"mldash-ord{int(seed) % 10**6:06d}")
+
+
+def sample_by_rank(rank: np.ndarray, correct: np.ndarray, reviewed: np.ndarray, *,
+                   size: int = 100, include_correct: bool = False,
+                   keep: np.ndarray | None = None) -> np.ndarray:
+    """:func:`sample_review_rows` from each row's :func:`rank_keys` (rows with distinct keys
+    and ranks): the same rows in the same order, by integer work only.
+
+    ``reviewed`` marks the rows whose key was reviewed; ``keep`` (the eyeball part) the rows
+    that may be sampled at all. Per part (misclassified, then correct when asked): every
+    reviewed row, then the ``size`` minus that many unreviewed rows of smallest rank, all in
+    rank order.
+    """
+    if size < 0:
+        raise ValueError(f"sample size must be >= 0, got {size}")
+    rank = np.asarray(rank, dtype=np.uint64)
+    ok = np.asarray(correct, dtype=bool)
+    done = np.asarray(reviewed, dtype=bool)
+    allowed = np.ones(ok.size, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    parts = []
+    for part in ([~ok & allowed, ok & allowed] if include_correct else [~ok & allowed]):
+        rows = np.flatnonzero(part)
+        prior, free_rows = rows[done[rows]], rows[~done[rows]]
+        free = max(int(size) - prior.size, 0)
+        if free == 0:
+            free_rows = free_rows[:0]
+        elif free < free_rows.size:
+            free_rows = free_rows[np.argpartition(rank[free_rows], free - 1)[:free]]
+        chosen = np.concatenate([prior, free_rows])
+        parts.append(chosen[np.argsort(rank[chosen], kind="stable")])
+    return np.concatenate(parts).astype(np.int64)
 
 
 def arrange_rows(keys: Sequence[str] | np.ndarray, tags: pd.DataFrame, *,

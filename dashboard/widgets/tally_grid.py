@@ -44,7 +44,7 @@ from dashboard.annotations import (
 )
 from dashboard.errors import DashboardError
 from dashboard.figures.tally import tally_spec_from_table
-from dashboard.metrics.sampling import FILTERS, arrange_rows, eyeball_mask, sample_review_rows
+from dashboard.metrics.sampling import FILTERS, arrange_rows
 from dashboard.metrics.slices import slice_test_note
 from dashboard.metrics.tally import LabelNoise
 from dashboard.results import Results
@@ -668,24 +668,19 @@ class TallyGrid(widgets.VBox):
         if not self._ready:
             return
         self._stale = False
-        # only the misclassified rows are sampled unless the correct ones are asked for too:
-        # a fifth of the split's rows to key, hash and sort on each threshold move
-        rows = self.results.review_rows(self.split, misclassified_only=not self.include_correct)
-        if self.eyeball > 0:  # the black-box part stays unseen (Machine Learning Yearning)
-            rows = rows[eyeball_mask(rows["key"].to_numpy(), self.eyeball)]
-        keys = rows["key"].astype(str).to_numpy()
         tags = self.results.tags
         reviewed = tags.index[tags.notna().any(axis=1).to_numpy()].astype(str)
-        pos = sample_review_rows(keys, rows["correct"].to_numpy(dtype=bool),
-                                 size=self.sample_size, seed=self.seed, reviewed=reviewed,
-                                 include_correct=self.include_correct)
-        picked = rows.iloc[pos]
+        # the black-box part stays unseen (Machine Learning Yearning): eyeball > 0
+        picked, n_wrong_total = self.results.review_sample_rows(
+            self.split, size=self.sample_size, seed=self.seed, reviewed=reviewed,
+            include_correct=self.include_correct, eyeball=self.eyeball)
+        keys = picked["key"].astype(str).to_numpy()
         sample = pd.DataFrame({
-            "key": keys[pos],
+            "key": keys,
             "label": picked["label"].to_numpy(),
             "predicted": picked["predicted"].to_numpy(),
             "score": (picked[self._score_col].to_numpy(dtype=np.float64)
-                      if self._score_col in picked.columns else np.full(len(pos), np.nan)),
+                      if self._score_col in picked.columns else np.full(len(keys), np.nan)),
             "correct": picked["correct"].to_numpy(dtype=bool),
         })
         if self._preview_col is not None:
@@ -693,7 +688,7 @@ class TallyGrid(widgets.VBox):
         self._sample = sample
         self._suspects = self._suspect_table()
         self._n_wrong = int((~sample["correct"]).sum())
-        self._n_wrong_total = int((~rows["correct"].to_numpy(dtype=bool)).sum())
+        self._n_wrong_total = n_wrong_total
         self._arrange()
 
     def _arrange(self) -> None:

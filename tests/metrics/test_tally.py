@@ -20,8 +20,10 @@ from dashboard import Results
 from dashboard.annotations import ReviewSession
 from dashboard.metrics.sampling import (
     arrange_rows,
+    rank_keys,
     review_order,
     review_sample,
+    sample_by_rank,
     sample_review_rows,
 )
 from dashboard.metrics.tally import MISLABELLED
@@ -323,3 +325,20 @@ def test_sample_review_rows_points_at_each_picked_keys_first_row(
         picked.append(review_sample(k[correct], size, seed))
     expected = [first[key] for key in np.concatenate(picked)] if picked else []
     assert pos.tolist() == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 60), st.booleans(), st.data())
+def test_sampling_by_rank_equals_sampling_by_keys(seed: int, size: int, include_correct: bool,
+                                                  data: st.DataObject) -> None:
+    """The grid's per-split ranks give the rows and order the key-sorting sample gives."""
+    n = data.draw(st.integers(0, 120))
+    keys = np.array(data.draw(st.permutations(KEYS))[:n], dtype=object)
+    correct = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    reviewed = data.draw(st.lists(st.sampled_from(KEYS), max_size=40, unique=True))
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    want = sample_review_rows(keys[keep], correct[keep], size=size, seed=seed,
+                              reviewed=reviewed, include_correct=include_correct)
+    got = sample_by_rank(rank_keys(keys, seed), correct, np.isin(keys, reviewed), size=size,
+                         include_correct=include_correct, keep=keep)
+    assert list(keys[got]) == list(keys[keep][want])

@@ -786,3 +786,29 @@ def test_a_burst_of_edits_is_one_batch_and_bounded(grid: TallyGrid,
         last = max(range(i, sent, len(keys)))
         assert bool(stored.loc[key]) == (last % 2 == 0)
     assert grid.last_error is None
+
+
+@pytest.mark.parametrize("eyeball", [0.0, 0.3])
+@pytest.mark.parametrize("include_correct", [False, True])
+def test_the_grids_sample_is_the_key_sorting_sample_of_the_split(
+        demo_path: Path, eyeball: float, include_correct: bool) -> None:
+    """Results.review_sample_rows (ranks hashed once per split) picks the rows the
+    key-sorting composition picks: review rows, eyeball part, sample_review_rows."""
+    from dashboard.metrics.sampling import eyeball_mask, sample_review_rows
+
+    r = Results.from_file(demo_path)
+    reviewed = list(r.tags.index[r.tags.notna().any(axis=1).to_numpy()].astype(str))[:30]
+    for thr in (0.3, 0.5, 0.8):
+        r.threshold = thr
+        got, wrong_total = r.review_sample_rows("dev", size=40, seed=7, reviewed=reviewed,
+                                                include_correct=include_correct,
+                                                eyeball=eyeball)
+        rows = r.review_rows("dev", misclassified_only=False)
+        if eyeball:
+            rows = rows[eyeball_mask(rows["key"].to_numpy(), eyeball)]
+        ok = rows["correct"].to_numpy(dtype=bool)
+        pos = sample_review_rows(rows["key"].astype(str).to_numpy(), ok, size=40, seed=7,
+                                 reviewed=reviewed, include_correct=include_correct)
+        assert got["key"].tolist() == rows["key"].iloc[pos].tolist()
+        assert got["predicted"].tolist() == rows["predicted"].iloc[pos].tolist()
+        assert wrong_total == int((~ok).sum())
