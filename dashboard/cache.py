@@ -30,7 +30,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,39 @@ class TableCache:
     def entry(self, key: str) -> Path:
         return self.folder / key
 
+    @contextlib.contextmanager
+    def building(self, key: str, wait: float = 600.0) -> Iterator[None]:
+        """Hold the right to build entry ``key``: processes opening the same new file at once
+        (the launcher's check and the first kernels) wait for the first one's entry instead of
+        each computing it on the same cores. An advisory ``flock``, released by the system if
+        its holder dies; after ``wait`` seconds a waiter builds anyway."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: everyone builds, the rename keeps one
+            yield
+            return
+        try:
+            self.folder.mkdir(exist_ok=True)
+            fh = open(self.folder / f".{key}.lock", "a+b")  # noqa: SIM115
+        except OSError:
+            yield
+            return
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
     def load(self, key: str, source: str, base_dir: Path | None) -> CachedTable | None:
         """The entry ``key``, or None when absent; an entry that fails to read is removed
         (and then rebuilt by the caller) with one line on stderr."""
@@ -355,6 +388,8 @@ class TableCache:
         for _, p in stamped[:max(len(stamped) - KEEP, 0)]:
             if p != keep:
                 self._remove(p)
+                with contextlib.suppress(OSError):
+                    (self.folder / f".{p.name}.lock").unlink()
 
     @staticmethod
     def _remove(folder: Path) -> None:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import traitlets as t
 
 from dashboard.cache import (
+    CachedTable,
     TableCache,
     cache_key,
     content_fingerprint,
@@ -169,6 +170,8 @@ class Results(t.HasTraits):
         self.curve_builds = 0  # how many curves were built: tests use it to prove caching
         #: the table cache's entry this table was mapped from, where derived curves are kept
         self._cache_entry: Path | None = None
+        #: whether this load computed the cache entry (False: mapped another process's)
+        self.cache_built = False
         #: every row's key as one Arrow array (made on first use) and keys found in it
         self._keys_arrow: pa.Array | None = None
         self._confirmed_keys: set[str] = set()
@@ -242,6 +245,18 @@ class Results(t.HasTraits):
         key = cache_key(content_fingerprint(path), dict(columns))
         hit = cache.load(key, source, base_dir)
         if hit is None:
+            with cache.building(key):  # another process may be building it: wait for it
+                return cls._build_cached(path, cache, key, columns, kwargs)
+        return cls._mapped(hit, kwargs)
+
+    @classmethod
+    def _build_cached(cls, path: Path, cache: TableCache, key: str,
+                      columns: Mapping[str, Any], kwargs: dict[str, Any]) -> Results:
+        """Under the build lock: map the entry if the lock's last holder wrote it, else load
+        the file, save the entry and map it."""
+        source, base_dir = str(path), path.resolve().parent
+        hit = cache.load(key, source, base_dir)
+        if hit is None:
             frame, schema = load_table(path, **columns)
             results = cls(frame, schema, **kwargs)
             del frame
@@ -255,11 +270,20 @@ class Results(t.HasTraits):
             del results, table
             release_scratch()
             hit = cache.load(key, source, base_dir) if written else None
+            if hit is not None:
+                mapped = cls._mapped(hit, kwargs)
+                mapped.cache_built = True
+                return mapped
             if hit is None:  # not cacheable (or the folder is read-only): as without a cache
                 frame, schema = load_table(path, **columns)
                 results = cls(frame, schema, **kwargs)
                 release_scratch()
                 return results
+        return cls._mapped(hit, kwargs)
+
+    @classmethod
+    def _mapped(cls, hit: CachedTable, kwargs: dict[str, Any]) -> Results:
+        """Results over a cache entry's mapped table, positions and curves."""
         positions = None
         if "positions" in hit.extra:
             positions = {tuple(k): hit.arrays[f"pos{i}"]

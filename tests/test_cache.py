@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard import Results
-from dashboard.cache import cache_key, content_fingerprint
+from dashboard.cache import TableCache, cache_key, content_fingerprint
 from dashboard.io import _id_codes, _provably_distinct, _repeat_period
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ from dashboard import Results
 r = Results.from_file(sys.argv[1], cache=sys.argv[2])
 rates = r.error_rates()
 print(json.dumps({"entry": str(r._cache_entry), "dev": float(rates.loc["dev", "error"]),
-                  "builds": r.curve_builds}))
+                  "builds": r.curve_builds, "built": r.cache_built}))
 """
 
 
@@ -254,12 +255,31 @@ def test_processes_loading_at_once_agree_and_leave_one_entry(tmp_path: Path) -> 
         outs.append(json.loads(out.strip().splitlines()[-1]))
     assert len({o["entry"] for o in outs}) == 1
     assert len({o["dev"] for o in outs}) == 1
+    assert sum(o["built"] for o in outs) == 1  # the others waited for its entry
     assert [p.name for p in cache.iterdir() if not p.name.startswith(".")] == \
         [Path(outs[0]["entry"]).name]
     later = _load_in_child(path, cache)
     out, err = later.communicate(timeout=120)
     assert later.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["builds"] == 0  # curves mapped too
+
+
+def test_a_load_waits_for_the_process_building_the_entry_instead_of_building_it_too(
+        tmp_path: Path) -> None:
+    path, cache_dir = tmp_path / "r.parquet", tmp_path / "c"
+    _write(path, [(i // 4) % 2 for i in range(400)])
+    cache = TableCache(cache_dir)
+    key = cache_key(content_fingerprint(path), {})
+    with cache.building(key):  # this process is building the entry
+        child = _load_in_child(path, cache_dir)
+        time.sleep(3)
+        assert child.poll() is None, "the load must wait while the entry is being built"
+        built = Results._build_cached(path, cache, key, {}, {"name": path.name})
+        assert built.cache_built
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    got = json.loads(out.strip().splitlines()[-1])
+    assert not got["built"] and got["entry"] == str(built._cache_entry)
 
 
 # -- the id fast paths the first load takes -----------------------------------------------------
