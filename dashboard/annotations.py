@@ -333,6 +333,7 @@ class AnnotationStore:
         self._pid = -1
         self._depth = 0
         self._writing = False
+        self._commits = 0  # this object's write transactions (see version)
         self._init_schema()
         if check:
             self.check()
@@ -403,6 +404,8 @@ class AnnotationStore:
             else:
                 try:
                     conn.execute("COMMIT")
+                    if write:
+                        self._commits += 1
                 except sqlite3.Error as exc:
                     with suppress(sqlite3.Error):
                         if conn.in_transaction:
@@ -411,6 +414,18 @@ class AnnotationStore:
                                        "nothing was saved, try again", exc) from None
             finally:
                 self._depth, self._writing = 0, False
+
+    def version(self) -> tuple[int, int]:
+        """Changes as seen from here: SQLite's ``data_version`` (moves when another
+        connection commits) and this object's own commits. Equal versions, equal contents:
+        views re-read the store only when it moved (a threshold move does not)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                other = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "cannot read the annotation store", exc) from None
+            return other, self._commits
 
     def batch(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One write transaction around several edits: one commit (one fsync) for a burst of

@@ -1044,10 +1044,19 @@ class Results(t.HasTraits):
         """Each row's review rank in the split (None when two keys' hashes collide)."""
         key = ("review_ranks", model, split, int(seed))
         if key not in self._cache:
-            rank = rank_keys(self._keys_at(self._positions(split, model)), seed)
-            ordered = np.sort(rank)
-            self._cache_put(key, None if np.any(ordered[1:] == ordered[:-1]) else rank,
-                            "review_ranks", limit=8)
+            name = derived_name("ranks", type(self).__name__, self._current_task, model, split,
+                                int(seed))
+            stored = load_derived(self._cache_entry, name) if self._cache_entry else None
+            if stored is not None:  # hashed by an earlier process: mapped
+                rank = stored[0]["rank"] if stored[1]["distinct"] else None
+            else:
+                rank = rank_keys(self._keys_at(self._positions(split, model)), seed)
+                ordered = np.sort(rank)
+                distinct = not np.any(ordered[1:] == ordered[:-1])
+                if self._cache_entry is not None:
+                    save_derived(self._cache_entry, name, {"rank": rank}, {"distinct": distinct})
+                rank = rank if distinct else None
+            self._cache_put(key, rank, "review_ranks", limit=8)
         return self._cache[key]
 
     def _eyeball_part(self, split: str, model: str, fraction: float) -> np.ndarray:

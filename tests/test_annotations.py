@@ -731,3 +731,22 @@ def test_other_data_in_the_store_is_not_followed(tmp_path: Path) -> None:
     session = ReviewSession(other, store)
     assert session.followed is None and other.comments == {}
     assert session.store.dataset == "b.parquet"
+
+
+def test_the_version_moves_with_every_commit_here_or_elsewhere_and_not_with_reads(
+        tmp_path: Path) -> None:
+    path = tmp_path / "v.sqlite"
+    ana = AnnotationStore(path, dataset="d", author="ana")
+    ben = AnnotationStore(path, dataset="d", author="ben")
+    ana.add_category("blurry")
+    start = ana.version()
+    ana.tags()
+    ana.conflicts()
+    assert ana.version() == start  # reads change nothing
+    ana.set_tag("x1", "blurry", True)
+    own = ana.version()
+    assert own != start
+    ben.set_tag("x2", "blurry", False)  # another connection's commit
+    assert ana.version() != own
+    ana.close()
+    ben.close()

@@ -30,6 +30,8 @@ def _numbers(r: Results) -> dict:
     out = {"rates": r.error_rates().to_dict(), "models": r.models, "splits": r.splits,
            "classes": r.classes, "fingerprint": r.fingerprint, "keys": r.frame["key"].tolist(),
            "tags": r.file_tags.to_dict()}
+    sample, wrong = r.review_sample_rows("dev", size=5, seed=1, include_correct=True)
+    out["sample"] = (sample["key"].tolist(), wrong)  # its ranks are saved beside the table
     gaps = r.gaps()
     out["gaps"] = (gaps.avoidable_bias, gaps.variance, gaps.data_mismatch, gaps.focus)
     if r.has_scores and r.schema.kind == "binary_score":

@@ -82,7 +82,8 @@ class Dashboard(widgets.VBox):
         self._title = title or results.name
         self._sizes: dict[tuple[str, str], str] = {}
         self.waterfall = GapWaterfall(results)
-        self.tally_grid = TallyGrid(results, store=store)
+        # a hidden tab at first: its sample is drawn when it is first shown
+        self.tally_grid = TallyGrid(results, store=store, active=False)
         self.explorer = ThresholdExplorer(results)
         # mismatch drivers under the waterfall; ROC, reliability and resolution under the
         # explorer: views of their own, beside (not inside) those two in their tabs

@@ -334,7 +334,10 @@ class TallyGrid(widgets.VBox):
         for name in ("threshold", "model", "task", "tags", "comments", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
-        self._resample()
+        if self.active:
+            self._resample()
+        else:  # built in a hidden tab: sampled when first shown, not before the first figure
+            self._stale = True
         if self.session.notice:  # reviews carried over from an earlier export, or left behind
             self._show_info(self.session.notice)
 
@@ -512,8 +515,20 @@ class TallyGrid(widgets.VBox):
             self._author_box.tooltip = "signed in through JupyterHub"
         self._update_team()
 
+    def _conflicts(self) -> pd.DataFrame:
+        """The store's conflicts, read again only when the store has changed."""
+        version = self.store.version()
+        if getattr(self, "_conflicts_seen", (None, None))[0] != version:
+            self._conflicts_seen = (version, self.store.conflicts())
+        return self._conflicts_seen[1]
+
     def _update_team(self) -> None:
-        """The reviewer line, the share's progress, the conflicts and the agreement."""
+        """The reviewer line, the share's progress, the conflicts and the agreement (read
+        again only when the store or the reviewer changed: not on a threshold move)."""
+        seen = (self.store.version(), self.store.author, self.hub_user)
+        if seen == getattr(self, "_team_seen", None):
+            return
+        self._team_seen = seen
         name = html.escape(self.store.author)
         how = " (JupyterHub)" if self.hub_user else ""
         progress = self.store.progress()
@@ -521,7 +536,7 @@ class TallyGrid(widgets.VBox):
                 + (f" · {html.escape(progress)}" if progress else ""))
         _set(self._whoami, line)
         self._next_mine.layout.display = None if progress else "none"
-        conflicts = self.store.conflicts()
+        conflicts = self._conflicts()
         options = []
         for _, row in conflicts.iterrows():
             said = ", ".join(f"{r} {'✓' if bool(v) else '✗'}" for r, v in row.items()
@@ -842,7 +857,7 @@ class TallyGrid(widgets.VBox):
                    "lead": f"error now {pct(tally.attrs['split_error'], 2)}",
                    "lead_class": "mldash-tally-error", "cell_class": "mldash-tally-ceiling",
                    "cells": ceilings}]
-        waiting = self.store.conflicts()["example_id"].nunique()
+        waiting = self._conflicts()["example_id"].nunique()
         decided = answer.decided and not waiting
         sentence = answer.sentence
         if waiting:  # the answer waits for the reviewers to agree
