@@ -53,15 +53,16 @@ def cumulative_counts(y_true: np.ndarray, y_score: np.ndarray, pos_label: object
 
 
 _SAMPLE = 1 << 16  # at most this many evenly spaced scores show how many are distinct
+_SPACING = 64  # and they are at least this far apart
 
 
 def _sample(y_score: np.ndarray) -> np.ndarray | None:
-    """The distinct scores among at most :data:`_SAMPLE` evenly spaced ones (every 64th or
-    further apart), if they are at most a quarter of the sample: many ties; else None (and
-    below 4 * :data:`_SAMPLE` rows, where a sort is quick anyway)."""
+    """The distinct scores among at most :data:`_SAMPLE` evenly spaced ones, if they are at
+    most a quarter of the sample: many ties; else None (and below 4 * :data:`_SAMPLE` rows,
+    where a sort is quick anyway)."""
     if y_score.size < 4 * _SAMPLE:
         return None
-    sample = y_score[::max(64, y_score.size // _SAMPLE)]
+    sample = y_score[::max(_SPACING, y_score.size // _SAMPLE)]
     seen = np.unique(sample)
     return seen if seen.size * 4 <= sample.size else None
 
@@ -348,14 +349,14 @@ def _decode(keys: np.ndarray, code: _KeyCode, out: np.ndarray | None = None) -> 
     return out.view(ftype).astype(np.float64, copy=False)
 
 
-def _sampled_runs(keys: np.ndarray, sample: int = 1 << 16) -> tuple[np.ndarray, np.ndarray] | None:
+def _sampled_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Distinct keys of a sorted array and their counts, by a binary search for each key an
     evenly spaced sample finds (and a scan of the few rows between them), when the sample shows
     few distinct keys (many ties); None otherwise, and then every key is scanned."""
     n = keys.size
-    if n < 4 * sample:
+    if n < 4 * _SAMPLE:
         return None
-    seen = np.append(keys[::n // sample], keys[-1])
+    seen = np.append(keys[::n // _SAMPLE], keys[-1])
     starts = run_starts(seen)
     if starts.size * 4 > seen.size:
         return None
