@@ -330,8 +330,8 @@ def _signed_code(y_score: np.ndarray, width: int, as_float: bool) -> _KeyCode | 
 
 
 def _decode(keys: np.ndarray, code: _KeyCode, out: np.ndarray | None = None) -> np.ndarray:
-    """The scores packed in ``keys``, as float64 (float32 scores in a new array); their bits go
-    to ``out`` (same unsigned type, may be ``keys`` itself) or a new array."""
+    """The scores packed in ``keys``, in their own float type: a view of ``out`` (same
+    unsigned type as the keys, may be ``keys`` itself) or of a new array."""
     _, itype, ftype, _ = _WIDTHS[code.width]
     out = np.empty_like(keys) if out is None else out
     np.subtract(code.top, keys, out=out)
@@ -346,7 +346,7 @@ def _decode(keys: np.ndarray, code: _KeyCode, out: np.ndarray | None = None) -> 
             np.add(s, code.base - 1, out=s, where=s > 0)
         np.bitwise_and(sign, np.array(-(1 << (code.width - 1)), dtype=itype), out=sign)
         np.bitwise_or(s, sign, out=s)
-    return out.view(ftype).astype(np.float64, copy=False)
+    return out.view(ftype)
 
 
 def _sampled_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -383,7 +383,7 @@ def _counts_from_runs(distinct: np.ndarray, counts: np.ndarray, code: _KeyCode) 
     """Scores and cumulative counts from each distinct key's count (a score has one or two
     keys: its negatives' and its positives')."""
     negative = (distinct & 1).astype(bool)  # a key's lowest bit: 1 for a negative
-    scores = _decode(distinct, code)
+    scores = _decode(distinct, code).astype(np.float64)
     starts = run_starts(scores)
     neg = np.add.reduceat(np.where(negative, counts, 0), starts)
     pos = np.add.reduceat(np.where(negative, 0, counts), starts)
@@ -407,7 +407,8 @@ def _scan(keys: np.ndarray, code: _KeyCode) -> Counts:
     tps, fps = np.empty(n, dtype=ctype), np.empty(n, dtype=ctype)
     size = min(n, _BLOCK)
     ranks = np.arange(1, size + 1, dtype=ctype)
-    diff, ends, neg = np.empty(size, dtype=utype), np.empty(size, dtype=bool), np.empty(size, ctype)
+    diff, ends = np.empty(size, dtype=utype), np.empty(size, dtype=bool)
+    neg, pos, bits = np.empty(size, ctype), np.empty(size, ctype), np.empty(size, utype)
     bufs = np.empty(size, dtype=np.uint8), np.empty(size, dtype=ctype)
     w = carry = 0  # rows written; negatives so far
     for a in range(0, n, _BLOCK):
@@ -424,7 +425,7 @@ def _scan(keys: np.ndarray, code: _KeyCode) -> Counts:
             if in_place and w == a:
                 _decode(k, code, out=k)
             else:
-                scores[w:w + m] = _decode(k, code)
+                scores[w:w + m] = _decode(k, code, out=bits[:m])
             w += m
             continue
         np.greater(diff[:inner], 1, out=ends[:inner])
@@ -433,9 +434,12 @@ def _scan(keys: np.ndarray, code: _KeyCode) -> Counts:
         carry = int(neg[m - 1])
         idx = np.flatnonzero(ends[:m])
         j = idx.size
-        fps[w:w + j] = neg[idx]
-        np.subtract(idx + (a + 1), fps[w:w + j], out=tps[w:w + j], casting="unsafe")
-        scores[w:w + j] = _decode(k[idx], code)
+        np.take(neg[:m], idx, out=fps[w:w + j])
+        np.subtract(ranks[:m], neg[:m], out=pos[:m])  # positives so far, less a
+        np.take(pos[:m], idx, out=tps[w:w + j])
+        np.add(tps[w:w + j], a, out=tps[w:w + j])
+        values = _decode(k, code, out=k if in_place else bits[:m])  # k is read: overwrite it
+        scores[w:w + j] = values[idx]
         w += j
     if w < n // 2:  # many ties: do not keep the unused rows alive
         scores, tps, fps = scores[:w].copy(), tps[:w].copy(), fps[:w].copy()
