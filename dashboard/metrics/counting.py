@@ -94,9 +94,9 @@ def weighted_counts(is_pos: np.ndarray, y_score: np.ndarray, sample_weight: np.n
     check_finite(y_score)
     w = np.asarray(sample_weight, dtype=np.float64).ravel()
     order = np.argsort(y_score)  # ties are merged below, so stability does not matter
-    s = y_score[order]
-    pw = np.where(is_pos[order], w[order], 0.0)
-    nw = w[order] - pw
+    s, nw = y_score[order], w[order]
+    pw = np.where(is_pos[order], nw, 0.0)
+    nw -= pw
     starts = run_starts(s)
     return (s[starts][::-1].copy(), np.add.reduceat(pw, starts)[::-1].copy(),
             np.add.reduceat(nw, starts)[::-1].copy())
