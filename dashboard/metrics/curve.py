@@ -17,6 +17,13 @@ import numpy as np
 import pandas as pd
 
 from dashboard.errors import DashboardError
+from dashboard.metrics.counting import (
+    compact_counts,
+    cumulative_counts,
+    labels_and_scores,
+    run_starts,
+    weighted_counts,
+)
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -27,6 +34,7 @@ __all__ = [
     "ThresholdCurve",
     "best_threshold",
     "cast_threshold",
+    "cumulative_counts",
     "flag",
     "point_from_counts",
     "point_from_predictions",
@@ -89,60 +97,14 @@ def score_counts(y_true: np.ndarray, y_score: np.ndarray, sample_weight: np.ndar
                  pos_label: object = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sufficient statistics of a binary scoring: per distinct score, positive and negative weight.
 
-    Returns ``(scores, pos, neg)`` with ``scores`` strictly decreasing. Unweighted, it costs two
-    plain sorts (all scores, positives' scores) and no argsort: numpy's sort is several times
-    faster than gathering rows through an argsort.
+    Returns ``(scores, pos, neg)`` as float64 with ``scores`` strictly decreasing. Unweighted it
+    costs about one sort of the scores (see :mod:`dashboard.metrics.counting`).
     """
-    y_score = np.asarray(y_score, dtype=np.float64).ravel()
-    is_pos = np.asarray(y_true).ravel() == pos_label
-    if y_score.shape != is_pos.shape:
-        raise DashboardError(f"y_true has {is_pos.size} rows but y_score has {y_score.size}")
-    if y_score.size == 0:
-        empty = np.empty(0, dtype=np.float64)
-        return empty, empty.copy(), empty.copy()
-    if not np.isfinite(y_score).all():
-        raise DashboardError("scores must be finite numbers (no NaN or inf)")
-    if sample_weight is None:
-        scores, total = _runs(np.sort(y_score))
-        pos_scores, pos_counts = _runs(np.sort(y_score[is_pos]))
-        pos = np.zeros(scores.size, dtype=np.float64)
-        pos[np.searchsorted(scores, pos_scores)] = pos_counts
-        neg = total - pos
-        return scores[::-1].copy(), pos[::-1].copy(), neg[::-1].copy()
-    w = np.asarray(sample_weight, dtype=np.float64).ravel()
-    order = np.argsort(y_score)  # ties are merged below, so stability does not matter
-    s = y_score[order]
-    pw = np.where(is_pos[order], w[order], 0.0)
-    nw = w[order] - pw
-    starts = _run_starts(s)
-    return (s[starts][::-1].copy(), np.add.reduceat(pw, starts)[::-1].copy(),
-            np.add.reduceat(nw, starts)[::-1].copy())
-
-
-def _compact_counts(cumulative: np.ndarray) -> np.ndarray:
-    """Whole counts below 2**31 as int32 (half of float64: 40 MB less per 10M distinct
-    scores); weighted, fractional or larger sums stay float64. Exact either way."""
-    if cumulative.size == 0 or cumulative[-1] >= 2**31 or cumulative[0] < 0:
-        return cumulative
-    as_int = cumulative.astype(np.int32)
-    return as_int if np.array_equal(as_int, cumulative) else cumulative
-
-
-def _run_starts(sorted_values: np.ndarray) -> np.ndarray:
-    """Indices where a run of equal values starts in a sorted array."""
-    change = np.empty(sorted_values.size, dtype=bool)
-    change[:1] = True
-    np.not_equal(sorted_values[1:], sorted_values[:-1], out=change[1:])
-    return np.flatnonzero(change)
-
-
-def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and how many times each occurs (as float64)."""
-    if sorted_values.size == 0:
-        return sorted_values, np.empty(0, dtype=np.float64)
-    starts = _run_starts(sorted_values)
-    counts = np.diff(np.append(starts, sorted_values.size)).astype(np.float64)
-    return sorted_values[starts], counts
+    if sample_weight is not None:
+        return weighted_counts(*labels_and_scores(y_true, y_score, pos_label), sample_weight)
+    scores, tps, fps = cumulative_counts(y_true, y_score, pos_label)
+    return (scores, np.diff(tps, prepend=0).astype(np.float64),
+            np.diff(fps, prepend=0).astype(np.float64))
 
 
 def _share_of_rows(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
@@ -244,24 +206,37 @@ class ThresholdCurve:
         if scores.size > 1 and not np.all(scores[1:] < scores[:-1]):
             order = np.argsort(scores)[::-1]  # any order, duplicates allowed: merge them
             s, p, n = scores[order], pos[order], neg[order]
-            starts = _run_starts(s)
+            starts = run_starts(s)
             s, p, n = s[starts], np.add.reduceat(p, starts), np.add.reduceat(n, starts)
         else:
             s, p, n = scores.copy(), pos, neg
         tps, fps = np.cumsum(p), np.cumsum(n)
-        tps, fps = _compact_counts(tps), _compact_counts(fps)
-        for a in (s, tps, fps):
+        return cls._frozen(s, compact_counts(tps), compact_counts(fps), dtype)
+
+    @classmethod
+    def _frozen(cls, thresholds: np.ndarray, tps: np.ndarray, fps: np.ndarray,
+                dtype: np.dtype) -> ThresholdCurve:
+        """The curve over these arrays (decreasing thresholds, cumulative counts), read-only."""
+        for a in (thresholds, tps, fps):
             a.setflags(write=False)
-        return cls(s, tps, fps, float(tps[-1]) if tps.size else 0.0,
+        return cls(thresholds, tps, fps, float(tps[-1]) if tps.size else 0.0,
                    float(fps[-1]) if fps.size else 0.0, dtype)
 
     @classmethod
     def from_predictions(cls, y_true: np.ndarray, y_score: np.ndarray, *,
                          sample_weight: np.ndarray | None = None,
                          pos_label: object = 1) -> ThresholdCurve:
-        """Build from labels and scores, like ``sklearn.metrics.precision_recall_curve``."""
+        """Build from labels and scores, like ``sklearn.metrics.precision_recall_curve``.
+
+        Unweighted it costs about one sort of the scores (see :func:`cumulative_counts`).
+        """
+        dtype = score_dtype(y_score)
+        if sample_weight is None:
+            scores, tps, fps = cumulative_counts(y_true, y_score, pos_label)
+            if scores.size:
+                return cls._frozen(scores, tps, fps, dtype)
         return cls.from_counts(*score_counts(y_true, y_score, sample_weight, pos_label),
-                               dtype=score_dtype(y_score))
+                               dtype=dtype)
 
     # -- arrays over the distinct thresholds -------------------------------------------------
     def __len__(self) -> int:
