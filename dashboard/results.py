@@ -8,6 +8,7 @@ threshold never rebuilds a curve, it costs a binary search per split.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -931,10 +932,15 @@ class Results(t.HasTraits):
         """The waterfall's gaps, focus and tactics at the current threshold and reference."""
         table = self.error_rates(model, weighted=weighted, threshold=threshold)
         human = self.human_level[reference or self.human_reference]
+        key = ("gaps", id(table), human, self.human_level.given)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is table:  # the same error table: the same gaps
+            return cached[1]
         err = table["error"].to_dict()
         report = decompose_gaps(human, err.get("train"), err.get("train_dev"), err.get("dev"),
                                 err.get("test"), n=table["n_effective"].to_dict(),
                                 human_given=self.human_level.given)
+        self._cache_put(key, (table, report), "gaps")
         return report
 
     # -- review tags and the tally --------------------------------------------------------------
@@ -1657,22 +1663,26 @@ class Results(t.HasTraits):
             at = {s: slice(int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(parts)}
             self._cache[key] = [
                 (col.name, col.labels, col.codes[at[source]], col.codes[at[target]],
-                 col.codes[at[held]])
+                 col.codes[at[held]],
+                 MismatchColumn.from_codes(col.name, col.labels, col.codes[at[source]],
+                                           col.codes[at[target]], col.codes[at[held]], None,
+                                           None, held_errors=np.zeros(len(col.labels)),
+                                           target_errors=np.zeros(len(col.labels))))
                 for col in (bin_column(name, self._frame[f"meta::{name}"].iloc[idx], bins)
                             for name in self.metadata_columns) if col is not None]
         if self.schema.kind == "binary_score":  # errors per level from per-level curves
-            thr = self.threshold_of(model)
-            return [MismatchColumn.from_codes(
-                        name, labels, src, tgt, hld, None, None,
+            thr = self.threshold_of(model)  # (the rows per level are counted once, above)
+            return [dataclasses.replace(
+                        counted,
                         held_errors=self._level_errors(model, held, name, hld, len(labels), thr,
                                                        key),
                         target_errors=self._level_errors(model, target, name, tgt, len(labels),
                                                          thr, key))
-                    for name, labels, src, tgt, hld in self._cache[key]]
+                    for name, labels, _src, tgt, hld, counted in self._cache[key]]
         wrong = {s: ~self._correct_cached(s, model) for s in (held, target)}
         return [MismatchColumn.from_codes(name, labels, src, tgt, hld, wrong[held],
                                           wrong[target])
-                for name, labels, src, tgt, hld in self._cache[key]]
+                for name, labels, src, tgt, hld, _counted in self._cache[key]]
 
     def _level_errors(self, model: str, split: str, name: str, codes: np.ndarray, k: int,
                       threshold: float, codes_key: tuple) -> np.ndarray:

@@ -165,8 +165,10 @@ def test_errors_per_level_from_level_curves_equal_a_count_of_the_rows(data: st.D
     codes = r._cache[("mismatch_codes", model, "train", "dev", "train_dev", 4)]
     wrong = {s: ~r.correct(s, model) for s in ("train_dev", "dev")}
     assert got
-    for col, (name, labels, src, tgt, hld) in zip(got, codes, strict=True):
+    for col, (name, labels, src, tgt, hld, _) in zip(got, codes, strict=True):
         want = MismatchColumn.from_codes(name, labels, src, tgt, hld, wrong["train_dev"],
                                          wrong["dev"])
         assert np.array_equal(col.held_errors, want.held_errors)
         assert np.array_equal(col.target_errors, want.target_errors)
+        for part in ("source", "target", "held_rows"):
+            assert np.array_equal(getattr(col, part), getattr(want, part))
