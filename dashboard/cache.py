@@ -75,7 +75,10 @@ def code_digest() -> str:
     if _DIGEST is None:
         here = Path(__file__).resolve().parent
         h = hashlib.blake2b(digest_size=12)
-        for name in ("io.py", "results.py", "cache.py"):
+        # the table (io, results), its storage (cache) and what is derived and saved beside
+        # it (curves: metrics/curve, metrics/counting; review ranks: metrics/sampling)
+        for name in ("io.py", "results.py", "cache.py", "metrics/curve.py",
+                     "metrics/counting.py", "metrics/sampling.py"):
             with contextlib.suppress(OSError):
                 h.update((here / name).read_bytes())
         h.update(f"{FORMAT} {np.__version__} {pd.__version__} {pa.__version__}".encode())
