@@ -81,7 +81,7 @@ from dashboard.metrics.sampling import (
     sample_by_rank,
     sample_review_rows,
 )
-from dashboard.metrics.slices import bin_column, find_slices
+from dashboard.metrics.slices import SliceGroups, bin_column, find_slices
 from dashboard.metrics.suspects import find_label_suspects
 from dashboard.metrics.tally import (
     MISLABELLED,
@@ -1255,12 +1255,33 @@ class Results(t.HasTraits):
             columns = self._slice_columns(split, model, bins)
             weights = (self._frame["weight"].to_numpy()[self._positions(split, model)]
                        if self.weighted else None)
-            table = find_slices(~self._correct_cached(split, model), columns,
-                                max_order=max_order, min_rows=min_rows, alpha=alpha,
-                                limit=limit, weights=weights)
+            groups = self._slice_groups_sorted(split, model, bins) \
+                if self.schema.kind == "binary_score" else None
+            if groups is not None:  # a binary search per group, not a pass over the rows
+                table = groups.find(self.threshold_of(model), weighted=self.weighted,
+                                    max_order=max_order, min_rows=min_rows, alpha=alpha,
+                                    limit=limit)
+            else:
+                table = find_slices(~self._correct_cached(split, model), columns,
+                                    max_order=max_order, min_rows=min_rows, alpha=alpha,
+                                    limit=limit, weights=weights)
             table.attrs.update({"split": split, "model": model,
                                 "columns_used": tuple(c.name for c in columns)})
             self._cache_put(key, table, "slices", limit=8)
+        return self._cache[key]
+
+    def _slice_groups_sorted(self, split: str, model: str, bins: int) -> SliceGroups | None:
+        """The split's rows grouped by level of every metadata column and label, scores
+        sorted per group (once per split: they ignore the threshold); None when too many."""
+        key = ("slice_groups", model, split, bins, self.weighted)
+        if key not in self._cache:
+            idx = self._positions(split, model)
+            is_pos = self._frame["label_code"].to_numpy()[idx] == \
+                self._code(self.schema.pos_label)
+            weights = self._frame["weight"].to_numpy()[idx] if self.weighted else None
+            self._cache[key] = SliceGroups.build(self._slice_columns(split, model, bins),
+                                                 is_pos, self._score_array(
+                                                     self.schema.pos_label)[idx], weights)
         return self._cache[key]
 
     def _slice_columns(self, split: str, model: str, bins: int) -> list:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from dashboard.errors import DashboardError
 
-__all__ = ["SliceColumn", "bin_column", "find_slices", "holm", "numeric_labels",
+__all__ = ["SliceColumn", "SliceGroups", "bin_column", "find_slices", "holm", "numeric_labels",
            "quantile_from_order_stats", "slice_p_values",
            "slice_test_note"]
 
@@ -264,3 +264,91 @@ def find_slices(wrong: np.ndarray, columns: Sequence[SliceColumn], *, max_order:
     out.attrs.update({"tried": tried, "errors": total_errors, "rows": n, "alpha": alpha,
                       "error": p, "weighted": mass is not None})
     return out
+
+
+#: at most this many groups (level combinations x label) for :class:`SliceGroups`
+GROUP_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class SliceGroups:
+    """A split's rows grouped by every slice column's level and the label, each group's
+    scores sorted: :func:`find_slices` at any threshold from a binary search per group
+    instead of a pass over the rows (a threshold move with the grid shown).
+
+    ``columns`` hold one code per group; group ``g``'s scores are
+    ``scores[bounds[g]:bounds[g + 1]]`` (sorted) with their cumulative weights.
+    """
+
+    columns: tuple[SliceColumn, ...]
+    positive: np.ndarray
+    bounds: np.ndarray
+    scores: np.ndarray
+    cum_weight: np.ndarray | None
+
+    @classmethod
+    def build(cls, columns: Sequence[SliceColumn], is_positive: np.ndarray,
+              scores: np.ndarray, weights: np.ndarray | None = None,
+              limit: int = GROUP_LIMIT) -> SliceGroups | None:
+        """Group the rows; None when there would be more than ``limit`` groups."""
+        is_pos = np.asarray(is_positive, dtype=bool)
+        key = is_pos.astype(np.int64)
+        radix = 2
+        for col in columns:
+            size = len(col.labels) + 1  # -1 (missing) is a level too
+            if radix * size > limit * 64:
+                return None
+            key = key + radix * (np.asarray(col.codes, dtype=np.int64) + 1)
+            radix *= size
+        distinct, group = np.unique(key, return_inverse=True)
+        if distinct.size > limit:
+            return None
+        order = np.lexsort((scores, group))
+        counts = np.bincount(group, minlength=distinct.size)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        cols, rest = [], distinct.copy()
+        rest //= 2
+        for col in columns:
+            size = len(col.labels) + 1
+            cols.append(SliceColumn(col.name, (rest % size - 1).astype(np.int64), col.labels))
+            rest //= size
+        cum = None
+        if weights is not None:
+            cum = np.concatenate([[0.0], np.cumsum(np.asarray(weights, np.float64)[order])])
+        return cls(tuple(cols), (distinct % 2).astype(bool), bounds,
+                   np.asarray(scores)[order], cum)
+
+    def at(self, threshold: float) -> tuple[np.ndarray, SliceColumn, ...]:
+        """Per group, at ``threshold`` (``score >= threshold`` is positive, compared in the
+        scores' dtype as :func:`~dashboard.metrics.curve.flag` does): the counts of wrong
+        and right rows and their weights."""
+        from dashboard.metrics.curve import cast_threshold, score_dtype
+
+        s = self.scores
+        t = s.dtype.type(cast_threshold(threshold, score_dtype(s))) if s.dtype.kind == "f" \
+            else cast_threshold(threshold)
+        g = self.bounds.size - 1
+        below = np.empty(g, dtype=np.int64)
+        for i in range(g):  # rows of group i scored under the threshold
+            lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
+            below[i] = lo + int(np.searchsorted(s[lo:hi], t, side="left"))
+        size = np.diff(self.bounds)
+        flagged = self.bounds[1:] - below
+        wrong = np.where(self.positive, size - flagged, flagged)
+        if self.cum_weight is None:
+            return wrong, size - wrong, wrong.astype(np.float64), (size - wrong).astype(float)
+        total = self.cum_weight[self.bounds[1:]] - self.cum_weight[self.bounds[:-1]]
+        w_below = self.cum_weight[below] - self.cum_weight[self.bounds[:-1]]
+        w_wrong = np.where(self.positive, w_below, total - w_below)
+        return wrong, size - wrong, w_wrong, total - w_wrong
+
+    def find(self, threshold: float, weighted: bool = False, **options: object
+             ) -> pd.DataFrame:
+        """:func:`find_slices` of the rows at ``threshold``, from the groups."""
+        wrong, right, w_wrong, w_right = self.at(threshold)
+        cols = [SliceColumn(c.name, np.concatenate([c.codes, c.codes]), c.labels)
+                for c in self.columns]
+        is_wrong = np.concatenate([np.ones(wrong.size, bool), np.zeros(right.size, bool)])
+        return find_slices(is_wrong, cols, counts=np.concatenate([wrong, right]),
+                           weights=np.concatenate([w_wrong, w_right]) if weighted else None,
+                           **options)  # type: ignore[arg-type]

@@ -321,3 +321,35 @@ def test_eyeball_part_is_stable_and_overfitting_it_is_flagged() -> None:
     assert weighted.loc["v2", "blackbox_error"] == pytest.approx(
         np.average(wrong[~eye], weights=weights[~eye]))
     assert weighted.loc["v2", "eyeball_rows"] == int(eye.sum())
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_slice_groups_at_a_threshold_equal_the_rows_slices(data: st.DataObject) -> None:
+    """A threshold move's slices from per-group sorted scores equal find_slices on the rows:
+    ties at the threshold, float32 scores, missing levels, weights."""
+    from dashboard.metrics.curve import flag
+    from dashboard.metrics.slices import SliceColumn, SliceGroups, find_slices
+
+    n = data.draw(st.integers(1, 300))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]))
+    scores = np.round(rng.random(n), data.draw(st.sampled_from([1, 2, 6]))).astype(dtype)
+    is_pos = rng.random(n) < data.draw(st.floats(0.05, 0.95))
+    cols = []
+    for j in range(data.draw(st.integers(1, 3))):
+        k = data.draw(st.integers(1, 4))
+        codes = rng.integers(-1 if data.draw(st.booleans()) else 0, k, n)
+        cols.append(SliceColumn(f"c{j}", codes.astype(np.int64),
+                                tuple(f"v{i}" for i in range(k))))
+    weights = rng.integers(1, 5, n).astype(float) if data.draw(st.booleans()) else None
+    threshold = float(data.draw(st.sampled_from([0.0, 0.5, 1.0, float(scores[0])])))
+    groups = SliceGroups.build(cols, is_pos, scores, weights)
+    assert groups is not None
+    wrong = flag(scores, threshold) != is_pos
+    opts = {"min_rows": data.draw(st.sampled_from([1, 5, 20]))}
+    got = groups.find(threshold, weighted=weights is not None, **opts)
+    want = find_slices(wrong, cols, weights=weights, **opts)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
+                                  rtol=1e-9)
+    assert got.attrs["tried"] == want.attrs["tried"]
