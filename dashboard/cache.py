@@ -275,6 +275,34 @@ class TableCache:
     def entry(self, key: str) -> Path:
         return self.folder / key
 
+    def fingerprint(self, path: str | Path) -> str:
+        """:func:`content_fingerprint` of a file, remembered in this folder under its inode,
+        size, modification and change times (``st_ctime`` is set by the system on any
+        write and cannot be set back), so each page of the same file does not hash it
+        again (0.3 s for 136 MB); a folder of partitions is hashed every time."""
+        p = Path(path)
+        try:
+            st = p.stat()
+        except OSError:
+            return content_fingerprint(p)
+        if not p.is_file():
+            return content_fingerprint(p)
+        stamp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        memo = self.folder / ".fingerprints" / hashlib.blake2b(
+            str(p.resolve()).encode(), digest_size=12).hexdigest()
+        with contextlib.suppress(OSError, ValueError):
+            known = json.loads(memo.read_text())
+            if known.get("stamp") == stamp:
+                return str(known["content"])
+        content = content_fingerprint(p)
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(exist_ok=True)  # never its parents
+            memo.parent.mkdir(exist_ok=True)
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"stamp": stamp, "content": content}))
+            os.replace(tmp, memo)
+        return content
+
     @contextlib.contextmanager
     def building(self, key: str, wait: float = 600.0) -> Iterator[None]:
         """Hold the right to build entry ``key``: processes opening the same new file at once

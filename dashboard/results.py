@@ -25,7 +25,6 @@ from dashboard.cache import (
     CachedTable,
     TableCache,
     cache_key,
-    content_fingerprint,
     derived_name,
     load_derived,
     save_derived,
@@ -243,7 +242,7 @@ class Results(t.HasTraits):
         if not path.is_file():
             load_table(path, **columns)  # its error names the file
         source, base_dir = str(path), path.resolve().parent
-        key = cache_key(content_fingerprint(path), dict(columns))
+        key = cache_key(cache.fingerprint(path), dict(columns))
         hit = cache.load(key, source, base_dir)
         if hit is None:
             with cache.building(key):  # another process may be building it: wait for it

@@ -155,6 +155,30 @@ def test_a_one_row_change_is_a_new_version_and_the_old_entry_is_never_used(tmp_p
     assert Results.from_file(path, cache=cache)._cache_entry == after._cache_entry
 
 
+def test_a_file_is_hashed_once_until_it_changes_even_with_its_old_size_and_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dashboard.cache as cache_module
+
+    path, cache = tmp_path / "r.parquet", tmp_path / "c"
+    labels = [(i // 4) % 2 for i in range(40)]
+    _write(path, labels)
+    hashed = []
+    real = cache_module.content_fingerprint
+    monkeypatch.setattr(cache_module, "content_fingerprint",
+                        lambda p: hashed.append(p) or real(p))
+    first = Results.from_file(path, cache=cache)
+    Results.from_file(path, cache=cache)
+    assert len(hashed) == 1  # the second load trusts the remembered stamp
+    stat = path.stat()
+    labels[2] = 1 - labels[2]
+    _write(path, labels)  # same size, then its old modification time put back
+    assert path.stat().st_size == stat.st_size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = Results.from_file(path, cache=cache)
+    assert len(hashed) == 2 and again._cache_entry != first._cache_entry
+    assert _numbers(again) == _numbers(Results.from_file(path))
+
+
 def test_a_re_export_under_a_new_name_maps_the_same_entry_under_its_own_name(tmp_path: Path
                                                                             ) -> None:
     a, b, cache = tmp_path / "run1.parquet", tmp_path / "renamed.parquet", tmp_path / "c"
