@@ -47,6 +47,7 @@ def _notebook(data: Path, store: Path) -> dict:
         "r = Results.from_file(path, human_level=meta.get('human_level'),\n"
         "                      metadata=meta.get('models'))\n"
         f"d = Dashboard(r, store={str(store)!r})\n"
+        "d.show_view('Error analysis')  # the grid and its chart draw when first shown\n"
         "d.show_view('Threshold & models')\n"
         "d",
         f"for _ in range({LATE_VIEWS}):\n    display(d.explorer.figure)",
