@@ -313,7 +313,7 @@ def load_results(path: Path, human_level: Mapping[str, float] | float | None = N
         loader["categories"] = list(meta["tags"])  # type: ignore[call-overload]
     if engine != "pandas":
         return Results.from_dataset(path, engine=engine, human_level=human_level,
-                                    metadata=meta.get("models"), **loader)
+                                    metadata=meta.get("models"), cache=cache, **loader)
     return Results.from_file(path, human_level=human_level, metadata=meta.get("models"),
                              cache=cache, **loader)
 

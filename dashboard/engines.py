@@ -196,6 +196,14 @@ class DuckDBSource:
     base_filter: str = "TRUE"
     #: Python functions registered in the engine (the eyeball part per fraction and seed)
     functions: dict[tuple, str] = field(default_factory=dict)
+    #: the statements that made the views, in order: a cached engine replays them on a new
+    #: connection (dashboard.engine_cache)
+    ddl: list[str] = field(default_factory=list)
+
+    def execute(self, statement: str) -> None:
+        """Run a statement that shapes the views, and remember it."""
+        self.con.execute(statement)
+        self.ddl.append(statement)
 
     def sql(self, query: str) -> Any:
         """Run a query; an engine error becomes one line naming the source."""
@@ -686,10 +694,10 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     # raw_src: every row; base: the rows the results hold (with a task column an empty label
     # is "not labelled for this task", left out); src: each model's largest training size
     base_filter = f"{_q(label)} IS NOT NULL" if task else "TRUE"
-    con.execute(f"CREATE TEMP VIEW raw_src AS SELECT * FROM {reader}")
-    con.execute(f"CREATE TEMP VIEW base AS SELECT * FROM raw_src WHERE {base_filter}")
-    con.execute("CREATE TEMP VIEW src AS SELECT * FROM base")
     eng = DuckDBSource(con, files, fmt, name, types, roles, base_filter=base_filter)
+    eng.execute(f"CREATE TEMP VIEW raw_src AS SELECT * FROM {reader}")
+    eng.execute(f"CREATE TEMP VIEW base AS SELECT * FROM raw_src WHERE {base_filter}")
+    eng.execute("CREATE TEMP VIEW src AS SELECT * FROM base")
     probabilities = bool(columns.get("probabilities", True))
     model_sql = f"CAST({_q(model)} AS VARCHAR)" if model else "'model'"
     split_sql = f"CAST({_q(split)} AS VARCHAR)"
@@ -783,7 +791,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             drop=True)
         whens = " ".join(f"WHEN {_lit(str(m))} THEN {_lit(float(z))}"
                          for m, z in largest.items())
-        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM base WHERE {size_sql} = "
+        eng.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM base WHERE {size_sql} = "
                     f"(CASE {model_sql} {whens} END)")
         total_rows = int(groups["n"].sum())
     models = _model_order(eng, groups, model_sql)
@@ -1223,3 +1231,17 @@ def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id
     in_task = f", task {str(values[0])!r}" if task_sql else ""
     raise DashboardError(f"id {str(i)!r} appears twice in split {SPLITS[sc]!r} for model "
                          f"{m!r}{in_task}", file=file, column=ident, row=row)
+
+
+def reopen_source(*, files: list[str], fmt: str, source: str, types: dict[str, str],
+                  roles: dict[str, str | None], exprs: dict[str, str], base_filter: str,
+                  class_dtypes: dict[int, np.dtype], ddl: list[str],
+                  memory_limit: str | None = None, threads: int | None = None) -> DuckDBSource:
+    """A :class:`DuckDBSource` on a new connection with the views a cached one had (no row
+    is read until a view is queried)."""
+    con = _open(files, fmt, source, memory_limit, threads)
+    eng = DuckDBSource(con, list(files), fmt, source, dict(types), dict(roles), dict(exprs),
+                       dict(class_dtypes), base_filter=base_filter)
+    for statement in ddl:
+        eng.execute(statement)
+    return eng

@@ -30,6 +30,7 @@ from dashboard.cache import (
     save_derived,
 )
 from dashboard.dask_engine import aggregate_dask
+from dashboard.engine_cache import aggregates_key, load_aggregates, save_aggregates
 from dashboard.engines import (
     DISTINCT_LIMIT,
     ENGINES,
@@ -319,12 +320,41 @@ class Results(t.HasTraits):
         if engine == "dask":
             agg = aggregate_dask(source, scheduler=scheduler, threshold=threshold,
                                  distinct_limit=distinct_limit, grid=grid, **columns)
+        elif cache is not None:
+            agg = cls._duckdb_cached(source, cache if isinstance(cache, TableCache) else
+                                     TableCache(cache), threshold=threshold,
+                                     distinct_limit=distinct_limit, grid=grid,
+                                     memory_limit=memory_limit, columns=columns)
         else:
             agg = aggregate(source, threshold=threshold, distinct_limit=distinct_limit,
                             grid=grid, memory_limit=memory_limit, **columns)
         return DatasetResults(agg, human_level=human_level, threshold=threshold,
                               name=Path(str(source).rstrip("/*")).name or str(source),
                               metadata=metadata, class_names=class_names)
+
+    @staticmethod
+    def _duckdb_cached(source: str | Path, cache: TableCache, *, threshold: float | None,
+                       distinct_limit: int, grid: float, memory_limit: str | None,
+                       columns: Mapping[str, Any]) -> Aggregates:
+        """DuckDB's aggregates of ``source`` from the cache, or computed once (the other
+        processes opening it meanwhile wait) and saved there (:mod:`dashboard.engine_cache`)."""
+        def compute() -> Aggregates:
+            return aggregate(source, threshold=threshold, distinct_limit=distinct_limit,
+                             grid=grid, memory_limit=memory_limit, **columns)
+        try:
+            key = aggregates_key(source, "duckdb", {
+                "threshold": threshold, "distinct_limit": distinct_limit, "grid": grid,
+                "columns": dict(columns)})
+        except (DashboardError, OSError):
+            return compute()  # its error names what is wrong with the source
+        agg = load_aggregates(cache, key, str(source))
+        if agg is None:
+            with cache.building(key):
+                agg = load_aggregates(cache, key, str(source))
+                if agg is None:
+                    agg = compute()
+                    save_aggregates(cache, key, agg, memory_limit=memory_limit)
+        return agg
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, label: str = "label", score: str | None = "score",
