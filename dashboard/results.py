@@ -985,7 +985,8 @@ class Results(t.HasTraits):
         ids = frame["id"]
         if not isinstance(ids.dtype, pd.StringDtype):  # a frame built by hand: text ids
             ids = ids.astype("str")
-        if _count_unique(pair) == _count_unique(id_codes):
+        if _one_split_per_id(id_codes, split_codes) if _tiled(id_codes) else \
+                _count_unique(pair) == _count_unique(id_codes):
             return frame.assign(id=ids, key=ids)  # one Arrow buffer for both columns
         names = pa.DictionaryArray.from_arrays(pa.array(split_codes.astype(np.int8)),
                                                pa.array(SPLITS, type=pa.large_string()))
@@ -2257,6 +2258,23 @@ def _score_estimator(est: Any, X: Any, part: dict[str, Any], pos_label: Any) -> 
         return "margin"
     part["prediction"] = np.asarray(est.predict(X))
     return "prediction"
+
+
+def _tiled(codes: np.ndarray) -> bool:
+    """Whether id codes are 0..b-1 repeated block after block (a long table written model by
+    model, as io encodes it): then ids are checked block against block, without a sort."""
+    n, b = codes.size, int(codes.max()) + 1 if codes.size else 0
+    if b == 0 or n % b:
+        return False
+    return bool(np.array_equal(codes.reshape(n // b, b),
+                               np.broadcast_to(np.arange(b), (n // b, b))))
+
+
+def _one_split_per_id(tiled_codes: np.ndarray, split_codes: np.ndarray) -> bool:
+    """For tiled id codes: whether every id has the same split in every block."""
+    b = int(tiled_codes.max()) + 1
+    blocks = np.asarray(split_codes).reshape(-1, b)
+    return bool((blocks == blocks[0]).all())
 
 
 def _count_unique(values: np.ndarray) -> int:

@@ -403,3 +403,20 @@ def test_two_kernels_share_the_mapped_rows(tmp_path: Path) -> None:
     blocker.write_text("")
     for uss in _uss(_kernels(big, blocker / "c", 2)):  # no cache: each holds its own copy
         assert uss - fixed > 0.5 * table_bytes, (uss, fixed, table_bytes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 4), st.data())
+def test_keys_of_tiled_ids_decide_as_the_sorting_rule(block: int, repeats: int,
+                                                      data: st.DataObject) -> None:
+    """The key rule (split/id when an id spans splits) by block comparison equals the rule
+    by counting distinct (id, split) pairs."""
+    from dashboard.results import _count_unique, _one_split_per_id, _tiled
+
+    codes = np.tile(np.arange(block), repeats)
+    splits = np.array(data.draw(st.lists(st.integers(0, 3), min_size=codes.size,
+                                         max_size=codes.size)))
+    assert _tiled(codes)
+    want = _count_unique(codes * 4 + splits) == _count_unique(codes)
+    assert _one_split_per_id(codes, splits) == want
+    assert not _tiled(codes[::-1]) or block == 1
