@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob as globlib
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -513,11 +514,23 @@ def _open(files: list[str], fmt: str, source: str, memory_limit: str | None,
         raise DashboardError("the DuckDB engine needs the duckdb package: pip install "
                              "'ml-diagnosis-dashboard[scale]' (or pip install duckdb)") from None
     con = duckdb.connect()
+    # past its memory_limit DuckDB spills to disk: to a folder of its own under the system's
+    # temp folder (its default, ./.tmp, would land in the served notebook's folder), removed
+    # when the connection closes; and no progress bar on the kernel's output
+    import os
+    import tempfile
+
+    spill = Path(tempfile.gettempdir()) / f"mldash-duckdb-{os.getpid()}-{next(_CONNECTIONS)}"
+    con.execute(f"SET temp_directory = {_lit(str(spill))}")
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = {_lit(str(memory_limit))}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+_CONNECTIONS = itertools.count()
 
 
 def _describe(con: Any, file: str, fmt: str) -> dict[str, str]:
@@ -1052,12 +1065,21 @@ class _CountSQL:
                 f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS "
                 f"pw, coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM "
                 f"{view} GROUP BY ALL ORDER BY {', '.join(names)}, v DESC").fetchnumpy()
-            keys = pd.DataFrame({c: np.asarray(table[c]) for c in names})
-            for key, idx in keys.groupby(names, sort=False).indices.items():
+            # rows come ordered by key: each key's rows are one run, cut where a key changes
+            keys = [np.asarray(table[c]) for c in names]
+            values = [np.asarray(table[c], dtype=np.float64) for c in ("v", "pn", "nn", "pw",
+                                                                       "nw")]
+            n_rows = len(values[0])
+            change = np.zeros(n_rows, dtype=bool)
+            change[:1] = True
+            for k in keys:
+                change[1:] |= k[1:] != k[:-1]
+            starts = np.flatnonzero(change)
+            for a, b in zip(starts, [*starts[1:], n_rows], strict=True):
+                key = [k[a] for k in keys]
                 where = (self.models[int(key[0])], *_plain(key[1:-1]), SPLITS[int(key[-1])])
                 counts[where if code is None else (*where, code)] = tuple(
-                    np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn",
-                                                                            "pw", "nw"))
+                    v[a:b] for v in values)
         return counts, gridded
 
     def confusion(self, view: str, dims: Sequence[str], k: int
@@ -1271,18 +1293,21 @@ def _check_ids(eng: DuckDBSource, id_sql: str, ident: str, *, model_sql: str,
         if sql is not None:
             code = f"({code} + {width} * {_case(sql, [(v, i) for i, v in enumerate(values)])})"
             width *= max(len(values), 1)
-    if width <= 64 * 16:
+    if width <= 64:  # the usual case: one 64-bit mask
+        distinct = "bit_count(bit_or(1::UBIGINT << CAST(code AS UBIGINT)))"
+    elif width <= 64 * 16:
         distinct = " + ".join(
             f"bit_count(bit_or(CASE WHEN code // 64 = {j} THEN 1::UBIGINT << CAST(code % 64 "
             "AS UBIGINT) ELSE 0::UBIGINT END))" for j in range(-(-width // 64)))
     else:
         distinct = "count(DISTINCT code)"
+    where_held = "" if held == "TRUE" else " FILTER (WHERE held)"
     key = id_sql if exact else f"hash({id_sql})"
     n_dup, n_span, dups, spans = eng.one(
         f"SELECT count(*) FILTER (WHERE c > d), count(*) FILTER (WHERE lo <> hi), "
         f"min(k, {_SUSPECTS}) FILTER (WHERE c > d), min(k, {_SUSPECTS}) FILTER (WHERE lo <> hi) "
-        f"FROM (SELECT k, count(*) AS c, {distinct} AS d, min(sc) FILTER (WHERE held) AS lo, "
-        f"max(sc) FILTER (WHERE held) AS hi FROM (SELECT {key} AS k, {code} AS code, "
+        f"FROM (SELECT k, count(*) AS c, {distinct} AS d, min(sc){where_held} AS lo, "
+        f"max(sc){where_held} AS hi FROM (SELECT {key} AS k, {code} AS code, "
         f"{split_code_sql} AS sc, ({held}) AS held FROM {view}) GROUP BY k)")
     dims = {"task_sql": task_sql, "size_sql": size_sql, "view": view}
     if n_dup:
