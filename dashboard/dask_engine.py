@@ -766,7 +766,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     # without an id column each row is keyed by its file and row number, as in memory
     ident = roles["id"]
     row_key: RowKey | None = None if ident else (
-        dict(zip(files, (n for n in row_key_names(files)), strict=True)),
+        dict(zip(files, row_key_names(files), strict=True)),
         roles["label"] if roles["task"] else None)
     key_roles = roles if ident else {**roles, "id": _ROW_ID}
     probabilities = bool(columns.get("probabilities", True))
