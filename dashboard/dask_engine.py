@@ -34,6 +34,9 @@ from dashboard.engines import (
     eyeball_arrays,
     grid_note,
     keyed_sample,
+    no_id_note,
+    normalize_rows,
+    row_key_names,
     sample_notes,
     split_sizes,
     too_many_slice_groups,
@@ -46,7 +49,6 @@ from dashboard.io import (
     _alias_key,
     class_index,
     is_tag_column,
-    normalize,
 )
 from dashboard.metrics.curve import flag
 from dashboard.metrics.sampling import eyeball_mask
@@ -60,7 +62,7 @@ from dashboard.metrics.suspects import _THRESHOLD_FLOOR, suspect_rows
 
 __all__ = ["DaskSource", "aggregate_dask"]
 
-_FILE, _ROW = "__file__", "file_row_number"
+_FILE, _ROW, _ROW_ID = "__file__", "file_row_number", "__row_id__"
 _SAMPLE_KEY = "mldash-sample-01"  # 16 characters: pandas' hash key for the random sample
 SCHEDULER_CONNECT_S = 15
 """Seconds to reach a --scheduler before saying it cannot be reached (Dask waits longer)."""
@@ -140,8 +142,15 @@ def _describe_csv(file: str, id_name: str | None) -> tuple[dict[str, str], pd.Da
     return {str(c): _pandas_type(df[c]) for c in df.columns}, df.iloc[:0]
 
 
-def _shape(df: pd.DataFrame, file: str, wanted: list[str] | None) -> pd.DataFrame:
-    """A partition's wanted columns (missing ones empty), its file name and row numbers."""
+#: how rows are keyed without an id column: each file's name in the key (see
+#: :func:`dashboard.engines.row_key_names`), and the label column when only labelled rows count
+RowKey = tuple[dict[str, str], str | None]
+
+
+def _shape(df: pd.DataFrame, file: str, wanted: list[str] | None,
+           row_key: RowKey | None = None) -> pd.DataFrame:
+    """A partition's wanted columns (missing ones empty), its file name and row numbers (and,
+    without ids, each row's key: its row number among the held rows, as in memory)."""
     if wanted is not None:
         for c in wanted:
             if c not in df.columns:
@@ -150,19 +159,26 @@ def _shape(df: pd.DataFrame, file: str, wanted: list[str] | None) -> pd.DataFram
     df = df.copy()
     df[_FILE] = file
     df[_ROW] = np.arange(len(df), dtype=np.int64)
+    if row_key is not None:
+        names, label = row_key
+        pos = (df[_ROW].to_numpy() if label is None else
+               np.cumsum(df[label].notna().to_numpy(), dtype=np.int64) - 1)
+        prefix = names.get(file, "")
+        df[_ROW_ID] = (np.char.add(prefix, pos.astype(str)).astype(object) if prefix
+                       else pos)
     return df
 
 
 def _read(file: str, wanted: list[str] | None = None, fmt: str = "parquet",
-          id_name: str | None = None) -> pd.DataFrame:
+          id_name: str | None = None, row_key: RowKey | None = None) -> pd.DataFrame:
     """One partition: a file's rows (the wanted columns, those it has), name and row numbers."""
     if fmt == "csv":
-        return _shape(_read_csv(file, id_name, wanted), file, wanted)
+        return _shape(_read_csv(file, id_name, wanted), file, wanted, row_key)
     import pyarrow.parquet as pq
 
     present = pq.read_schema(file).names
     cols = None if wanted is None else [c for c in wanted if c in present]
-    return _shape(pq.read_table(file, columns=cols).to_pandas(), file, wanted)
+    return _shape(pq.read_table(file, columns=cols).to_pandas(), file, wanted, row_key)
 
 
 def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bool
@@ -213,7 +229,7 @@ def _checks(df: pd.DataFrame, roles: Mapping[str, str | None], probabilities: bo
         hit = np.flatnonzero(bad)
         rows.append({"k": k, "message": message, "column": column,
                      "row": int(df[_ROW].iloc[hit[0]]) if hit.size else -1,
-                     "id": str(df[roles["id"]].iloc[hit[0]]) if hit.size and roles["id"]
+                     "id": _shown(df[roles["id"]].iloc[hit[0]]) if hit.size and roles["id"]
                      else None,
                      "file": str(df[_FILE].iloc[0]) if len(df) else ""})
     return pd.DataFrame(rows)
@@ -318,7 +334,7 @@ def _second_row(eng: DaskSource, spec: Mapping[str, Any], model: str, sc: int, i
     roles = spec["roles"]
 
     def matches(df: pd.DataFrame) -> pd.DataFrame:
-        keep = (df[roles["id"]] == ident).to_numpy()
+        keep = np.array(df[roles["id"]] == ident, dtype=bool)  # a writable copy
         keep &= (df[roles["split"]].astype(str).map(spec["splits"]) == sc).to_numpy()
         if roles["model"]:
             keep &= (df[roles["model"]].astype(str) == model).to_numpy()
@@ -333,7 +349,12 @@ def _second_row(eng: DaskSource, spec: Mapping[str, Any], model: str, sc: int, i
     order = {f: i for i, f in enumerate(eng.files)}
     found = found.assign(o=found[_FILE].map(order)).sort_values(["o", _ROW])
     file, row = found.iloc[1][_FILE], int(found.iloc[1][_ROW])
-    return str(file), f"{row + 1} (id {str(ident)!r})"
+    return str(file), f"{row + 1} (id {_shown(ident)})"
+
+
+def _shown(value: Any) -> str:
+    """An id as the in-memory path shows it in a row reference: text quoted, a number as is."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _correct(part: pd.DataFrame, threshold: float | None, pos: int | None) -> np.ndarray:
@@ -402,6 +423,8 @@ class DaskSource:
         self.fmt = "parquet"
         self.files: list[str] = []
         self.wanted: list[str] = []
+        #: without an id column, how each row is keyed (file name, and the label column)
+        self.row_key: RowKey | None = None
 
     def compute(self, *objs: Any) -> tuple:
         import dask
@@ -532,13 +555,13 @@ class DaskSource:
         with the metadata columns (``meta::<name>``) and the file order and row."""
         import dask.dataframe as dd
 
-        spec, files, fmt = self.spec, self.files, self.fmt
+        spec, files, fmt, row_key = self.spec, self.files, self.fmt, self.row_key
         ident, rows_of = spec["roles"]["id"], self._rows_of(model, split, task)
         order = {f: i for i, f in enumerate(files)}
         wanted = list(dict.fromkeys([*self.wanted, *names]))
 
         def part(file: str) -> pd.DataFrame:
-            df = _read(file, wanted, fmt, ident)
+            df = _read(file, wanted, fmt, ident, row_key)
             canon = rows_of(_canon(df, spec))
             picked = df.loc[canon.index]
             for name in names:
@@ -740,19 +763,22 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         raise DashboardError("per-class probability columns need engine='duckdb' or 'pandas' "
                              "for now (the Dask engine reads a score or a prediction column)",
                              file=name, column=roles["proba:0"])
-    if roles["id"] is None:
-        raise DashboardError("the Dask engine needs an id column (examples are fetched by id)",
-                             file=name, column="id")
+    # without an id column each row is keyed by its file and row number, as in memory
+    ident = roles["id"]
+    row_key: RowKey | None = None if ident else (
+        dict(zip(files, row_key_names(files), strict=True)),
+        roles["label"] if roles["task"] else None)
+    key_roles = roles if ident else {**roles, "id": _ROW_ID}
     probabilities = bool(columns.get("probabilities", True))
     role_cols = list(dict.fromkeys(c for c in roles.values() if c is not None))
     tag_cols = list(columns.get("categories") or [c for c in types if is_tag_column(c)])
     wanted_cols = role_cols + [c for c in tag_cols if c not in role_cols]
-    meta = (_shape(empty.copy(), files[0], wanted_cols) if empty is not None else
-            _read(files[0], wanted_cols).iloc[:0])
-    raw = dd.from_map(_read, files, args=(wanted_cols, fmt, roles["id"]), meta=meta,
+    meta = (_shape(empty.copy(), files[0], wanted_cols, row_key) if empty is not None else
+            _read(files[0], wanted_cols, row_key=row_key).iloc[:0])
+    raw = dd.from_map(_read, files, args=(wanted_cols, fmt, ident, row_key), meta=meta,
                       enforce_metadata=False)
-    eng = DaskSource(raw, None, {"roles": roles}, scheduler, name)
-    eng.fmt, eng.files, eng.wanted = fmt, files, wanted_cols
+    eng = DaskSource(raw, None, {"roles": key_roles}, scheduler, name)
+    eng.fmt, eng.files, eng.wanted, eng.row_key = fmt, files, wanted_cols, row_key
 
     # -- one pass: the checks, and the small groups --------------------------------------------
     checks = raw.map_partitions(_checks, roles, probabilities, meta={
@@ -760,7 +786,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         "file": object})
     task, size_col = roles["task"], roles["train_size"]
     dims_meta = {**({"t": object} if task else {}), **({"z": np.float64} if size_col else {})}
-    groups = raw.map_partitions(_groups, roles, meta={
+    groups = raw.map_partitions(_groups, key_roles, meta={
         "m": object, "s": object, "y": object, "p": object, **dims_meta, "n": np.int64,
         "w": np.float64, "w2": np.float64, "lo": np.float64, "hi": np.float64,
         "some_id": object, "first_row": np.int64, "f": object})
@@ -776,7 +802,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     if len(hits):
         hits = hits.assign(o=hits["file"].map(order))
         first = hits.sort_values(["k", "o", "row"]).iloc[0]
-        ref = f"{int(first['row']) + 1}" + (f" (id {first['id']!r})" if first["id"] else "")
+        ref = f"{int(first['row']) + 1}" + (f" (id {first['id']})" if first["id"] else "")
         raise DashboardError(str(first["message"]), file=str(first["file"]),
                              column=str(first["column"]), row=ref)
     total_rows = int(groups["n"].sum())
@@ -816,7 +842,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         total_rows = int(groups["n"].sum())
         firsts = firsts[(firsts["z"] == firsts["m"].map(largest)).to_numpy()]
     models = tuple(str(m) for m in firsts.drop_duplicates("m")["m"])
-    held = {"roles": roles, "largest": largest}
+    held = {"roles": key_roles, "largest": largest}
 
     # -- classes from a skeleton (one row per small group), as the DuckDB path does ------------
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
@@ -824,15 +850,15 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     every = lc_groups if lc_groups is not None else groups
     skeleton = _fetch(eng, files, every[["s", "some_id"]].rename(
         columns={"s": "sv", "some_id": "iv"}), held, every_size=lc_groups is not None)
-    _, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
-                               **_normalize_opts(columns))
+    _, skel_schema = normalize_rows(_one_per_key(skeleton, key_roles), name,
+                                    _normalize_opts(columns), ident)
     classes = skel_schema.classes
     labels = _class_codes(every["y"], classes, "label", "the declared classes", name,
                           roles["label"])
     score = roles["score"]
     dtype = np.dtype(np.float32) if score and types[score] == "FLOAT" else np.dtype(np.float64)
     thr = float(threshold) if threshold is not None else (0.5 if probabilities else 0.0)
-    spec: dict[str, Any] = {"roles": roles, "models": {m: i for i, m in enumerate(models)},
+    spec: dict[str, Any] = {"roles": key_roles, "models": {m: i for i, m in enumerate(models)},
                             "splits": split_code, "labels": labels, "dtype": dtype,
                             "threshold": thr, "pos": None, "largest": largest}
     if score:
@@ -845,35 +871,18 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         meta["s"] = dtype
     else:
         meta["p"] = np.int64
-    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype, **dims_meta, "wrong": bool})
+    id_dtype = raw[key_roles["id"]].dtype
+    meta.update({"w": np.float64, "id": id_dtype, **dims_meta, "wrong": bool})
     canon = raw.map_partitions(_canon, spec, meta=meta)
     eng.canon, eng.spec = canon, spec
     every_size = raw.map_partitions(_canon, spec, True, meta=meta) if size_col else None
 
-    # -- ids: duplicates, and whether keys need the split ----------------------------------------
+    # -- ids: duplicates, and whether keys need the split (one pass; row keys never repeat) ------
     t_dims = ["t"] if task else []
-    per = canon.groupby(["id", "m", *t_dims]).sc.agg(["count", "min", "max"])
-    same = per[per["min"] == per["max"]]["count"].max()
-    spanning = (per["min"] != per["max"]).sum()
-    dup_rows, spanning = eng.compute(same, spanning)
-    for frame, dims in ([(canon, t_dims)] if (dup_rows or 0) > 1 or spanning else []) + (
-            [(every_size, [*t_dims, "z"])] if every_size is not None else []):
-        sizes = frame.groupby(["m", "sc", "id", *dims]).size()
-        (dups,) = eng.compute(sizes[sizes > 1].head(1, npartitions=-1)
-                              if hasattr(sizes, "head") else sizes[sizes > 1])
-        if len(dups):
-            m, sc, ident, *values = dups.index[0]
-            in_task = f", task {str(values[0])!r}" if task else ""
-            file, row = _second_row(eng, spec, models[m], sc, ident, dict(zip(dims, values,
-                                                                             strict=True)))
-            raise DashboardError(f"id {str(ident)!r} appears twice in split {SPLITS[sc]!r} for "
-                                 f"model {models[m]!r}{in_task}", file=file or name,
-                                 column=roles["id"], row=row)
-    keys_with_split = bool(spanning)
-    if not keys_with_split and (len(models) > 1 or task):
-        ids = canon.groupby("id").sc.agg(["min", "max"])
-        (n_span,) = eng.compute((ids["min"] != ids["max"]).sum())
-        keys_with_split = bool(n_span)
+    keys_with_split = bool(ident) and _check_ids(
+        eng, every_size if every_size is not None else canon, models, tasks,
+        sorted(set(lc_groups["z"].tolist())) if lc_groups is not None else [], name,
+        exact=pd.api.types.is_integer_dtype(id_dtype))
 
     # -- the sample -------------------------------------------------------------------------
     def hashed(part: pd.DataFrame, key: str | None, only_wrong: bool) -> pd.DataFrame:
@@ -882,7 +891,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         h = (pd.util.hash_pandas_object(pairs, index=False, hash_key=key) if key else
              pd.util.hash_pandas_object(pairs, index=False))
         return pairs.assign(h=h.to_numpy())
-    pair_meta = {"sv": object, "iv": raw[roles["id"]].dtype, "h": np.uint64}
+    pair_meta = {"sv": object, "iv": id_dtype, "h": np.uint64}
     n_models = max(len(models), 1)
     codes = sorted(set(split_code.values()))
     lazy = [canon[canon["sc"] == sc].map_partitions(hashed, None, True, meta=pair_meta)
@@ -898,13 +907,14 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
         def tagged(part: pd.DataFrame) -> pd.DataFrame:
             sel = part[present].notna().any(axis=1).to_numpy()
             return pd.DataFrame({"sv": part[roles["split"]].astype(str)[sel],
-                                 "iv": part[roles["id"]][sel]})
-        (tags,) = eng.compute(raw.map_partitions(tagged, meta={
-            "sv": object, "iv": raw[roles["id"]].dtype}))
+                                 "iv": part[key_roles["id"]][sel]})
+        (tags,) = eng.compute(raw.map_partitions(tagged, meta={"sv": object, "iv": id_dtype}))
         picks.append(tags.head(100_000))
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
-    sample, schema = normalize(_fetch(eng, files, wanted, held), source=name,
-                               **_normalize_opts(columns, metadata=True))
+    sample, schema = normalize_rows(_fetch(eng, files, wanted, held), name,
+                                    _normalize_opts(columns, metadata=True), ident)
+    if not ident:
+        schema = _replace(schema, notes=(no_id_note(files), *schema.notes))
     sample = keyed_sample(sample, keys_with_split)
     notes = sample_notes("Dask", len(files), total_rows, sample, sample_errors, sample_random)
 
@@ -938,6 +948,119 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                       rows=total_rows, notes=tuple(notes), tasks=tasks,
                       unlabelled=unlabelled, lc_sizes=lc_sizes, lc_counts=lc_counts,
                       lc_confusion=lc_confusion, lc_gridded=lc_gridded)
+
+
+#: ids found repeated (or spanning splits) in the one pass, to check exactly
+_SUSPECTS = 100
+
+
+def _id_pass(part: pd.DataFrame, codes: Mapping[str, Any], exact: bool) -> pd.DataFrame:
+    """Per held row: its id (or the id's hash), ``1 << code`` of its packed (size, task, model,
+    split) code in the mask column the code falls in, and its split where the views hold it."""
+    code = part["sc"].to_numpy(dtype=np.int64)
+    width = len(SPLITS)
+    code = code + width * part["m"].to_numpy(dtype=np.int64)
+    width *= max(codes["models"], 1)
+    for col in ("t", "z"):
+        if col in codes:
+            values = codes[col]
+            code = code + width * part[col].map(values).to_numpy(dtype=np.int64)
+            width *= max(len(values), 1)
+    key = (part["id"].to_numpy() if exact else
+           pd.util.hash_pandas_object(part["id"], index=False).to_numpy())
+    out = {"k": key}
+    bit = np.left_shift(np.uint64(1), (code % 64).astype(np.uint64))
+    for j in range(-(-width // 64)):
+        out[f"b{j}"] = np.where(code // 64 == j, bit, np.uint64(0))
+    held = np.ones(len(part), dtype=bool)
+    if "largest" in codes:
+        held = part["z"].to_numpy() == part["m"].map(codes["largest"]).to_numpy(dtype=float)
+    sc = part["sc"].to_numpy(dtype=np.float64)
+    out["lo"] = np.where(held, sc, np.inf)
+    out["hi"] = np.where(held, sc, -np.inf)
+    out["n"] = np.ones(len(part), dtype=np.int64)
+    return pd.DataFrame(out)
+
+
+def _check_ids(eng: DaskSource, rows: Any, models: Sequence[str], tasks: Sequence[str],
+               sizes: Sequence[float], name: str, *, exact: bool) -> bool:
+    """Refuse an id twice in one split for one model (task, training size); say whether keys
+    need the split (an id in two splits among the held rows).
+
+    One grouping by the id (its hash, unless ``exact``): rows, lowest and highest split, and
+    the sums of ``1 << code`` of a packed (size, task, model, split) code: with no code
+    repeated the sums' set bits are exactly the rows (a repeat carries, even past 64 bits), so
+    an id has a repeat exactly when it has more rows than set bits. The ids found (a hash
+    collision may look like either) are then checked exactly on their own rows.
+    """
+    spec = eng.spec
+    codes: dict[str, Any] = {"models": len(models)}
+    if tasks:
+        codes["t"] = {t: i for i, t in enumerate(tasks)}
+    if sizes:
+        codes["z"] = {float(z): i for i, z in enumerate(sizes)}
+        codes["largest"] = {spec["models"][m]: z for m, z in spec["largest"].items()
+                            if m in spec["models"]}
+    width = len(SPLITS) * max(len(models), 1) * max(len(tasks), 1) * max(len(sizes), 1)
+    bits = [f"b{j}" for j in range(-(-width // 64))]
+    meta = {"k": rows["id"].dtype if exact else np.uint64,
+            **{b: np.uint64 for b in bits}, "lo": np.float64, "hi": np.float64,
+            "n": np.int64}
+    per = rows.map_partitions(_id_pass, codes, exact, meta=meta).groupby("k").agg(
+        {**{b: "sum" for b in bits}, "lo": "min", "hi": "max", "n": "sum"})
+
+    def flags(g: pd.DataFrame) -> pd.DataFrame:
+        set_bits = sum(np.bitwise_count(g[b].to_numpy(dtype=np.uint64)).astype(np.int64)
+                       for b in bits)
+        return pd.DataFrame({"dup": g["n"].to_numpy() > set_bits,
+                             "span": (g["lo"] < g["hi"]).to_numpy()}, index=g.index)
+    found = per.map_partitions(flags, meta={"dup": bool, "span": bool})
+    n_dup, n_span = found["dup"].sum(), found["span"].sum()
+    dups = found[found["dup"]].index.to_series().nsmallest(_SUSPECTS)
+    spans = found[found["span"]].index.to_series().nsmallest(_SUSPECTS)
+    n_dup, n_span, dups, spans = eng.compute(n_dup, n_span, dups, spans)
+    t_dims = ["t"] if tasks else []
+    dims = [*t_dims, "z"] if sizes else t_dims
+
+    largest = codes.get("largest")
+
+    def among(keys: Any, held_only: bool = False) -> Any:
+        """The rows of the ids found (of every id: ``keys`` None), the held ones only."""
+        wanted = set(keys.tolist()) if keys is not None else None
+
+        def pick(part: pd.DataFrame) -> pd.DataFrame:
+            keep = np.ones(len(part), dtype=bool)
+            if wanted is not None:
+                k = (part["id"] if exact else pd.Series(pd.util.hash_pandas_object(
+                    part["id"], index=False).to_numpy(), index=part.index))
+                keep &= k.isin(wanted).to_numpy()
+            if held_only and largest is not None:
+                keep &= part["z"].to_numpy() == part["m"].map(largest).to_numpy(dtype=float)
+            return part[keep]
+        return rows.map_partitions(pick, meta=rows._meta)
+    if n_dup:
+        for keys in [dups, None] if n_dup > len(dups) else [dups]:
+            counted = among(keys).groupby(["m", "sc", "id", *dims]).size()
+            (counted,) = eng.compute(counted)
+            counted = counted[counted > 1]
+            if len(counted):
+                m, sc, ident, *values = counted.index[0]
+                in_task = f", task {str(values[0])!r}" if tasks else ""
+                file, row = _second_row(eng, spec, models[m], sc, ident,
+                                        dict(zip(dims, values, strict=True)))
+                raise DashboardError(f"id {str(ident)!r} appears twice in split "
+                                     f"{SPLITS[sc]!r} for model {models[m]!r}{in_task}",
+                                     file=file or name, column=spec["roles"]["id"], row=row)
+    if not n_span:
+        return False
+    if exact:
+        return True
+    for keys in [spans, None] if n_span > len(spans) else [spans]:
+        ids = among(keys, held_only=True).groupby("id").sc.agg(["min", "max"])
+        (spanning,) = eng.compute((ids["min"] != ids["max"]).sum())
+        if spanning:
+            return True
+    return False
 
 
 class _Counter:
@@ -997,10 +1120,10 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
     roles = held["roles"]
     split, ident = roles["split"], roles["id"]
 
-    fmt = eng.fmt  # not eng itself: the closure goes to the workers
+    fmt, row_key = eng.fmt, eng.row_key  # not eng itself: the closure goes to the workers
 
     def pick(file: str) -> pd.DataFrame:
-        df = _read(file, None, fmt, ident)
+        df = _read(file, None, fmt, ident, row_key)
         keys = pd.MultiIndex.from_arrays([df[split].astype(str), df[ident]])
         sel = keys.isin(pd.MultiIndex.from_arrays([want["sv"], want["iv"]]))
         return df[sel & _held(df, held, every_size)]
@@ -1012,7 +1135,10 @@ def _fetch(eng: DaskSource, files: list[str], wanted: pd.DataFrame,
     frame = pd.concat([p for p in found if len(p)] or [found[0]], ignore_index=True)
     order = {f: i for i, f in enumerate(files)}
     frame = frame.assign(__o=frame[_FILE].map(order)).sort_values(["__o", _ROW])
-    return frame.drop(columns=["__o", _FILE, _ROW]).reset_index(drop=True)
+    if _ROW_ID in frame.columns:  # no ids: errors in the fetched rows name their file row
+        frame = frame.rename(columns={_ROW: "__row__"})
+    return frame.drop(columns=[c for c in ("__o", _FILE, _ROW) if c in frame.columns]
+                      ).reset_index(drop=True)
 
 
 def _class_codes(values: pd.Series, classes: tuple, what: str, among: str, name: str,

@@ -30,12 +30,12 @@ FORMAT = 1
 
 
 def aggregates_key(source: str | Path, engine: str, options: dict[str, Any]) -> str:
-    """The entry's name: each file's content (and name within the dataset), the engine, its
-    settings and the loader's options."""
+    """The entry's name: each file's content and absolute path, the engine, its settings
+    and the loader's options."""
     files, _fmt = expand_source(source)
     h = hashlib.blake2b(digest_size=20)
-    for f in sorted(files):
-        h.update(Path(f).name.encode() + b"\0" + content_fingerprint(f).encode())
+    for f in sorted(files):  # where they are too: the engine's saved views read them there
+        h.update(str(Path(f).resolve()).encode() + b"\0" + content_fingerprint(f).encode())
     return cache_key(h.hexdigest(), {"engine": engine, "format": FORMAT, **options})
 
 

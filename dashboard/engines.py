@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob as globlib
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ DISTINCT_LIMIT = 5_000_000
 GRID = 1e-6
 _FILE = "__file__"
 _ROW = "file_row_number"
+#: without an id column: each held row's key (its row number), and a wide table's task order
+_ROW_ID = "__row_id__"
+_TASK_I = "__task_i__"
 _INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
               "UINTEGER", "UBIGINT", "UHUGEINT"}
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
@@ -102,6 +106,44 @@ def _case(column_sql: str, mapping: Sequence[tuple[Any, int]], default: int = -2
         return str(default)
     whens = " ".join(f"WHEN {column_sql} = {_lit(v)} THEN {c}" for v, c in mapping)
     return f"(CASE {whens} ELSE {default} END)"
+
+
+def row_key_names(files: Sequence[str]) -> list[str]:
+    """Each file's name in the row keys of a source without ids: none for one file (the key is
+    the row number, as in memory), else its path below the files' common folder."""
+    if len(files) < 2:
+        return [""]
+    import os
+
+    root = os.path.commonpath([str(f) for f in files])
+    return [(str(f)[len(root) + 1:] if str(f).startswith(root + os.sep) else str(f)) + ":"
+            for f in files]
+
+
+def no_id_note(files: Sequence[str]) -> str:
+    """What the views say when examples are keyed by their row (the in-memory path's note)."""
+    if len(files) < 2:
+        return ("No id column: examples are identified by their row number, so tags follow "
+                "them only while the file keeps its row order.")
+    return ("No id column: examples are identified by their file and row number, so tags "
+            "follow them only while the files keep their row order.")
+
+
+def _row_key_sql(files: Sequence[str], *, wide: bool, held: bool) -> str:
+    """SQL of a held row's key without an id column, as :func:`dashboard.io.normalize` makes
+    it for a file alone: the row number, or with a task column the position among the labelled
+    rows (task by task for a wide table); with several files prefixed by the file's name."""
+    if held:
+        order = f"{_TASK_I}, {_ROW}" if wide else _ROW
+        pos = f"(row_number() OVER (PARTITION BY {_FILE} ORDER BY {order}) - 1)"
+    else:
+        pos = _ROW
+    names = row_key_names(files)
+    if len(files) < 2:
+        return pos
+    whens = " ".join(f"WHEN {_lit(f)} THEN {_lit(n)}" for f, n in zip(files, names,
+                                                                       strict=True))
+    return f"((CASE {_FILE} {whens} END) || CAST({pos} AS VARCHAR))"
 
 
 def expand_source(source: str | Path) -> tuple[list[str], str]:
@@ -261,19 +303,20 @@ class DuckDBSource:
         """File and 1-based row (with the id) of the first (``nth``: 0-based) row matching
         ``where``."""
         id_col = self.roles.get("id")
-        id_sql = f", CAST({_q(id_col)} AS VARCHAR)" if id_col else ", NULL"
+        id_sql = f", {_q(id_col)}" if id_col else ", NULL"
         where = f"({where}) AND {self.base_filter}"
-        if self.fmt == "parquet":
+        if self.fmt == "parquet" or not id_col:  # (a CSV without ids has its row numbers)
             q = (f"SELECT {_FILE}, {_ROW}{id_sql} FROM raw_src WHERE {where} "
                  f"ORDER BY {_FILE}, {_ROW} LIMIT 1 OFFSET {int(nth)}")
-        else:
-            q = (f"SELECT {_FILE}, rn{id_sql} FROM (SELECT *, row_number() OVER "
-                 f"(PARTITION BY {_FILE}) - 1 AS rn FROM raw_src) WHERE {where} "
-                 f"ORDER BY {_FILE}, rn LIMIT 1 OFFSET {int(nth)}")
+        else:  # rows numbered in read order; each file's from its first row
+            q = (f"SELECT {_FILE}, rn{id_sql} FROM (SELECT *, g - min(g) OVER (PARTITION BY "
+                 f"{_FILE}) AS rn FROM (SELECT *, row_number() OVER () AS g FROM raw_src)) "
+                 f"WHERE {where} ORDER BY {_FILE}, rn LIMIT 1 OFFSET {int(nth)}")
         found = self.one(q)
         if found is None:
             return self.source, None
         file, row, ident = found
+        # the id as the in-memory path shows it: text quoted, a number as is
         ref = f"{int(row) + 1}" + (f" (id {ident!r})" if ident is not None else "")
         return str(file), ref
 
@@ -479,11 +522,36 @@ def _open(files: list[str], fmt: str, source: str, memory_limit: str | None,
         raise DashboardError("the DuckDB engine needs the duckdb package: pip install "
                              "'ml-diagnosis-dashboard[scale]' (or pip install duckdb)") from None
     con = duckdb.connect()
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(str(memory_limit))}")
+    # past its memory_limit DuckDB spills to disk: to a folder of its own under the system's
+    # temp folder (its default, ./.tmp, would land in the served notebook's folder), removed
+    # when the connection closes; and no progress bar on the kernel's output
+    import os
+    import tempfile
+
+    spill = Path(tempfile.gettempdir()) / f"mldash-duckdb-{os.getpid()}-{next(_CONNECTIONS)}"
+    con.execute(f"SET temp_directory = {_lit(str(spill))}")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = {_lit(str(memory_limit or _default_memory_limit()))}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+_CONNECTIONS = itertools.count()
+#: DuckDB's memory bound when none is given: its own default (80% of the machine) let it hold
+#: 8.6 GiB at 10^8 rows (issue 22's goal: 4 GiB); spilling past this bound was not slower there
+MEMORY_LIMIT = "3GiB"
+
+
+def _default_memory_limit() -> str:
+    """:data:`MEMORY_LIMIT`, or 80% of the machine's memory where that is less."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return MEMORY_LIMIT
+    return MEMORY_LIMIT if total * 0.8 >= 3 * 2**30 else f"{int(total * 0.8) // 2**20}MiB"
 
 
 def _describe(con: Any, file: str, fmt: str) -> dict[str, str]:
@@ -654,6 +722,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
 
     ``columns`` are :meth:`Results.from_file`'s column options (label, score, prediction,
     split, model, id, weight, categories, preview, classes, pos_label, probabilities).
+    ``memory_limit`` bounds DuckDB's memory (:data:`MEMORY_LIMIT` by default, at most 80% of
+    the machine's; past it DuckDB spills to disk), ``threads`` its threads (one per core).
     """
     files, fmt = expand_source(source)
     name = str(source)
@@ -679,24 +749,30 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
               f"filename='{_FILE}', file_row_number=true)" if fmt == "parquet" else
               f"read_csv([{', '.join(map(_lit, files))}], union_by_name=true, "
               f"filename='{_FILE}'{text_id})")
+    label, score, pred = roles["label"], roles["score"], roles["prediction"]
+    split, model, ident, weight = roles["split"], roles["model"], roles["id"], roles["weight"]
+    task, size_col = roles["task"], roles["train_size"]
+    assert label is not None and split is not None
+    if ident is None and fmt == "csv":  # a CSV has no file_row_number: number its rows
+        reader = (f"(SELECT * EXCLUDE (__g), __g - min(__g) OVER (PARTITION BY {_FILE}) AS "
+                  f"{_ROW} FROM (SELECT *, row_number() OVER () AS __g FROM {reader}))")
     if wide:  # one row per example and task, as io melts a wide table (UNION ALL BY NAME)
         per_task = [c for cols in wide.values() for c in cols[1:]]
         exclude = f" EXCLUDE ({', '.join(map(_q, per_task))})"
         task_name = columns.get("task", "task")
         reader = "(" + " UNION ALL BY NAME ".join(
             f"SELECT *{exclude}, {_lit(t)} AS {_q(task_name)}, {_q(lab)} AS "
-            f"{_q(columns.get('label', 'label'))}, {_q(out)} AS {_q(role_name)} FROM {reader}"
-            for t, (role_name, lab, out) in wide.items()) + ")"
-    label, score, pred = roles["label"], roles["score"], roles["prediction"]
-    split, model, ident, weight = roles["split"], roles["model"], roles["id"], roles["weight"]
-    task, size_col = roles["task"], roles["train_size"]
-    assert label is not None and split is not None
+            f"{_q(columns.get('label', 'label'))}, {_q(out)} AS {_q(role_name)}"
+            f"{f', {i} AS {_TASK_I}' if ident is None else ''} FROM {reader}"
+            for i, (t, (role_name, lab, out)) in enumerate(wide.items())) + ")"
     # raw_src: every row; base: the rows the results hold (with a task column an empty label
     # is "not labelled for this task", left out); src: each model's largest training size
     base_filter = f"{_q(label)} IS NOT NULL" if task else "TRUE"
     eng = DuckDBSource(con, files, fmt, name, types, roles, base_filter=base_filter)
     eng.execute(f"CREATE TEMP VIEW raw_src AS SELECT * FROM {reader}")
-    eng.execute(f"CREATE TEMP VIEW base AS SELECT * FROM raw_src WHERE {base_filter}")
+    row_key = "" if ident is not None else \
+        f", {_row_key_sql(files, wide=bool(wide), held=bool(task))} AS {_ROW_ID}"
+    eng.execute(f"CREATE TEMP VIEW base AS SELECT *{row_key} FROM raw_src WHERE {base_filter}")
     eng.execute("CREATE TEMP VIEW src AS SELECT * FROM base")
     probabilities = bool(columns.get("probabilities", True))
     model_sql = f"CAST({_q(model)} AS VARCHAR)" if model else "'model'"
@@ -758,8 +834,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
 
     # -- the small groups: model × split × label × prediction, per file ----------------------
     pred_sql = _q(pred) if pred else "NULL"
-    id_min = f"min({_q(ident)})" if ident else "min(file_row_number)" if fmt == "parquet" \
-        else "NULL"
+    id_sql = _q(ident) if ident else _ROW_ID
+    id_min = f"min({id_sql})"
     row_min = f"min({_ROW})" if fmt == "parquet" else "NULL"
     task_sql = f"CAST({_q(task)} AS VARCHAR)" if task else None
     dims_sql = (f", {task_sql} AS t" if task_sql else "") + (f", {size_sql} AS z" if size_sql
@@ -784,6 +860,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         raise DashboardError("the dev split is empty: the diagnosis needs dev examples (name "
                              "them dev, val or validation)", file=name, column=split)
     lc_groups = None
+    held_sql = "TRUE"
     if size_sql:  # the views hold each model's largest training-set size, as in memory
         lc_groups = groups
         largest = groups.groupby("m")["z"].max()
@@ -791,8 +868,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
             drop=True)
         whens = " ".join(f"WHEN {_lit(str(m))} THEN {_lit(float(z))}"
                          for m, z in largest.items())
-        eng.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM base WHERE {size_sql} = "
-                    f"(CASE {model_sql} {whens} END)")
+        held_sql = f"{size_sql} = (CASE {model_sql} {whens} END)"
+        eng.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM base WHERE {held_sql}")
         total_rows = int(groups["n"].sum())
     models = _model_order(eng, groups, model_sql)
     tasks = tuple(_first_seen(eng, "base", _q(task))) if task else ()
@@ -800,11 +877,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         tasks = tuple(t for t in wide if t in set(tasks))
 
     # -- the sample: one row per small group, reviewed rows, errors and a random part ---------
-    if ident is None:
-        raise DashboardError("the DuckDB engine needs an id column (examples are fetched by "
-                             "id); row numbers are not stable across partitions",
-                             file=name, column="id")
-    id_sql = _q(ident)
+    # without an id column the key is the row (file and row number), as in memory
+    key_roles = roles if ident else {**roles, "id": _ROW_ID}
     seeds = groups[["s", "some_id"]].rename(columns={"s": "sv", "some_id": "iv"})
     # a tiny skeleton of the classes first, to know the label codes and the positive class
     # the classes are those of every training-set size, as in memory (a label seen only at
@@ -813,8 +887,8 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     skeleton = _fetch(eng, every[["s", "some_id"]].rename(
         columns={"s": "sv", "some_id": "iv"}), split_sql, id_sql,
         table="src" if lc_groups is None else "base")
-    skel_frame, skel_schema = normalize(_one_per_key(skeleton, roles), source=name,
-                                        **_normalize_opts(columns))
+    skel_frame, skel_schema = normalize_rows(_one_per_key(skeleton, key_roles), name,
+                                             _normalize_opts(columns), ident)
     classes = skel_schema.classes
     label_map = [(v, class_index(classes, v)) for v in pd.unique(every["y"]).tolist()]
     label_code_sql = _case(_q(label), [(v, c) for v, c in label_map if c is not None])
@@ -882,11 +956,13 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     if not score:
         eng.exprs["pred_code"] = pred_code_sql
     eng.class_dtypes = class_dtypes
-    if size_sql:  # ids repeated within a smaller training size are refused too
-        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, task_sql, size_sql,
-                          view="base")
-    keys_with_split = _check_ids(eng, model_sql, split_code_sql, id_sql, ident, len(models),
-                                 task_sql)
+    keys_with_split = False  # row keys never repeat
+    if ident:  # ids repeated within a smaller training size are refused too
+        keys_with_split = _check_ids(
+            eng, id_sql, ident, model_sql=model_sql, split_code_sql=split_code_sql,
+            models=models, task_sql=task_sql, tasks=tasks, size_sql=size_sql,
+            sizes=sorted(set(lc_groups["z"].tolist())) if lc_groups is not None else (),
+            held=held_sql, exact=_family(types[ident]) == "integer")
     n_models = max(len(models), 1)
     picks = [seeds]
     for sc in sorted(set(split_code.values())):  # up to sample_errors examples per split
@@ -907,7 +983,9 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
     wanted = pd.concat(picks, ignore_index=True).drop_duplicates()
     raw = _fetch(eng, wanted, split_sql, id_sql)
     # metadata columns (device, region...) kept in the sample: they name the slices
-    sample, schema = normalize(raw, source=name, **_normalize_opts(columns, metadata=True))
+    sample, schema = normalize_rows(raw, name, _normalize_opts(columns, metadata=True), ident)
+    if not ident:
+        schema = _replace(schema, notes=(no_id_note(files), *schema.notes))
     sample = keyed_sample(sample, keys_with_split)
     engine_notes = sample_notes("DuckDB", len(files), total_rows, sample, sample_errors,
                                 sample_random)
@@ -1010,12 +1088,21 @@ class _CountSQL:
                 f"{positive}) AS nn, coalesce(sum({w_sql}) FILTER (WHERE {positive}), 0) AS "
                 f"pw, coalesce(sum({w_sql}) FILTER (WHERE NOT {positive}), 0) AS nw FROM "
                 f"{view} GROUP BY ALL ORDER BY {', '.join(names)}, v DESC").fetchnumpy()
-            keys = pd.DataFrame({c: np.asarray(table[c]) for c in names})
-            for key, idx in keys.groupby(names, sort=False).indices.items():
+            # rows come ordered by key: each key's rows are one run, cut where a key changes
+            keys = [np.asarray(table[c]) for c in names]
+            values = [np.asarray(table[c], dtype=np.float64) for c in ("v", "pn", "nn", "pw",
+                                                                       "nw")]
+            n_rows = len(values[0])
+            change = np.zeros(n_rows, dtype=bool)
+            change[:1] = True
+            for k in keys:
+                change[1:] |= k[1:] != k[:-1]
+            starts = np.flatnonzero(change)
+            for a, b in zip(starts, [*starts[1:], n_rows], strict=True):
+                key = [k[a] for k in keys]
                 where = (self.models[int(key[0])], *_plain(key[1:-1]), SPLITS[int(key[-1])])
                 counts[where if code is None else (*where, code)] = tuple(
-                    np.asarray(table[c], dtype=np.float64)[idx] for c in ("v", "pn", "nn",
-                                                                            "pw", "nw"))
+                    v[a:b] for v in values)
         return counts, gridded
 
     def confusion(self, view: str, dims: Sequence[str], k: int
@@ -1082,7 +1169,7 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str,
     """The rows (of every model) of the wanted (split, id) pairs, in file order, from the
     held rows (``src``) or from every training-set size (``base``)."""
     eng.con.register("wanted_rows", wanted)
-    order = f"{_FILE}, {_ROW}" if eng.fmt == "parquet" else _FILE
+    order = f"{_FILE}, {_ROW}" if eng.fmt == "parquet" or not eng.roles.get("id") else _FILE
     try:
         query = (f"SELECT * FROM {table} SEMI JOIN wanted_rows w ON {split_sql} = "
                  f"CAST(w.sv AS VARCHAR) AND {id_sql} = w.iv ORDER BY {order}")
@@ -1094,9 +1181,25 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str,
     finally:
         eng.con.unregister("wanted_rows")
     df = frame.to_pandas()
-    return df.drop(columns=[c for c in (_FILE, _ROW) if c in df.columns]).reset_index(drop=True)
+    if _ROW_ID in df.columns:  # no ids: errors in the fetched rows name their file row
+        df = df.rename(columns={_ROW: "__row__"})
+    return df.drop(columns=[c for c in (_FILE, _ROW, _TASK_I) if c in df.columns]
+                   ).reset_index(drop=True)
 
 
+def normalize_rows(rows: pd.DataFrame, name: str, opts: dict[str, Any], ident: str | None
+                   ) -> tuple[pd.DataFrame, Schema]:
+    """:func:`normalize` of rows an engine fetched; without an id column their key column is
+    the id, and an error names the file row alone, as the in-memory path does."""
+    if ident:
+        return normalize(rows, source=name, **opts)
+    try:
+        return normalize(rows, source=name, **{**opts, "id": _ROW_ID})
+    except DashboardError as exc:
+        prefix = str(DashboardError("", file=exc.file, column=exc.column, row=exc.row))
+        row = None if exc.row is None else str(exc.row).split(" (id ")[0]
+        raise DashboardError(str(exc)[len(prefix):], file=exc.file, column=exc.column,
+                             row=row) from None
 
 
 def eyeball_arrays(table: pd.DataFrame, binary: bool) -> tuple[np.ndarray | None, ...]:
@@ -1188,40 +1291,77 @@ def _model_order(eng: DuckDBSource, groups: pd.DataFrame, model_sql: str) -> tup
     return tuple(str(r[0]) for r in rows)
 
 
-def _check_ids(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
-               ident: str, n_models: int, task_sql: str | None = None) -> bool:
-    """Refuse an id twice in one split for one model (and task); say whether keys need the
-    split.
+#: ids found repeated (or spanning splits) that one pass names, to check exactly
+_SUSPECTS = 100
 
-    One grouping by (id, model) answers both in the usual case (each id in one split); only
-    ids that span splits cost a second, exact grouping (and several models or tasks a third,
-    for the key rule: ids repeated across splits by any model make the key ``split/id``).
+
+def _check_ids(eng: DuckDBSource, id_sql: str, ident: str, *, model_sql: str,
+               split_code_sql: str, models: Sequence[str], task_sql: str | None = None,
+               tasks: Sequence[str] = (), size_sql: str | None = None,
+               sizes: Sequence[float] = (), held: str = "TRUE", exact: bool = False) -> bool:
+    """Refuse an id twice in one split for one model (task, training size); say whether keys
+    need the split (an id in two splits among the ``held`` rows, as the in-memory rule).
+
+    One pass grouped by the id (by its 64-bit hash, unless ``exact``: integer ids): per id its
+    rows, its lowest and highest split, and the OR of ``1 << code`` over a packed (size, task,
+    model, split) code, whose set bits are its distinct codes, so an id has a repeat exactly
+    when it has more rows than bits. Only ids found there (a hash collision may look like
+    either) are then checked exactly, on their rows alone, to name the repeated row.
     """
-    dims = [task_sql] if task_sql else []
-    group = ", ".join([id_sql, model_sql, *dims])
-    dup_rows, spanning = eng.one(
-        f"SELECT max(c) FILTER (WHERE lo = hi), count(*) FILTER (WHERE lo <> hi) FROM "
-        f"(SELECT {group}, count(*) AS c, min({split_code_sql}) AS lo, "
-        f"max({split_code_sql}) AS hi FROM src GROUP BY ALL)")
-    if (dup_rows or 0) > 1 or spanning:
-        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, task_sql)
-    if spanning:
-        return True
-    if n_models == 1 and not dims:
+    view = "base" if size_sql else "src"
+    code, width = split_code_sql, len(SPLITS)
+    for sql, values in ((model_sql, models), (task_sql, tasks), (size_sql, sizes)):
+        if sql is not None:
+            code = f"({code} + {width} * {_case(sql, [(v, i) for i, v in enumerate(values)])})"
+            width *= max(len(values), 1)
+    if width <= 64:  # the usual case: one 64-bit mask
+        distinct = "bit_count(bit_or(1::UBIGINT << CAST(code AS UBIGINT)))"
+    elif width <= 64 * 16:
+        distinct = " + ".join(
+            f"bit_count(bit_or(CASE WHEN code // 64 = {j} THEN 1::UBIGINT << CAST(code % 64 "
+            "AS UBIGINT) ELSE 0::UBIGINT END))" for j in range(-(-width // 64)))
+    else:
+        distinct = "count(DISTINCT code)"
+    where_held = "" if held == "TRUE" else " FILTER (WHERE held)"
+    key = id_sql if exact else f"hash({id_sql})"
+    n_dup, n_span, dups, spans = eng.one(
+        f"SELECT count(*) FILTER (WHERE c > d), count(*) FILTER (WHERE lo <> hi), "
+        f"min(k, {_SUSPECTS}) FILTER (WHERE c > d), min(k, {_SUSPECTS}) FILTER (WHERE lo <> hi) "
+        f"FROM (SELECT k, count(*) AS c, {distinct} AS d, min(sc){where_held} AS lo, "
+        f"max(sc){where_held} AS hi FROM (SELECT {key} AS k, {code} AS code, "
+        f"{split_code_sql} AS sc, ({held}) AS held FROM {view}) GROUP BY k)")
+    dims = {"task_sql": task_sql, "size_sql": size_sql, "view": view}
+    if n_dup:
+        found = ", ".join(map(_lit, dups))
+        _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, where=f"{key} IN "
+                          f"({found})", **dims)
+        if n_dup > len(dups):  # every one seen was a hash collision: look at all of them
+            _check_duplicates(eng, model_sql, split_code_sql, id_sql, ident, **dims)
+    if not n_span:
         return False
-    return eng.one(f"SELECT count(*) FROM (SELECT {id_sql} FROM src GROUP BY {id_sql} "
-                   f"HAVING min({split_code_sql}) <> max({split_code_sql}) LIMIT 1)")[0] > 0
+    if exact:
+        return True
+    found = ", ".join(map(_lit, spans))
+    if eng.one(f"SELECT count(*) FROM (SELECT 1 FROM {view} WHERE ({held}) AND {key} IN "
+               f"({found}) GROUP BY {id_sql} HAVING min({split_code_sql}) <> "
+               f"max({split_code_sql}) LIMIT 1)")[0]:
+        return True
+    if n_span <= len(spans):
+        return False
+    return eng.one(f"SELECT count(*) FROM (SELECT 1 FROM {view} WHERE {held} GROUP BY "
+                   f"{id_sql} HAVING min({split_code_sql}) <> max({split_code_sql}) "
+                   "LIMIT 1)")[0] > 0
 
 
 def _check_duplicates(eng: DuckDBSource, model_sql: str, split_code_sql: str, id_sql: str,
                       ident: str, task_sql: str | None = None, size_sql: str | None = None,
-                      view: str = "src") -> None:
+                      view: str = "src", where: str = "TRUE") -> None:
     """An id twice in one split for one model (task, training size) is refused, naming the
-    file and row."""
+    file and row (among the rows ``where`` selects)."""
     dims = [d for d in (task_sql, size_sql) if d]
     extra = "".join(f", {d}" for d in dims)
     dup = eng.one(f"SELECT {model_sql}, {split_code_sql}, {id_sql}{extra} FROM {view} "
-                  "GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
+                  f"WHERE {where} GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
     if dup is None:
         return
     m, sc, i, *values = dup

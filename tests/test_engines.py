@@ -545,17 +545,6 @@ def test_csv_ids_are_text_as_in_memory(tmp_path: Path) -> None:
     assert engine.fingerprint == Results.from_dataset(tmp_path / "r.csv").fingerprint
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    (lambda f: f.drop(columns=["id"]), "needs an id column"),
-])
-def test_what_the_engine_path_does_not_read_yet_is_refused_plainly(tmp_path: Path, change,
-                                                                   words) -> None:
-    change(_demo_like(30)).to_parquet(tmp_path / "r.parquet")
-    with pytest.raises(DashboardError) as exc:
-        Results.from_dataset(tmp_path / "r.parquet")
-    assert words in _one_line(exc)
-
-
 # -- per-class probabilities (multiclass): one-vs-rest curves and the argmax -------------------
 @st.composite
 def multiclass_frames(draw: st.DrawFn) -> pd.DataFrame:
