@@ -923,8 +923,10 @@ def test_previews_are_read_only_under_the_results_folder(voila_server: StartServ
                      if not any(p == a or p.is_relative_to(a) for a in allowed))
     assert outside == [], outside
     assert not [p for p in paths if p.name == "outside.png"]
+    # in the store's folder: the store, and the table cache kept beside it (issue 22)
+    cache = store.parent / ".mldash-cache"
     assert not [p for p in paths if p.parent == store.parent and not p.name.startswith(
-        store.name)]
+        store.name) and p != cache]
 
 
 # --------------------------------------------------------------------------- stopping
