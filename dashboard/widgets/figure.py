@@ -123,7 +123,10 @@ function render({ model, el }) {
   let busy = Promise.resolve();
   let alive = true;
   const drawNow = (Plotly) => {
-    const fig = mldashThemed(withMarks(model.get("spec") || {}, model.get("marks")), isDark(el));
+    const spec = model.get("spec") || {};
+    // no spec yet (a view drawn when its tab is first shown): no empty axes, no revision
+    if (!spec.data) return Promise.resolve();
+    const fig = mldashThemed(withMarks(spec, model.get("marks")), isDark(el));
     const layout = Object.assign({}, fig.layout, { datarevision: ++revision });
     const config = Object.assign({ responsive: true, displaylogo: false }, fig.config);
     return Plotly.react(div, fig.data, layout, config).then(() => {
