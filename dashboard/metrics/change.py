@@ -20,7 +20,7 @@ import numpy as np
 from dashboard.errors import DashboardError
 from dashboard.metrics.compare import mcnemar_from_counts
 from dashboard.metrics.gaps import GAP_LABELS, GAP_NAMES
-from dashboard.metrics.intervals import Z95, wilson_interval
+from dashboard.metrics.intervals import Z95, interval_p_value, wilson_interval
 from dashboard.metrics.slices import holm
 
 __all__ = [
@@ -92,23 +92,7 @@ def mover_interval(terms: Sequence[tuple[int, float, float | None]], z: float = 
 def mover_p_value(terms: Sequence[tuple[int, float, float | None]]) -> float:
     """Two-sided p-value matching :func:`mover_interval`: the level at which the interval
     just touches zero (bisection on z), so "95% interval excludes 0" and "p < 0.05" agree."""
-    def excludes(z: float) -> bool:
-        lo, hi = mover_interval(terms, z)
-        return not (lo <= 0.0 <= hi)
-    if any(math.isnan(v) for v in mover_interval(terms)):
-        return math.nan
-    if not excludes(1e-9):
-        return 1.0
-    lo, hi = 1e-9, 40.0
-    if excludes(hi):
-        return 0.0
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        if excludes(mid):
-            lo = mid
-        else:
-            hi = mid
-    return math.erfc(lo / math.sqrt(2.0))
+    return interval_p_value(lambda z: mover_interval(terms, z))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -85,10 +86,17 @@ def gap_p_value(p_high: float, n_high: float | None, p_low: float, n_low: float 
     """Two-sided p-value of a gap that matches :func:`gap_interval`: the level at which its
     Newcombe interval just touches zero (found by bisection on z), so "the 95% interval
     excludes zero" and "p < 0.05" always agree."""
+    return interval_p_value(lambda z: newcombe_interval(p_high, n_high, p_low, n_low, z))
+
+
+def interval_p_value(interval: Callable[[float], tuple[float, float]]) -> float:
+    """Two-sided p-value of an interval family ``interval(z)``: the level at which it just
+    touches zero (bisection on z), so "the 95% interval excludes zero" and "p < 0.05" agree.
+    NaN when the 95% interval is undefined."""
     def excludes(z: float) -> bool:
-        lo, hi = newcombe_interval(p_high, n_high, p_low, n_low, z)
+        lo, hi = interval(z)
         return not (lo <= 0.0 <= hi)
-    if any(math.isnan(v) for v in newcombe_interval(p_high, n_high, p_low, n_low)):
+    if any(math.isnan(v) for v in interval(Z95)):
         return math.nan
     if not excludes(1e-9):
         return 1.0
