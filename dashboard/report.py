@@ -362,6 +362,11 @@ def build_report(results: Results, *, title: str | None = None,
                                            difference=0.005)
                 if sentence:
                     parts.append(f"<p class='note'>{html.escape(sentence)}</p>")
+    return _page(parts, figs, f"{title} — diagnosis")
+
+
+def _page(parts: list[str], figs: dict[str, Any], title: str) -> str:
+    """One self-contained HTML page: the sections, plotly.js and the figures' specs."""
     body = "\n".join(parts)
     data = json.dumps(json_safe(figs), allow_nan=False).replace("</", "<\\/")
     scripts = (f"<script>{_plotly_js()}</script>\n"
@@ -370,7 +375,7 @@ def build_report(results: Results, *, title: str | None = None,
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<meta name='color-scheme' content='light dark'>"
-            f"<title>{html.escape(title)} — diagnosis</title><style>{_CSS}</style></head>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
             f"<body>{body}\n{scripts}</body></html>")
 
 
@@ -437,16 +442,7 @@ def build_comparison_report(runs: Runs, before: str, after: str, *,
                      "yes" if c.significant else "no"])
     parts.append(_table(rows, ["", before, after, "change", "p (Holm)", "test", "changed"]))
     parts.append(_keep("<h2>Every run</h2>", _div("history")))
-    body = "\n".join(parts)
-    data = json.dumps(json_safe(figs), allow_nan=False).replace("</", "<\\/")
-    scripts = (f"<script>{_plotly_js()}</script>\n"
-               f'<script type="application/json" id="mldash-figures">{data}</script>\n'
-               f"<script>{THEME_JS}\n{_DRAW_JS}</script>")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<meta name='color-scheme' content='light dark'>"
-            f"<title>{html.escape(title)} — what changed</title><style>{_CSS}</style></head>"
-            f"<body>{body}\n{scripts}</body></html>")
+    return _page(parts, figs, f"{title} — what changed")
 
 
 def write_comparison_report(runs: Runs, before: str, after: str, path: str | Path, *,
