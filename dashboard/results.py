@@ -268,18 +268,16 @@ class Results(t.HasTraits):
                 arrays = {f"pos{i}": v for i, v in enumerate(results._index.values())}
                 extra = {"positions": [list(map(str, k)) for k in results._index]}
             written = cache.save(key, table, schema, arrays, extra=extra, source=source)
-            del results, table
-            release_scratch()
+            del table
             hit = cache.load(key, source, base_dir) if written else None
-            if hit is not None:
-                mapped = cls._mapped(hit, kwargs)
-                mapped.cache_built = True
-                return mapped
-            if hit is None:  # not cacheable (or the folder is read-only): as without a cache
-                frame, schema = load_table(path, **columns)
-                results = cls(frame, schema, **kwargs)
+            if hit is None:  # not cacheable (or the folder is read-only): the table as loaded
                 release_scratch()
                 return results
+            del results  # the mapped table replaces this process's private copy
+            release_scratch()
+            mapped = cls._mapped(hit, kwargs)
+            mapped.cache_built = True
+            return mapped
         return cls._mapped(hit, kwargs)
 
     @classmethod
