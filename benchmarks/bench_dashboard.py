@@ -16,10 +16,9 @@ draws it when shown; ``--grid-shown`` measures the move with the grid's tab show
 ``--views all`` with each tab shown in turn (one row each), and the ``move/dev pass`` column
 divides a move by one numpy pass over dev's scores (``np.count_nonzero(dev >= x)``).
 
-``Results.splits`` runs ``unique()`` over the split column on every call (tens of ms at 10M
-rows; its owner is fixing it in dashboard/results.py). ``--cached-splits`` emulates that fix
-here, by caching the property per instance for the run, so both numbers can be compared;
-without the flag nothing is patched.
+``--cached-splits`` caches ``Results.splits`` per instance for the run (it once ran
+``unique()`` over the split column on every call; the model now keeps it per task, so the
+flag should change nothing).
 
 Usage::
 

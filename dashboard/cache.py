@@ -75,9 +75,11 @@ def code_digest() -> str:
     if _DIGEST is None:
         here = Path(__file__).resolve().parent
         h = hashlib.blake2b(digest_size=12)
-        # the table (io, results), its storage (cache) and what is derived and saved beside
-        # it (curves: metrics/curve, metrics/counting; review ranks: metrics/sampling)
-        for name in ("io.py", "results.py", "cache.py", "metrics/curve.py",
+        # the table (io, results' constructors and model), its storage (cache) and what is
+        # derived and saved beside it (curves: memory_engine, metrics/curve,
+        # metrics/counting; review ranks: results/review, metrics/sampling)
+        for name in ("io.py", "results/constructors.py", "results/model.py",
+                     "results/review.py", "memory_engine.py", "cache.py", "metrics/curve.py",
                      "metrics/counting.py", "metrics/sampling.py"):
             with contextlib.suppress(OSError):
                 h.update((here / name).read_bytes())

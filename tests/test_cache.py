@@ -411,7 +411,7 @@ def test_keys_of_tiled_ids_decide_as_the_sorting_rule(block: int, repeats: int,
                                                       data: st.DataObject) -> None:
     """The key rule (split/id when an id spans splits) by block comparison equals the rule
     by counting distinct (id, split) pairs."""
-    from dashboard.results import _count_unique, _one_split_per_id, _tiled
+    from dashboard.results.constructors import _count_unique, _one_split_per_id, _tiled
 
     codes = np.tile(np.arange(block), repeats)
     splits = np.array(data.draw(st.lists(st.integers(0, 3), min_size=codes.size,

@@ -339,7 +339,7 @@ def test_hash_collisions_are_checked_exactly(dask_client, monkeypatch, tmp_path:
     options = {"scheduler": dask_client} if engine_name == "dask" else {}
     engine = Results.from_dataset(tmp_path / "r.parquet", engine=engine_name, **options)
     assert set(engine.frame["key"]) == {f"x{i}" for i in range(8)}
-    assert not engine._agg.keys_with_split
+    assert not engine._source.agg.keys_with_split
 
 
 def _constant_hash(original):

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.errors import DashboardError
-from dashboard.results import DatasetResults, Results
+from dashboard.results import Results
 
 pytest.importorskip("duckdb", reason="pip install duckdb (in the test extra)")
 
@@ -123,7 +123,7 @@ def _weightings(r: Results) -> list[bool]:
 
 
 def assert_same_tables(memory: Results, engine: Results, thresholds: list[float]) -> None:
-    assert isinstance(engine, DatasetResults)
+    assert memory.engine == "memory" and engine.engine in ("duckdb", "dask")
     assert engine.models == memory.models
     assert engine.splits == memory.splits
     assert engine.classes == memory.classes
@@ -192,7 +192,7 @@ def test_threshold_moves_never_touch_the_engine(data, shift) -> None:
         engine = opened[1]
         engine.error_rates()
         builds = engine.curve_builds
-        engine._agg.engine.con.close()  # any query now would fail
+        engine._source.agg.engine.con.close()  # any query now would fail
         for thr in np.linspace(0, 1, 7)[shift:]:
             engine.threshold = float(thr)
             engine.error_rates()
@@ -396,7 +396,7 @@ def test_the_served_app_follows_the_engine_variable(tmp_path: Path) -> None:
     assert env[ENV_ENGINE] == "duckdb"
     app = app_from_environment(env, defer=False)
     assert isinstance(app, DashboardApp)
-    assert isinstance(app.dashboard.results, DatasetResults)
+    assert app.dashboard.results.engine == "duckdb"
     assert ENV_ENGINE not in dashboard_env(folder, engine="pandas")
     # without the variable a folder is not a results file: a message, not a traceback
     plain = app_from_environment(dashboard_env(folder), defer=False)
@@ -525,7 +525,7 @@ def test_the_tally_grid_says_it_draws_from_the_engines_sample(tmp_path: Path) ->
     from dashboard.engines import aggregate
 
     agg = aggregate(tmp_path / "r.parquet", sample_errors=40, sample_random=10)
-    r = DatasetResults(agg)
+    r = Results.from_aggregates(agg)
     grid = TallyGrid(r, store=tmp_path / "s.sqlite")
     errors = int(Results.from_file(tmp_path / "r.parquet").error_rates(
         r.model, weighted=False).loc["dev", "errors"])
@@ -743,7 +743,7 @@ def test_duckdb_learning_curves_and_tasks_equal_the_in_memory_ones(data, thresho
         memory, engine = opened
         assert_same_multitask_and_learning_curves(memory, engine, thresholds)
         if memory.train_sizes:  # learning curves at a new threshold: no engine query
-            engine._agg.engine.con.close()
+            engine._source.agg.engine.con.close()
             for thr in (0.25, 0.75):
                 memory.threshold = engine.threshold = thr
                 for m in memory.models:
@@ -904,7 +904,7 @@ def test_duckdb_slices_equal_the_in_memory_slices(data, thresholds, bins, max_or
                     assert np.array_equal(keys, engine.slice_keys(name, model=m, bins=bins))
             if builds is None:  # after the first threshold the slices come from cached groups
                 builds = len([k for k in engine._cache if k[0] == "slice_groups"])
-                engine._agg.engine.con.close()
+                engine._source.agg.engine.con.close()
                 engine.slice_keys = memory.slice_keys  # (only the keys query needs the engine)
         assert len([k for k in engine._cache if k[0] == "slice_groups"]) == builds
 
@@ -914,9 +914,9 @@ def test_slices_past_the_group_limit_are_refused_in_one_line(tmp_path: Path) -> 
     frame.to_parquet(tmp_path / "r.parquet")
     from dashboard.engines import aggregate
 
-    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
-    original = r._agg.engine.slice_groups
-    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    r = Results.from_aggregates(aggregate(tmp_path / "r.parquet"))
+    original = r._source.agg.engine.slice_groups
+    r._source.agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
     with pytest.raises(DashboardError) as exc:
         r.suggest_slices()
     assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
@@ -955,8 +955,8 @@ def test_dask_slices_past_the_group_limit_are_refused_in_one_line(dask_client,
     _demo_like(300).assign(device=lambda f: np.where(f.index % 2, "ios", "web")).to_parquet(
         tmp_path / "r.parquet")
     r = Results.from_dataset(tmp_path / "r.parquet", engine="dask", scheduler=dask_client)
-    original = r._agg.engine.slice_groups
-    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    original = r._source.agg.engine.slice_groups
+    r._source.agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
     with pytest.raises(DashboardError) as exc:
         r.suggest_slices()
     assert "at most 10 (slice cell, label, score) groups" in _one_line(exc)
@@ -1009,15 +1009,15 @@ def test_the_views_show_the_engines_slices_or_its_refusal(tmp_path: Path) -> Non
                                                                   "label"] * 0.9 - 0.05
     frame.to_parquet(tmp_path / "r.parquet")
     memory = Results.from_file(tmp_path / "r.parquet")
-    r = DatasetResults(aggregate(tmp_path / "r.parquet"))
+    r = Results.from_aggregates(aggregate(tmp_path / "r.parquet"))
     same(memory.suggest_slices(), r.suggest_slices())
     assert "device = web" in set(r.suggest_slices()["slice"])
     assert "device = web" in "".join(_discovery(r))
     grid = TallyGrid(r, store=tmp_path / "s.sqlite")
     assert "device = web" in str([w.children for w in grid._suggestions.children[1:]])
-    refusing = DatasetResults(aggregate(tmp_path / "r.parquet"))
-    original = refusing._agg.engine.slice_groups
-    refusing._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
+    refusing = Results.from_aggregates(aggregate(tmp_path / "r.parquet"))
+    original = refusing._source.agg.engine.slice_groups
+    refusing._source.agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 10})
     assert "at most 10" in "".join(_discovery(refusing))
     grid = TallyGrid(refusing, store=tmp_path / "t.sqlite")
     assert "at most 10" in grid._suggestions.children[0].value
@@ -1045,7 +1045,7 @@ def test_duckdb_eyeball_check_equals_the_in_memory_one(data, thresholds, fractio
                 assert a.attrs == b.attrs
 
         check()
-        engine._agg.engine.con.close()  # the parts are grouped once: thresholds only recount
+        engine._source.agg.engine.con.close()  # the parts are grouped once: thresholds only recount
         for thr in thresholds:
             memory.threshold = engine.threshold = thr
             check()
@@ -1162,11 +1162,11 @@ def test_slices_past_the_group_limit_are_counted_on_the_slice_grid(
     options = ({"scheduler": request.getfixturevalue("dask_client")}
                if engine_name == "dask" else {})
     r = Results.from_dataset(tmp_path / "r.parquet", engine=engine_name, **options)
-    exact_groups = len(r._agg.engine.slice_groups(
+    exact_groups = len(r._source.agg.engine.slice_groups(
         r.model, "dev", None, [("device", False)], 4, binary=True, grid=None).counts)
     assert exact_groups > 1500  # about one group per distinct score
-    original = r._agg.engine.slice_groups
-    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 1000})
+    original = r._source.agg.engine.slice_groups
+    r._source.agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 1000})
     for thr in (0.5, 0.37, 0.8123):  # multiples of the grid: exact
         memory.threshold = r.threshold = thr
         a, b = memory.suggest_slices(), r.suggest_slices()
@@ -1177,8 +1177,9 @@ def test_slices_past_the_group_limit_are_counted_on_the_slice_grid(
     r.threshold = 0.37004  # between grid points: said, not hidden
     assert "not on the grid" in r.suggest_slices().attrs["note"]
     # fewer places than the grid needs: refused in one line naming the grid
-    r._agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 50})
+    r._source.agg.engine.slice_groups = lambda *a, **k: original(*a, **{**k, "limit": 50})
     r._cache.clear()
+    r._source._memo.clear()  # the engine's groups were kept too
     with pytest.raises(DashboardError) as exc:
         r.suggest_slices()
     assert "even on a 0.0001 score grid" in _one_line(exc)

@@ -162,7 +162,7 @@ def test_errors_per_level_from_level_curves_equal_a_count_of_the_rows(data: st.D
     r.threshold = float(data.draw(st.sampled_from([0.0, 0.5, 1.0, *scores[:50].tolist()])))
     model = data.draw(st.sampled_from(r.models))
     got = r._mismatch_columns(model, "train", "dev", "train_dev", 4)
-    codes = r._cache[("mismatch_codes", model, "train", "dev", "train_dev", 4)]
+    codes = r._source._memo[("mismatch_codes", model, None, ("train", "dev", "train_dev"), 4)]
     wrong = {s: ~r.correct(s, model) for s in ("train_dev", "dev")}
     assert got
     for col, (name, labels, src, tgt, hld, _) in zip(got, codes, strict=True):
