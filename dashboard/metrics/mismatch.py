@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.errors import DashboardError
+from dashboard.metrics.distributions import chi2_sf
 from dashboard.metrics.slices import holm
 
 __all__ = ["MismatchColumn", "columns_from_groups", "driver_sentence", "homogeneity_p_value",
@@ -129,9 +130,7 @@ def homogeneity_p_value(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
     stat = float(_chi2(table))
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
     if expected.min() >= 5:
-        from scipy.stats import chi2  # imported when first needed
-
-        return float(chi2.sf(stat, a.size - 1))
+        return chi2_sf(stat, a.size - 1)
     rng = np.random.default_rng(seed)
     totals = (a + b).astype(np.int64)
     draws = rng.multivariate_hypergeometric(totals, int(a.sum()), size=SIMULATIONS)

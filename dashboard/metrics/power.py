@@ -21,6 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dashboard.errors import DashboardError
+from dashboard.metrics.distributions import (
+    binom_cdf,
+    binom_lower_critical,
+    binom_pmf,
+    binom_sf,
+    norm_isf,
+    norm_ppf,
+)
 
 __all__ = ["Resolution", "connor_size", "detectable_difference", "mcnemar_power",
            "needed_size", "resolution_of"]
@@ -41,15 +49,13 @@ def mcnemar_power(n: int, discordance: float, difference: float, alpha: float = 
     """Exact power of the two-sided exact McNemar test at level ``alpha`` on ``n`` paired
     examples, when the models disagree on a share ``discordance`` and their errors differ by
     ``difference``."""
-    from scipy.stats import binom  # imported when first needed
-
     n = int(n)
     psi, delta = _check(discordance, difference)
     if n <= 0 or psi == 0:
         return 0.0
     d, weight, k = _power_terms(n, psi, float(alpha))
     q = (psi + delta) / (2 * psi)
-    reject = np.where(k >= 0, binom.cdf(k, d, q) + binom.sf(d - k - 1, d, q), 0.0)
+    reject = np.where(k >= 0, binom_cdf(k, d, q) + binom_sf(d - k - 1, d, q), 0.0)
     return float(np.clip(np.sum(weight * reject), 0.0, 1.0))
 
 
@@ -58,15 +64,12 @@ def _power_terms(n: int, psi: float, alpha: float) -> tuple[np.ndarray, np.ndarr
     """The parts of :func:`mcnemar_power` that do not depend on the difference: the likely
     discordant counts D, their probabilities and each one's rejection bound. Kept, so a
     search over differences (:func:`detectable_difference`) computes them once."""
-    from scipy.stats import binom
-
     mean, sd = n * psi, math.sqrt(n * psi * (1 - psi))
     lo, hi = max(0, int(mean - 12 * sd - 2)), min(n, int(math.ceil(mean + 12 * sd + 2)))
     d = np.arange(lo, hi + 1)
-    weight = binom.pmf(d, n, psi)
+    weight = binom_pmf(d, n, psi)
     # the largest k with P(X <= k) < alpha / 2 for X ~ Bin(D, 1/2): reject iff min <= k
-    k = binom.ppf(alpha / 2, d, 0.5) - 1
-    k = np.where(binom.cdf(k + 1, d, 0.5) < alpha / 2, k + 1, k)  # ppf's float edge
+    k = binom_lower_critical(alpha / 2, d)
     for a in (d, weight, k):
         a.setflags(write=False)
     return d, weight, k
@@ -94,12 +97,10 @@ def detectable_difference(n: int, discordance: float, power: float = 0.8,
 def connor_size(difference: float, discordance: float, power: float = 0.8,
                 alpha: float = 0.05) -> float:
     """Connor's normal-approximation sample size for McNemar's test (not rounded)."""
-    from scipy.stats import norm
-
     psi, delta = _check(discordance, difference)
     if delta == 0:
         return math.inf
-    za, zb = norm.isf(alpha / 2), norm.ppf(power)
+    za, zb = norm_isf(alpha / 2), norm_ppf(power)
     return (za * math.sqrt(psi) + zb * math.sqrt(max(psi - delta * delta, 0.0))) ** 2 / delta ** 2
 
 
