@@ -783,6 +783,47 @@ def test_bad_sizes_and_tasks_are_one_line(tmp_path: Path, change, column, words)
     assert "row 6" in text or "row 7" in text
 
 
+def _hard(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.drop(columns=["score"]).assign(prediction=frame["label"])
+    out.loc[30, "prediction"] = 7
+    return out
+
+
+@pytest.mark.parametrize(("change", "options", "words"), [
+    (lambda f: f.assign(label=np.where(f.index == 30, 2, f["label"])), {},
+     "labels have 3 classes"),
+    (lambda f: f.assign(label=np.where(f.index == 30, 2, f["label"])), {"classes": [0, 1]},
+     "label 2 is not one of the declared classes"),
+    (_hard, {}, "prediction 7 is not one of the classes"),
+])
+@pytest.mark.parametrize("layout", ["parquet", "csv", "partitions"])
+def test_a_class_error_names_the_file_row_not_a_skeleton_row(tmp_path: Path, change, options,
+                                                             words, layout) -> None:
+    """A label or prediction the class skeleton refuses (one odd value at file row 31, id
+    x30) is named at that row of the file, as in memory; in a folder, at its partition's
+    row (part-0 holds every third row: x30 is its 11th)."""
+    frame = change(_demo_like(50))
+    frame.to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as memory:
+        Results.from_file(tmp_path / "r.parquet", **options)
+    assert words in str(memory.value) and "row 31 (id 'x30')" in str(memory.value)
+    if layout == "parquet":
+        source = tmp_path / "r.parquet"
+    elif layout == "csv":
+        source = tmp_path / "r.csv"
+        frame.to_csv(source, index=False)
+    else:
+        source = _partitioned(tmp_path, frame)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(source, engine="duckdb", **options)
+    text = _one_line(exc)
+    if layout == "partitions":
+        assert str(source / "part-0.parquet") in text and "row 11 (id 'x30')" in text, text
+        assert str(memory.value).split(": ", 1)[1] == text.split(": ", 1)[1]
+    else:
+        assert text == str(memory.value).replace("r.parquet", source.name)
+
+
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
