@@ -888,7 +888,7 @@ def aggregate(source: str | Path, *, threshold: float | None = None,
         columns={"s": "sv", "some_id": "iv"}), split_sql, id_sql,
         table="src" if lc_groups is None else "base")
     skel_frame, skel_schema = normalize_rows(_one_per_key(skeleton, key_roles), name,
-                                             _normalize_opts(columns), ident)
+                                             _normalize_opts(columns), ident, eng=eng)
     classes = skel_schema.classes
     label_map = [(v, class_index(classes, v)) for v in pd.unique(every["y"]).tolist()]
     label_code_sql = _case(_q(label), [(v, c) for v, c in label_map if c is not None])
@@ -1187,12 +1187,23 @@ def _fetch(eng: DuckDBSource, wanted: pd.DataFrame, split_sql: str, id_sql: str,
                    ).reset_index(drop=True)
 
 
-def normalize_rows(rows: pd.DataFrame, name: str, opts: dict[str, Any], ident: str | None
-                   ) -> tuple[pd.DataFrame, Schema]:
+def normalize_rows(rows: pd.DataFrame, name: str, opts: dict[str, Any], ident: str | None,
+                   *, eng: DuckDBSource | None = None) -> tuple[pd.DataFrame, Schema]:
     """:func:`normalize` of rows an engine fetched; without an id column their key column is
-    the id, and an error names the file row alone, as the in-memory path does."""
+    the id, and an error names the file row alone, as the in-memory path does. With ids and
+    ``eng``, an error naming a fetched row is re-located to the file's first row holding the
+    offending value (normalize can only count the fetched rows)."""
     if ident:
-        return normalize(rows, source=name, **opts)
+        try:
+            return normalize(rows, source=name, **opts)
+        except DashboardError as exc:
+            if eng is None or exc.row is None or exc.column not in rows.columns:
+                raise
+            value = rows[exc.column].iloc[int(str(exc.row).split(" ")[0]) - 1]
+            prefix = str(DashboardError("", file=exc.file, column=exc.column, row=exc.row))
+            where = (f"{_q(exc.column)} IS NULL" if value is None or value is pd.NA else
+                     f"{_q(exc.column)} = {_lit(value)}")
+            raise eng.fail(str(exc)[len(prefix):], exc.column, where) from None
     try:
         return normalize(rows, source=name, **{**opts, "id": _ROW_ID})
     except DashboardError as exc:

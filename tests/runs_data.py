@@ -1,14 +1,18 @@
-"""Three seeded runs of a project, as a folder of results files (shared by the runs tests and
-the browser test): run1, a re-run of the same model (run2), and a run that fixed the blurry
-images (run3). Every split holds the same example ids in every run."""
+"""Three seeded runs of a project, as a folder of results files or an MLflow file store
+(shared by the runs tests and the browser tests): run1, a re-run of the same model (run2),
+and a run that fixed the blurry images (run3). Every split holds the same example ids in
+every run."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 SIZES = {"train": 1000, "train_dev": 500, "dev": 1000, "test": 500}
 #: the dev examples that are blurry (the first 150): the category run3 fixed
@@ -53,3 +57,29 @@ def write_runs(folder: Path, *, order: bool = True) -> dict[str, Path]:
 def is_blurry(key: str) -> bool:
     """Whether a dev example's key names a blurry image."""
     return key.startswith("dev-") and int(key.split("-")[1]) < BLURRY
+
+
+MLFLOW_REASON = ("MLflow is the optional [mlflow] extra (mlflow-skinny): "
+                 "pip install -e '.[mlflow]' or '.[test]'")
+
+
+def mlflow_store(tmp_path: Path, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                 *, artifact: str = "results.parquet") -> str:
+    """An MLflow file store (experiment ``cats``) holding one finished run per results file,
+    made with MLflow's own client; returns its tracking URI."""
+    pytest.importorskip("mlflow", reason=MLFLOW_REASON)
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for it
+    uri = (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(uri)
+    exp = client.create_experiment("cats")
+    for name, path in runs.items():
+        run = client.create_run(exp, run_name=name)
+        staged = tmp_path / "staging" / name / artifact
+        staged.parent.mkdir(parents=True)
+        shutil.copy(path, staged)
+        client.log_artifact(run.info.run_id, str(staged))
+        client.set_terminated(run.info.run_id)
+        time.sleep(0.01)  # start times in order
+    return uri

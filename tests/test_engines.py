@@ -10,9 +10,14 @@ is the right test: the engine adds weights in its own order.
 from __future__ import annotations
 
 import math
+import random
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -421,14 +426,48 @@ def test_ids_repeated_across_splits_key_examples_by_split(tmp_path: Path) -> Non
 
 
 # -- the Dask engine: the same tables, on a distributed cluster of two workers ----------------
-@pytest.fixture(scope="module")
-def dask_client():
+@contextmanager
+def _dask_cluster() -> Iterator[Any]:
+    """A client of an in-process cluster of two workers. The clients the engine opened from
+    the scheduler's address close before the cluster does: the engine leaves them to its
+    results, and past the cluster each would retry it for a while with a random back-off."""
     pytest.importorskip("dask.dataframe", reason="pip install 'dask[dataframe]' (test extra)")
     distributed = pytest.importorskip("distributed", reason="pip install distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
+        try:
+            yield client
+        finally:
+            address = client.scheduler.address
+            for other in list(distributed.Client._instances):
+                if other is not client and other.status != "closed" and \
+                        getattr(other.scheduler, "address", None) == address:
+                    other.close()
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    with _dask_cluster() as client:
         yield client
+
+
+def test_a_client_the_engine_opens_closes_with_the_test_cluster(tmp_path: Path) -> None:
+    """Given a scheduler address the engine opens its own Client. Left open past its
+    cluster, that client retries the scheduler for SCHEDULER_CONNECT_S seconds from its own
+    thread with a random back-off (the global ``random``): the next module's Hypothesis test
+    then sees ``random`` change under its strategy and warns. The test cluster closes it."""
+    import distributed
+
+    folder = _partitioned(tmp_path, _demo_like(60, seed=4))
+    with _dask_cluster() as client:
+        Results.from_dataset(folder, engine="dask", scheduler=client.scheduler.address)
+        opened = [c for c in distributed.Client._instances if c is not client]
+        assert len(opened) == 1
+    assert opened[0].status == "closed"
+    state = random.getstate()
+    time.sleep(2)  # the back-off's first retries fall within this
+    assert random.getstate() == state
 
 
 @settings(max_examples=15, deadline=None,
@@ -781,6 +820,47 @@ def test_bad_sizes_and_tasks_are_one_line(tmp_path: Path, change, column, words)
     text = _one_line(exc)
     assert f"column {column!r}" in text and words in text and words in str(memory.value), text
     assert "row 6" in text or "row 7" in text
+
+
+def _hard(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.drop(columns=["score"]).assign(prediction=frame["label"])
+    out.loc[30, "prediction"] = 7
+    return out
+
+
+@pytest.mark.parametrize(("change", "options", "words"), [
+    (lambda f: f.assign(label=np.where(f.index == 30, 2, f["label"])), {},
+     "labels have 3 classes"),
+    (lambda f: f.assign(label=np.where(f.index == 30, 2, f["label"])), {"classes": [0, 1]},
+     "label 2 is not one of the declared classes"),
+    (_hard, {}, "prediction 7 is not one of the classes"),
+])
+@pytest.mark.parametrize("layout", ["parquet", "csv", "partitions"])
+def test_a_class_error_names_the_file_row_not_a_skeleton_row(tmp_path: Path, change, options,
+                                                             words, layout) -> None:
+    """A label or prediction the class skeleton refuses (one odd value at file row 31, id
+    x30) is named at that row of the file, as in memory; in a folder, at its partition's
+    row (part-0 holds every third row: x30 is its 11th)."""
+    frame = change(_demo_like(50))
+    frame.to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(DashboardError) as memory:
+        Results.from_file(tmp_path / "r.parquet", **options)
+    assert words in str(memory.value) and "row 31 (id 'x30')" in str(memory.value)
+    if layout == "parquet":
+        source = tmp_path / "r.parquet"
+    elif layout == "csv":
+        source = tmp_path / "r.csv"
+        frame.to_csv(source, index=False)
+    else:
+        source = _partitioned(tmp_path, frame)
+    with pytest.raises(DashboardError) as exc:
+        Results.from_dataset(source, engine="duckdb", **options)
+    text = _one_line(exc)
+    if layout == "partitions":
+        assert str(source / "part-0.parquet") in text and "row 11 (id 'x30')" in text, text
+        assert str(memory.value).split(": ", 1)[1] == text.split(": ", 1)[1]
+    else:
+        assert text == str(memory.value).replace("r.parquet", source.name)
 
 
 @settings(max_examples=12, deadline=None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -19,37 +18,13 @@ from dashboard.annotations import AnnotationStore
 from dashboard.cli import main
 from dashboard.runs import UnknownRunError, looks_like_runs
 from tests.runs_data import RUNS, is_blurry, run_frame, write_runs
-
-MLFLOW_REASON = ("MLflow is the optional [mlflow] extra (mlflow-skinny): "
-                 "pip install -e '.[mlflow]' or '.[test]'")
+from tests.runs_data import mlflow_store as _mlflow_store
 
 
 @pytest.fixture()
 def folder(tmp_path: Path) -> Path:
     write_runs(tmp_path / "runs")
     return tmp_path / "runs"
-
-
-def _mlflow_store(tmp_path: Path, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
-                  *, artifact: str = "results.parquet") -> str:
-    """An MLflow file store holding one finished run per results file, made with MLflow's
-    own client; returns its tracking URI."""
-    pytest.importorskip("mlflow", reason=MLFLOW_REASON)
-    from mlflow.tracking import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for it
-    uri = (tmp_path / "mlruns").as_uri()
-    client = MlflowClient(uri)
-    exp = client.create_experiment("cats")
-    for name, path in runs.items():
-        run = client.create_run(exp, run_name=name)
-        staged = tmp_path / "staging" / name / artifact
-        staged.parent.mkdir(parents=True)
-        shutil.copy(path, staged)
-        client.log_artifact(run.info.run_id, str(staged))
-        client.set_terminated(run.info.run_id)
-        time.sleep(0.01)  # start times in order
-    return uri
 
 
 # -- the history ----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def mismatch_note(results: Results, model: str | None = None) -> str:
     held = a.get("held", "train_dev")
     return (f"Chi-square test of each column's levels in {a.get('source')} against "
             f"{a.get('target')} (simulated when counts are small), Holm-adjusted over the "
-            f"{a.get('tried')} columns tried; filled bars are beyond noise, orange ones are "
+            f"{a.get('tried')} columns tried; filled bars are beyond noise, green ones are "
             f"drivers: their error also differs between levels in {held}. Whiskers: bootstrap "
             "95% intervals of the shift.")
 

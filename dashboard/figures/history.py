@@ -98,7 +98,7 @@ def history_spec_from_table(history: pd.DataFrame, *, height: int | None = None
     for column, name, color, dash in (("threshold", "threshold", COLORS["threshold"], None),
                                       ("f1", "dev F1 at the threshold", COLORS["f1"], None),
                                       ("best_threshold", "best-F1 dev threshold",
-                                       COLORS["threshold"], "dot")):
+                                       COLORS["best_threshold"], "dot")):
         values = per_run[column].astype(float)
         if values.notna().any():
             text = [f"{v:.3g}" if not math.isnan(v) else "—" for v in values]

@@ -27,8 +27,11 @@ COLORS = {
     "dev": "#b45309",
     "test": "#047857",
     "avoidable_bias": "#dc2626",
-    "variance": "#9333ea",
-    "data_mismatch": "#c2410c",
+    # each gap apart in hue from every split (and the threshold lines), as the History
+    # figure draws them all at once: variance fuchsia (train-dev is violet), data mismatch
+    # lime (dev is amber)
+    "variance": "#a21caf",
+    "data_mismatch": "#4d7c0f",
     "dev_overfitting": "#0e7490",
     "negative_gap": "#15803d",
     "precision": "#2563eb",
@@ -37,6 +40,9 @@ COLORS = {
     "fbeta": "#7c3aed",
     "queue_rate": "#4b5563",
     "threshold": "#db2777",  # pink: apart in hue from every split's curve (dev's is amber)
+    # grey, dotted: a reference line beside the pink threshold and the black F1 (every hue
+    # left is taken by a split, a gap or the threshold)
+    "best_threshold": "#6b7280",
     "grid": "rgba(128,128,128,0.25)",
     "muted": "#6b7280",
     "text": "#1f2937",
@@ -57,8 +63,8 @@ DARK = {
     "#b45309": "#fbbf24",
     "#047857": "#34d399",
     "#dc2626": "#f87171",
-    "#9333ea": "#c084fc",
-    "#c2410c": "#fb923c",
+    "#a21caf": "#e879f9",
+    "#4d7c0f": "#a3e635",
     "#0e7490": "#22d3ee",
     "#15803d": "#4ade80",
     "#111827": "#f3f4f6",
@@ -73,7 +79,8 @@ DARK = {
 #: what each colour is drawn as, for the contrast test: text needs 4.5:1, a line 3:1
 TEXT_COLORS = ("human", "train", "train_dev", "dev", "test", "avoidable_bias", "variance",
                "data_mismatch", "dev_overfitting", "negative_gap", "muted", "text")
-LINE_COLORS = ("precision", "recall", "f1", "fbeta", "queue_rate", "threshold")
+LINE_COLORS = ("precision", "recall", "f1", "fbeta", "queue_rate", "threshold",
+               "best_threshold")
 
 
 def dark_color(color: str) -> str:

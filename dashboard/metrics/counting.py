@@ -165,8 +165,11 @@ def _grid_counts(is_pos: np.ndarray, y_score: np.ndarray, seen: np.ndarray) -> C
     n = y_score.size
     if not np.isfinite(seen).all():
         return None
+    biggest = max(-float(seen[0]), float(seen[-1]))  # seen is sorted
     for p in range(7):
         scale = 10.0 ** p
+        if biggest * scale >= 2**52:  # grid points too far out to count, at this p or above
+            return None  # (and huge scores would overflow the multiply below)
         points = np.rint(seen.astype(np.float64) * scale)
         if np.array_equal(_grid_values(points, scale, y_score.dtype), seen):
             break
@@ -183,7 +186,8 @@ def _grid_counts(is_pos: np.ndarray, y_score: np.ndarray, seen: np.ndarray) -> C
     for a in range(0, n, _GRID_BLOCK):
         s = y_score[a:a + _GRID_BLOCK]
         m = s.size
-        np.multiply(s, scale, out=t[:m], dtype=np.float64)
+        with np.errstate(over="ignore"):  # a huge row off the sample's grid becomes inf,
+            np.multiply(s, scale, out=t[:m], dtype=np.float64)  # which fails the check below
         np.rint(t[:m], out=t[:m])
         np.divide(t[:m], scale, out=back[:m], casting="same_kind")
         np.equal(back[:m], s, out=same[:m])

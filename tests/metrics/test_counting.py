@@ -8,6 +8,7 @@ checks that the path it means to test was the one taken.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -221,6 +222,28 @@ def test_grid_widens_beyond_the_sample_and_gives_up_off_the_grid() -> None:
         assert_counts_equal(got, reference(y, s))
         s[500] = 0.125  # off the one-decimal grid: counted by sorting instead
         assert C._grid_counts(y, s, C._sample(s)) is None
+        assert_counts_equal(cumulative_counts(y, s), reference(y, s))
+
+
+@pytest.mark.parametrize("huge", [np.finfo(np.float64).max, 1.7976931348623157e302, 5e302,
+                                  -1e305, 2.0**60])
+@pytest.mark.parametrize("where", ["sampled", "between samples"])
+def test_grid_probe_of_huge_scores_neither_overflows_nor_takes_the_grid(huge: float,
+                                                                        where: str) -> None:
+    """Huge scores mixed with scores on a fine grid (six decimals): the grid is refused
+    without an overflow warning, whether a sample saw the huge score or not."""
+    y = np.tile([True, False, False], 334)[:1000]
+    s = np.full(1000, 0.015625)
+    s[::7] = 0.03125  # six decimals, 15625 grid points apart: a grid short enough to count
+    if where == "sampled":
+        s[1::2] = huge  # odd rows: the sample (every 15th row) sees both
+    else:
+        s[501] = huge  # the sample skips it
+    with small_blocks(block=64, sample=64), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        seen = C._sample(s)
+        assert seen is not None and (huge in seen) == (where == "sampled")
+        assert C._grid_counts(y, s, seen) is None
         assert_counts_equal(cumulative_counts(y, s), reference(y, s))
 
 
