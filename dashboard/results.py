@@ -29,8 +29,12 @@ from dashboard.cache import (
     load_derived,
     save_derived,
 )
-from dashboard.dask_engine import aggregate_dask
-from dashboard.engine_cache import aggregates_key, load_aggregates, save_aggregates
+from dashboard.engine_cache import (
+    aggregates_key,
+    dask_aggregates,
+    load_aggregates,
+    save_aggregates,
+)
 from dashboard.engines import (
     DISTINCT_LIMIT,
     ENGINES,
@@ -316,8 +320,8 @@ class Results(t.HasTraits):
             raise DashboardError(f"unknown engine {engine!r}; choose one of "
                                  f"{', '.join(ENGINES)}")
         if engine == "dask":
-            agg = aggregate_dask(source, scheduler=scheduler, threshold=threshold,
-                                 distinct_limit=distinct_limit, grid=grid, **columns)
+            agg = dask_aggregates(source, cache, scheduler=scheduler, threshold=threshold,
+                                  distinct_limit=distinct_limit, grid=grid, columns=columns)
         elif cache is not None:
             agg = cls._duckdb_cached(source, cache if isinstance(cache, TableCache) else
                                      TableCache(cache), threshold=threshold,
