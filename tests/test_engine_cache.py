@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import dashboard
@@ -216,6 +216,7 @@ def test_cached_dask_aggregates_give_a_fresh_aggregates_numbers(dask_client, cas
             fresh = Results.from_dataset(source, engine="dask", scheduler=dask_client,
                                          **options)
         except DashboardError as exc:
+            event("refused by Dask")
             with pytest.raises(DashboardError) as again:
                 Results.from_dataset(source, engine="dask", scheduler=dask_client,
                                      cache=cache, **options)
@@ -224,6 +225,8 @@ def test_cached_dask_aggregates_give_a_fresh_aggregates_numbers(dask_client, cas
         first = Results.from_dataset(source, engine="dask", scheduler=dask_client,
                                      cache=cache, **options)
         assert [p.name for p in cache.iterdir() if not p.name.startswith(".")], "no entry"
+        event(f"cached: {fresh.schema.kind}, ids {'id' in frame}, models {len(fresh.models)}, "
+              f"metadata {bool(fresh.metadata_columns)}")
         counted = _counting(mp, refuse=True)
         with pytest.MonkeyPatch.context() as quiet:
             _no_compute(quiet)
@@ -240,6 +243,34 @@ def test_cached_dask_aggregates_give_a_fresh_aggregates_numbers(dask_client, cas
         views = _row_views(fresh)
         assert _row_views(first) == views
         assert _row_views(again) == views
+
+
+@pytest.mark.parametrize("case", ["demo", "tasks", "csv"])
+def test_cached_dask_aggregates_of_fixed_shapes(case: str, dask_client, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo (scores, two models, metadata, tags), tasks with learning curves, and CSV
+    partitions (text ids, the frame's types from the CSV): a later load equals a fresh one."""
+    if case == "demo":
+        source = DEMO
+    elif case == "tasks":
+        source = tmp_path / "tasks.parquet"
+        _write_tasks(source)
+    else:
+        source = tmp_path / "parts"
+        source.mkdir()
+        frame = pd.read_parquet(DEMO)
+        for i, part in enumerate(np.array_split(np.arange(len(frame)), 2)):
+            frame.iloc[part].to_csv(source / f"part-{i}.csv", index=False)
+    cache = tmp_path / "c"
+    fresh = Results.from_dataset(source, engine="dask", scheduler=dask_client)
+    Results.from_dataset(source, engine="dask", scheduler=dask_client, cache=cache)
+    _counting(monkeypatch, refuse=True)
+    with pytest.MonkeyPatch.context() as quiet:
+        _no_compute(quiet)
+        again = Results.from_dataset(source, engine="dask", scheduler=dask_client, cache=cache)
+    assert again.schema == fresh.schema
+    assert _numbers(again) == _numbers(fresh)
+    assert _row_views(again) == _row_views(fresh)
 
 
 def test_a_dask_entry_is_one_per_content_and_options_not_per_scheduler(
