@@ -11,6 +11,7 @@ are imported lazily.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -418,17 +419,46 @@ class DaskSource:
 
     def __init__(self, raw: Any, canon: Any, spec: dict[str, Any], scheduler: Any,
                  source: str) -> None:
-        self.raw, self.canon, self.spec = raw, canon, spec
+        self._raw, self._canon, self.spec = raw, canon, spec
         self.scheduler, self.source = scheduler, source
         self.fmt = "parquet"
         self.files: list[str] = []
         self.wanted: list[str] = []
         #: without an id column, how each row is keyed (file name, and the label column)
         self.row_key: RowKey | None = None
+        #: a reopened source's frames and scheduler, made when a view first queries rows (a
+        #: page showing only whole-split numbers then never imports dask)
+        self._opener: Callable[[], tuple[Any, Any, Any]] | None = None
+
+    def _open(self) -> None:
+        if self._opener is not None:
+            self._raw, self._canon, self.scheduler = self._opener()
+            self._opener = None
+
+    @property
+    def raw(self) -> Any:
+        """The lazy frame of the files' rows (wanted columns, file name, row number)."""
+        self._open()
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: Any) -> None:
+        self._raw = value
+
+    @property
+    def canon(self) -> Any:
+        """The lazy frame of the held rows in canonical form (:func:`_canon`)."""
+        self._open()
+        return self._canon
+
+    @canon.setter
+    def canon(self, value: Any) -> None:
+        self._canon = value
 
     def compute(self, *objs: Any) -> tuple:
         import dask
 
+        self._open()
         try:
             return dask.compute(*objs, scheduler=self.scheduler)
         except DashboardError:
@@ -982,15 +1012,23 @@ def _canon_frame(raw: Any, spec: Mapping[str, Any], every_size: bool = False) ->
 def reopen_dask(*, files: list[str], fmt: str, source: str, wanted: list[str],
                 row_key: RowKey | None, spec: dict[str, Any], meta: pd.DataFrame | None,
                 scheduler: Any = None) -> DaskSource:
-    """A :class:`DaskSource` on the same files with the same spec as a cached one had (no row
-    is read; ``meta`` None: the first file's empty frame, read as the first load read it)."""
-    _need_dask()
+    """A :class:`DaskSource` on the same files with the same spec as a cached one had. Nothing
+    is read, dask is not imported and the scheduler not reached until a view queries rows
+    (``meta`` None: the first file's empty frame is then read, as the first load read it)."""
+    if importlib.util.find_spec("dask") is None:
+        _need_dask()  # its one line
+    files, wanted = list(files), list(wanted)
     ident = None if row_key is not None else spec["roles"]["id"]
-    if meta is None:
-        meta = _read(files[0], wanted, fmt, ident, row_key).iloc[:0]
-    raw = _raw_frame(files, wanted, fmt, ident, row_key, meta)
-    eng = DaskSource(raw, _canon_frame(raw, spec), spec, _connect(scheduler), source)
-    eng.fmt, eng.files, eng.wanted, eng.row_key = fmt, list(files), list(wanted), row_key
+
+    def opener() -> tuple[Any, Any, Any]:
+        _need_dask()
+        empty = (meta if meta is not None else
+                 _read(files[0], wanted, fmt, ident, row_key).iloc[:0])
+        raw = _raw_frame(files, wanted, fmt, ident, row_key, empty)
+        return raw, _canon_frame(raw, spec), _connect(scheduler)
+    eng = DaskSource(None, None, spec, scheduler, source)
+    eng.fmt, eng.files, eng.wanted, eng.row_key = fmt, files, wanted, row_key
+    eng._opener = opener
     return eng
 
 

@@ -286,8 +286,7 @@ def load_aggregates(cache: TableCache, key: str, source: str, *, scheduler: Any 
                                                                           hit.arrays),
             lc_confusion=_arrays_from(d["lc_confusion"], hit.arrays),
             lc_gridded={tuple(_dec(k) for k in key): float(v) for key, v in d["lc_gridded"]})
-        if e.get("kind", "duckdb") == "dask":  # its engine: decoded like the rest
-            _spec_from(e["spec"])
+        engine = _reopen(e, scheduler)
     except DashboardError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -295,7 +294,7 @@ def load_aggregates(cache: TableCache, key: str, source: str, *, scheduler: Any 
               file=sys.stderr)
         TableCache._remove(hit.folder)
         return None
-    return Aggregates(engine=_reopen(e, scheduler), **parts)  # type: ignore[arg-type]
+    return Aggregates(engine=engine, **parts)  # type: ignore[arg-type]
 
 
 def dask_aggregates(source: str | Path, cache: TableCache | str | Path | None, *,

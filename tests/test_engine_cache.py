@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -292,9 +295,11 @@ def test_a_dask_entry_is_one_per_content_and_options_not_per_scheduler(
     assert _numbers(threads) == _numbers(on_cluster)
     threads.error_rates()
     assert threads._agg.engine.scheduler is None  # reopened on the scheduler it was given
-    Results.from_dataset(source, engine="dask", scheduler=dask_client.scheduler.address,
-                         cache=cache)
+    by_address = Results.from_dataset(source, engine="dask", cache=cache,
+                                      scheduler=dask_client.scheduler.address)
     assert counted.calls == 1
+    assert by_address.fingerprint == on_cluster.fingerprint  # rows queried on that cluster
+    assert by_address._agg.engine.scheduler is not None
 
     Results.from_dataset(source, engine="dask", cache=cache, threshold=0.3)
     assert counted.calls == 2  # another option: another entry
@@ -353,3 +358,27 @@ def test_per_class_probabilities_are_refused_by_dask_alike_with_a_cache(tmp_path
             Results.from_dataset(tmp_path / "r.parquet", engine="dask", score=None,
                                  cache=cache)
     assert not [p for p in (tmp_path / "c").glob("*") if not p.name.startswith(".")]
+
+
+def test_a_later_dask_load_imports_no_dask_until_a_view_queries_rows(tmp_path: Path) -> None:
+    """A page showing whole-split numbers from the entry never imports dask (most of a later
+    load's time otherwise); a view that queries rows then opens the frames."""
+    pytest.importorskip("dask.dataframe")
+    cache = tmp_path / "c"
+    fresh = Results.from_dataset(DEMO, engine="dask", cache=cache)
+    code = (
+        "import sys, json\n"
+        "from dashboard import Results\n"
+        f"r = Results.from_dataset({str(DEMO)!r}, engine='dask', cache={str(cache)!r})\n"
+        "rates = r.error_rates().to_dict()\n"
+        "before = 'dask.dataframe' in sys.modules\n"
+        "suspects = r.label_suspects('dev').to_dict('list')\n"
+        "print(json.dumps({'before': before, 'after': 'dask.dataframe' in sys.modules,\n"
+        "                  'rates': repr(rates), 'suspects': repr(suspects)}))\n")
+    root = str(Path(dashboard.__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": root})
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["before"] is False and seen["after"] is True
+    assert seen["rates"] == repr(fresh.error_rates().to_dict())
+    assert seen["suspects"] == repr(fresh.label_suspects("dev").to_dict("list"))
