@@ -15,6 +15,13 @@ issue's baselines, measured here):
 * the private memory (USS) of ``--kernels`` processes alive at once on the cached file, each
   having drawn its first numbers, and of one without the cache.
 
+With ``--engine duckdb`` or ``--engine dask`` it measures the engine's aggregates cache instead
+(``Results.from_dataset(..., engine=E, cache=DIR)``): no cache, the first load (aggregates
+computed and saved) and a later load (the entry opened, the engine reopened on the same
+files), each with its first numbers, and the ratio later/first::
+
+    python benchmarks/bench_cache.py --rows 2000000 --engine dask
+
 Each load runs in a fresh process, as a page's kernel does. Timings are printed, never
 asserted: the machines are noisy, read the ratios.
 """
@@ -58,6 +65,19 @@ if len(sys.argv) > 3:
     sys.stdin.readline()
 """
 
+_ENGINE_LOAD = """
+import json, sys, time
+t = time.perf_counter()
+from dashboard import Results
+imports = time.perf_counter() - t
+cache = None if sys.argv[3] == "off" else sys.argv[3]
+t = time.perf_counter(); r = Results.from_dataset(sys.argv[1], engine=sys.argv[2], cache=cache)
+load = time.perf_counter() - t
+t = time.perf_counter(); r.error_rates(); r.gaps(); r.curve("dev"); r.best_threshold("dev")
+numbers = time.perf_counter() - t
+print(json.dumps({"imports": imports, "load": load, "numbers": numbers}), flush=True)
+"""
+
 
 def child(code: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], env=ENV, capture_output=True,
@@ -99,6 +119,35 @@ def write_file(rows: int, path: Path) -> None:
     pd.concat(parts, ignore_index=True).to_parquet(path, index=False)
 
 
+def engine_cache(path: Path, engine: str, work: Path, repeat: int) -> None:
+    """The engine's aggregates: no cache, first load (fills it) and later load, the fastest
+    of ``repeat`` fresh processes each, and later/first."""
+    def best(cache: str | None) -> dict:
+        runs = []
+        for i in range(repeat):
+            where = "off" if cache is None else cache
+            if cache == "first":
+                where = str(work / f"agg-first-{i}")
+            runs.append(child(_ENGINE_LOAD, str(path), engine, where))
+        return min(runs, key=lambda r: r["load"])
+
+    fresh = best(None)
+    first = best("first")
+    later_cache = str(work / "agg-later")
+    child(_ENGINE_LOAD, str(path), engine, later_cache)  # fills the cache the later loads open
+    later = best(later_cache)
+    entry = sum(f.stat().st_size for f in Path(later_cache).rglob("*") if f.is_file())
+    print(f"file {path} ({path.stat().st_size / 2**20:.0f} MiB as Parquet), engine {engine}, "
+          f"cache entry {entry / 2**20:.1f} MiB; fastest of {repeat} fresh processes each")
+    print(f"{'':32} {'load s':>7} {'first numbers s':>16}")
+    for name, r in (("from_dataset, no cache", fresh), ("first load (fills the cache)", first),
+                    ("later load (entry opened)", later)):
+        print(f"{name:32} {r['load']:7.2f} {r['numbers']:16.2f}")
+    print(f"later/first: load {later['load'] / first['load']:.3f}, load + first numbers "
+          f"{(later['load'] + later['numbers']) / (first['load'] + first['numbers']):.3f}; "
+          f"imports {later['imports']:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file", nargs="?", type=Path)
@@ -106,12 +155,21 @@ def main() -> None:
     ap.add_argument("--kernels", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each step; the fastest is kept (the machines are noisy)")
+    ap.add_argument("--engine", choices=["pandas", "duckdb", "dask"], default="pandas",
+                    help="pandas: the table cache (from_file); duckdb, dask: the engine's "
+                         "aggregates cache (from_dataset)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     path = args.file
     if path is None:
         path = work / "results.parquet"
         write_file(args.rows, path)
+    if args.engine != "pandas":
+        try:
+            engine_cache(path, args.engine, work, args.repeat)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     cache = work / "cache"
     try:
         def best(*run: str, fresh_cache: bool = False) -> dict:

@@ -11,6 +11,7 @@ are imported lazily.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ from dashboard.metrics.slices import (
 )
 from dashboard.metrics.suspects import _THRESHOLD_FLOOR, suspect_rows
 
-__all__ = ["DaskSource", "aggregate_dask"]
+__all__ = ["DaskSource", "aggregate_dask", "reopen_dask"]
 
 _FILE, _ROW, _ROW_ID = "__file__", "file_row_number", "__row_id__"
 _SAMPLE_KEY = "mldash-sample-01"  # 16 characters: pandas' hash key for the random sample
@@ -418,17 +419,46 @@ class DaskSource:
 
     def __init__(self, raw: Any, canon: Any, spec: dict[str, Any], scheduler: Any,
                  source: str) -> None:
-        self.raw, self.canon, self.spec = raw, canon, spec
+        self._raw, self._canon, self.spec = raw, canon, spec
         self.scheduler, self.source = scheduler, source
         self.fmt = "parquet"
         self.files: list[str] = []
         self.wanted: list[str] = []
         #: without an id column, how each row is keyed (file name, and the label column)
         self.row_key: RowKey | None = None
+        #: a reopened source's frames and scheduler, made when a view first queries rows (a
+        #: page showing only whole-split numbers then never imports dask)
+        self._opener: Callable[[], tuple[Any, Any, Any]] | None = None
+
+    def _open(self) -> None:
+        if self._opener is not None:
+            self._raw, self._canon, self.scheduler = self._opener()
+            self._opener = None
+
+    @property
+    def raw(self) -> Any:
+        """The lazy frame of the files' rows (wanted columns, file name, row number)."""
+        self._open()
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: Any) -> None:
+        self._raw = value
+
+    @property
+    def canon(self) -> Any:
+        """The lazy frame of the held rows in canonical form (:func:`_canon`)."""
+        self._open()
+        return self._canon
+
+    @canon.setter
+    def canon(self, value: Any) -> None:
+        self._canon = value
 
     def compute(self, *objs: Any) -> tuple:
         import dask
 
+        self._open()
         try:
             return dask.compute(*objs, scheduler=self.scheduler)
         except DashboardError:
@@ -727,22 +757,11 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     ``scheduler`` is a ``distributed`` scheduler address (``"tcp://host:8786"``), a
     ``distributed.Client``, or None for Dask's default (an active client, else threads).
     """
-    try:
-        import dask.dataframe as dd
-    except ImportError:
-        raise DashboardError("the Dask engine needs dask: pip install 'dask[dataframe]' "
-                             "distributed") from None
+    _need_dask()
     del memory_limit  # a DuckDB setting; Dask workers have their own
     files, fmt = expand_source(source)
     name = str(source)
-    if isinstance(scheduler, str):
-        from distributed import Client
-
-        try:
-            scheduler = Client(scheduler, set_as_default=False, timeout=SCHEDULER_CONNECT_S)
-        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
-            raise DashboardError(f"cannot reach the Dask scheduler at {scheduler!r} within "
-                                 f"{SCHEDULER_CONNECT_S} s ({exc})") from None
+    scheduler = _connect(scheduler)
     id_name = columns.get("id", "id")
     empty: pd.DataFrame | None = None
     first_types = (_describe(files[0]) if fmt == "parquet" else
@@ -775,8 +794,7 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     wanted_cols = role_cols + [c for c in tag_cols if c not in role_cols]
     meta = (_shape(empty.copy(), files[0], wanted_cols, row_key) if empty is not None else
             _read(files[0], wanted_cols, row_key=row_key).iloc[:0])
-    raw = dd.from_map(_read, files, args=(wanted_cols, fmt, ident, row_key), meta=meta,
-                      enforce_metadata=False)
+    raw = _raw_frame(files, wanted_cols, fmt, ident, row_key, meta)
     eng = DaskSource(raw, None, {"roles": key_roles}, scheduler, name)
     eng.fmt, eng.files, eng.wanted, eng.row_key = fmt, files, wanted_cols, row_key
 
@@ -866,16 +884,10 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
     else:
         spec["preds"] = _class_codes(every["p"], classes, "prediction", "the classes", name,
                                      roles["prediction"])
-    meta = {"m": np.int64, "sv": object, "sc": np.int64, "y": np.int64}
-    if score:
-        meta["s"] = dtype
-    else:
-        meta["p"] = np.int64
     id_dtype = raw[key_roles["id"]].dtype
-    meta.update({"w": np.float64, "id": id_dtype, **dims_meta, "wrong": bool})
-    canon = raw.map_partitions(_canon, spec, meta=meta)
+    canon = _canon_frame(raw, spec)
     eng.canon, eng.spec = canon, spec
-    every_size = raw.map_partitions(_canon, spec, True, meta=meta) if size_col else None
+    every_size = _canon_frame(raw, spec, every_size=True) if size_col else None
 
     # -- ids: duplicates, and whether keys need the split (one pass; row keys never repeat) ------
     t_dims = ["t"] if task else []
@@ -948,6 +960,76 @@ def aggregate_dask(source: Any, *, scheduler: Any = None, threshold: float | Non
                       rows=total_rows, notes=tuple(notes), tasks=tasks,
                       unlabelled=unlabelled, lc_sizes=lc_sizes, lc_counts=lc_counts,
                       lc_confusion=lc_confusion, lc_gridded=lc_gridded)
+
+
+def _need_dask() -> None:
+    """One line when dask is not installed (it is imported lazily)."""
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError:
+        raise DashboardError("the Dask engine needs dask: pip install 'dask[dataframe]' "
+                             "distributed") from None
+
+
+def _connect(scheduler: Any) -> Any:
+    """A scheduler address as a ``distributed.Client`` (anything else as given); one line when
+    the address cannot be reached."""
+    if not isinstance(scheduler, str):
+        return scheduler
+    from distributed import Client
+
+    try:
+        return Client(scheduler, set_as_default=False, timeout=SCHEDULER_CONNECT_S)
+    except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+        raise DashboardError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                             f"{SCHEDULER_CONNECT_S} s ({exc})") from None
+
+
+def _raw_frame(files: list[str], wanted: list[str], fmt: str, ident: str | None,
+               row_key: RowKey | None, meta: pd.DataFrame) -> Any:
+    """The lazy frame of the dataset: one partition per file (nothing is read yet)."""
+    import dask.dataframe as dd
+
+    return dd.from_map(_read, files, args=(wanted, fmt, ident, row_key), meta=meta,
+                       enforce_metadata=False)
+
+
+def _canon_frame(raw: Any, spec: Mapping[str, Any], every_size: bool = False) -> Any:
+    """The lazy canonical frame (:func:`_canon` of each partition) of the held rows (of every
+    training-set size: ``every_size``)."""
+    roles = spec["roles"]
+    meta: dict[str, Any] = {"m": np.int64, "sv": object, "sc": np.int64, "y": np.int64}
+    if roles["score"]:
+        meta["s"] = spec["dtype"]
+    else:
+        meta["p"] = np.int64
+    meta.update({"w": np.float64, "id": raw[roles["id"]].dtype,
+                 **({"t": object} if roles["task"] else {}),
+                 **({"z": np.float64} if roles["train_size"] else {}), "wrong": bool})
+    return raw.map_partitions(_canon, spec, *((True,) if every_size else ()), meta=meta)
+
+
+def reopen_dask(*, files: list[str], fmt: str, source: str, wanted: list[str],
+                row_key: RowKey | None, spec: dict[str, Any], meta: pd.DataFrame | None,
+                scheduler: Any = None) -> DaskSource:
+    """A :class:`DaskSource` on the same files with the same spec as a cached one had. Nothing
+    is read, dask is not imported and the scheduler not reached until a view queries rows
+    (``meta`` None: the first file's empty frame is then read, as the first load read it)."""
+    if importlib.util.find_spec("dask") is None:
+        _need_dask()  # its one line
+    files, wanted = list(files), list(wanted)
+    ident = None if row_key is not None else spec["roles"]["id"]
+
+    def opener() -> tuple[Any, Any, Any]:
+        _need_dask()
+        empty = (meta if meta is not None else
+                 _read(files[0], wanted, fmt, ident, row_key).iloc[:0])
+        raw = _raw_frame(files, wanted, fmt, ident, row_key, empty)
+        return raw, _canon_frame(raw, spec), _connect(scheduler)
+    eng = DaskSource(None, None, spec, scheduler, source)
+    eng.fmt, eng.files, eng.wanted, eng.row_key = fmt, files, wanted, row_key
+    eng._opener = opener
+    return eng
 
 
 #: ids found repeated (or spanning splits) in the one pass, to check exactly

@@ -17,8 +17,12 @@ import pyarrow.compute as pc
 
 from dashboard.aggregate_source import AggregateSource
 from dashboard.cache import CachedTable, TableCache, cache_key
-from dashboard.dask_engine import aggregate_dask
-from dashboard.engine_cache import aggregates_key, load_aggregates, save_aggregates
+from dashboard.engine_cache import (
+    aggregates_key,
+    dask_aggregates,
+    load_aggregates,
+    save_aggregates,
+)
 from dashboard.engines import DISTINCT_LIMIT, ENGINES, GRID, Aggregates, aggregate
 from dashboard.errors import DashboardError
 from dashboard.io import SPLITS, class_index, load_table, normalize, release_scratch
@@ -129,7 +133,8 @@ class ConstructorsMixin:
         ``"tcp://host:8786"``, a ``distributed.Client``, or None for Dask's default);
         ``"pandas"`` is :meth:`from_file`. Column options are :meth:`from_file`'s. A split
         with more than ``distinct_limit`` distinct scores is grouped on a ``grid``.
-        ``cache`` is :meth:`from_file`'s (the pandas engine's table cache).
+        ``cache`` (a folder or a :class:`~dashboard.cache.TableCache`) keeps each engine's
+        aggregates, or the pandas engine's table, once per content version.
         """
         if engine == "pandas":
             return cls.from_file(source, human_level=human_level, threshold=threshold,
@@ -139,8 +144,8 @@ class ConstructorsMixin:
             raise DashboardError(f"unknown engine {engine!r}; choose one of "
                                  f"{', '.join(ENGINES)}")
         if engine == "dask":
-            agg = aggregate_dask(source, scheduler=scheduler, threshold=threshold,
-                                 distinct_limit=distinct_limit, grid=grid, **columns)
+            agg = dask_aggregates(source, cache, scheduler=scheduler, threshold=threshold,
+                                  distinct_limit=distinct_limit, grid=grid, columns=columns)
         elif cache is not None:
             agg = cls._duckdb_cached(source, cache if isinstance(cache, TableCache) else
                                      TableCache(cache), threshold=threshold,
