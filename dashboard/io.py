@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,10 +85,13 @@ class Schema:
         return len(self.classes) > 2
 
 
-def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
+def read_file(path: str | Path, id_column: str | None = "id",
+              dictionary: Sequence[str] = ()) -> pd.DataFrame:
     """Read CSV, Parquet or JSON Lines into a frame; unreadable or empty files raise clearly.
 
-    The id column of a CSV is read as text, so ids such as "007" keep their zeros.
+    The id column of a CSV is read as text, so ids such as "007" keep their zeros. Text
+    columns of a Parquet file named in ``dictionary`` (the split and model names: few
+    distinct values) come as categoricals, decoded once per distinct value, not per row.
     """
     p = Path(path)
     name = str(p)
@@ -102,9 +106,10 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     if ext in (".gz", ".bz2", ".zip", ".xz", ".zst") and len(suffixes) > 1:
         ext = suffixes[-2]
     try:
-        _refuse_repeated_columns(_column_names(p, ext), name)
+        if ext not in (".parquet", ".pq"):
+            _refuse_repeated_columns(_column_names(p, ext), name)
         if ext in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
+            df = _read_parquet(p, name, dictionary)
         elif ext in (".jsonl", ".ndjson") or (ext == ".json" and _looks_like_jsonl(p)):
             df = pd.read_json(p, lines=True, dtype=False)
         elif ext == ".json":
@@ -131,13 +136,22 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     return df
 
 
-def _column_names(p: Path, ext: str) -> list[str]:
-    """A Parquet file's or a CSV's column names as written (pandas renames a CSV's repeated
-    name to ``name.1``, and pyarrow fails on a repeated Parquet name later); [] otherwise."""
-    if ext in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+def _read_parquet(p: Path, name: str, dictionary: Sequence[str]) -> pd.DataFrame:
+    """A Parquet file as pandas reads it, its text columns named in ``dictionary`` as
+    categoricals; a column name written twice is refused first (pyarrow fails on it later)."""
+    import pyarrow.parquet as pq
 
-        return [str(n) for n in pq.read_schema(p).names]
+    schema = pq.read_schema(p)
+    _refuse_repeated_columns([str(n) for n in schema.names], name)
+    wanted = set(dictionary)
+    texts = [f.name for f in schema if f.name in wanted and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    return pd.read_parquet(p, read_dictionary=texts) if texts else pd.read_parquet(p)
+
+
+def _column_names(p: Path, ext: str) -> list[str]:
+    """A CSV's column names as written (pandas renames a repeated name to ``name.1``);
+    [] for other kinds."""
     if ext in (".csv", ".tsv", ".txt"):
         head = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",", header=None, nrows=1,
                            dtype=str, keep_default_na=False)
@@ -219,7 +233,7 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Values whose text is equal (1 and "1") share a code. Only distinct values are turned
     into strings, so a column of few values costs one hash pass, not a str() per row.
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = _factorize(series)
     texts = np.array(list(map(str, pd.Index(uniques).tolist())), dtype=object)
     mixed = pd.Index(uniques).dtype == object
     if not mixed or len(set(texts.tolist())) == texts.size:
@@ -227,6 +241,35 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     merge, merged = pd.factorize(pd.Series(texts, dtype=object))
     return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1).astype(np.int64),
             np.asarray(merged, dtype=object))
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(series, use_na_sentinel=True)``: codes in order of first appearance,
+    -1 where missing. A categorical (a Parquet dictionary column) or a numpy integer column
+    of few distinct values (labels) is coded from its codes or values in a few vectorised
+    passes instead of a hash of every row; anything else is pandas' own."""
+    dt = series.dtype
+    if isinstance(dt, pd.CategoricalDtype) and 0 < len(dt.categories) <= 2**15:
+        raw = series.cat.codes.to_numpy()
+        seen = pc.unique(pa.array(raw)).to_numpy(zero_copy_only=False)
+        used = seen[seen >= 0].astype(np.intp)
+        lut = np.full(len(dt.categories) + 1, -1, dtype=np.intp)  # [-1] is the missing code
+        lut[used] = np.arange(used.size)
+        return lut[raw], pd.CategoricalIndex(dt.categories.take(used), dtype=dt)
+    if isinstance(dt, np.dtype) and dt.kind in "iu" and len(series):
+        values = series.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 16:
+            first = []
+            for v in range(lo, hi + 1):
+                at = int(np.argmax(values == v))
+                if values[at] == v:
+                    first.append((at, v))
+            uniques = np.array([v for _, v in sorted(first)], dtype=dt)
+            lut = np.zeros(hi - lo + 1, dtype=np.intp)
+            lut[uniques.astype(np.int64) - lo] = np.arange(uniques.size)
+            return lut[values - dt.type(lo)] if lo else lut[values], pd.Index(uniques)
+    return pd.factorize(series, use_na_sentinel=True)
 
 
 def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -275,13 +318,19 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+#: ``_LOW[j]``: the low ``j`` bytes of a little-endian 64-bit word
+_LOW = np.array([(1 << (8 * j)) - 1 for j in range(9)], dtype=np.uint64)
 
 
 def _provably_distinct(arr: pa.Array, widest: int = 32) -> bool:
     """True when the texts of ``arr`` are all distinct, shown by their 64-bit hashes being
-    distinct (one numpy sort, ~4x cheaper than Arrow's hash table); False when that cannot
-    be shown (a missing value, a text longer than ``widest`` bytes, equal texts or a hash
-    collision), and the caller then encodes them exactly.
+    distinct (one numpy sort, several times cheaper than Arrow's hash table); False when that
+    cannot be shown (a missing value, a text longer than ``widest`` bytes, equal texts or a
+    hash collision), and the caller then encodes them exactly.
+
+    Each text is read as 8-byte words straight from Arrow's data buffer (an unaligned view
+    with a 1-byte stride: one gather a word, no per-byte index), the bytes past its end
+    masked off, and mixed with its length.
     """
     n = len(arr)
     if n < 2 or arr.null_count or arr.type not in (pa.large_string(), pa.string()):
@@ -289,31 +338,31 @@ def _provably_distinct(arr: pa.Array, widest: int = 32) -> bool:
     _, offsets_buf, data_buf = arr.buffers()
     kind = np.int64 if arr.type == pa.large_string() else np.int32
     offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1,
-                            offset=arr.offset * np.dtype(kind).itemsize).astype(np.int64)
+                            offset=arr.offset * np.dtype(kind).itemsize)
     lengths = np.diff(offsets)
     longest = int(lengths.max())
     if longest > widest:
         return False
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else \
-        np.zeros(1, np.uint8)
-    starts = offsets[:-1]
-    h = np.empty(n, dtype=np.uint64)
+    first, last = int(offsets[0]), int(offsets[-1])
+    # the texts' bytes and 8 zero bytes after them, so that every 8-byte read stays inside
+    data = np.zeros(last - first + 8, dtype=np.uint8)
+    if last > first:
+        data[:last - first] = np.frombuffer(data_buf, dtype=np.uint8, count=last - first,
+                                            offset=first)
+    words = np.ndarray((last - first + 1,), dtype="<u8", buffer=data, strides=(1,))
+    starts = offsets[:-1].astype(np.int64)
+    starts -= first
+    h = lengths.astype(np.uint64) * _MIX[0]
     with np.errstate(over="ignore"):
-        for size in np.unique(lengths):  # texts of one length: one 2-D gather of their bytes
-            rows = np.flatnonzero(lengths == size)
-            width = max((int(size) + 7) // 8 * 8, 8)
-            table = np.zeros((rows.size, width), dtype=np.uint8)
-            if size:
-                table[:, :size] = data[starts[rows][:, None] + np.arange(size)]
-            words = table.view(np.uint64)
-            g = np.full(rows.size, np.uint64(int(size)) * _MIX[0], dtype=np.uint64)
-            for k in range(words.shape[1]):
-                g ^= words[:, k]
-                g *= _MIX[1]
-                g ^= g >> np.uint64(31)
-                g *= _MIX[2]
-                g ^= g >> np.uint64(29)
-            h[rows] = g
+        for k in range(0, longest, 8):
+            at = starts if k == 0 else np.minimum(starts + k, last - first)
+            w = words[at]
+            w &= _LOW[np.minimum(np.maximum(np.arange(longest + 1) - k, 0), 8)][lengths]
+            h ^= w
+            h *= _MIX[1]
+            h ^= h >> np.uint64(31)
+            h *= _MIX[2]
+            h ^= h >> np.uint64(29)
     h.sort()
     return not bool(np.any(h[1:] == h[:-1]))
 
@@ -340,6 +389,37 @@ def _repeat_period(arr: pa.ChunkedArray, most: int = 8) -> int:
         if all(pc.all(pc.equal(first, arr.slice(i * p, p))).as_py() for i in range(1, k)):
             return p
     return n
+
+
+def _tiled_without_repeats(id_codes: np.ndarray, n_ids: int, group: np.ndarray,
+                           most: int = 8) -> bool:
+    """True when the ids are 0..n_ids-1 repeated block after block (a long table written
+    model by model, as :func:`_id_codes` encodes it) and no id has the same ``group``
+    (model, split, task, size) in two blocks: then no id repeats within a group, shown by
+    comparing blocks instead of sorting every row. False: not shown, the caller sorts."""
+    n = id_codes.size
+    if n_ids < 1 or n % n_ids or n // n_ids > most:
+        return False
+    k = n // n_ids
+    if not np.array_equal(id_codes.reshape(k, n_ids),
+                          np.broadcast_to(np.arange(n_ids, dtype=id_codes.dtype), (k, n_ids))):
+        return False
+    blocks = group.reshape(k, n_ids)
+    return not any(bool((blocks[i] == blocks[j]).any())
+                   for i in range(k) for j in range(i + 1, k))
+
+
+def _refuse_repeated_ids(combined: np.ndarray, out: Mapping[str, Any], df: pd.DataFrame,
+                         source: str, id_col: str | None, has_task: bool) -> None:
+    """Raise on the first row whose (group, id) key an earlier row holds; one sort."""
+    ordered = np.sort(combined)
+    if (ordered[1:] == ordered[:-1]).any():
+        pos = _first(pd.Series(combined).duplicated().to_numpy())
+        raise DashboardError(
+            f"id {_show(out['id'].iloc[pos])} appears twice in split "
+            f"{_show(out['split'][pos])} for model {_show(out['model'][pos])}"
+            + (f", task {_show(out['task'][pos])}" if has_task else ""),
+            file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
 
 
 def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.ndarray, pd.Series]:
@@ -454,7 +534,6 @@ def normalize(
     only those named in ``metadata_columns``.
     """
     notes: list[str] = []
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     df = df.reset_index(drop=True)
     if len(df) == 0:
         raise DashboardError("the table has no rows", file=source)
@@ -465,7 +544,9 @@ def normalize(
                            *(categories or ()), *named_proba, *named_preview], source, notes)
     # multi-task results: a long table with a task column, or label_<task>/score_<task> columns
     df, unlabelled = _multitask_long(df, label, score, prediction, task, source, notes)
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    # the canonical columns, in order, made into one frame at the end without a copy each
+    index = pd.RangeIndex(len(df))
+    out: dict[str, Any] = {}
     if len(df) == 0:
         raise DashboardError("no labelled rows in any task", file=source, column=label)
     has_task = task is not None and task in df.columns
@@ -495,7 +576,7 @@ def normalize(
         notes.append("No id column: examples are identified by their row number, so tags "
                      "follow them only while the file keeps its row order.")
     n_ids = int(id_codes.max()) + 1
-    out["id"] = id_rows.set_axis(out.index)
+    out["id"] = id_rows.set_axis(index)
     out["id_code"] = id_codes
 
     # -- split ---------------------------------------------------------------------------
@@ -570,22 +651,16 @@ def normalize(
     # -- duplicated ids within (split, model, task, train size): one int64 key, one sort -----
     n_models = int(model_codes.max()) + 1 if len(df) else 1
     n_tasks = int(task_codes.max()) + 1 if len(df) else 1
-    combined = ((((size_codes * n_tasks + task_codes) * n_models
-                  + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * n_ids
-                + id_codes)
-    ordered = np.sort(combined)
-    if (ordered[1:] == ordered[:-1]).any():
-        pos = _first(pd.Series(combined).duplicated().to_numpy())
-        raise DashboardError(
-            f"id {_show(out['id'].iloc[pos])} appears twice in split "
-            f"{_show(out['split'].iloc[pos])} for model {_show(out['model'].iloc[pos])}"
-            + (f", task {_show(out['task'].iloc[pos])}" if has_task else ""),
-            file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
+    group = (((size_codes * n_tasks + task_codes) * n_models
+              + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) \
+        if has_size or has_task else model_codes * len(SPLITS) + split_codes
+    if not _tiled_without_repeats(id_codes, n_ids, group):
+        _refuse_repeated_ids(group * n_ids + id_codes, out, df, source, id_col, has_task)
 
     # -- label ---------------------------------------------------------------------------
     _require(df, label, source, "label")
     y = df[label]
-    y_codes, y_uniques = pd.factorize(y, use_na_sentinel=True)
+    y_codes, y_uniques = _factorize(y)
     if (y_codes < 0).any():
         raise DashboardError("missing label", file=source, column=label,
                              row=_row_ref(df, _first(y_codes < 0), id_col))
@@ -726,7 +801,7 @@ def normalize(
         _require(df, c, source, "preview")
         col = df[c]
         # text previews stay one Arrow buffer (pandas' str dtype), not an object per row
-        out[c] = col.astype("str").set_axis(out.index) if col.dtype == object or \
+        out[c] = col.astype("str").set_axis(index) if col.dtype == object or \
             pd.api.types.is_string_dtype(col.dtype) else col.to_numpy(dtype=object)
     used |= set(previews)
 
@@ -766,12 +841,13 @@ def normalize(
             else col.reset_index(drop=True)
         meta_names.append(c)
     if MISLABELLED not in cat_names:
-        out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool),
-                                                   np.ones(len(out), dtype=bool))
+        unknown = np.ones(len(index), dtype=bool)
         # reviewed rows (any tag given) were judged correctly labelled unless said otherwise
         if cat_names:
-            reviewed = out[cat_names].notna().any(axis=1).to_numpy()
-            out.loc[reviewed, MISLABELLED] = False
+            reviewed = pd.DataFrame({c: out[c] for c in cat_names}, index=index,
+                                    copy=False).notna().any(axis=1).to_numpy()
+            unknown[reviewed] = False
+        out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(index), dtype=bool), unknown)
         cat_names.append(MISLABELLED)
 
     schema = Schema(
@@ -781,7 +857,7 @@ def normalize(
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )
-    return out, schema
+    return pd.DataFrame(out, index=index, copy=False), schema
 
 
 def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction: str | None,
@@ -980,11 +1056,15 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
     raw = df[col]
     if raw.dtype == bool:
         values = raw.to_numpy(dtype=np.float64)
-    elif raw.dtype in (np.float16, np.float32):
+    elif raw.dtype in (np.float16, np.float32, np.float64):
         # the user's own float type: thresholds are compared in it, as NumPy does
         values = raw.to_numpy()
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    # one pass proves the common case (every value in [0, 1], or finite); else find the row
+    if bool(((values >= 0.0) & (values <= 1.0)).all() if probabilities else
+            np.isfinite(values).all()):
+        return values
     bad = np.isnan(values)
     if bad.any():
         pos = _first(bad)
@@ -1026,7 +1106,9 @@ def release_scratch() -> None:
 def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema]:
     """Read and validate a results file; errors name the file."""
     p = Path(path)
-    df = read_file(p, id_column=kwargs.get("id", "id"))  # type: ignore[arg-type]
+    names = [kwargs.get(role, role) for role in ("split", "model", "task")]
+    df = read_file(p, id_column=kwargs.get("id", "id"),  # type: ignore[arg-type]
+                   dictionary=[str(c) for c in names if c is not None])
     return normalize(df, source=str(p), base_dir=p.resolve().parent, **kwargs)  # type: ignore[arg-type]
 
 
