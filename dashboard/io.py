@@ -303,68 +303,109 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
     block = _repeat_period(arr)  # a long table repeats its ids once per model: hash one block
-    if _provably_distinct(arr.slice(0, block).combine_chunks()):
+    # the rows keep the column's Arrow chunks as read, not copied into one
+    if _provably_distinct(arr.slice(0, block)):
         codes = np.tile(np.arange(block, dtype=np.int32 if small else np.int64),
                         len(arr) // block)
-        return codes, pd.Series(pd.array(arr.combine_chunks(), dtype="str"))
+        return codes, pd.Series(pd.array(arr, dtype="str"))
     encoded = pc.dictionary_encode(arr.slice(0, block)).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     if block < len(arr):
         codes = np.tile(codes, len(arr) // block)
     if len(encoded.dictionary) == block:  # every id of a block distinct, none missing: as read
         return (codes.astype(np.int32 if small else np.int64),
-                pd.Series(pd.array(arr.combine_chunks(), dtype="str")))
+                pd.Series(pd.array(arr, dtype="str")))
     return _as_text_rows(codes, encoded.dictionary, small)
 
 
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
-#: ``_LOW[j]``: the low ``j`` bytes of a little-endian 64-bit word
-_LOW = np.array([(1 << (8 * j)) - 1 for j in range(9)], dtype=np.uint64)
 
 
-def _provably_distinct(arr: pa.Array, widest: int = 32) -> bool:
+def _provably_distinct(arr: pa.Array | pa.ChunkedArray, widest: int = 32) -> bool:
     """True when the texts of ``arr`` are all distinct, shown by their 64-bit hashes being
     distinct (one numpy sort, several times cheaper than Arrow's hash table); False when that
     cannot be shown (a missing value, a text longer than ``widest`` bytes, equal texts or a
-    hash collision), and the caller then encodes them exactly.
-
-    Each text is read as 8-byte words straight from Arrow's data buffer (an unaligned view
-    with a 1-byte stride: one gather a word, no per-byte index), the bytes past its end
-    masked off, and mixed with its length.
+    hash collision), and the caller then encodes them exactly. A chunked column is hashed
+    chunk by chunk, never copied into one.
     """
     n = len(arr)
     if n < 2 or arr.null_count or arr.type not in (pa.large_string(), pa.string()):
         return n < 2 and not arr.null_count
-    _, offsets_buf, data_buf = arr.buffers()
-    kind = np.int64 if arr.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1,
-                            offset=arr.offset * np.dtype(kind).itemsize)
-    lengths = np.diff(offsets)
-    longest = int(lengths.max())
+    chunks = [c for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]) if len(c)]
+    h = np.empty(n, dtype=np.uint64)
+    parts, at = [], 0
+    for chunk in chunks:  # the lengths first: every text is mixed in as many words
+        offsets = _offsets(chunk)
+        lengths = h[at:at + len(chunk)].view(np.int64)
+        np.subtract(offsets[1:], offsets[:-1], out=lengths)
+        parts.append((chunk, offsets, lengths))
+        at += len(chunk)
+    longest = int(h.view(np.int64).max())
     if longest > widest:
         return False
-    first, last = int(offsets[0]), int(offsets[-1])
-    # the texts' bytes and 8 zero bytes after them, so that every 8-byte read stays inside
-    data = np.zeros(last - first + 8, dtype=np.uint8)
-    if last > first:
-        data[:last - first] = np.frombuffer(data_buf, dtype=np.uint8, count=last - first,
-                                            offset=first)
-    words = np.ndarray((last - first + 1,), dtype="<u8", buffer=data, strides=(1,))
-    starts = offsets[:-1].astype(np.int64)
-    starts -= first
-    h = lengths.astype(np.uint64) * _MIX[0]
-    with np.errstate(over="ignore"):
-        for k in range(0, longest, 8):
-            at = starts if k == 0 else np.minimum(starts + k, last - first)
-            w = words[at]
-            w &= _LOW[np.minimum(np.maximum(np.arange(longest + 1) - k, 0), 8)][lengths]
-            h ^= w
-            h *= _MIX[1]
-            h ^= h >> np.uint64(31)
-            h *= _MIX[2]
-            h ^= h >> np.uint64(29)
+    for chunk, offsets, lengths in parts:
+        _hash_texts(chunk, offsets, lengths, longest)
     h.sort()
     return not bool(np.any(h[1:] == h[:-1]))
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """A text array's n + 1 offsets into its data buffer (a view)."""
+    kind = np.int64 if arr.type == pa.large_string() else np.int32
+    return np.frombuffer(arr.buffers()[1], dtype=kind, count=len(arr) + 1,
+                         offset=arr.offset * np.dtype(kind).itemsize)
+
+
+def _hash_texts(arr: pa.Array, offsets: np.ndarray, lengths: np.ndarray, longest: int) -> None:
+    """Replace ``lengths`` (the texts' byte lengths, int64) by 64-bit hashes of the texts,
+    each mixed in ``ceil(longest / 8)`` words.
+
+    Each text is read as 8-byte words straight from Arrow's data buffer (an unaligned view
+    with a 1-byte stride: one gather a word), the bytes past its end shifted out, and mixed
+    with its length; few new arrays, as fresh memory is a large part of a load's cost.
+    """
+    n = len(arr)
+    data_buf = arr.buffers()[2]
+    first, last = int(offsets[0]), int(offsets[-1])
+    span = last - first
+    if data_buf is not None and data_buf.size - first >= span + 8:  # 8 bytes to read past
+        words = np.ndarray((span + 1,), dtype="<u8", buffer=data_buf, offset=first,
+                           strides=(1,))
+    else:
+        data = np.zeros(span + 8, dtype=np.uint8)
+        if span:
+            data[:span] = np.frombuffer(data_buf, dtype=np.uint8, count=span, offset=first)
+        words = np.ndarray((span + 1,), dtype="<u8", buffer=data, strides=(1,))
+    starts = offsets[:-1]
+    if first or starts.dtype != np.int64:
+        starts = starts.astype(np.int64)
+        starts -= first
+    short = lengths.astype(np.uint8)
+    h = lengths.view(np.uint64)
+    h *= _MIX[0]
+    shift = np.empty(n, dtype=np.uint8)
+    at = np.empty(n, dtype=np.int64) if longest > 8 else starts
+    with np.errstate(over="ignore"):
+        for k in range(0, longest, 8):
+            if k:
+                np.add(starts, k, out=at)
+                np.minimum(at, span, out=at)
+            w = words[at if k else starts]
+            # 8 x the word's bytes past the text's end, shifted out (a shift by 64 gives 0)
+            np.maximum(short, k, out=shift)
+            shift -= k
+            np.minimum(shift, 8, out=shift)
+            np.subtract(8, shift, out=shift)
+            shift *= 8
+            w <<= shift
+            w >>= shift
+            h ^= w
+            h *= _MIX[1]
+            np.right_shift(h, np.uint64(31), out=w)
+            h ^= w
+            h *= _MIX[2]
+            np.right_shift(h, np.uint64(29), out=w)
+            h ^= w
 
 
 def _repeat_period(arr: pa.ChunkedArray, most: int = 8) -> int:

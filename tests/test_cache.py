@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -328,6 +329,26 @@ def test_id_fast_paths_equal_the_exact_encoding(texts: list[str], repeats: int) 
         # same partition of the rows into examples, first appearance order
         assert (pd.factorize(codes)[0] == pd.factorize(want)[0]).all()
         assert rows.tolist() == texts * repeats
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab\x00é/", max_size=20), min_size=2, max_size=40),
+       cuts=st.lists(st.integers(0, 40), max_size=4), start=st.integers(0, 3),
+       large=st.booleans())
+def test_a_chunked_or_sliced_column_is_proven_distinct_only_when_it_is(
+        texts: list[str], cuts: list[int], start: int, large: bool) -> None:
+    import pyarrow as pa
+
+    kind = pa.large_string() if large else pa.string()
+    bounds = sorted({0, len(texts), *(c for c in cuts if c <= len(texts))})
+    arr = pa.chunked_array([pa.array(texts[a:b], type=kind) for a, b in pairwise(bounds)
+                            if b > a], type=kind).slice(min(start, len(texts) - 2))
+    values = arr.to_pylist()
+    distinct = len(set(values)) == len(values)
+    assert _provably_distinct(arr) <= distinct
+    assert _provably_distinct(arr.combine_chunks()) <= distinct
+    if distinct and max(len(v.encode()) for v in values) <= 32:  # no 64-bit collision here
+        assert _provably_distinct(arr)
 
 
 def test_distinct_texts_of_every_length_are_proven_distinct() -> None:
