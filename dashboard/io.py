@@ -237,25 +237,31 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     texts = np.array(list(map(str, pd.Index(uniques).tolist())), dtype=object)
     mixed = pd.Index(uniques).dtype == object
     if not mixed or len(set(texts.tolist())) == texts.size:
-        return codes.astype(np.int64), texts
+        return codes, texts
     merge, merged = pd.factorize(pd.Series(texts, dtype=object))
-    return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1).astype(np.int64),
+    return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1),
             np.asarray(merged, dtype=object))
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, object]:
     """``pd.factorize(series, use_na_sentinel=True)``: codes in order of first appearance,
-    -1 where missing. A categorical (a Parquet dictionary column) or a numpy integer column
-    of few distinct values (labels) is coded from its codes or values in a few vectorised
-    passes instead of a hash of every row; anything else is pandas' own."""
+    -1 where missing (in the smallest integer type for the two fast paths). A categorical (a
+    Parquet dictionary column) or a numpy integer column of few distinct values (labels) is
+    coded from its codes or values in a few vectorised passes instead of a hash of every row,
+    and without an 8-byte code a row (fresh memory is much of a load's cost); anything else
+    is pandas' own."""
     dt = series.dtype
-    if isinstance(dt, pd.CategoricalDtype) and 0 < len(dt.categories) <= 2**15:
+    if isinstance(dt, pd.CategoricalDtype) and 0 < len(dt.categories) < 2**15:
         raw = series.cat.codes.to_numpy()
         seen = pc.unique(pa.array(raw)).to_numpy(zero_copy_only=False)
         used = seen[seen >= 0].astype(np.intp)
-        lut = np.full(len(dt.categories) + 1, -1, dtype=np.intp)  # [-1] is the missing code
+        uniques = pd.CategoricalIndex(dt.categories.take(used), dtype=dt)
+        if np.array_equal(used, np.arange(len(dt.categories))):
+            return raw, uniques  # the categories are in order of first appearance, all used
+        small = np.int8 if len(dt.categories) < 2**7 else np.int16
+        lut = np.full(len(dt.categories) + 1, -1, dtype=small)  # [-1] is the missing code
         lut[used] = np.arange(used.size)
-        return lut[raw], pd.CategoricalIndex(dt.categories.take(used), dtype=dt)
+        return lut[raw], uniques
     if isinstance(dt, np.dtype) and dt.kind in "iu" and len(series):
         values = series.to_numpy()
         lo, hi = int(values.min()), int(values.max())
@@ -266,9 +272,16 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, object]:
                 if values[at] == v:
                     first.append((at, v))
             uniques = np.array([v for _, v in sorted(first)], dtype=dt)
-            lut = np.zeros(hi - lo + 1, dtype=np.intp)
+            if lo >= 0 and hi < 2**16:  # the values index the table as they are
+                lut = np.zeros(hi + 1, dtype=np.int8)
+                lut[uniques.astype(np.int64)] = np.arange(uniques.size)
+                return lut[values], pd.Index(uniques)
+            lut = np.zeros(hi - lo + 1, dtype=np.int8)
+            if lo < 0 <= hi + 1:  # a negative value indexes from the end: v -> v mod size
+                lut[uniques.astype(np.int64) % lut.size] = np.arange(uniques.size)
+                return lut[values], pd.Index(uniques)
             lut[uniques.astype(np.int64) - lo] = np.arange(uniques.size)
-            return lut[values - dt.type(lo)] if lo else lut[values], pd.Index(uniques)
+            return lut[values - dt.type(lo)], pd.Index(uniques)
     return pd.factorize(series, use_na_sentinel=True)
 
 
@@ -691,12 +704,17 @@ def normalize(
 
     # -- duplicated ids within (split, model, task, train size): one int64 key, one sort -----
     n_models = int(model_codes.max()) + 1 if len(df) else 1
-    n_tasks = int(task_codes.max()) + 1 if len(df) else 1
-    group = (((size_codes * n_tasks + task_codes) * n_models
-              + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) \
-        if has_size or has_task else model_codes * len(SPLITS) + split_codes
+    if has_size or has_task:
+        n_tasks = int(task_codes.max()) + 1 if has_task else 1
+        group = ((size_codes * n_tasks + task_codes) * n_models
+                 + model_codes.astype(np.int64)) * len(SPLITS) + split_codes
+    else:  # model and split: two bytes a row
+        group = model_codes.astype(np.int16 if n_models < 2**12 else np.int64)
+        group *= len(SPLITS)
+        group += split_codes
     if not _tiled_without_repeats(id_codes, n_ids, group):
-        _refuse_repeated_ids(group * n_ids + id_codes, out, df, source, id_col, has_task)
+        _refuse_repeated_ids(group.astype(np.int64) * n_ids + id_codes, out, df, source, id_col,
+                             has_task)
 
     # -- label ---------------------------------------------------------------------------
     _require(df, label, source, "label")
@@ -765,7 +783,10 @@ def normalize(
         else:
             declared = tuple(observed)
     # labels are matched to the declared classes by value, then text (1, 1.0, True, "1")
-    lut = np.array([_or(class_index(declared, v), -1) for v in label_values], dtype=np.int32)
+    # the smallest integer that holds a class code: one byte a row for up to 127 classes
+    code_type = np.int8 if len(declared) < 2**7 else np.int16 if len(declared) < 2**15 else \
+        np.int32
+    lut = np.array([_or(class_index(declared, v), -1) for v in label_values], dtype=code_type)
     label_code = lut[y_codes]
     if (label_code < 0).any():
         pos = _first(label_code < 0)
@@ -774,9 +795,7 @@ def normalize(
             f"({_shows(declared)})", file=source, column=label,
             row=_row_ref(df, pos, id_col))
     out["label"] = pd.Categorical.from_codes(label_code, categories=_categories(declared))
-    # the smallest integer that holds a class code: one byte a row for up to 127 classes
-    out["label_code"] = label_code.astype(np.int8 if len(declared) < 2**7 else
-                                          np.int16 if len(declared) < 2**15 else np.int32)
+    out["label_code"] = label_code
 
     if kind == "binary_score":
         if len(declared) > 2:
