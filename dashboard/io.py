@@ -486,6 +486,45 @@ def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.n
     return codes.astype(np.int32 if small else np.int64), series
 
 
+def row_groups(frame: pd.DataFrame, columns: Sequence[str]) -> dict[tuple, np.ndarray] | None:
+    """Row positions (ascending) per observed combination of the categorical ``columns``, in
+    order of first appearance: ``frame.groupby(columns, observed=True, sort=False).indices``,
+    from the columns' codes (one pass a combination when they are few, else one stable sort)
+    instead of pandas' hash of every row; None when a column is not categorical or has a
+    missing value (then ask pandas)."""
+    cols = [frame[c] for c in columns]
+    if not cols or len(frame) == 0 or not all(
+            isinstance(c.dtype, pd.CategoricalDtype) for c in cols):
+        return None
+    sizes = [len(c.cat.categories) for c in cols]
+    total = int(np.prod(sizes, dtype=np.int64))
+    if total == 0 or total >= 2**31:
+        return None
+    group = np.zeros(len(frame), dtype=np.int16 if total < 2**15 else np.int32)
+    for col, size in zip(cols, sizes, strict=True):
+        codes = col.cat.codes.to_numpy()
+        if codes.min() < 0:
+            return None
+        group *= size
+        group += codes
+    if total <= 64:
+        found = [(g, np.flatnonzero(group == g)) for g in range(total)]
+        parts = sorted((int(rows[0]), g, rows) for g, rows in found if rows.size)
+    else:
+        order = np.argsort(group, kind="stable")  # rows ascending within each combination
+        ends = np.cumsum(np.bincount(group, minlength=total))
+        parts = [(0, g, order[ends[g - 1] if g else 0:ends[g]])
+                 for g in pc.unique(pa.array(group)).to_numpy(zero_copy_only=False).tolist()]
+    out: dict[tuple, np.ndarray] = {}
+    for _, g, rows in parts:
+        key, rest = [], g
+        for col, size in zip(reversed(cols), reversed(sizes), strict=True):
+            key.append(col.cat.categories[rest % size])
+            rest //= size
+        out[tuple(reversed(key))] = rows
+    return out
+
+
 def class_index(classes: Sequence[object], value: object) -> int | None:
     """Position of ``value`` among ``classes``, matched as a user means it.
 

@@ -180,9 +180,11 @@ class Results(t.HasTraits):
         group = ["model", "task", "split"] if self._tasks else ["model", "split"]
         # row positions per (model, split): int32 halves them (80 -> 40 MB at 10M rows)
         pos_type = np.int32 if len(frame) < 2**31 else np.int64
+        from dashboard.io import row_groups  # pandas' groupby, from the codes (issue 22)
+
         self._index = dict(positions) if positions is not None else \
-            {k: np.asarray(v, dtype=pos_type) for k, v in
-             frame.groupby(group, observed=True, sort=False).indices.items()}
+            {k: np.asarray(v, dtype=pos_type) for k, v in (row_groups(frame, group) or
+             frame.groupby(group, observed=True, sort=False).indices).items()}
         models = tuple(pd.unique(frame["model"]))
         self._models = models
         #: per task, each score scale's threshold (the current task's live in the trait)
