@@ -286,7 +286,16 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, object]:
 
 
 def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Integer codes per row (-1 where missing) and the rows' ids as Arrow-backed text.
+    """Integer codes per row (-1 where missing) and the rows' ids as Arrow-backed text
+    (:func:`_encode_ids` without its block)."""
+    codes, rows, _ = _encode_ids(series)
+    return codes, rows
+
+
+def _encode_ids(series: pd.Series) -> tuple[np.ndarray, pd.Series, int]:
+    """Integer codes per row (-1 where missing), the rows' ids as Arrow-backed text, and the
+    block ``b`` when the codes are known to be 0..b-1 repeated block after block (0 if not
+    known: the caller checks what it needs on the codes).
 
     Ids are the one per-row text column: kept as one Arrow string buffer (a few bytes an
     id), never as a Python object per row. Text ids are encoded by Arrow; integer ids are
@@ -307,12 +316,13 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
             series.dtype, pd.CategoricalDtype):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         texts = pa.array(np.asarray(uniques)).cast(pa.large_string())
-        return _as_text_rows(codes, texts, small)
+        return (*_as_text_rows(codes, texts, small), 0)
     else:
         arr = None
     if arr is None:
         codes, texts = _text_codes(series)
-        return _as_text_rows(codes, pa.array(texts.tolist(), type=pa.large_string()), small)
+        return (*_as_text_rows(codes, pa.array(texts.tolist(), type=pa.large_string()), small),
+                0)
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
     block = _repeat_period(arr)  # a long table repeats its ids once per model: hash one block
@@ -320,15 +330,16 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if _provably_distinct(arr.slice(0, block)):
         codes = np.tile(np.arange(block, dtype=np.int32 if small else np.int64),
                         len(arr) // block)
-        return codes, pd.Series(pd.array(arr, dtype="str"))
+        return codes, pd.Series(pd.array(arr, dtype="str")), block
     encoded = pc.dictionary_encode(arr.slice(0, block)).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     if block < len(arr):
         codes = np.tile(codes, len(arr) // block)
     if len(encoded.dictionary) == block:  # every id of a block distinct, none missing: as read
+        tiled = block if np.array_equal(codes[:block], np.arange(block)) else 0
         return (codes.astype(np.int32 if small else np.int64),
-                pd.Series(pd.array(arr, dtype="str")))
-    return _as_text_rows(codes, encoded.dictionary, small)
+                pd.Series(pd.array(arr, dtype="str")), tiled)
+    return (*_as_text_rows(codes, encoded.dictionary, small), 0)
 
 
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
@@ -446,16 +457,17 @@ def _repeat_period(arr: pa.ChunkedArray, most: int = 8) -> int:
 
 
 def _tiled_without_repeats(id_codes: np.ndarray, n_ids: int, group: np.ndarray,
-                           most: int = 8) -> bool:
+                           known: bool = False, most: int = 8) -> bool:
     """True when the ids are 0..n_ids-1 repeated block after block (a long table written
     model by model, as :func:`_id_codes` encodes it) and no id has the same ``group``
     (model, split, task, size) in two blocks: then no id repeats within a group, shown by
-    comparing blocks instead of sorting every row. False: not shown, the caller sorts."""
+    comparing blocks instead of sorting every row. False: not shown, the caller sorts.
+    ``known``: the codes are tiled by construction (not checked again)."""
     n = id_codes.size
     if n_ids < 1 or n % n_ids or n // n_ids > most:
         return False
     k = n // n_ids
-    if not np.array_equal(id_codes.reshape(k, n_ids),
+    if not known and not np.array_equal(id_codes.reshape(k, n_ids),
                           np.broadcast_to(np.arange(n_ids, dtype=id_codes.dtype), (k, n_ids))):
         return False
     blocks = group.reshape(k, n_ids)
@@ -659,16 +671,17 @@ def normalize(
     if id is not None and id != "id" and id_col is None:
         _require(df, id, source, "id")
     if id_col is not None:
-        id_codes, id_rows = _id_codes(df[id_col])
-        if (id_codes < 0).any():
+        id_codes, id_rows, block = _encode_ids(df[id_col])
+        if not block and (id_codes < 0).any():
             raise DashboardError("missing example id", file=source, column=id_col,
                                  row=_row_ref(df, _first(id_codes < 0), None))
     else:
         id_codes = np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64)
+        block = len(df)
         id_rows = pd.Series(pd.array(pa.array(id_codes).cast(pa.string()), dtype="str"))
         notes.append("No id column: examples are identified by their row number, so tags "
                      "follow them only while the file keeps its row order.")
-    n_ids = int(id_codes.max()) + 1
+    n_ids = block or int(id_codes.max()) + 1
     out["id"] = id_rows.set_axis(index)
     out["id_code"] = id_codes
 
@@ -751,7 +764,7 @@ def normalize(
         group = model_codes.astype(np.int16 if n_models < 2**12 else np.int64)
         group *= len(SPLITS)
         group += split_codes
-    if not _tiled_without_repeats(id_codes, n_ids, group):
+    if not _tiled_without_repeats(id_codes, n_ids, group, known=bool(block)):
         _refuse_repeated_ids(group.astype(np.int64) * n_ids + id_codes, out, df, source, id_col,
                              has_task)
 
