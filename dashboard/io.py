@@ -969,7 +969,18 @@ def normalize(
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )
-    return pd.DataFrame(out, index=index, copy=False), schema
+    return pd.DataFrame({k: _alone(v) for k, v in out.items()}, index=index, copy=False), schema
+
+
+def _alone(values: Any) -> Any:
+    """A column as it is, or a copy when it is a view into a larger array it would keep alive
+    (a float column of a 2-D pandas block that also holds columns left out)."""
+    if not isinstance(values, np.ndarray):
+        return values
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return values if root.nbytes <= values.nbytes else values.copy()
 
 
 def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction: str | None,
