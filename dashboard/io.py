@@ -391,19 +391,20 @@ def _hash_texts(arr: pa.Array, offsets: np.ndarray, lengths: np.ndarray, longest
     n = len(arr)
     data_buf = arr.buffers()[2]
     first, last = int(offsets[0]), int(offsets[-1])
-    span = last - first
-    if data_buf is not None and data_buf.size - first >= span + 8:  # 8 bytes to read past
-        words = np.ndarray((span + 1,), dtype="<u8", buffer=data_buf, offset=first,
-                           strides=(1,))
+    starts = offsets[:-1]
+    if data_buf is not None and data_buf.size >= last + 8:  # 8 bytes to read past the last
+        # a word at every byte of the buffer: the offsets index it as they are
+        span = last
+        words = np.ndarray((span + 1,), dtype="<u8", buffer=data_buf, strides=(1,))
     else:
+        span = last - first
         data = np.zeros(span + 8, dtype=np.uint8)
         if span:
             data[:span] = np.frombuffer(data_buf, dtype=np.uint8, count=span, offset=first)
         words = np.ndarray((span + 1,), dtype="<u8", buffer=data, strides=(1,))
-    starts = offsets[:-1]
-    if first or starts.dtype != np.int64:
+        starts = starts - first
+    if starts.dtype != np.int64:
         starts = starts.astype(np.int64)
-        starts -= first
     short = lengths.astype(np.uint8)
     h = lengths.view(np.uint64)
     h *= _MIX[0]
