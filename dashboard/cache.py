@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import sys
@@ -59,10 +60,28 @@ def content_fingerprint(path: str | Path) -> str:
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
-        with open(f, "rb") as fh:
+        _hash_file(f, h)
+    return h.hexdigest()
+
+
+def _hash_file(f: Path, h: Any) -> None:
+    """Feed a file's bytes to ``h``: hashed where the system keeps them (a read-only map of
+    the page cache), not copied into this process first; read in chunks if it cannot be
+    mapped (an empty or special file)."""
+    with open(f, "rb") as fh:
+        try:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
             while chunk := fh.read(_CHUNK):
                 h.update(chunk)
-    return h.hexdigest()
+            return
+        with mapped:
+            view = memoryview(mapped)
+            try:
+                for at in range(0, len(view), _CHUNK):
+                    h.update(view[at:at + _CHUNK])
+            finally:
+                view.release()
 
 
 _DIGEST: str | None = None

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,10 +85,13 @@ class Schema:
         return len(self.classes) > 2
 
 
-def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
+def read_file(path: str | Path, id_column: str | None = "id",
+              dictionary: Sequence[str] = ()) -> pd.DataFrame:
     """Read CSV, Parquet or JSON Lines into a frame; unreadable or empty files raise clearly.
 
-    The id column of a CSV is read as text, so ids such as "007" keep their zeros.
+    The id column of a CSV is read as text, so ids such as "007" keep their zeros. Text
+    columns of a Parquet file named in ``dictionary`` (the split and model names: few
+    distinct values) come as categoricals, decoded once per distinct value, not per row.
     """
     p = Path(path)
     name = str(p)
@@ -102,9 +106,10 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     if ext in (".gz", ".bz2", ".zip", ".xz", ".zst") and len(suffixes) > 1:
         ext = suffixes[-2]
     try:
-        _refuse_repeated_columns(_column_names(p, ext), name)
+        if ext not in (".parquet", ".pq"):
+            _refuse_repeated_columns(_column_names(p, ext), name)
         if ext in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
+            df = _read_parquet(p, name, dictionary)
         elif ext in (".jsonl", ".ndjson") or (ext == ".json" and _looks_like_jsonl(p)):
             df = pd.read_json(p, lines=True, dtype=False)
         elif ext == ".json":
@@ -131,13 +136,22 @@ def read_file(path: str | Path, id_column: str | None = "id") -> pd.DataFrame:
     return df
 
 
-def _column_names(p: Path, ext: str) -> list[str]:
-    """A Parquet file's or a CSV's column names as written (pandas renames a CSV's repeated
-    name to ``name.1``, and pyarrow fails on a repeated Parquet name later); [] otherwise."""
-    if ext in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+def _read_parquet(p: Path, name: str, dictionary: Sequence[str]) -> pd.DataFrame:
+    """A Parquet file as pandas reads it, its text columns named in ``dictionary`` as
+    categoricals; a column name written twice is refused first (pyarrow fails on it later)."""
+    import pyarrow.parquet as pq
 
-        return [str(n) for n in pq.read_schema(p).names]
+    schema = pq.read_schema(p)
+    _refuse_repeated_columns([str(n) for n in schema.names], name)
+    wanted = set(dictionary)
+    texts = [f.name for f in schema if f.name in wanted and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    return pd.read_parquet(p, read_dictionary=texts) if texts else pd.read_parquet(p)
+
+
+def _column_names(p: Path, ext: str) -> list[str]:
+    """A CSV's column names as written (pandas renames a repeated name to ``name.1``);
+    [] for other kinds."""
     if ext in (".csv", ".tsv", ".txt"):
         head = pd.read_csv(p, sep="\t" if ext == ".tsv" else ",", header=None, nrows=1,
                            dtype=str, keep_default_na=False)
@@ -219,18 +233,69 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Values whose text is equal (1 and "1") share a code. Only distinct values are turned
     into strings, so a column of few values costs one hash pass, not a str() per row.
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = _factorize(series)
     texts = np.array(list(map(str, pd.Index(uniques).tolist())), dtype=object)
     mixed = pd.Index(uniques).dtype == object
     if not mixed or len(set(texts.tolist())) == texts.size:
-        return codes.astype(np.int64), texts
+        return codes, texts
     merge, merged = pd.factorize(pd.Series(texts, dtype=object))
-    return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1).astype(np.int64),
+    return (np.where(codes >= 0, merge[np.maximum(codes, 0)], -1),
             np.asarray(merged, dtype=object))
 
 
+def _factorize(series: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(series, use_na_sentinel=True)``: codes in order of first appearance,
+    -1 where missing (in the smallest integer type for the two fast paths). A categorical (a
+    Parquet dictionary column) or a numpy integer column of few distinct values (labels) is
+    coded from its codes or values in a few vectorised passes instead of a hash of every row,
+    and without an 8-byte code a row (fresh memory is much of a load's cost); anything else
+    is pandas' own."""
+    dt = series.dtype
+    if isinstance(dt, pd.CategoricalDtype) and 0 < len(dt.categories) < 2**15:
+        raw = series.cat.codes.to_numpy()
+        seen = pc.unique(pa.array(raw)).to_numpy(zero_copy_only=False)
+        used = seen[seen >= 0].astype(np.intp)
+        uniques = pd.CategoricalIndex(dt.categories.take(used), dtype=dt)
+        if np.array_equal(used, np.arange(len(dt.categories))):
+            return raw, uniques  # the categories are in order of first appearance, all used
+        small = np.int8 if len(dt.categories) < 2**7 else np.int16
+        lut = np.full(len(dt.categories) + 1, -1, dtype=small)  # [-1] is the missing code
+        lut[used] = np.arange(used.size)
+        return lut[raw], uniques
+    if isinstance(dt, np.dtype) and dt.kind in "iu" and len(series):
+        values = series.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 16:
+            first = []
+            for v in range(lo, hi + 1):
+                at = int(np.argmax(values == v))
+                if values[at] == v:
+                    first.append((at, v))
+            uniques = np.array([v for _, v in sorted(first)], dtype=dt)
+            if lo >= 0 and hi < 2**16:  # the values index the table as they are
+                lut = np.zeros(hi + 1, dtype=np.int8)
+                lut[uniques.astype(np.int64)] = np.arange(uniques.size)
+                return lut[values], pd.Index(uniques)
+            lut = np.zeros(hi - lo + 1, dtype=np.int8)
+            if lo < 0 <= hi + 1:  # a negative value indexes from the end: v -> v mod size
+                lut[uniques.astype(np.int64) % lut.size] = np.arange(uniques.size)
+                return lut[values], pd.Index(uniques)
+            lut[uniques.astype(np.int64) - lo] = np.arange(uniques.size)
+            return lut[values - dt.type(lo)], pd.Index(uniques)
+    return pd.factorize(series, use_na_sentinel=True)
+
+
 def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Integer codes per row (-1 where missing) and the rows' ids as Arrow-backed text.
+    """Integer codes per row (-1 where missing) and the rows' ids as Arrow-backed text
+    (:func:`_encode_ids` without its block)."""
+    codes, rows, _ = _encode_ids(series)
+    return codes, rows
+
+
+def _encode_ids(series: pd.Series) -> tuple[np.ndarray, pd.Series, int]:
+    """Integer codes per row (-1 where missing), the rows' ids as Arrow-backed text, and the
+    block ``b`` when the codes are known to be 0..b-1 repeated block after block (0 if not
+    known: the caller checks what it needs on the codes).
 
     Ids are the one per-row text column: kept as one Arrow string buffer (a few bytes an
     id), never as a Python object per row. Text ids are encoded by Arrow; integer ids are
@@ -251,71 +316,121 @@ def _id_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
             series.dtype, pd.CategoricalDtype):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         texts = pa.array(np.asarray(uniques)).cast(pa.large_string())
-        return _as_text_rows(codes, texts, small)
+        return (*_as_text_rows(codes, texts, small), 0)
     else:
         arr = None
     if arr is None:
         codes, texts = _text_codes(series)
-        return _as_text_rows(codes, pa.array(texts.tolist(), type=pa.large_string()), small)
+        return (*_as_text_rows(codes, pa.array(texts.tolist(), type=pa.large_string()), small),
+                0)
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
     block = _repeat_period(arr)  # a long table repeats its ids once per model: hash one block
-    if _provably_distinct(arr.slice(0, block).combine_chunks()):
+    # the rows keep the column's Arrow chunks as read, not copied into one
+    if _provably_distinct(arr.slice(0, block)):
         codes = np.tile(np.arange(block, dtype=np.int32 if small else np.int64),
                         len(arr) // block)
-        return codes, pd.Series(pd.array(arr.combine_chunks(), dtype="str"))
+        return codes, pd.Series(pd.array(arr, dtype="str")), block
     encoded = pc.dictionary_encode(arr.slice(0, block)).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     if block < len(arr):
         codes = np.tile(codes, len(arr) // block)
     if len(encoded.dictionary) == block:  # every id of a block distinct, none missing: as read
+        tiled = block if np.array_equal(codes[:block], np.arange(block)) else 0
         return (codes.astype(np.int32 if small else np.int64),
-                pd.Series(pd.array(arr.combine_chunks(), dtype="str")))
-    return _as_text_rows(codes, encoded.dictionary, small)
+                pd.Series(pd.array(arr, dtype="str")), tiled)
+    return (*_as_text_rows(codes, encoded.dictionary, small), 0)
 
 
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
 
-def _provably_distinct(arr: pa.Array, widest: int = 32) -> bool:
+def _provably_distinct(arr: pa.Array | pa.ChunkedArray, widest: int = 32) -> bool:
     """True when the texts of ``arr`` are all distinct, shown by their 64-bit hashes being
-    distinct (one numpy sort, ~4x cheaper than Arrow's hash table); False when that cannot
-    be shown (a missing value, a text longer than ``widest`` bytes, equal texts or a hash
-    collision), and the caller then encodes them exactly.
+    distinct (one numpy sort, several times cheaper than Arrow's hash table); False when that
+    cannot be shown (a missing value, a text longer than ``widest`` bytes, equal texts or a
+    hash collision), and the caller then encodes them exactly. A chunked column is hashed
+    chunk by chunk, never copied into one.
     """
     n = len(arr)
     if n < 2 or arr.null_count or arr.type not in (pa.large_string(), pa.string()):
         return n < 2 and not arr.null_count
-    _, offsets_buf, data_buf = arr.buffers()
-    kind = np.int64 if arr.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1,
-                            offset=arr.offset * np.dtype(kind).itemsize).astype(np.int64)
-    lengths = np.diff(offsets)
-    longest = int(lengths.max())
+    chunks = [c for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]) if len(c)]
+    h = np.empty(n, dtype=np.uint64)
+    parts, at = [], 0
+    for chunk in chunks:  # the lengths first: every text is mixed in as many words
+        offsets = _offsets(chunk)
+        lengths = h[at:at + len(chunk)].view(np.int64)
+        np.subtract(offsets[1:], offsets[:-1], out=lengths)
+        parts.append((chunk, offsets, lengths))
+        at += len(chunk)
+    longest = int(h.view(np.int64).max())
     if longest > widest:
         return False
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else \
-        np.zeros(1, np.uint8)
-    starts = offsets[:-1]
-    h = np.empty(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for size in np.unique(lengths):  # texts of one length: one 2-D gather of their bytes
-            rows = np.flatnonzero(lengths == size)
-            width = max((int(size) + 7) // 8 * 8, 8)
-            table = np.zeros((rows.size, width), dtype=np.uint8)
-            if size:
-                table[:, :size] = data[starts[rows][:, None] + np.arange(size)]
-            words = table.view(np.uint64)
-            g = np.full(rows.size, np.uint64(int(size)) * _MIX[0], dtype=np.uint64)
-            for k in range(words.shape[1]):
-                g ^= words[:, k]
-                g *= _MIX[1]
-                g ^= g >> np.uint64(31)
-                g *= _MIX[2]
-                g ^= g >> np.uint64(29)
-            h[rows] = g
+    for chunk, offsets, lengths in parts:
+        _hash_texts(chunk, offsets, lengths, longest)
     h.sort()
     return not bool(np.any(h[1:] == h[:-1]))
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """A text array's n + 1 offsets into its data buffer (a view)."""
+    kind = np.int64 if arr.type == pa.large_string() else np.int32
+    return np.frombuffer(arr.buffers()[1], dtype=kind, count=len(arr) + 1,
+                         offset=arr.offset * np.dtype(kind).itemsize)
+
+
+def _hash_texts(arr: pa.Array, offsets: np.ndarray, lengths: np.ndarray, longest: int) -> None:
+    """Replace ``lengths`` (the texts' byte lengths, int64) by 64-bit hashes of the texts,
+    each mixed in ``ceil(longest / 8)`` words.
+
+    Each text is read as 8-byte words straight from Arrow's data buffer (an unaligned view
+    with a 1-byte stride: one gather a word), the bytes past its end shifted out, and mixed
+    with its length; few new arrays, as fresh memory is a large part of a load's cost.
+    """
+    n = len(arr)
+    data_buf = arr.buffers()[2]
+    first, last = int(offsets[0]), int(offsets[-1])
+    starts = offsets[:-1]
+    if data_buf is not None and data_buf.size >= last + 8:  # 8 bytes to read past the last
+        # a word at every byte of the buffer: the offsets index it as they are
+        span = last
+        words = np.ndarray((span + 1,), dtype="<u8", buffer=data_buf, strides=(1,))
+    else:
+        span = last - first
+        data = np.zeros(span + 8, dtype=np.uint8)
+        if span:
+            data[:span] = np.frombuffer(data_buf, dtype=np.uint8, count=span, offset=first)
+        words = np.ndarray((span + 1,), dtype="<u8", buffer=data, strides=(1,))
+        starts = starts - first
+    if starts.dtype != np.int64:
+        starts = starts.astype(np.int64)
+    short = lengths.astype(np.uint8)
+    h = lengths.view(np.uint64)
+    h *= _MIX[0]
+    shift = np.empty(n, dtype=np.uint8)
+    at = np.empty(n, dtype=np.int64) if longest > 8 else starts
+    with np.errstate(over="ignore"):
+        for k in range(0, longest, 8):
+            if k:
+                np.add(starts, k, out=at)
+                np.minimum(at, span, out=at)
+            w = words[at if k else starts]
+            # 8 x the word's bytes past the text's end, shifted out (a shift by 64 gives 0)
+            np.maximum(short, k, out=shift)
+            shift -= k
+            np.minimum(shift, 8, out=shift)
+            np.subtract(8, shift, out=shift)
+            shift *= 8
+            w <<= shift
+            w >>= shift
+            h ^= w
+            h *= _MIX[1]
+            np.right_shift(h, np.uint64(31), out=w)
+            h ^= w
+            h *= _MIX[2]
+            np.right_shift(h, np.uint64(29), out=w)
+            h ^= w
 
 
 def _repeat_period(arr: pa.ChunkedArray, most: int = 8) -> int:
@@ -342,6 +457,38 @@ def _repeat_period(arr: pa.ChunkedArray, most: int = 8) -> int:
     return n
 
 
+def _tiled_without_repeats(id_codes: np.ndarray, n_ids: int, group: np.ndarray,
+                           known: bool = False, most: int = 8) -> bool:
+    """True when the ids are 0..n_ids-1 repeated block after block (a long table written
+    model by model, as :func:`_id_codes` encodes it) and no id has the same ``group``
+    (model, split, task, size) in two blocks: then no id repeats within a group, shown by
+    comparing blocks instead of sorting every row. False: not shown, the caller sorts.
+    ``known``: the codes are tiled by construction (not checked again)."""
+    n = id_codes.size
+    if n_ids < 1 or n % n_ids or n // n_ids > most:
+        return False
+    k = n // n_ids
+    if not known and not np.array_equal(id_codes.reshape(k, n_ids),
+                          np.broadcast_to(np.arange(n_ids, dtype=id_codes.dtype), (k, n_ids))):
+        return False
+    blocks = group.reshape(k, n_ids)
+    return not any(bool((blocks[i] == blocks[j]).any())
+                   for i in range(k) for j in range(i + 1, k))
+
+
+def _refuse_repeated_ids(combined: np.ndarray, out: Mapping[str, Any], df: pd.DataFrame,
+                         source: str, id_col: str | None, has_task: bool) -> None:
+    """Raise on the first row whose (group, id) key an earlier row holds; one sort."""
+    ordered = np.sort(combined)
+    if (ordered[1:] == ordered[:-1]).any():
+        pos = _first(pd.Series(combined).duplicated().to_numpy())
+        raise DashboardError(
+            f"id {_show(out['id'].iloc[pos])} appears twice in split "
+            f"{_show(out['split'][pos])} for model {_show(out['model'][pos])}"
+            + (f", task {_show(out['task'][pos])}" if has_task else ""),
+            file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
+
+
 def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.ndarray, pd.Series]:
     """Codes and each row's text (the distinct ``texts`` taken by code) as an Arrow column."""
     rows = texts.take(pa.array(np.maximum(codes, 0))) if len(texts) else \
@@ -350,6 +497,45 @@ def _as_text_rows(codes: np.ndarray, texts: pa.Array, small: bool) -> tuple[np.n
     if (codes < 0).any():
         series = series.where(codes >= 0)
     return codes.astype(np.int32 if small else np.int64), series
+
+
+def row_groups(frame: pd.DataFrame, columns: Sequence[str]) -> dict[tuple, np.ndarray] | None:
+    """Row positions (ascending) per observed combination of the categorical ``columns``, in
+    order of first appearance: ``frame.groupby(columns, observed=True, sort=False).indices``,
+    from the columns' codes (one pass a combination when they are few, else one stable sort)
+    instead of pandas' hash of every row; None when a column is not categorical or has a
+    missing value (then ask pandas)."""
+    cols = [frame[c] for c in columns]
+    if not cols or len(frame) == 0 or not all(
+            isinstance(c.dtype, pd.CategoricalDtype) for c in cols):
+        return None
+    sizes = [len(c.cat.categories) for c in cols]
+    total = int(np.prod(sizes, dtype=np.int64))
+    if total == 0 or total >= 2**31:
+        return None
+    group = np.zeros(len(frame), dtype=np.int16 if total < 2**15 else np.int32)
+    for col, size in zip(cols, sizes, strict=True):
+        codes = col.cat.codes.to_numpy()
+        if codes.min() < 0:
+            return None
+        group *= size
+        group += codes
+    if total <= 64:
+        found = [(g, np.flatnonzero(group == g)) for g in range(total)]
+        parts = sorted((int(rows[0]), g, rows) for g, rows in found if rows.size)
+    else:
+        order = np.argsort(group, kind="stable")  # rows ascending within each combination
+        ends = np.cumsum(np.bincount(group, minlength=total))
+        parts = [(0, g, order[ends[g - 1] if g else 0:ends[g]])
+                 for g in pc.unique(pa.array(group)).to_numpy(zero_copy_only=False).tolist()]
+    out: dict[tuple, np.ndarray] = {}
+    for _, g, rows in parts:
+        key, rest = [], g
+        for col, size in zip(reversed(cols), reversed(sizes), strict=True):
+            key.append(col.cat.categories[rest % size])
+            rest //= size
+        out[tuple(reversed(key))] = rows
+    return out
 
 
 def class_index(classes: Sequence[object], value: object) -> int | None:
@@ -454,7 +640,6 @@ def normalize(
     only those named in ``metadata_columns``.
     """
     notes: list[str] = []
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     df = df.reset_index(drop=True)
     if len(df) == 0:
         raise DashboardError("the table has no rows", file=source)
@@ -465,7 +650,9 @@ def normalize(
                            *(categories or ()), *named_proba, *named_preview], source, notes)
     # multi-task results: a long table with a task column, or label_<task>/score_<task> columns
     df, unlabelled = _multitask_long(df, label, score, prediction, task, source, notes)
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    # the canonical columns, in order, made into one frame at the end without a copy each
+    index = pd.RangeIndex(len(df))
+    out: dict[str, Any] = {}
     if len(df) == 0:
         raise DashboardError("no labelled rows in any task", file=source, column=label)
     has_task = task is not None and task in df.columns
@@ -485,17 +672,18 @@ def normalize(
     if id is not None and id != "id" and id_col is None:
         _require(df, id, source, "id")
     if id_col is not None:
-        id_codes, id_rows = _id_codes(df[id_col])
-        if (id_codes < 0).any():
+        id_codes, id_rows, block = _encode_ids(df[id_col])
+        if not block and (id_codes < 0).any():
             raise DashboardError("missing example id", file=source, column=id_col,
                                  row=_row_ref(df, _first(id_codes < 0), None))
     else:
         id_codes = np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64)
+        block = len(df)
         id_rows = pd.Series(pd.array(pa.array(id_codes).cast(pa.string()), dtype="str"))
         notes.append("No id column: examples are identified by their row number, so tags "
                      "follow them only while the file keeps its row order.")
-    n_ids = int(id_codes.max()) + 1
-    out["id"] = id_rows.set_axis(out.index)
+    n_ids = block or int(id_codes.max()) + 1
+    out["id"] = id_rows.set_axis(index)
     out["id_code"] = id_codes
 
     # -- split ---------------------------------------------------------------------------
@@ -569,23 +757,22 @@ def normalize(
 
     # -- duplicated ids within (split, model, task, train size): one int64 key, one sort -----
     n_models = int(model_codes.max()) + 1 if len(df) else 1
-    n_tasks = int(task_codes.max()) + 1 if len(df) else 1
-    combined = ((((size_codes * n_tasks + task_codes) * n_models
-                  + model_codes.astype(np.int64)) * len(SPLITS) + split_codes) * n_ids
-                + id_codes)
-    ordered = np.sort(combined)
-    if (ordered[1:] == ordered[:-1]).any():
-        pos = _first(pd.Series(combined).duplicated().to_numpy())
-        raise DashboardError(
-            f"id {_show(out['id'].iloc[pos])} appears twice in split "
-            f"{_show(out['split'].iloc[pos])} for model {_show(out['model'].iloc[pos])}"
-            + (f", task {_show(out['task'].iloc[pos])}" if has_task else ""),
-            file=source, column=id_col or "id", row=_row_ref(df, pos, id_col))
+    if has_size or has_task:
+        n_tasks = int(task_codes.max()) + 1 if has_task else 1
+        group = ((size_codes * n_tasks + task_codes) * n_models
+                 + model_codes.astype(np.int64)) * len(SPLITS) + split_codes
+    else:  # model and split: two bytes a row
+        group = model_codes.astype(np.int16 if n_models < 2**12 else np.int64)
+        group *= len(SPLITS)
+        group += split_codes
+    if not _tiled_without_repeats(id_codes, n_ids, group, known=bool(block)):
+        _refuse_repeated_ids(group.astype(np.int64) * n_ids + id_codes, out, df, source, id_col,
+                             has_task)
 
     # -- label ---------------------------------------------------------------------------
     _require(df, label, source, "label")
     y = df[label]
-    y_codes, y_uniques = pd.factorize(y, use_na_sentinel=True)
+    y_codes, y_uniques = _factorize(y)
     if (y_codes < 0).any():
         raise DashboardError("missing label", file=source, column=label,
                              row=_row_ref(df, _first(y_codes < 0), id_col))
@@ -649,7 +836,10 @@ def normalize(
         else:
             declared = tuple(observed)
     # labels are matched to the declared classes by value, then text (1, 1.0, True, "1")
-    lut = np.array([_or(class_index(declared, v), -1) for v in label_values], dtype=np.int32)
+    # the smallest integer that holds a class code: one byte a row for up to 127 classes
+    code_type = np.int8 if len(declared) < 2**7 else np.int16 if len(declared) < 2**15 else \
+        np.int32
+    lut = np.array([_or(class_index(declared, v), -1) for v in label_values], dtype=code_type)
     label_code = lut[y_codes]
     if (label_code < 0).any():
         pos = _first(label_code < 0)
@@ -658,9 +848,7 @@ def normalize(
             f"({_shows(declared)})", file=source, column=label,
             row=_row_ref(df, pos, id_col))
     out["label"] = pd.Categorical.from_codes(label_code, categories=_categories(declared))
-    # the smallest integer that holds a class code: one byte a row for up to 127 classes
-    out["label_code"] = label_code.astype(np.int8 if len(declared) < 2**7 else
-                                          np.int16 if len(declared) < 2**15 else np.int32)
+    out["label_code"] = label_code
 
     if kind == "binary_score":
         if len(declared) > 2:
@@ -726,7 +914,7 @@ def normalize(
         _require(df, c, source, "preview")
         col = df[c]
         # text previews stay one Arrow buffer (pandas' str dtype), not an object per row
-        out[c] = col.astype("str").set_axis(out.index) if col.dtype == object or \
+        out[c] = col.astype("str").set_axis(index) if col.dtype == object or \
             pd.api.types.is_string_dtype(col.dtype) else col.to_numpy(dtype=object)
     used |= set(previews)
 
@@ -766,12 +954,13 @@ def normalize(
             else col.reset_index(drop=True)
         meta_names.append(c)
     if MISLABELLED not in cat_names:
-        out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool),
-                                                   np.ones(len(out), dtype=bool))
+        unknown = np.ones(len(index), dtype=bool)
         # reviewed rows (any tag given) were judged correctly labelled unless said otherwise
         if cat_names:
-            reviewed = out[cat_names].notna().any(axis=1).to_numpy()
-            out.loc[reviewed, MISLABELLED] = False
+            reviewed = pd.DataFrame({c: out[c] for c in cat_names}, index=index,
+                                    copy=False).notna().any(axis=1).to_numpy()
+            unknown[reviewed] = False
+        out[MISLABELLED] = pd.arrays.BooleanArray(np.zeros(len(index), dtype=bool), unknown)
         cat_names.append(MISLABELLED)
 
     schema = Schema(
@@ -781,7 +970,18 @@ def normalize(
         has_weight=has_weight, probabilities=probabilities, source=source, base_dir=base_dir,
         notes=tuple(notes),
     )
-    return out, schema
+    return pd.DataFrame({k: _alone(v) for k, v in out.items()}, index=index, copy=False), schema
+
+
+def _alone(values: Any) -> Any:
+    """A column as it is, or a copy when it is a view into a larger array it would keep alive
+    (a float column of a 2-D pandas block that also holds columns left out)."""
+    if not isinstance(values, np.ndarray):
+        return values
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return values if root.nbytes <= values.nbytes else values.copy()
 
 
 def _multitask_long(df: pd.DataFrame, label: str, score: str | None, prediction: str | None,
@@ -980,11 +1180,15 @@ def _numeric(df: pd.DataFrame, col: str, source: str, id_col: str | None,
     raw = df[col]
     if raw.dtype == bool:
         values = raw.to_numpy(dtype=np.float64)
-    elif raw.dtype in (np.float16, np.float32):
+    elif raw.dtype in (np.float16, np.float32, np.float64):
         # the user's own float type: thresholds are compared in it, as NumPy does
         values = raw.to_numpy()
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    # one pass proves the common case (every value in [0, 1], or finite); else find the row
+    if bool(((values >= 0.0) & (values <= 1.0)).all() if probabilities else
+            np.isfinite(values).all()):
+        return values
     bad = np.isnan(values)
     if bad.any():
         pos = _first(bad)
@@ -1026,7 +1230,9 @@ def release_scratch() -> None:
 def load_table(path: str | Path, **kwargs: object) -> tuple[pd.DataFrame, Schema]:
     """Read and validate a results file; errors name the file."""
     p = Path(path)
-    df = read_file(p, id_column=kwargs.get("id", "id"))  # type: ignore[arg-type]
+    names = [kwargs.get(role, role) for role in ("split", "model", "task")]
+    df = read_file(p, id_column=kwargs.get("id", "id"),  # type: ignore[arg-type]
+                   dictionary=[str(c) for c in names if c is not None])
     return normalize(df, source=str(p), base_dir=p.resolve().parent, **kwargs)  # type: ignore[arg-type]
 
 

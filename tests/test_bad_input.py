@@ -101,6 +101,21 @@ def test_duplicated_id_within_split_and_model(tmp_path: Path) -> None:
     assert Results.from_frame(long).models == ("A", "B")
 
 
+def test_an_id_repeated_in_one_model_of_a_long_parquet_table_is_named(tmp_path: Path) -> None:
+    # a long table written model by model repeats its ids block after block: the repeat check
+    # compares the blocks, and a row of block B labelled model A is still caught and named
+    long = pd.concat([good_frame().assign(model="A"), good_frame().assign(model="B")],
+                     ignore_index=True)
+    path = tmp_path / "results.parquet"
+    long.to_parquet(path, index=False)
+    assert Results.from_file(path).models == ("A", "B")
+    long.loc[8 + 3, "model"] = "A"
+    long.to_parquet(path, index=False)
+    msg = load_error(path)
+    assert "column 'id'" in msg and "row 12 (id 'ex3')" in msg
+    assert "appears twice in split 'dev' for model 'A'" in msg
+
+
 def test_empty_dev_split(tmp_path: Path) -> None:
     df = good_frame()
     df["split"] = ["train"] * 4 + ["test"] * 4

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from dashboard import Results
 from dashboard.cache import TableCache, cache_key, content_fingerprint
-from dashboard.io import _id_codes, _provably_distinct, _repeat_period
+from dashboard.io import _factorize, _id_codes, _provably_distinct, _repeat_period, row_groups
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = {"int": (0, 1), "bool": (False, True), "str": ("dog", "cat"), "pm1": (-1, 1),
@@ -328,6 +329,93 @@ def test_id_fast_paths_equal_the_exact_encoding(texts: list[str], repeats: int) 
         # same partition of the rows into examples, first appearance order
         assert (pd.factorize(codes)[0] == pd.factorize(want)[0]).all()
         assert rows.tolist() == texts * repeats
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab\x00é/", max_size=20), min_size=2, max_size=40),
+       cuts=st.lists(st.integers(0, 40), max_size=4), start=st.integers(0, 3),
+       large=st.booleans())
+def test_a_chunked_or_sliced_column_is_proven_distinct_only_when_it_is(
+        texts: list[str], cuts: list[int], start: int, large: bool) -> None:
+    import pyarrow as pa
+
+    kind = pa.large_string() if large else pa.string()
+    bounds = sorted({0, len(texts), *(c for c in cuts if c <= len(texts))})
+    arr = pa.chunked_array([pa.array(texts[a:b], type=kind) for a, b in pairwise(bounds)
+                            if b > a], type=kind).slice(min(start, len(texts) - 2))
+    values = arr.to_pylist()
+    distinct = len(set(values)) == len(values)
+    assert _provably_distinct(arr) <= distinct
+    assert _provably_distinct(arr.combine_chunks()) <= distinct
+    if distinct and max(len(v.encode()) for v in values) <= 32:  # no 64-bit collision here
+        assert _provably_distinct(arr)
+
+
+@settings(max_examples=100, deadline=None)
+@given(models=st.integers(1, 20), splits=st.integers(1, 4), rows=st.integers(1, 200),
+       seed=st.integers(0, 2**32 - 1), tasks=st.booleans())
+def test_row_groups_are_pandas_groupby_indices(models: int, splits: int, rows: int, seed: int,
+                                              tasks: bool) -> None:
+    # pandas is the oracle: same combinations, in the same order, with the same rows
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "model": pd.Categorical.from_codes(rng.integers(0, models, rows),
+                                           categories=[f"m{i}" for i in range(models + 1)]),
+        "task": pd.Categorical.from_codes(rng.integers(0, 2, rows), categories=["t1", "t0"]),
+        "split": pd.Categorical.from_codes(rng.integers(0, splits, rows),
+                                           categories=["train", "train_dev", "dev", "test"])})
+    columns = ["model", "task", "split"] if tasks else ["model", "split"]
+    want = frame.groupby(columns, observed=True, sort=False).indices
+    got = row_groups(frame, columns)
+    assert got is not None and list(got) == list(want)
+    for key, rows_of in want.items():
+        assert np.array_equal(got[key], rows_of)
+    assert row_groups(frame.assign(model=frame["model"].astype(str)), columns) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.integers(-3, 40), min_size=1, max_size=60),
+       shift=st.sampled_from([0, -20, 2**40]), kind=st.sampled_from(["int8", "int64", "uint16"]),
+       categorical=st.booleans())
+def test_fast_factorize_is_pandas_factorize(values: list[int], shift: int, kind: str,
+                                            categorical: bool) -> None:
+    values = [v + shift for v in values]
+    info = np.iinfo(kind)
+    if min(values) < info.min or max(values) > info.max:
+        values = [v - shift for v in values]
+    if kind.startswith("uint"):
+        values = [abs(v) for v in values]
+    series = pd.Series(np.array(values, dtype=kind))
+    if categorical:
+        cats = sorted(set(values))[::-1] + [10**6]
+        series = pd.Series(pd.Categorical(
+            [None if v % 7 == 0 else v for v in values], categories=cats))
+    codes, uniques = _factorize(series)
+    want_codes, want_uniques = pd.factorize(series, use_na_sentinel=True)
+    assert np.array_equal(codes, want_codes)
+    assert list(uniques) == list(want_uniques) and uniques.dtype == want_uniques.dtype
+
+
+def test_a_parquet_table_loads_as_its_frame_does(tmp_path: Path) -> None:
+    # split and model names read as Arrow dictionaries give the frame and schema of the
+    # same table read by pandas
+    from dashboard.io import load_table, normalize
+
+    n = 300
+    rng = np.random.default_rng(3)
+    ids = [f"img-{i}" for i in range(n)]
+    split = rng.choice(["val", "training", "test", "Train-Dev"], n)
+    parts = [pd.DataFrame({"id": ids, "split": split, "label": rng.choice([-1, 1], n),
+                           "score": rng.random(n), "model": m, "region": rng.choice(["n", "s"], n)})
+             for m in ("zeta", "alpha", "mid")]
+    path = tmp_path / "r.parquet"
+    pd.concat(parts, ignore_index=True).to_parquet(path, index=False)
+    frame, schema = load_table(path)
+    want, want_schema = normalize(pd.read_parquet(path), source=str(path),
+                                  base_dir=path.resolve().parent)
+    pd.testing.assert_frame_equal(frame, want, check_exact=True)
+    assert schema == want_schema
+    assert list(frame["model"].cat.categories) == ["zeta", "alpha", "mid"]
 
 
 def test_distinct_texts_of_every_length_are_proven_distinct() -> None:

@@ -316,14 +316,17 @@ class ConstructorsMixin:
 
         Decided on integer codes; only distinct (split, id) pairs become strings.
         """
-        id_codes = frame["id_code"].to_numpy().astype(np.int64)
+        id_codes = frame["id_code"].to_numpy()  # in their own (narrow) type until needed
         split_codes = frame["split"].cat.codes.to_numpy()
-        pair = id_codes * len(SPLITS) + split_codes
         ids = frame["id"]
         if not isinstance(ids.dtype, pd.StringDtype):  # a frame built by hand: text ids
             ids = ids.astype("str")
-        if _one_split_per_id(id_codes, split_codes) if _tiled(id_codes) else \
-                _count_unique(pair) == _count_unique(id_codes):
+        if _tiled(id_codes):
+            one_per_id = _one_split_per_id(id_codes, split_codes)
+        else:
+            wide = id_codes.astype(np.int64)
+            one_per_id = _count_unique(wide * len(SPLITS) + split_codes) == _count_unique(wide)
+        if one_per_id:
             return frame.assign(id=ids, key=ids)  # one Arrow buffer for both columns
         names = pa.DictionaryArray.from_arrays(pa.array(split_codes.astype(np.int8)),
                                                pa.array(SPLITS, type=pa.large_string()))
@@ -376,7 +379,7 @@ def _tiled(codes: np.ndarray) -> bool:
     if b == 0 or n % b:
         return False
     return bool(np.array_equal(codes.reshape(n // b, b),
-                               np.broadcast_to(np.arange(b), (n // b, b))))
+                               np.broadcast_to(np.arange(b, dtype=codes.dtype), (n // b, b))))
 
 
 def _one_split_per_id(tiled_codes: np.ndarray, split_codes: np.ndarray) -> bool:

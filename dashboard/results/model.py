@@ -25,7 +25,7 @@ import traitlets as t
 from dashboard.aggregate_source import AggregateSource
 from dashboard.cache import derived_name, load_derived, save_derived
 from dashboard.errors import DashboardError
-from dashboard.io import SPLITS, Schema, class_index
+from dashboard.io import SPLITS, Schema, class_index, row_groups
 from dashboard.memory_engine import MemorySource
 from dashboard.metrics.curve import (
     BestThreshold,
@@ -134,9 +134,10 @@ class Results(ConstructorsMixin, ReviewMixin, AnalysisMixin, ComparingMixin, t.H
         group = ["model", "task", "split"] if self._tasks else ["model", "split"]
         # row positions per (model, split): int32 halves them (80 -> 40 MB at 10M rows)
         pos_type = np.int32 if len(frame) < 2**31 else np.int64
+        # pandas' groupby from the codes (row_groups), or pandas' own when it cannot
         self._index = dict(positions) if positions is not None else \
-            {k: np.asarray(v, dtype=pos_type) for k, v in
-             frame.groupby(group, observed=True, sort=False).indices.items()}
+            {k: np.asarray(v, dtype=pos_type) for k, v in (row_groups(frame, group) or
+             frame.groupby(group, observed=True, sort=False).indices).items()}
         models = tuple(pd.unique(frame["model"]))
         if source is not None:  # the sample lists models in its own order; the file's rules
             models = tuple(m for m in source.models if m in set(models))
