@@ -91,26 +91,44 @@ def gap_p_value(p_high: float, n_high: float | None, p_low: float, n_low: float 
 
 def interval_p_value(interval: Callable[[float], tuple[float, float]]) -> float:
     """Two-sided p-value of an interval family ``interval(z)``: the level at which it just
-    touches zero (bisection on z), so "the 95% interval excludes zero" and "p < 0.05" agree.
-    NaN when the 95% interval is undefined."""
-    def excludes(z: float) -> bool:
+    touches zero, so "the 95% interval excludes zero" and "p < 0.05" agree. NaN when the 95%
+    interval is undefined.
+
+    The crossing is unique (the width grows with z); it is bracketed in [0, 40] and found by
+    the Illinois variant of regula falsi on the bound's distance past zero, kept bracketed,
+    to within 4e-11 in z: about ten evaluations where bisection needs forty (a threshold move
+    computes one per gap)."""
+    def past_zero(z: float) -> float:  # > 0 exactly when the interval excludes zero
         lo, hi = interval(z)
-        return not (lo <= 0.0 <= hi)
+        return max(lo, -hi)
     if any(math.isnan(v) for v in interval(Z95)):
         return math.nan
-    if not excludes(1e-9):
+    a, b = 1e-9, 40.0
+    ga = past_zero(a)
+    if not ga > 0:
         return 1.0
-    lo, hi = 1e-9, 40.0
-    if excludes(hi):
+    gb = past_zero(b)
+    if gb > 0:
         return 0.0
-    for _ in range(40):  # width grows with z, so the crossing is unique; 40 halvings of
-        # [0, 40] place it within 4e-11 in z
-        mid = 0.5 * (lo + hi)
-        if excludes(mid):
-            lo = mid
+    kept = 0  # which end the last step kept: -1 the lower, 1 the upper
+    for _ in range(200):
+        if b - a < 4e-11:
+            break
+        z = (a * gb - b * ga) / (gb - ga)
+        if not a < z < b:  # no progress from the secant: halve instead
+            z = 0.5 * (a + b)
+        gz = past_zero(z)
+        if gz > 0:
+            a, ga = z, gz
+            if kept == 1:
+                gb *= 0.5  # the upper end kept twice: halve its value (Illinois)
+            kept = 1
         else:
-            hi = mid
-    return math.erfc(lo / math.sqrt(2.0))
+            b, gb = z, gz
+            if kept == -1:
+                ga *= 0.5
+            kept = -1
+    return math.erfc(a / math.sqrt(2.0))
 
 
 def resolution(error: float, n: float, z: float = Z95) -> float:

@@ -146,6 +146,33 @@ def test_gap_p_value_agrees_with_the_interval(n1: int, n2: int, data: st.DataObj
         assert (p < 0.01) == (not lo99 <= 0 <= hi99)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.integers(1, 100_000)), st.integers(1, 100_000), st.data())
+def test_the_gap_p_value_is_where_the_interval_touches_zero(n1: int | None, n2: int,
+                                                          data: st.DataObject) -> None:
+    """The regula-falsi root equals plain bisection on "the interval excludes zero" (the
+    level where it touches zero), a side given rather than measured (n None) included."""
+    from dashboard.metrics.intervals import gap_p_value
+
+    p1 = data.draw(st.integers(0, n1)) / n1 if n1 else data.draw(st.floats(0, 0.3))
+    p2 = data.draw(st.integers(0, n2)) / n2
+
+    def excludes(z: float) -> bool:
+        lo, hi = newcombe_interval(p1, n1, p2, n2, z)
+        return not lo <= 0 <= hi
+    if not excludes(1e-9):
+        want = 1.0
+    elif excludes(40.0):
+        want = 0.0
+    else:
+        a, b = 1e-9, 40.0
+        for _ in range(60):
+            mid = (a + b) / 2
+            a, b = (mid, b) if excludes(mid) else (a, mid)
+        want = math.erfc(a / math.sqrt(2))
+    assert gap_p_value(p1, n1, p2, n2) == pytest.approx(want, rel=1e-7, abs=1e-300)
+
+
 def test_a_gap_significant_alone_but_not_among_four_says_so() -> None:
     """Holm over the gaps: a gap whose own interval excludes zero can stay unnamed, and the
     bar's note says why instead of claiming the interval includes zero."""
