@@ -15,6 +15,8 @@ is). The error-analysis grid, in its hidden tab, then only marks its review samp
 draws it when shown; ``--grid-shown`` measures the move with the grid's tab shown instead,
 ``--views all`` with each tab shown in turn (one row each), and the ``move/dev pass`` column
 divides a move by one numpy pass over dev's scores (``np.count_nonzero(dev >= x)``).
+``--lazy`` builds the Dashboard as the served page does (``Dashboard(..., lazy=True)``): the
+views in hidden tabs follow the shared state only once their tab is shown.
 
 ``--cached-splits`` caches ``Results.splits`` per instance for the run (it once ran
 ``unique()`` over the split column on every call; the model now keeps it per task, so the
@@ -111,7 +113,8 @@ class WireMeter:
         ipywidgets.Widget._send = self._original  # type: ignore[method-assign]
 
 
-def bench(rows: int, moves: int, sklearn_reps: int, seed: int, views: list[str]) -> list[dict]:
+def bench(rows: int, moves: int, sklearn_reps: int, seed: int, views: list[str],
+          lazy: bool = False) -> list[dict]:
     """One row per view: the median threshold move of the whole Dashboard with that tab
     shown, against scikit-learn and one numpy pass over every score and over dev's."""
     df, meta = demo_like(rows, seed)
@@ -127,7 +130,7 @@ def bench(rows: int, moves: int, sklearn_reps: int, seed: int, views: list[str])
 
     store = Path(tempfile.mkdtemp()) / "bench.sqlite"
     t0 = time.perf_counter()
-    dash = Dashboard(results, store=store)
+    dash = Dashboard(results, store=store, lazy=lazy)
     t_build = time.perf_counter() - t0
     rng = np.random.default_rng(seed + 1)
     thresholds = rng.uniform(0.2, 0.8, moves).round(4)
@@ -204,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", nargs="+", choices=[*VIEWS, "all"], default=None,
                     help="the tabs to move with shown, one row each (default: the explorer's; "
                     "all: every tab)")
+    ap.add_argument("--lazy", action="store_true",
+                    help="the Dashboard as the served page builds it: hidden tabs follow the "
+                    "shared state only once shown")
     ap.add_argument("--cached-splits", action="store_true",
                     help="emulate the pending Results.splits fix (cache it per instance)")
     args = ap.parse_args(argv)
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'move/dev pass':>13} {'bytes/move':>10} {'peak GiB':>8}")
     ok = True
     for rows in args.rows:
-        for r in bench(rows, args.moves, args.sklearn_reps, args.seed, views):
+        for r in bench(rows, args.moves, args.sklearn_reps, args.seed, views, args.lazy):
             print(f"{r['rows']:>11,} {r['view']:>20} {r['results_s']:>7.2f} "
                   f"{r['build_s']:>8.2f} {r['move_ms']:>8.2f} {r['move_p90_ms']:>7.2f} "
                   f"{r['sklearn_ms']:>10.1f} {r['dev_ms']:>11.2f} "

@@ -75,7 +75,7 @@ def test_cached_aggregates_give_a_fresh_aggregates_numbers(case: str, tmp_path: 
     cache = tmp_path / "c"
     fresh = Results.from_dataset(source, engine="duckdb")
     first = Results.from_dataset(source, engine="duckdb", cache=cache)
-    import dashboard.results as results_module
+    import dashboard.results.constructors as results_module
 
     def refuse(*_a: object, **_k: object) -> None:
         raise AssertionError("a cached load must not aggregate again")

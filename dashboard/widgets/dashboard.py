@@ -77,18 +77,24 @@ class Dashboard(widgets.VBox):
     def __init__(self, results: Results, *, store: AnnotationStore | str | None = None,
                  title: str | None = None,
                  extra_views: Sequence[tuple[str, widgets.Widget]] = (),
-                 **kwargs: Any) -> None:
+                 lazy: bool = False, **kwargs: Any) -> None:
+        """``lazy``: a view in a hidden tab is drawn when its tab is first shown and follows
+        the shared state only while shown (what a served page wants: its first figure waits
+        for nothing else, and a move pays only for the tab in view). Off by default, so a
+        view displayed elsewhere in a notebook (``display(d.explorer)``) keeps following."""
         self.results = results
+        self._lazy = bool(lazy)
         self._title = title or results.name
         self._sizes: dict[tuple[str, str], str] = {}
         self.waterfall = GapWaterfall(results)
         # a hidden tab at first: its sample is drawn when it is first shown
         self.tally_grid = TallyGrid(results, store=store, active=False)
-        self.explorer = ThresholdExplorer(results)
+        self.explorer = ThresholdExplorer(results, active=not lazy)
         # mismatch drivers under the waterfall; ROC, reliability and resolution under the
         # explorer: views of their own, beside (not inside) those two in their tabs
         self.mismatch = MismatchView(results)
-        self.curve_diagnostics = CurveDiagnostics(results, explorer=self.explorer)
+        self.curve_diagnostics = CurveDiagnostics(results, explorer=self.explorer,
+                                                  active=not lazy)
         self.views: tuple[widgets.Widget, ...] = (
             widgets.VBox([self.waterfall, self.mismatch]), self.tally_grid,
             widgets.VBox([self.explorer, self.curve_diagnostics]))
@@ -151,6 +157,11 @@ class Dashboard(widgets.VBox):
     def _on_tab_change(self, change: dict) -> None:
         # the grid's review sample follows the threshold only while it is shown
         self.tally_grid.active = change["new"] == VIEWS.index("Error analysis")
+        if self._lazy:  # so do the other views (the explorer before its diagnostics)
+            self.waterfall.active = self.mismatch.active = \
+                change["new"] == VIEWS.index("Gap waterfall")
+            self.explorer.active = self.curve_diagnostics.active = \
+                change["new"] == VIEWS.index("Threshold & models")
         if self.learning is not None:
             self.learning.active = change["new"] == self.view_names.index(LEARNING_VIEW)
         if self.overview is not None:

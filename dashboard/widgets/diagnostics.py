@@ -48,7 +48,7 @@ class MismatchView(FollowingView):
         self.note = widgets.HTML()
         self.status = widgets.HTML()
         self.children = (self.title, self.figure, self.note, self.status)
-        self.refresh()
+        self._first_draw()
 
     def refresh(self) -> None:
         """Draw the current model's drivers; hide the view when the results cannot say."""
@@ -105,7 +105,7 @@ class CurveDiagnostics(FollowingView):
             t.dlink((explorer, "split"), (self, "split"))
             explorer.observe(self._on_explorer_change, names=["optimize", "constraints",
                                                               "beta"])
-        self.refresh()
+        self._first_draw()
 
     # -- drawing ------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -178,7 +178,10 @@ class CurveDiagnostics(FollowingView):
             self._write_resolution()
 
     def _on_explorer_change(self, change: dict) -> None:
-        self._write_resolution()
+        if self.active:
+            self._write_resolution()
+        else:
+            self._stale = True
 
     def close(self) -> None:
         self.results.unobserve(self._on_results_change, names=["positive_class"])

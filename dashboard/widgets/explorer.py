@@ -138,6 +138,8 @@ class ThresholdExplorer(widgets.VBox):
     optimize = t.Unicode("f1", help="the metric to maximise")
     constraints = t.Dict(help="{metric: (operator, bound)} on curve metrics or model metadata")
     beta = t.Float(1.0, help="beta of F-beta")
+    active = t.Bool(True, help="shown: follow the shared state on every change; hidden: only "
+                    "mark itself stale and catch up when shown (a move elsewhere pays nothing)")
 
     def __init__(self, results: Results, *, split: str | None = None, overlay: str = "",
                  optimize: str = "f1",
@@ -185,7 +187,9 @@ class ThresholdExplorer(widgets.VBox):
         for name in ("threshold", "model", "task", "positive_class", "weighted"):
             results.observe(getattr(self, f"_on_{name}_change"), names=[name])
         self._ready = True
-        self._refresh_all()
+        self._stale = not self.active
+        if self.active:
+            self._refresh_all()
 
     # -- building (once) ------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -739,10 +743,45 @@ class ThresholdExplorer(widgets.VBox):
             self._refresh_best()
             self._refresh_compare()
 
+    # -- following while shown -------------------------------------------------------------------
+    def _hidden(self) -> bool:
+        """Whether a change of the shared state waits for the explorer to be shown (it is
+        then marked stale)."""
+        if not getattr(self, "_ready", False) or self.active:
+            return False
+        self._stale = True
+        return True
+
+    @t.observe("active")
+    def _on_active_change(self, change: dict) -> None:
+        if change["new"] and getattr(self, "_ready", False) and self._stale:
+            self._catch_up()
+
+    @_guarded
+    def _catch_up(self) -> None:
+        """Shown after changes made while hidden: the controls and every panel, once."""
+        r = self.results
+        self._stale = False
+        if self._model_picker.value != r.model:
+            self._model_picker.value = r.model
+        if r.positive_class in self._class_picker.options and \
+                self._class_picker.value != r.positive_class:
+            self._class_picker.value = r.positive_class
+        if self._weighted_box.value != r.weighted:
+            self._weighted_box.value = r.weighted
+        self._sync_slider(float(r.threshold))
+        self._refresh_all()
+
     # -- observers: the shared results model ------------------------------------------------------
     @_guarded
     def _on_threshold_change(self, change: dict) -> None:
-        thr = float(change["new"])
+        if self._hidden():
+            return
+        self._sync_slider(float(change["new"]))
+        self._refresh_point()
+
+    def _sync_slider(self, thr: float) -> None:
+        """Put the slider at the shared threshold (widening its range to reach it)."""
         if self._slider.value != thr:
             self._syncing = True
             try:
@@ -754,9 +793,10 @@ class ThresholdExplorer(widgets.VBox):
                     self._slider.value = thr
             finally:
                 self._syncing = False
-        self._refresh_point()
 
     def _on_model_change(self, change: dict) -> None:
+        if self._hidden():
+            return
         if self._model_picker.value != change["new"]:
             self._model_picker.value = change["new"]
         self._refresh_curves()
@@ -766,14 +806,20 @@ class ThresholdExplorer(widgets.VBox):
 
     def _on_task_change(self, change: dict) -> None:
         """Another task of multi-task results: its own curves and operating point."""
+        if self._hidden():
+            return
         self._refresh_all()
 
     def _on_positive_class_change(self, change: dict) -> None:
+        if self._hidden():
+            return
         if self._class_picker.value != change["new"]:
             self._class_picker.value = change["new"]
         self._refresh_all()
 
     def _on_weighted_change(self, change: dict) -> None:
+        if self._hidden():
+            return
         if self._weighted_box.value != change["new"]:
             self._weighted_box.value = change["new"]
         self._refresh_all()

@@ -22,15 +22,24 @@ class FollowingView(widgets.VBox):
     active = t.Bool(True, help="shown: redraw on every change; hidden: redraw when shown")
 
     def __init__(self, results: Results, **kwargs: Any) -> None:
+        active = bool(kwargs.pop("active", True))  # set once the view can follow
         super().__init__(**kwargs)
         self.results = results
         self._stale = False
+        self.active = active
         for name in FOLLOWS:
             results.observe(self._on_results_change, names=[name])
 
     def refresh(self) -> None:
         """Draw the view from the current state; subclasses implement it."""
         raise NotImplementedError
+
+    def _first_draw(self) -> None:
+        """Draw at construction when shown; built hidden, wait until shown."""
+        if self.active:
+            self.refresh()
+        else:
+            self._stale = True
 
     def _on_results_change(self, change: dict) -> None:
         if self.active:

@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets as t
 
 from dashboard.figures.diagnostics import mismatch_advice
 from dashboard.figures.waterfall import (
@@ -55,9 +56,13 @@ class GapWaterfall(widgets.VBox):
         Height of the figure in pixels.
     """
 
+    active = t.Bool(True, help="shown: redraw on every change of the shared state; hidden: "
+                    "only mark the figure stale and redraw when shown again")
+
     def __init__(self, results: Results, *, compare: bool = False, height: int = 500) -> None:
         self.results = results
         self._syncing = False
+        self._stale = False
         self._views: tuple[Walk, Walk | None] | None = None
 
         many_refs = len(results.human_level.names) > 1
@@ -123,7 +128,7 @@ class GapWaterfall(widgets.VBox):
     @property
     def report(self) -> GapReport:
         """The gap report drawn now (current model)."""
-        if self._views is None:
+        if self._views is None or self._stale:
             self.refresh()
         assert self._views is not None
         return self._views[0].report
@@ -151,6 +156,7 @@ class GapWaterfall(widgets.VBox):
 
     def refresh(self) -> None:
         """Redraw from the results model; a failure shows in the widget's status line."""
+        self._stale = False
         try:
             self._draw()
         except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
@@ -161,6 +167,19 @@ class GapWaterfall(widgets.VBox):
                       f"drawn.</b> {html.escape(detail)}</div>")
         else:
             self._set(self.status, "value", "")
+
+    def _follow(self) -> None:
+        """A change of the shared state: redraw now if shown, else when shown again (a move in
+        another tab pays nothing here)."""
+        if self.active:
+            self.refresh()
+        else:
+            self._stale = True
+
+    @t.observe("active")
+    def _on_active_change(self, change: dict) -> None:
+        if change["new"] and self._stale:
+            self.refresh()
 
     def close(self) -> None:
         """Stop observing the results model, then close the widget and its children."""
@@ -178,11 +197,11 @@ class GapWaterfall(widgets.VBox):
 
     # -- observers of the results model --------------------------------------------------------
     def _on_threshold_change(self, change: dict) -> None:
-        self.refresh()
+        self._follow()
 
     def _on_task_change(self, change: dict) -> None:
         """Another task of multi-task results: its own splits, errors and gaps."""
-        self.refresh()
+        self._follow()
 
     def _on_model_change(self, change: dict) -> None:
         with self._sync():
@@ -192,17 +211,17 @@ class GapWaterfall(widgets.VBox):
                 keep = self.compare_picker.value
                 self.compare_picker.options = options
                 self.compare_picker.value = keep if keep in options else self._default_compare()
-        self.refresh()
+        self._follow()
 
     def _on_human_reference_change(self, change: dict) -> None:
         with self._sync():
             self._set(self.reference_picker, "value", change["new"])
-        self.refresh()
+        self._follow()
 
     def _on_weighted_change(self, change: dict) -> None:
         with self._sync():
             self._set(self.weighted_toggle, "value", change["new"])
-        self.refresh()
+        self._follow()
 
     # -- observers of the pickers (write the shared state; the results observers redraw) -------
     def _on_model_picker_change(self, change: dict) -> None:

@@ -136,3 +136,53 @@ def test_header_says_how_split_aliases_were_read(tmp_path: Path) -> None:
     dash = Dashboard(Results.from_frame(df), store=tmp_path / "s.sqlite")
     assert "split &#x27;validation&#x27; read as &#x27;dev&#x27;" in dash.header.value
     assert "split &#x27;training&#x27; read as &#x27;train&#x27;" in dash.header.value
+
+
+def _shown_state(dash: Dashboard) -> dict:
+    """What the explorer, its diagnostics and the waterfall show, as plain values."""
+    ex, dg = dash.explorer, dash.curve_diagnostics
+    return {"point": ex.point, "slider": ex._slider.value, "picker": ex._model_picker.value,
+            "curves": ex.figure.spec, "marks": ex.traces["threshold_line"],
+            "confusion": ex.confusion_figure.spec, "best": ex._best_html.value,
+            "compare": ex._compare_html.value, "roc": dg.roc_figure.spec,
+            "roc_point": dg.roc_figure.figure["data"], "resolution": dg.resolution.value,
+            "waterfall": dash.waterfall.figure.spec, "mismatch": dash.mismatch.figure.spec}
+
+
+def test_a_lazy_dashboard_draws_a_hidden_tab_when_shown_as_an_eager_one_does(
+        demo: tuple[Results, Path], demo_path: Path, demo_meta: dict,
+        tmp_path: Path) -> None:
+    """The served page's Dashboard (lazy): the explorer's tab is not drawn before it is
+    shown, a move with the waterfall shown leaves it alone, and once shown it is exactly what
+    an eager Dashboard shows after the same changes; the same for the waterfall's tab."""
+    r, store = demo
+    lazy = Dashboard(r, store=store, lazy=True)
+    twin = Results.from_file(demo_path, human_level=demo_meta["human_level"],
+                             metadata=demo_meta["models"])
+    eager = Dashboard(twin, store=tmp_path / "twin.sqlite")
+    assert lazy.explorer.point is None and not lazy.explorer.figure.spec  # not drawn yet
+    assert not lazy.curve_diagnostics.roc_figure.spec
+    for res in (r, twin):  # changes made with the waterfall shown
+        res.threshold = 0.37
+        res.model = res.models[1]
+        res.threshold = 0.61
+    assert lazy.explorer.point is None  # still waiting
+    lazy.show_view("Threshold & models")
+    eager.show_view("Threshold & models")
+    assert lazy.explorer.point == r.operating_point("dev")
+    got, want = _shown_state(lazy), _shown_state(eager)
+    # (the ROC's spec is drawn once per model and split; its point moves as a mark)
+    for key in ("point", "slider", "picker", "curves", "marks", "confusion", "best", "compare",
+                "roc_point", "resolution"):
+        assert got[key] == want[key], key
+    # now the waterfall's tab is hidden: a move there waits, then catches up when shown
+    drawn = lazy.waterfall.figure.spec
+    for res in (r, twin):
+        res.threshold = 0.45
+    assert lazy.waterfall.figure.spec is drawn
+    assert lazy.explorer.point == r.operating_point("dev")  # the shown tab follows
+    lazy.show_view("Gap waterfall")
+    eager.show_view("Gap waterfall")
+    got, want = _shown_state(lazy), _shown_state(eager)
+    assert got["waterfall"] == want["waterfall"] and got["mismatch"] == want["mismatch"]
+    assert "threshold 0.45" in lazy.waterfall.figure.spec["layout"]["title"]["text"]
