@@ -294,12 +294,12 @@ def test_a_dask_entry_is_one_per_content_and_options_not_per_scheduler(
     assert counted.calls == 1
     assert _numbers(threads) == _numbers(on_cluster)
     threads.error_rates()
-    assert threads._agg.engine.scheduler is None  # reopened on the scheduler it was given
+    assert threads._source.agg.engine.scheduler is None  # reopened on the scheduler it was given
     by_address = Results.from_dataset(source, engine="dask", cache=cache,
                                       scheduler=dask_client.scheduler.address)
     assert counted.calls == 1
     assert by_address.fingerprint == on_cluster.fingerprint  # rows queried on that cluster
-    assert by_address._agg.engine.scheduler is not None
+    assert by_address._source.agg.engine.scheduler is not None
 
     Results.from_dataset(source, engine="dask", cache=cache, threshold=0.3)
     assert counted.calls == 2  # another option: another entry
