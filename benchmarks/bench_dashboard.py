@@ -15,8 +15,8 @@ is). The error-analysis grid, in its hidden tab, then only marks its review samp
 draws it when shown; ``--grid-shown`` measures the move with the grid's tab shown instead,
 ``--views all`` with each tab shown in turn (one row each), and the ``move/dev pass`` column
 divides a move by one numpy pass over dev's scores (``np.count_nonzero(dev >= x)``).
-``--lazy`` builds the Dashboard as the served page does (``Dashboard(..., lazy=True)``): the
-views in hidden tabs follow the shared state only once their tab is shown.
+``--lazy`` builds ``Dashboard(..., lazy=True)``: the views in hidden tabs follow the shared
+state only once their tab is shown.
 
 ``--cached-splits`` caches ``Results.splits`` per instance for the run (it once ran
 ``unique()`` over the split column on every call; the model now keeps it per task, so the
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the tabs to move with shown, one row each (default: the explorer's; "
                     "all: every tab)")
     ap.add_argument("--lazy", action="store_true",
-                    help="the Dashboard as the served page builds it: hidden tabs follow the "
-                    "shared state only once shown")
+                    help="Dashboard(lazy=True): hidden tabs follow the shared state only "
+                    "once shown")
     ap.add_argument("--cached-splits", action="store_true",
                     help="emulate the pending Results.splits fix (cache it per instance)")
     args = ap.parse_args(argv)

@@ -177,7 +177,7 @@ class DashboardApp(_OneLineText, widgets.VBox):
         self.title = title or results.name
         self.dashboard: Dashboard = Dashboard(
             results, store=None if store is None else str(store), title=self.title,
-            extra_views=extra_views, lazy=True)  # the page: hidden tabs draw when shown
+            extra_views=extra_views)  # eager: a tab switch shows a drawn, current view
         self.report_button = widgets.Button(
             description="Download report", icon="download",
             tooltip="Build a self-contained HTML diagnosis of the current view (opens offline)",

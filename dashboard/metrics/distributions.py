@@ -43,20 +43,22 @@ def norm_isf(q: float) -> float:
 
 def binom_cdf(k: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
     """P(X <= k) for X ~ Binomial(n, p), elementwise: 0 below 0, 1 from n on."""
-    sp = _special()
-    k, n = np.floor(np.asarray(k, dtype=np.float64)), np.asarray(n, dtype=np.float64)
-    whole = np.maximum(n, 0).astype(np.int64)  # scipy deprecates float counts
-    inside = sp.bdtr(np.clip(k, 0, whole).astype(np.int64), whole, p)
-    return np.where(k < 0, 0.0, np.where(k >= n, 1.0, inside))
+    return _binom_tail("bdtr", k, n, p, below=0.0, beyond=1.0)
 
 
 def binom_sf(k: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
     """P(X > k) for X ~ Binomial(n, p), elementwise: 1 below 0, 0 from n on."""
-    sp = _special()
+    return _binom_tail("bdtrc", k, n, p, below=1.0, beyond=0.0)
+
+
+def _binom_tail(name: str, k: np.ndarray, n: np.ndarray, p: float, *, below: float,
+                beyond: float) -> np.ndarray:
+    """scipy.special's ``bdtr``/``bdtrc`` at whole ``k`` and ``n``, with the values the
+    distribution takes for k < 0 and k >= n (where those functions are not defined)."""
     k, n = np.floor(np.asarray(k, dtype=np.float64)), np.asarray(n, dtype=np.float64)
     whole = np.maximum(n, 0).astype(np.int64)  # scipy deprecates float counts
-    inside = sp.bdtrc(np.clip(k, 0, whole).astype(np.int64), whole, p)
-    return np.where(k < 0, 1.0, np.where(k >= n, 0.0, inside))
+    inside = getattr(_special(), name)(np.clip(k, 0, whole).astype(np.int64), whole, p)
+    return np.where(k < 0, below, np.where(k >= n, beyond, inside))
 
 
 def binom_pmf(k: np.ndarray, n: int, p: float) -> np.ndarray:

@@ -79,9 +79,10 @@ class Dashboard(widgets.VBox):
                  extra_views: Sequence[tuple[str, widgets.Widget]] = (),
                  lazy: bool = False, **kwargs: Any) -> None:
         """``lazy``: a view in a hidden tab is drawn when its tab is first shown and follows
-        the shared state only while shown (what a served page wants: its first figure waits
-        for nothing else, and a move pays only for the tab in view). Off by default, so a
-        view displayed elsewhere in a notebook (``display(d.explorer)``) keeps following."""
+        the shared state only while shown (a move pays only for the tab in view; a tab switch
+        then waits for the kernel to draw it). Off by default: a tab switch shows a current
+        view at once, and a view displayed elsewhere (``display(d.explorer)``) keeps
+        following."""
         self.results = results
         self._lazy = bool(lazy)
         self._title = title or results.name

@@ -17,7 +17,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets as t
 
 from dashboard.figures.diagnostics import mismatch_advice
 from dashboard.figures.waterfall import (
@@ -38,11 +37,12 @@ from dashboard.metrics.gaps import GapReport
 from dashboard.results import Results
 from dashboard.widgets import theme
 from dashboard.widgets.figure import PlotlyFigure
+from dashboard.widgets.following import ShownOnly
 from dashboard.widgets.format import pct, pp
 
 __all__ = ["GapWaterfall", "TRACE_NAMES"]
 
-class GapWaterfall(widgets.VBox):
+class GapWaterfall(ShownOnly, widgets.VBox):
     """Where the error comes from: human level → train → train_dev → dev → test.
 
     Parameters
@@ -55,9 +55,6 @@ class GapWaterfall(widgets.VBox):
     height : int
         Height of the figure in pixels.
     """
-
-    active = t.Bool(True, help="shown: redraw on every change of the shared state; hidden: "
-                    "only mark the figure stale and redraw when shown again")
 
     def __init__(self, results: Results, *, compare: bool = False, height: int = 500) -> None:
         self.results = results
@@ -167,19 +164,6 @@ class GapWaterfall(widgets.VBox):
                       f"drawn.</b> {html.escape(detail)}</div>")
         else:
             self._set(self.status, "value", "")
-
-    def _follow(self) -> None:
-        """A change of the shared state: redraw now if shown, else when shown again (a move in
-        another tab pays nothing here)."""
-        if self.active:
-            self.refresh()
-        else:
-            self._stale = True
-
-    @t.observe("active")
-    def _on_active_change(self, change: dict) -> None:
-        if change["new"] and self._stale:
-            self.refresh()
 
     def close(self) -> None:
         """Stop observing the results model, then close the widget and its children."""
