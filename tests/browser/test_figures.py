@@ -138,6 +138,13 @@ def test_keypress_changes_the_figure_and_sends_marks_not_curves(
     page.goto(server.url, wait_until="commit")
     wait_for_figures(page)
     open_explorer(page)
+    # the page's load-time messages (the grid's store sync, ~50-130 KB) must not count as a
+    # move's: wait until the websocket has been quiet for half a second
+    for _ in range(40):
+        seen = len(frames)
+        page.wait_for_timeout(500)
+        if len(frames) == seen:
+            break
     page.evaluate("""() => {
       const plot = document.querySelector('.mldash-curves .mldash-plot');
       const line = () => {
