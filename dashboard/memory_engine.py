@@ -100,12 +100,11 @@ class MemorySource:
                                  f"{', '.join(map(repr, self.schema.classes))}", column="label")
         return i
 
-    def score_array(self, code: int, frame: pd.DataFrame | None = None) -> np.ndarray:
+    def score_array(self, code: int) -> np.ndarray:
         """Every row's score for class ``code`` (the score column when binary)."""
-        frame = self.frame if frame is None else frame
         if self.schema.kind == "binary_score":
-            return frame["score"].to_numpy()
-        return frame[self.schema.proba_columns[self.schema.classes[code]]].to_numpy()
+            return self.frame["score"].to_numpy()
+        return self.frame[self.schema.proba_columns[self.schema.classes[code]]].to_numpy()
 
     def predicted_codes(self, idx: np.ndarray, threshold: float,
                         frame: pd.DataFrame | None = None) -> np.ndarray:

@@ -13,7 +13,6 @@ import pandas as pd
 from dashboard.errors import DashboardError
 from dashboard.metrics.compare import (
     McNemar,
-    binary_correct,
     mcnemar_from_counts,
     split_constraints,
     unmet_constraints,
@@ -61,20 +60,6 @@ class ComparingMixin:
                                      "examples")
             self._cache_put(key, mcnemar_from_counts(only_a, only_b), "mcnemar")
         return self._cache[key]
-
-    def correct_one_vs_rest(self: Results, split: str, model: str, threshold: float
-                            ) -> np.ndarray:
-        """Per-row correctness for the positive class at a model's own threshold.
-
-        Binary: the usual correctness at ``threshold``; multiclass: one-vs-rest on
-        ``positive_class``; hard predictions: the predictions as they are.
-        """
-        if not self.has_scores or not np.isfinite(threshold):
-            return self.correct(split, model)
-        idx = self._positions(split, model)
-        code = self._code(self.positive_class)
-        is_pos = self._frame["label_code"].to_numpy()[idx] == code
-        return binary_correct(is_pos, self._rows.score_array(code)[idx], threshold)
 
     def compare_models(self, split: str = "dev", optimize: str = "f1",
                        constraints: Mapping[str, tuple[str, float]] | None = None, *,
