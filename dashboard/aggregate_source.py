@@ -162,6 +162,21 @@ class AggregateSource:
         values = values.astype(np.float64 if gridded else self.agg.score_dtype)
         return labels != flag(values, threshold)
 
+    def _grouped(self, model: str, splits: str | tuple[str, ...], task: str | None, bins: int,
+                 grid: float | None, **by: Any) -> tuple[Any, float | None]:
+        """The engine's groups by slice cell, label and score (on ``grid``), and the coarse
+        slice grid they were counted on instead when one group per score was too many
+        (``None`` when not coarsened)."""
+        binary = self.agg.schema.kind == "binary_score"
+        try:
+            return self.agg.engine.slice_groups(model, splits, task, self._meta(), bins,
+                                                binary=binary, grid=grid, **by), None
+        except SliceLimitError:
+            if not binary or (grid is not None and grid >= SLICE_GRID):
+                raise
+            return self.agg.engine.slice_groups(model, splits, task, self._meta(), bins,
+                                                binary=binary, grid=SLICE_GRID, **by), SLICE_GRID
+
     def _slice_groups(self, where: tuple, bins: int) -> tuple[Any, float | None]:
         """The engine's groups of a split by slice cell (asked once per split and bins), and
         the coarser score grid they were counted on when the exact groups were too many."""
@@ -169,17 +184,7 @@ class AggregateSource:
         if key not in self._memo:
             binary = self.agg.schema.kind == "binary_score"
             grid = self.agg.gridded.get(where) if binary else None
-            model, task, split = where[0], self._task(where), where[-1]
-            try:
-                self._memo[key] = (self.agg.engine.slice_groups(
-                    model, split, task, self._meta(), bins, binary=binary, grid=grid), None)
-            except SliceLimitError:
-                if not binary or (grid is not None and grid >= SLICE_GRID):
-                    raise
-                # one group per distinct score is too many: count them on a coarse grid
-                self._memo[key] = (self.agg.engine.slice_groups(
-                    model, split, task, self._meta(), bins, binary=binary, grid=SLICE_GRID),
-                    SLICE_GRID)
+            self._memo[key] = self._grouped(where[0], where[-1], self._task(where), bins, grid)
         return self._memo[key]
 
     def slices(self, where: tuple, threshold: float, *, weighted: bool, bins: int,
@@ -266,16 +271,8 @@ class AggregateSource:
         if key not in self._memo:
             grids = [self.agg.gridded.get(where[s]) for s in distinct]
             grid = max((g for g in grids if g), default=None) if binary else None
-            try:
-                groups = self.agg.engine.slice_groups(model, distinct, task, self._meta(), bins,
-                                                      binary=binary, grid=grid, by_split=True)
-            except SliceLimitError:
-                if not binary or (grid is not None and grid >= SLICE_GRID):
-                    raise
-                grid = SLICE_GRID
-                groups = self.agg.engine.slice_groups(model, distinct, task, self._meta(), bins,
-                                                      binary=binary, grid=grid, by_split=True)
-            self._memo[key] = (groups, grid)
+            groups, coarse = self._grouped(model, distinct, task, bins, grid, by_split=True)
+            self._memo[key] = (groups, coarse or grid)
         groups, grid = self._memo[key]
         wrong = np.zeros(groups.counts.size, dtype=bool)
         for s in distinct:
