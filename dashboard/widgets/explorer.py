@@ -26,6 +26,7 @@ from dashboard.metrics.curve import BestThreshold, OperatingPoint, ThresholdCurv
 from dashboard.metrics.isof1 import ConfusionRates, confusion_rates
 from dashboard.results import Results
 from dashboard.widgets.figure import PlotlyFigure
+from dashboard.widgets.following import ShownOnly
 from dashboard.widgets.format import pct
 from dashboard.widgets.kernel_state import LockedBoundedFloatText, LockedFloatSlider
 from dashboard.widgets.theme import FONT, MODEL_COLORS, css_color, layout
@@ -104,7 +105,7 @@ def _table(header: list[str], rows: list[list[str]], *, row_classes: list[str] |
     return f"{cap}<table class='mldash-xt'><tr>{head}</tr>{''.join(body)}</table>"
 
 
-class ThresholdExplorer(widgets.VBox):
+class ThresholdExplorer(ShownOnly, widgets.VBox):
     """Choose a decision threshold and a model: curves, the PR plane, the confusion matrix and
     "optimise X subject to Y ≥ a, Z ≤ b" over a shared :class:`~dashboard.Results`.
 
@@ -138,8 +139,6 @@ class ThresholdExplorer(widgets.VBox):
     optimize = t.Unicode("f1", help="the metric to maximise")
     constraints = t.Dict(help="{metric: (operator, bound)} on curve metrics or model metadata")
     beta = t.Float(1.0, help="beta of F-beta")
-    active = t.Bool(True, help="shown: follow the shared state on every change; hidden: only "
-                    "mark itself stale and catch up when shown (a move elsewhere pays nothing)")
 
     def __init__(self, results: Results, *, split: str | None = None, overlay: str = "",
                  optimize: str = "f1",
@@ -745,20 +744,15 @@ class ThresholdExplorer(widgets.VBox):
 
     # -- following while shown -------------------------------------------------------------------
     def _hidden(self) -> bool:
-        """Whether a change of the shared state waits for the explorer to be shown (it is
-        then marked stale)."""
-        if not getattr(self, "_ready", False) or self.active:
+        """Whether a change of the shared state waits for the explorer to be shown (``active``,
+        :class:`ShownOnly`); it is then marked stale."""
+        if self.active:
             return False
         self._stale = True
         return True
 
-    @t.observe("active")
-    def _on_active_change(self, change: dict) -> None:
-        if change["new"] and getattr(self, "_ready", False) and self._stale:
-            self._catch_up()
-
     @_guarded
-    def _catch_up(self) -> None:
+    def refresh(self) -> None:
         """Shown after changes made while hidden: the controls and every panel, once."""
         r = self.results
         self._stale = False
