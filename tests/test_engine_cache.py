@@ -57,21 +57,31 @@ def _write_tasks(path: Path) -> None:
     pd.DataFrame(rows).to_parquet(path)
 
 
+def _fixed_shape(case: str, tmp_path: Path) -> Path:
+    """The demo; tasks with training sizes; or the demo in partitions (three Parquet files for
+    ``"partitions"``, two CSV files for ``"csv"``)."""
+    if case == "demo":
+        return DEMO
+    if case == "tasks":
+        _write_tasks(tmp_path / "tasks.parquet")
+        return tmp_path / "tasks.parquet"
+    source = tmp_path / "parts"
+    source.mkdir()
+    frame = pd.read_parquet(DEMO)
+    parts = 3 if case == "partitions" else 2
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        if case == "partitions":
+            frame.iloc[part].to_parquet(source / f"part-{i}.parquet")
+        else:
+            frame.iloc[part].to_csv(source / f"part-{i}.csv", index=False)
+    return source
+
+
 @pytest.mark.parametrize("case", ["demo", "tasks", "partitions"])
 def test_cached_aggregates_give_a_fresh_aggregates_numbers(case: str, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    if case == "demo":
-        source = DEMO
-    elif case == "tasks":
-        source = tmp_path / "tasks.parquet"
-        _write_tasks(source)
-    else:
-        source = tmp_path / "parts"
-        source.mkdir()
-        frame = pd.read_parquet(DEMO)
-        for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
-            frame.iloc[part].to_parquet(source / f"part-{i}.parquet")
+    source = _fixed_shape(case, tmp_path)
     cache = tmp_path / "c"
     fresh = Results.from_dataset(source, engine="duckdb")
     first = Results.from_dataset(source, engine="duckdb", cache=cache)
@@ -253,17 +263,7 @@ def test_cached_dask_aggregates_of_fixed_shapes(case: str, dask_client, tmp_path
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo (scores, two models, metadata, tags), tasks with learning curves, and CSV
     partitions (text ids, the frame's types from the CSV): a later load equals a fresh one."""
-    if case == "demo":
-        source = DEMO
-    elif case == "tasks":
-        source = tmp_path / "tasks.parquet"
-        _write_tasks(source)
-    else:
-        source = tmp_path / "parts"
-        source.mkdir()
-        frame = pd.read_parquet(DEMO)
-        for i, part in enumerate(np.array_split(np.arange(len(frame)), 2)):
-            frame.iloc[part].to_csv(source / f"part-{i}.csv", index=False)
+    source = _fixed_shape(case, tmp_path)
     cache = tmp_path / "c"
     fresh = Results.from_dataset(source, engine="dask", scheduler=dask_client)
     Results.from_dataset(source, engine="dask", scheduler=dask_client, cache=cache)
